@@ -1,0 +1,3 @@
+from spoolwatch.cli import main
+
+main()

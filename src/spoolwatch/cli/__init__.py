@@ -1,0 +1,37 @@
+"""The ``spoolwatch`` command. Each command group lives in its own module of this package."""
+
+from __future__ import annotations
+
+import typer
+
+from spoolwatch import __version__
+from spoolwatch.cli import spool
+
+app = typer.Typer(
+    name="spoolwatch",
+    help="Monitoring for ML models deployed anywhere: spools, agents, a monitoring service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(spool.app, name="spool")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"spoolwatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Monitoring for ML models deployed anywhere."""
+
+
+def main() -> None:
+    """Entry point of the ``spoolwatch`` console script."""
+    app()
