@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from spoolwatch import __version__
-from spoolwatch.cli import spool
+from spoolwatch.cli import deploy, spool
 
 app = typer.Typer(
     name="spoolwatch",
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(spool.app, name="spool")
+app.add_typer(deploy.app, name="deploy")
 
 
 def _version(value: bool) -> None:

@@ -1,1 +1,1 @@
-"""spoolwatch.deploy"""
+"""Infrastructure as code: the AWS SAM template, Lambda packaging, Kubernetes manifests."""
