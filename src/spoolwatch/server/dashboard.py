@@ -1,0 +1,134 @@
+"""The dashboard: three HTML pages and their static assets, served by the monitoring service.
+
+The pages carry no data. Each page's script fetches the service's JSON query API (the same
+endpoints a user would call) and draws the charts with plotly.js. plotly.js comes from the
+installed ``plotly`` Python package, so the dashboard works without internet access.
+
+Authentication: the pages themselves are public (they hold no data). The scripts call the API
+with ``Authorization: Bearer <token>`` when the user has entered a token (kept in the
+browser's ``sessionStorage``, never in a cookie, so there is no cross-site request forgery
+surface); on a loopback service started without authentication no token is needed.
+
+Routes::
+
+    GET /                               deployments overview
+    GET /deployments/{deployment_id}    one deployment
+    GET /agents                         the agent fleet's heartbeats
+    GET /static/vendor/plotly.min.js    plotly.js from the installed plotly package
+    GET /static/{name}                  the dashboard's CSS and scripts
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from spoolwatch import __version__
+from spoolwatch.errors import MissingExtra
+
+__all__ = ["PLOTLY_ROUTE", "plotly_js_path", "router"]
+
+logger = logging.getLogger(__name__)
+
+_HERE = Path(__file__).resolve().parent
+STATIC_DIR = _HERE / "static"
+TEMPLATES_DIR = _HERE / "templates"
+PLOTLY_ROUTE = "/static/vendor/plotly.min.js"
+
+# Ids are put into page attributes and API paths; anything else is not a deployment id.
+_DEPLOYMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+_STATIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(css|js|svg)$")
+_MEDIA_TYPES = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml"}
+
+# Plotly styles its charts inline, so style-src needs 'unsafe-inline'; scripts stay same-origin.
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+_PAGE_HEADERS = {
+    "Content-Security-Policy": _CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+router = APIRouter(include_in_schema=False)
+
+
+@lru_cache(maxsize=1)
+def plotly_js_path() -> Path:
+    """Path of ``plotly.min.js`` inside the installed ``plotly`` package."""
+    try:
+        import plotly
+    except ImportError as exc:
+        raise MissingExtra("plotly", "server") from exc
+    path = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+    if not path.is_file():
+        raise MissingExtra("plotly (with its package_data/plotly.min.js)", "server")
+    return path
+
+
+def _page(request: Request, template: str, title: str, **context: object) -> HTMLResponse:
+    context = {"title": title, "version": __version__, "plotly_src": PLOTLY_ROUTE, **context}
+    return templates.TemplateResponse(request, template, context, headers=_PAGE_HEADERS)
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview_page(request: Request) -> HTMLResponse:
+    """The deployments overview: one row per deployment with its status badges."""
+    return _page(request, "overview.html", "Deployments", page="overview")
+
+
+@router.get("/deployments/{deployment_id}", response_class=HTMLResponse)
+def deployment_page(request: Request, deployment_id: str) -> HTMLResponse:
+    """One deployment: service health, drift, accuracy, custom metrics and events."""
+    if not _DEPLOYMENT_ID.match(deployment_id):
+        raise HTTPException(status_code=404, detail="no such deployment")
+    return _page(
+        request,
+        "deployment.html",
+        f"Deployment {deployment_id}",
+        page="deployment",
+        deployment_id=deployment_id,
+    )
+
+
+@router.get("/agents", response_class=HTMLResponse)
+def agents_page(request: Request) -> HTMLResponse:
+    """The agent fleet: last heartbeat and throughput of every agent."""
+    return _page(request, "agents.html", "Agents", page="agents")
+
+
+@router.get(PLOTLY_ROUTE)
+def plotly_js() -> FileResponse:
+    """plotly.js from the installed plotly package (no CDN: the dashboard works offline)."""
+    try:
+        path = plotly_js_path()
+    except MissingExtra as exc:
+        raise HTTPException(status_code=503, detail=str(exc)) from exc
+    return FileResponse(
+        path,
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/static/{name}")
+def static_asset(name: str) -> Response:
+    """The dashboard's own CSS and scripts; only plain file names from the static folder."""
+    match = _STATIC_NAME.match(name)
+    path = STATIC_DIR / name
+    if match is None or not path.is_file():
+        raise HTTPException(status_code=404, detail="not found")
+    return FileResponse(
+        path,
+        media_type=_MEDIA_TYPES[match.group(1)],
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
