@@ -1,1 +1,58 @@
-"""spoolwatch.scaling"""
+"""Scaling agents with the backlog: the pure policy, lease slots and the circuit breaker.
+
+* :func:`decide` (``policy``): how many agents to recruit from the backlog (visible + in
+  flight), the agents running, the recruits already requested and the breaker state. Pure.
+* :class:`LeaseTable` (``leases``): N slots, one per agent allowed to run; a slot is claimed
+  by one conditional write, renewed by heartbeat, released on exit, and frees itself when an
+  agent crashes and its lease expires. Running agents = unexpired leases.
+* :class:`CircuitBreaker` (``breaker``): closed → open after K counting failures within a
+  window → half-open after a cooldown (doubling per failed probe, capped) → one probe →
+  closed on its success. State changes are optimistic-concurrency writes.
+* Storage behind :class:`LeaseStore` / :class:`BreakerStore` (``base``): in memory
+  (``memory``) for tests and the simulator, DynamoDB in :mod:`spoolwatch.serverless.dynamodb`.
+* Time from a :class:`Clock` (``clock``): :class:`SystemClock`, or :class:`ManualClock` for
+  tests and the simulator.
+"""
+
+from spoolwatch.scaling.base import (
+    BreakerDecision,
+    BreakerRecord,
+    BreakerState,
+    BreakerStore,
+    ClaimResult,
+    FailureKind,
+    FailureRecord,
+    Lease,
+    LeaseStore,
+    failure_kind_of,
+)
+from spoolwatch.scaling.breaker import BreakerStatus, CircuitBreaker
+from spoolwatch.scaling.clock import Clock, ManualClock, SystemClock
+from spoolwatch.scaling.leases import LeaseTable
+from spoolwatch.scaling.memory import MemoryBreakerStore, MemoryLeaseStore
+from spoolwatch.scaling.policy import Decision, decide
+from spoolwatch.scaling.settings import ScalingSettings
+
+__all__ = [
+    "BreakerDecision",
+    "BreakerRecord",
+    "BreakerState",
+    "BreakerStatus",
+    "BreakerStore",
+    "CircuitBreaker",
+    "ClaimResult",
+    "Clock",
+    "Decision",
+    "FailureKind",
+    "FailureRecord",
+    "Lease",
+    "LeaseStore",
+    "LeaseTable",
+    "ManualClock",
+    "MemoryBreakerStore",
+    "MemoryLeaseStore",
+    "ScalingSettings",
+    "SystemClock",
+    "decide",
+    "failure_kind_of",
+]

@@ -1,0 +1,110 @@
+"""The scaling policy: how many more agents to recruit, as a pure function.
+
+:func:`decide` takes what the caller measured and returns a :class:`Decision`. It does no
+I/O and reads no clock, so the Lambda handler and the simulator run exactly the same rules:
+
+1. **Breaker open → 0.** While the circuit breaker is open nobody is recruited
+   (``breaker_open``); a caller refused by a half-open breaker (another agent is the probe)
+   recruits nobody either (``probe_in_flight``).
+2. **Empty backlog → 0** (``empty_backlog``). The backlog is ``visible + in_flight``: SQS's
+   ApproximateNumberOfMessages alone lags and misses records being worked on.
+3. **Half-open → at most the single probe.** Only one agent may test the destination: if
+   any agent runs or was requested (``running + pending >= 1``), or the caller is itself
+   the probe (``breaker`` is a :class:`BreakerDecision` with ``probe=True``), nobody is
+   recruited (``probe_running``), else exactly one (``probe``).
+4. **Wanted agents** = ``ceil(backlog / records_per_agent)``, capped at
+   ``target_concurrency``.
+5. **Recruits** = ``max(0, wanted - running - pending)``: agents already running (holding a
+   lease, the caller included when it holds one) and recruits already requested (messages
+   waiting in the agent queue) count, so repeated decisions do not over-recruit
+   (``enough_agents``). As ``wanted <= target_concurrency``, ``running + pending + recruits``
+   never exceeds the target (``scale_up``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from spoolwatch.errors import ConfigError
+from spoolwatch.scaling.base import BreakerDecision, BreakerState
+from spoolwatch.scaling.settings import ScalingSettings
+
+__all__ = ["Decision", "decide"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """How many agents to recruit, why, and everything the decision was based on."""
+
+    recruits: int
+    reason: str
+    visible: int
+    in_flight: int
+    running: int
+    pending: int
+    breaker: BreakerState
+    backlog: int
+    wanted: int
+    target_concurrency: int
+    records_per_agent: int
+
+    def as_log(self) -> dict[str, Any]:
+        """A flat dict for one structured (JSON) log line."""
+        fields = asdict(self)
+        fields["breaker"] = self.breaker.value
+        return {"event": "scaling_decision", **fields}
+
+
+def decide(
+    visible: int,
+    in_flight: int,
+    running: int,
+    pending: int,
+    breaker: BreakerDecision | BreakerState,
+    settings: ScalingSettings,
+) -> Decision:
+    """Apply the rules of this module's docstring; pure."""
+    for name, value in (
+        ("visible", visible),
+        ("in_flight", in_flight),
+        ("running", running),
+        ("pending", pending),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"decide: {name} must be an integer >= 0, got {value!r}")
+    state = breaker.state if isinstance(breaker, BreakerDecision) else BreakerState(breaker)
+    backlog = visible + in_flight
+    target = settings.target_concurrency
+    wanted = min(math.ceil(backlog / settings.records_per_agent), target)
+    have = running + pending
+
+    def result(recruits: int, reason: str) -> Decision:
+        return Decision(
+            recruits=recruits,
+            reason=reason,
+            visible=visible,
+            in_flight=in_flight,
+            running=running,
+            pending=pending,
+            breaker=state,
+            backlog=backlog,
+            wanted=wanted,
+            target_concurrency=target,
+            records_per_agent=settings.records_per_agent,
+        )
+
+    if state is BreakerState.OPEN:
+        return result(0, "breaker_open")
+    if isinstance(breaker, BreakerDecision) and not breaker.allowed:
+        return result(0, "probe_in_flight" if state is BreakerState.HALF_OPEN else "breaker_open")
+    if backlog == 0:
+        return result(0, "empty_backlog")
+    if state is BreakerState.HALF_OPEN:
+        caller_is_probe = isinstance(breaker, BreakerDecision) and breaker.probe
+        if caller_is_probe or have >= 1:
+            return result(0, "probe_running")
+        return result(1, "probe")
+    recruits = max(0, wanted - have)
+    return result(recruits, "scale_up" if recruits else "enough_agents")
