@@ -96,7 +96,11 @@ class RejectedRecord(RecordError):
     """The destination refused the record as invalid (a 4xx answer other than 429)."""
 
     def __init__(
-        self, message: str, *, record_id: str | None = None, status: int | None = None,
+        self,
+        message: str,
+        *,
+        record_id: str | None = None,
+        status: int | None = None,
         body: str = "",
     ) -> None:
         super().__init__(message, record_id=record_id)

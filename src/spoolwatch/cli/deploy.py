@@ -12,8 +12,9 @@ from spoolwatch.deploy.package import build_lambda_zip
 from spoolwatch.deploy.template import sam_template
 from spoolwatch.errors import ConfigError
 
-app = typer.Typer(help="Deploy the serverless agents: AWS SAM template and Lambda package.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Deploy the serverless agents: AWS SAM template and Lambda package.", no_args_is_help=True
+)
 
 
 @app.command("template")

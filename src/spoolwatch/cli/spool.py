@@ -63,8 +63,12 @@ def _show_waiting(spool: Spool, limit: int | None, as_json: bool) -> Counter[str
             )
         else:
             table.add_row(
-                str(len(deliveries)), delivery.position, (record.id or "")[:8],
-                record.deployment_id or "-", record.type_name, str(record.row_count() or ""),
+                str(len(deliveries)),
+                delivery.position,
+                (record.id or "")[:8],
+                record.deployment_id or "-",
+                record.type_name,
+                str(record.row_count() or ""),
                 _preview(record.payload),
             )
     if not as_json and table.row_count:

@@ -51,14 +51,30 @@ def _copy_package(target: Path) -> None:
 
 def _pip_install(target: Path, arch: str, python_version: str, extra: list[str]) -> None:
     command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "--target", str(target), "--platform", _PLATFORMS[arch], "--implementation", "cp",
-        "--python-version", python_version, "--only-binary=:all:", "--upgrade",
-        *LAMBDA_REQUIREMENTS, *extra,
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--target",
+        str(target),
+        "--platform",
+        _PLATFORMS[arch],
+        "--implementation",
+        "cp",
+        "--python-version",
+        python_version,
+        "--only-binary=:all:",
+        "--upgrade",
+        *LAMBDA_REQUIREMENTS,
+        *extra,
     ]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
-        raise ConfigError(f"pip could not fetch the Lambda dependencies:\n{completed.stderr[-2000:]}")
+        raise ConfigError(
+            f"pip could not fetch the Lambda dependencies:\n{completed.stderr[-2000:]}"
+        )
 
 
 def build_lambda_zip(

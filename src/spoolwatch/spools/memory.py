@@ -96,7 +96,7 @@ class MemorySpool(Spool):
                 if remaining <= 0:
                     return []
                 q.lock.wait(min(remaining, 0.05) if q.delayed else remaining)
-            taken = []
+            taken: list[tuple[int, bytes, bool]] = []
             while q.ready and len(taken) < max_records:
                 seq, raw, redelivered = q.ready.popleft()
                 q.in_flight[seq] = raw

@@ -1,0 +1,87 @@
+"""The SAM template creates in moto's CloudFormation; the Lambda package builds for arm64."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from spoolwatch.deploy.package import build_lambda_zip
+from spoolwatch.deploy.template import sam_template
+
+pytestmark = pytest.mark.aws
+
+
+class _NoManagedPolicies:
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def _translated(code_uri: str) -> dict[str, Any]:
+    from cfnlint.decode import decode_str
+    from samtranslator.translator.transform import transform
+
+    template, _ = decode_str(sam_template(code_uri))
+    cfn: dict[str, Any] = transform(json.loads(json.dumps(template)), {}, _NoManagedPolicies())
+    return cfn
+
+
+def test_sam_template_creates_every_resource_in_moto_cloudformation(moto_server: str) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="spoolwatch-artifacts")
+    s3.put_object(Bucket="spoolwatch-artifacts", Key="agent.zip", Body=b"PK\x05\x06" + b"\0" * 18)
+    secret_arn = boto3.client("secretsmanager").create_secret(
+        Name="spoolwatch-token", SecretString="not-a-real-token"
+    )["ARN"]
+    cloudformation = boto3.client("cloudformation")
+    cloudformation.create_stack(
+        StackName="spoolwatch-smoke",
+        TemplateBody=json.dumps(_translated("s3://spoolwatch-artifacts/agent.zip")),
+        Parameters=[
+            {"ParameterKey": "DestinationUrl", "ParameterValue": "https://monitoring.example"},
+            {"ParameterKey": "ApiTokenSecretArn", "ParameterValue": secret_arn},
+        ],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    stack = cloudformation.describe_stacks(StackName="spoolwatch-smoke")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    resources = cloudformation.list_stack_resources(StackName="spoolwatch-smoke")
+    statuses = {r["ResourceType"]: r["ResourceStatus"] for r in resources["StackResourceSummaries"]}
+    assert set(statuses.values()) == {"CREATE_COMPLETE"}
+    assert {"AWS::Lambda::EventSourceMapping", "AWS::Events::Rule", "AWS::DynamoDB::Table"} <= set(
+        statuses
+    )
+
+    sqs = boto3.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=outputs["DataQueueUrl"], AttributeNames=["All"])[
+        "Attributes"
+    ]
+    assert attributes["MessageRetentionPeriod"] == "1209600"
+    assert json.loads(attributes["RedrivePolicy"])["maxReceiveCount"] == 5
+    agent = sqs.get_queue_attributes(
+        QueueUrl=outputs["AgentQueueUrl"], AttributeNames=["VisibilityTimeout"]
+    )["Attributes"]
+    assert int(agent["VisibilityTimeout"]) >= 6 * 900
+    function = boto3.client("lambda").get_function(FunctionName="spoolwatch-smoke-agent")
+    config = function["Configuration"]
+    assert config["Timeout"] == 900
+    assert (
+        config["Environment"]["Variables"]["SPOOLWATCH_DATA_QUEUE_URL"] == outputs["DataQueueUrl"]
+    )
+
+
+@pytest.mark.slow
+def test_lambda_package_holds_spoolwatch_and_arm64_wheels(tmp_path: Path) -> None:
+    result = build_lambda_zip(tmp_path / "agent.zip", arch="arm64", python_version="3.12")
+    assert result.size_bytes == (tmp_path / "agent.zip").stat().st_size
+    names = zipfile.ZipFile(result.path).namelist()
+    assert "spoolwatch/records/json_codec.py" in names
+    assert not any(name.startswith("spoolwatch/server/") for name in names)
+    native = [n for n in names if n.startswith("pydantic_core/") and n.endswith(".so")]
+    assert native and all("aarch64" in n for n in native), native
+    assert not any(name.startswith("numpy/") for name in names)
