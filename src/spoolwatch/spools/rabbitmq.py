@@ -1,0 +1,590 @@
+"""RabbitMQ spool: one durable queue, persistent messages, publisher confirms, manual acks.
+
+Wire-compatible with DataRobot's library: default exchange, routing key = queue name, queue
+declared ``durable=True`` with no other arguments (declaring it with different arguments
+would fail with ``PRECONDITION_FAILED`` against queues that library created), messages
+persistent (``delivery_mode=2``), body = the JSON envelope.
+
+Behaviour worth knowing:
+
+* ``write`` publishes the whole batch with publisher confirms pipelined (no wait per
+  message) and returns once the broker confirmed every record; nacked or unroutable records
+  raise :class:`SpoolUnavailable`. After a lost connection the unconfirmed records are
+  published again on a new connection (at-least-once: a record may then appear twice).
+* ``read`` consumes with ``basic_qos(prefetch)`` and manual acks; ``ack`` acknowledges a
+  contiguous run of delivery tags with one ``multiple=True`` frame.
+* When the broker closes the connection (restart, ``rabbitmqctl close_connection``), the
+  next call reconnects. Deliveries read on the dead connection are not acked on the new one:
+  the broker has already requeued them and hands them out again (``redelivered=True``).
+  Acking or nacking such stale deliveries is a logged no-op; quarantining them is skipped,
+  because they come back and are quarantined then.
+* ``nack`` requeues at once (``basic_nack(requeue=True)``): plain RabbitMQ has no delayed
+  redelivery, so ``delay`` is ignored.
+* ``quarantine`` publishes to ``<queue>.quarantine`` (durable) with headers ``reason``,
+  ``position`` and ``time``, waits for the confirm, then acks the original.
+* ``peek``/``quarantined`` use ``basic_get`` without ack on a separate channel and close it,
+  so the broker requeues what was looked at; those messages are then marked redelivered.
+* The password of the URL never appears in ``name``, logs or error messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+from spoolwatch.errors import (
+    ConfigError,
+    InvalidRecord,
+    MissingExtra,
+    RecordError,
+    SpoolUnavailable,
+    SpoolwatchError,
+)
+from spoolwatch.records import decode_json, encode_json
+from spoolwatch.records.envelope import Record
+from spoolwatch.spools.base import Backlog, Delivery, QuarantinedItem, Spool
+
+try:
+    import pika
+    import pika.exceptions as pika_errors
+    from pika.spec import Basic
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise MissingExtra("pika", "rabbitmq") from exc
+
+__all__ = ["RabbitMQConfig", "RabbitMQSpool", "from_url", "mask_url"]
+
+logger = logging.getLogger(__name__)
+
+_TLS_VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+_PERSISTENT = 2
+_PEEK_GENERATION = -1
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for names, logs and errors)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RabbitMQConfig:
+    """Where and how to reach the queue. TLS options mirror DataRobot's library."""
+
+    url: str = "amqp://guest:guest@localhost:5672/%2F"
+    queue: str
+    prefetch: int = 500
+    #: TLS: CA bundle to verify the broker; client certificate and key for mutual TLS.
+    ca_certificate_path: str | None = None
+    certificate_path: str | None = None
+    keyfile_path: str | None = None
+    #: Lowest TLS version accepted: ``TLSv1.2`` (default) or ``TLSv1.3``.
+    tls_version: str | None = None
+    #: Heartbeat interval in seconds; ``None`` accepts the broker's proposal.
+    heartbeat: int | None = None
+    #: Connection attempts per (re)connect and the pause between them (seconds).
+    connection_attempts: int = 3
+    retry_delay: float = 1.0
+    #: How often one operation reconnects after losing the connection before it gives up.
+    reconnect_attempts: int = 3
+    #: Seconds to wait for the broker to confirm a batch of published records.
+    confirm_timeout: float = 30.0
+    #: Dead-letter queue; default ``<queue>.quarantine``.
+    quarantine_queue: str | None = None
+
+    def __post_init__(self) -> None:
+        scheme = urlsplit(self.url).scheme.lower()
+        if scheme not in {"amqp", "amqps"}:
+            raise ConfigError(f"RabbitMQ url must start with amqp:// or amqps://, got {scheme!r}")
+        if not self.queue or len(self.queue.encode("utf-8")) > 255:
+            raise ConfigError("RabbitMQ queue name must be 1 to 255 bytes long")
+        if not 0 < self.prefetch <= 65535:
+            raise ConfigError(f"RabbitMQ prefetch must be 1..65535, got {self.prefetch}")
+        if (self.certificate_path is None) != (self.keyfile_path is None):
+            raise ConfigError(
+                "RabbitMQ mutual TLS needs both certificate_path and keyfile_path, or neither"
+            )
+        if self.tls_version is not None and self.tls_version not in _TLS_VERSIONS:
+            raise ConfigError(
+                f"RabbitMQ tls_version must be one of {sorted(_TLS_VERSIONS)}, "
+                f"got {self.tls_version!r}"
+            )
+        if self.connection_attempts < 1 or self.reconnect_attempts < 0:
+            raise ConfigError("RabbitMQ connection_attempts must be >= 1, reconnect >= 0")
+
+    @property
+    def dead_letter_queue(self) -> str:
+        """The quarantine queue's name."""
+        return self.quarantine_queue or f"{self.queue}.quarantine"
+
+    @property
+    def uses_tls(self) -> bool:
+        """TLS for ``amqps://`` or whenever a certificate path is given."""
+        return urlsplit(self.url).scheme.lower() == "amqps" or any(
+            (self.ca_certificate_path, self.certificate_path, self.keyfile_path)
+        )
+
+    def connection_parameters(self) -> Any:
+        """pika connection parameters for this configuration."""
+        try:
+            params = pika.URLParameters(self.url)
+        except ValueError as exc:
+            raise ConfigError(f"bad RabbitMQ url {mask_url(self.url)}: {exc}") from None
+        params.connection_attempts = self.connection_attempts
+        params.retry_delay = self.retry_delay
+        params.blocked_connection_timeout = 60
+        if self.heartbeat is not None:
+            params.heartbeat = self.heartbeat
+        if self.uses_tls:
+            params.ssl_options = pika.SSLOptions(self._ssl_context(), params.host)
+        return params
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        try:
+            context = ssl.create_default_context(cafile=self.ca_certificate_path)
+            if self.certificate_path and self.keyfile_path:
+                context.load_cert_chain(self.certificate_path, self.keyfile_path)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"RabbitMQ TLS files cannot be loaded: {exc}") from exc
+        context.minimum_version = _TLS_VERSIONS[self.tls_version or "TLSv1.2"]
+        return context
+
+
+def _translate(exc: BaseException, action: str, where: str) -> SpoolwatchError:
+    """The one place where pika's exceptions become spoolwatch's."""
+    prefix = f"RabbitMQ {where}: cannot {action}"
+    if isinstance(exc, pika_errors.ProbableAuthenticationError | pika_errors.AuthenticationError):
+        return ConfigError(f"{prefix}: the broker refused the login (check user and password)")
+    if isinstance(exc, pika_errors.ProbableAccessDeniedError):
+        return ConfigError(
+            f"{prefix}: access to the virtual host was refused (it may not exist, or the "
+            "user has no permission on it)"
+        )
+    code = getattr(exc, "reply_code", None)
+    text = mask_url(str(getattr(exc, "reply_text", "") or exc))
+    if isinstance(exc, pika_errors.ConnectionClosedByBroker) and code in {403, 530}:
+        return ConfigError(f"{prefix}: the broker refused access ({code} {text})")
+    if isinstance(exc, pika_errors.ChannelClosedByBroker):
+        if code == 403:
+            return ConfigError(f"{prefix}: access refused ({text})")
+        if code == 404:
+            return ConfigError(f"{prefix}: not found ({text})")
+        if code == 406:
+            return ConfigError(
+                f"{prefix}: precondition failed ({text}); a queue declared with other "
+                "arguments than durable=True cannot be used"
+            )
+    if isinstance(exc, pika_errors.UnroutableError):
+        return SpoolUnavailable(f"{prefix}: the broker returned records as unroutable ({text})")
+    if isinstance(exc, pika_errors.NackError):
+        return SpoolUnavailable(f"{prefix}: the broker refused (nacked) records")
+    return SpoolUnavailable(f"{prefix}: {type(exc).__name__}: {text}")
+
+
+_PIKA_ERRORS = (pika_errors.AMQPError, OSError)
+
+
+class RabbitMQSpool(Spool):
+    """A durable RabbitMQ queue as a spool. One object per thread (pika is not thread-safe)."""
+
+    transport = "rabbitmq"
+    record_byte_limit = 52_428_800
+
+    def __init__(self, config: RabbitMQConfig) -> None:
+        self.config = config
+        self._params = config.connection_parameters()
+        self._conn: Any = None
+        self._generation = 0
+        self._consumer: Any = None
+        self._publisher: Any = None
+        self._buffer: deque[tuple[int, bool, bytes]] = deque()
+        self._outstanding: deque[int] = deque()  # consumer tags not yet settled, in order
+        self._settled: set[int] = set()  # settled out of order, still in _outstanding
+        self._handed: set[int] = set()  # returned by read() and not yet settled
+        self._pending: set[int] = set()  # published sequence numbers awaiting a confirm
+        self._confirmed_floor = 0
+        self._publish_seq = 0
+        self._nacked: set[int] = set()
+        self._returned = 0
+
+    @property
+    def name(self) -> str:
+        return f"{mask_url(self.config.url)}?queue={self.config.queue}"
+
+    # -- connection ------------------------------------------------------------------------
+
+    def _call(self, action: str, fn: Callable[[], Any], *, side_channel: bool = False) -> Any:
+        """Run one pika call; translate its errors. A broken connection is dropped, and so
+        is one whose main channels were closed by the broker; a side channel's is kept."""
+        try:
+            return fn()
+        except _PIKA_ERRORS as exc:
+            error = _translate(exc, action, self.name)
+            if not (side_channel and isinstance(exc, pika_errors.ChannelClosedByBroker)):
+                self._drop_connection()
+            raise error from exc
+
+    def _connection(self) -> Any:
+        if self._conn is not None and self._conn.is_open:
+            return self._conn
+        self._drop_connection()
+        conn = self._call("connect", lambda: pika.BlockingConnection(self._params))
+        self._conn = conn
+        self._generation += 1
+        channel = self._call("open a channel", conn.channel)
+        self._call(
+            f"declare queue {self.config.queue!r}",
+            lambda: channel.queue_declare(self.config.queue, durable=True),
+        )
+        self._publisher = channel
+        self._setup_confirms(channel)
+        return conn
+
+    def _setup_confirms(self, channel: Any) -> None:
+        # Confirms are tracked on the channel's underlying implementation so that a batch
+        # can be published without waiting for each confirm in turn.
+        ready: list[bool] = []
+        impl = channel._impl
+        impl.add_on_return_callback(self._on_return)
+        self._publish_seq = 0
+        self._confirmed_floor = 0
+        self._pending.clear()
+        impl.confirm_delivery(self._on_confirm, lambda _frame: ready.append(True))
+        self._wait_for("enable publisher confirms", lambda: bool(ready), 10.0)
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        self._consumer = self._publisher = None
+        self._buffer.clear()
+        self._outstanding.clear()
+        self._settled.clear()
+        if self._handed:
+            logger.warning(
+                "%s: connection lost with %d records in flight; the broker redelivers them",
+                self.name,
+                len(self._handed),
+            )
+        self._handed.clear()
+        if conn is not None and conn.is_open:
+            try:
+                conn.close()
+            except _PIKA_ERRORS:
+                logger.debug("%s: error while closing a broken connection", self.name)
+
+    def _wait_for(self, action: str, done: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                self._drop_connection()
+                raise SpoolUnavailable(f"RabbitMQ {self.name}: timed out trying to {action}")
+            self._call(action, lambda: self._conn.process_data_events(time_limit=0.005))
+
+    def _retrying(self, action: str, fn: Callable[[], Any]) -> Any:
+        """Run ``fn``; after a lost connection reconnect and run it again (bounded)."""
+        for attempt in range(self.config.reconnect_attempts + 1):
+            try:
+                return fn()
+            except SpoolUnavailable as exc:
+                if attempt == self.config.reconnect_attempts:
+                    raise
+                logger.warning("%s (attempt %d); reconnecting", exc, attempt + 1)
+                self._drop_connection()
+                time.sleep(self.config.retry_delay * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        tags = [method.delivery_tag]
+        if method.multiple:
+            tags = list(range(self._confirmed_floor + 1, method.delivery_tag + 1))
+            self._confirmed_floor = method.delivery_tag
+        for tag in tags:
+            self._pending.discard(tag)
+            if isinstance(method, Basic.Nack):
+                self._nacked.add(tag)
+
+    def _on_return(self, _channel: Any, _method: Any, _properties: Any, _body: bytes) -> None:
+        self._returned += 1
+
+    def _publish(self, queue: str, messages: Sequence[tuple[bytes, Any]], action: str) -> None:
+        """Publish ``messages`` to ``queue``; return when the broker confirmed all of them."""
+        remaining = list(range(len(messages)))
+
+        def attempt() -> None:
+            nonlocal remaining
+            self._connection()
+            impl = self._publisher._impl
+            seq_to_index: dict[int, int] = {}
+            self._nacked.clear()
+            self._returned = 0
+            for index in remaining:
+                body, properties = messages[index]
+                publish = partial(impl.basic_publish, "", queue, body, properties, mandatory=True)
+                self._call(action, publish)
+                self._publish_seq += 1
+                self._pending.add(self._publish_seq)
+                seq_to_index[self._publish_seq] = index
+            try:
+                self._wait_for(action, lambda: not self._pending, self.config.confirm_timeout)
+            finally:
+                # Only what the broker did not confirm is published again.
+                unconfirmed = (self._pending | self._nacked) & seq_to_index.keys()
+                remaining = sorted(seq_to_index[seq] for seq in unconfirmed)
+            if self._returned:
+                raise ConfigError(
+                    f"RabbitMQ {self.name}: {self._returned} records were unroutable: "
+                    f"queue {queue!r} does not exist (was it deleted?)"
+                )
+            if remaining:
+                raise SpoolUnavailable(
+                    f"RabbitMQ {self.name}: the broker refused {len(remaining)} records"
+                )
+
+        self._retrying(action, attempt)
+
+    def write(self, records: Sequence[Record]) -> None:
+        properties = pika.BasicProperties(delivery_mode=_PERSISTENT)
+        messages = []
+        for record in records:
+            body = encode_json(record)
+            if len(body) > self.record_byte_limit:
+                raise InvalidRecord(
+                    f"record of {len(body)} bytes exceeds RabbitMQ's limit of "
+                    f"{self.record_byte_limit}; nothing was written",
+                    record_id=record.id,
+                )
+            messages.append((body, properties))
+        if messages:
+            self._publish(self.config.queue, messages, f"publish to {self.config.queue!r}")
+
+    def write_raw(self, bodies: Sequence[bytes]) -> None:
+        """Publish bytes as they are, like another producer would (for tests and tools)."""
+        properties = pika.BasicProperties(delivery_mode=_PERSISTENT)
+        messages = [(body, properties) for body in bodies]
+        self._publish(self.config.queue, messages, f"publish to {self.config.queue!r}")
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _on_delivery(self, _channel: Any, method: Any, _properties: Any, body: bytes) -> None:
+        self._buffer.append((method.delivery_tag, bool(method.redelivered), body))
+        self._outstanding.append(method.delivery_tag)
+
+    def _ensure_consumer(self) -> None:
+        conn = self._connection()
+        if self._consumer is not None:
+            return
+        channel = self._call("open a channel", conn.channel)
+        self._call("set prefetch", lambda: channel.basic_qos(prefetch_count=self.config.prefetch))
+        self._call(
+            f"consume from {self.config.queue!r}",
+            lambda: channel.basic_consume(self.config.queue, self._on_delivery, auto_ack=False),
+        )
+        self._consumer = channel
+
+    def _fill(self, deadline: float) -> None:
+        self._ensure_consumer()
+        self._call("receive", lambda: self._conn.process_data_events(time_limit=0))
+        while not self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._call("receive", partial(self._conn.process_data_events, time_limit=remaining))
+
+    def read(self, max_records: int, wait: float = 0.0) -> list[Delivery]:
+        deadline = time.monotonic() + wait
+        self._retrying("receive", lambda: self._fill(deadline))
+        deliveries: list[Delivery] = []
+        while self._buffer and len(deliveries) < max_records:
+            tag, redelivered, body = self._buffer.popleft()
+            self._handed.add(tag)
+            deliveries.append(self._delivery(self._generation, tag, redelivered, body))
+        return deliveries
+
+    def _delivery(self, generation: int, tag: int, redelivered: bool, body: bytes) -> Delivery:
+        position = f"rabbitmq:{self.config.queue}#{tag}"
+        token = (generation, tag)
+        try:
+            record = decode_json(body, source=position)
+        except RecordError as exc:
+            return Delivery(None, body, token, position, error=exc, redelivered=redelivered)
+        return Delivery(record, body, token, position, redelivered=redelivered)
+
+    def _current_tags(self, deliveries: Sequence[Delivery], action: str) -> set[int]:
+        tags = {
+            tag
+            for generation, tag in (d.token for d in deliveries)
+            if generation == self._generation and self._conn is not None
+        }
+        stale = len(deliveries) - len(tags)
+        if stale:
+            logger.info(
+                "%s: %d deliveries to %s came from a closed connection; the broker redelivers them",
+                self.name,
+                stale,
+                action,
+            )
+        return tags & self._handed
+
+    def _settle(self, tags: set[int], action: str, send: Callable[[int, bool], None]) -> None:
+        """Settle ``tags``: one ``multiple`` frame for a leading run, then one per tag."""
+        last = None
+        while self._outstanding and (
+            self._outstanding[0] in tags or self._outstanding[0] in self._settled
+        ):
+            tag = self._outstanding.popleft()
+            self._settled.discard(tag)
+            if tag in tags:
+                tags.discard(tag)
+                self._handed.discard(tag)
+                last = tag
+        if last is not None:
+            self._call(action, lambda: send(last, True))
+        for tag in sorted(tags):
+            self._call(action, partial(send, tag, False))
+            self._settled.add(tag)
+            self._handed.discard(tag)
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        tags = self._current_tags(deliveries, "ack")
+        if tags:
+            channel = self._consumer
+            self._settle(tags, "ack", lambda t, m: channel.basic_ack(t, multiple=m))
+
+    def nack(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
+        """Requeue at once; RabbitMQ has no delayed redelivery, so ``delay`` is ignored."""
+        tags = self._current_tags(deliveries, "nack")
+        if tags:
+            channel = self._consumer
+            self._settle(tags, "nack", lambda t, m: channel.basic_nack(t, multiple=m, requeue=True))
+
+    def quarantine(self, deliveries: Sequence[Delivery], reason: str) -> None:
+        tags = self._current_tags(deliveries, "quarantine")
+        live = [d for d in deliveries if d.token[1] in tags and d.token[0] == self._generation]
+        if not live:
+            return
+        stamp = datetime.now(UTC).isoformat()
+        messages = [
+            (
+                d.raw,
+                pika.BasicProperties(
+                    delivery_mode=_PERSISTENT,
+                    headers={"reason": reason, "position": d.position, "time": stamp},
+                ),
+            )
+            for d in live
+        ]
+        queue = self.config.dead_letter_queue
+        channel = self._publisher
+        self._call(f"declare {queue!r}", lambda: channel.queue_declare(queue, durable=True))
+        generation = self._generation
+        self._publish(queue, messages, f"publish to {queue!r}")
+        if generation == self._generation:
+            self.ack(live)
+
+    # -- inspection ------------------------------------------------------------------------
+
+    def backlog(self) -> Backlog:
+        def count() -> int:
+            self._connection()
+            ok = self._call(
+                f"count {self.config.queue!r}",
+                lambda: self._publisher.queue_declare(self.config.queue, passive=True),
+            )
+            return int(ok.method.message_count)
+
+        waiting = self._retrying("count", count)
+        return Backlog(visible=waiting + len(self._buffer), in_flight=len(self._handed))
+
+    def _browse(self, queue: str, limit: int | None) -> Iterator[tuple[int, Any, bytes]]:
+        conn = self._retrying("connect", self._connection)
+        channel = self._call("open a channel", conn.channel)
+        try:
+            try:
+                self._call(
+                    f"find {queue!r}",
+                    lambda: channel.queue_declare(queue, passive=True),
+                    side_channel=True,
+                )
+            except ConfigError:
+                return  # the queue does not exist: nothing to show
+            taken = 0
+            while limit is None or taken < limit:
+                method, properties, body = self._call(
+                    f"look at {queue!r}", lambda: channel.basic_get(queue, auto_ack=False)
+                )
+                if method is None:
+                    return
+                taken += 1
+                yield method.delivery_tag, properties, body
+        finally:
+            if channel.is_open:
+                # Closing the channel requeues everything looked at, in its original place.
+                self._call("close a channel", channel.close)
+
+    def peek(self, limit: int | None = None) -> Iterator[Delivery]:
+        """Waiting records, without consuming them. They come back marked redelivered."""
+        for tag, _properties, body in self._browse(self.config.queue, limit):
+            yield self._delivery(_PEEK_GENERATION, tag, False, body)
+
+    def quarantined(self, limit: int | None = None) -> Iterator[QuarantinedItem]:
+        for tag, properties, body in self._browse(self.config.dead_letter_queue, limit):
+            headers = properties.headers or {}
+            yield QuarantinedItem(
+                reason=_text(headers.get("reason"), "unknown"),
+                position=_text(headers.get("position"), f"rabbitmq:{self.config.queue}#?{tag}"),
+                raw=body,
+                quarantined_at=_text(headers.get("time"), ""),
+            )
+
+    def delete_queues(self) -> None:
+        """Delete the queue and its quarantine queue with everything in them (tests, benches)."""
+        self._connection()
+        for queue in (self.config.queue, self.config.dead_letter_queue):
+            self._call(f"delete {queue!r}", partial(self._publisher.queue_delete, queue))
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection; the broker requeues every unacked delivery."""
+        self._handed.clear()
+        self._drop_connection()
+
+
+def _text(value: object, default: str) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return default if value is None else str(value)
+
+
+def from_url(address: str, **options: Any) -> RabbitMQSpool:
+    """``amqp(s)://user:pass@host:port/vhost?queue=NAME`` (or ``queue=`` as an option)."""
+    parts = urlsplit(address)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    queue_values = [unquote(value) for key, value in query if key == "queue"]
+    rest = [(key, value) for key, value in query if key != "queue"]
+    queue = options.pop("queue", None)
+    if queue_values:
+        if queue is not None and queue != queue_values[-1]:
+            raise ConfigError(
+                f"RabbitMQ queue given twice: {queue_values[-1]!r} in the URL and {queue!r}"
+            )
+        queue = queue_values[-1]
+    if not queue:
+        raise ConfigError(f"RabbitMQ address {mask_url(address)} names no queue (add ?queue=NAME)")
+    url = urlunsplit(parts._replace(query=urlencode(rest)))
+    try:
+        config = RabbitMQConfig(url=url, queue=str(queue), **options)
+    except TypeError as exc:
+        raise ConfigError(f"unknown RabbitMQ spool option: {exc}") from None
+    return RabbitMQSpool(config)
