@@ -1,0 +1,105 @@
+"""The scaling policy's rules, one table row per rule and edge."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spoolwatch.errors import ConfigError
+from spoolwatch.scaling import BreakerDecision, BreakerState, ScalingSettings, decide
+
+SETTINGS = ScalingSettings(target_concurrency=10, records_per_agent=500)
+CLOSED = BreakerState.CLOSED
+OPEN = BreakerState.OPEN
+HALF = BreakerState.HALF_OPEN
+
+# (scenario, visible, in_flight, running, pending, breaker, recruits, reason)
+RULES = [
+    ("empty backlog recruits nobody", 0, 0, 0, 0, CLOSED, 0, "empty_backlog"),
+    ("one record wants one agent", 1, 0, 0, 0, CLOSED, 1, "scale_up"),
+    ("exactly one agent's share wants one", 500, 0, 0, 0, CLOSED, 1, "scale_up"),
+    ("one over one agent's share wants two", 501, 0, 0, 0, CLOSED, 2, "scale_up"),
+    ("in-flight records count as backlog", 0, 1200, 0, 0, CLOSED, 3, "scale_up"),
+    ("visible and in flight add up", 700, 800, 0, 0, CLOSED, 3, "scale_up"),
+    ("running agents are subtracted", 2000, 0, 1, 0, CLOSED, 3, "scale_up"),
+    ("pending recruits are subtracted", 2000, 0, 0, 3, CLOSED, 1, "scale_up"),
+    ("running and pending together", 2000, 0, 2, 2, CLOSED, 0, "enough_agents"),
+    ("more agents than wanted recruits nobody", 100, 0, 4, 0, CLOSED, 0, "enough_agents"),
+    ("huge backlog is capped at target", 1_000_000, 0, 0, 0, CLOSED, 10, "scale_up"),
+    ("cap counts running and pending", 1_000_000, 0, 4, 3, CLOSED, 3, "scale_up"),
+    ("at target recruits nobody", 1_000_000, 0, 10, 0, CLOSED, 0, "enough_agents"),
+    ("over target (stale count) recruits nobody", 1_000_000, 0, 8, 5, CLOSED, 0, "enough_agents"),
+    ("open breaker recruits nobody", 1_000_000, 0, 0, 0, OPEN, 0, "breaker_open"),
+    ("open breaker wins over empty backlog", 0, 0, 0, 0, OPEN, 0, "breaker_open"),
+    ("half-open recruits one probe", 1_000_000, 0, 0, 0, HALF, 1, "probe"),
+    ("half-open with a running agent recruits none", 1_000_000, 0, 1, 0, HALF, 0, "probe_running"),
+    ("half-open with a pending recruit recruits none", 5000, 0, 0, 1, HALF, 0, "probe_running"),
+    ("half-open with empty backlog recruits none", 0, 0, 0, 0, HALF, 0, "empty_backlog"),
+]
+
+
+@pytest.mark.parametrize(
+    ("visible", "in_flight", "running", "pending", "breaker", "recruits", "reason"),
+    [row[1:] for row in RULES],
+    ids=[row[0] for row in RULES],
+)
+def test_decide_rule(
+    visible: int,
+    in_flight: int,
+    running: int,
+    pending: int,
+    breaker: BreakerState,
+    recruits: int,
+    reason: str,
+) -> None:
+    decision = decide(visible, in_flight, running, pending, breaker, SETTINGS)
+    assert (decision.recruits, decision.reason) == (recruits, reason)
+
+
+def test_decide_never_exceeds_target_for_any_inputs() -> None:
+    settings = ScalingSettings(target_concurrency=4, records_per_agent=10)
+    for backlog in (0, 1, 9, 10, 11, 39, 40, 41, 10_000):
+        for running in range(7):
+            for pending in range(7):
+                d = decide(backlog, 0, running, pending, CLOSED, settings)
+                assert d.recruits >= 0
+                if d.recruits:
+                    assert running + pending + d.recruits <= settings.target_concurrency
+                    assert running + pending + d.recruits == d.wanted
+
+
+def test_decision_refused_by_half_open_breaker_recruits_nobody() -> None:
+    gate = BreakerDecision(allowed=False, probe=False, state=HALF, probe_holder="other")
+    d = decide(5000, 0, 0, 0, gate, SETTINGS)
+    assert (d.recruits, d.reason) == (0, "probe_in_flight")
+
+
+def test_decision_when_caller_is_the_probe_recruits_nobody() -> None:
+    gate = BreakerDecision(allowed=True, probe=True, state=HALF, probe_holder="me")
+    d = decide(5000, 0, 0, 0, gate, SETTINGS)
+    assert (d.recruits, d.reason) == (0, "probe_running")
+
+
+def test_decision_with_allowing_closed_gate_scales_up() -> None:
+    gate = BreakerDecision(allowed=True, probe=False, state=CLOSED)
+    assert decide(5000, 0, 1, 0, gate, SETTINGS).recruits == 9
+
+
+def test_decision_keeps_its_inputs_and_logs_as_one_json_line() -> None:
+    d = decide(700, 300, 1, 0, CLOSED, SETTINGS)
+    assert (d.visible, d.in_flight, d.running, d.pending) == (700, 300, 1, 0)
+    assert (d.backlog, d.wanted, d.recruits) == (1000, 2, 1)
+    line = json.loads(json.dumps(d.as_log()))
+    assert line["event"] == "scaling_decision"
+    assert line["breaker"] == "closed"
+    assert line["recruits"] == 1
+    assert line["target_concurrency"] == 10
+
+
+@pytest.mark.parametrize("field", ["visible", "in_flight", "running", "pending"])
+def test_decide_rejects_negative_counts_naming_the_argument(field: str) -> None:
+    args = {"visible": 1, "in_flight": 0, "running": 0, "pending": 0}
+    args[field] = -1
+    with pytest.raises(ConfigError, match=field):
+        decide(**args, breaker=CLOSED, settings=SETTINGS)
