@@ -1,0 +1,307 @@
+"""One channel reader: drains one spool into the sink, in its own thread.
+
+Per batch (in spool order): undecodable → quarantine; invalid payload → quarantine; no
+deployment id → quarantine; ``PING_MSG`` → count, ack; unknown or schema-less type →
+count, ack (or quarantine, by config); id already delivered → count as duplicate, ack; the
+rest go to the sink. Accepted records are acked, rejected ones quarantined with the reason,
+and on a transient failure the remainder stays in hand and is offered again after a
+back-off (visibility extended meanwhile) — never acked early. The reader survives spool
+failures: it logs, backs off, closes and reopens the spool.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from spoolwatch.agent.config import AgentConfig, ChannelConfig
+from spoolwatch.agent.control import StopControl, backoff_delay
+from spoolwatch.agent.dedupe import SeenIds
+from spoolwatch.agent.stats import ChannelStats
+from spoolwatch.errors import ConfigError, InvalidRecord, MissingExtra, SpoolUnavailable
+from spoolwatch.records import ROUTABLE_TYPES, DataType, validate_record
+from spoolwatch.sinks.base import Sink
+from spoolwatch.spools.base import Delivery, Spool
+
+__all__ = ["ChannelReader", "display_address"]
+
+logger = logging.getLogger(__name__)
+
+_SPOOL_RETRY_CAP = 30.0
+
+
+def display_address(address: str) -> str:
+    """The address without a password, for logs."""
+    if "://" in address and "@" in address.split("://", 1)[1].split("/", 1)[0]:
+        scheme, rest = address.split("://", 1)
+        userinfo, host = rest.split("@", 1)
+        return f"{scheme}://{userinfo.split(':', 1)[0]}:****@{host}"
+    return address
+
+
+class ChannelReader:
+    """Reads one channel until told to stop (or until empty); see the module docstring."""
+
+    def __init__(
+        self,
+        channel: ChannelConfig,
+        *,
+        config: AgentConfig,
+        sink: Sink,
+        seen: SeenIds,
+        control: StopControl,
+        stats: ChannelStats,
+        until_empty: bool,
+        open_spool: Callable[..., Spool],
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.channel = channel
+        self._config = config
+        self._sink = sink
+        self._seen = seen
+        self._control = control
+        self.stats = stats
+        self._until_empty = until_empty
+        self._open = open_spool
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._spool: Spool | None = None
+        self._held: list[Delivery] = []
+        self._last_backlog = 0.0
+        self.fatal: str | None = None
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        """The reader's loop; returns when stopped, drained (until_empty) or fatally misconfigured."""
+        failures = 0
+        try:
+            while not self._control.stop_requested():
+                try:
+                    if not self._step():
+                        break
+                    failures = 0
+                except (ConfigError, MissingExtra) as exc:
+                    self.fatal = str(exc)
+                    logger.error("channel %s cannot run: %s", self.channel.name, exc)
+                    break
+                except Exception as exc:  # the reader never dies from a spool failure
+                    failures += 1
+                    self._spool_failed(exc, failures)
+        finally:
+            self._finish()
+
+    def _step(self) -> bool:
+        spool = self._ensure_spool()
+        self._refresh_backlog(spool)
+        batching = self._config.batching
+        deliveries = spool.read(batching.max_records, wait=batching.wait_seconds)
+        if not deliveries:
+            self.stats.drained = True
+            return not self._until_empty
+        self.stats.drained = False
+        self.stats.add(read=len(deliveries))
+        self._handle(spool, deliveries)
+        return True
+
+    def _ensure_spool(self) -> Spool:
+        if self._spool is None:
+            self._spool = self._open(self.channel.address, **self.channel.options)
+            logger.info(
+                "channel %s: reading %s", self.channel.name, display_address(self.channel.address)
+            )
+        return self._spool
+
+    def _spool_failed(self, exc: Exception, failures: int) -> None:
+        kind = "spool" if isinstance(exc, SpoolUnavailable) else "spool_error"
+        self.stats.fail(kind, f"{type(exc).__name__}: {exc}")
+        delay = min(_SPOOL_RETRY_CAP, 0.5 * 2 ** min(failures - 1, 6))
+        log = logger.warning if isinstance(exc, SpoolUnavailable) else logger.exception
+        log(
+            "channel %s: spool failed (%s: %s); reopening in %.1f s",
+            self.channel.name,
+            type(exc).__name__,
+            exc,
+            delay,
+        )
+        self._close_spool()
+        self._control.wait(delay)
+
+    def _close_spool(self) -> None:
+        spool, self._spool = self._spool, None
+        if spool is None:
+            return
+        try:
+            spool.close()
+        except Exception as exc:  # a broken connection may fail to close; it is gone anyway
+            logger.debug("closing spool of %s failed: %s", self.channel.name, exc)
+
+    def _finish(self) -> None:
+        if self._held and self._spool is not None:
+            # Dry run: give back everything that was read so nothing is lost.
+            try:
+                self._spool.nack(self._held)
+            except Exception as exc:
+                logger.warning(
+                    "channel %s: giving back dry-run records failed: %s", self.channel.name, exc
+                )
+        self._held.clear()
+        if self._spool is not None:
+            self._refresh_backlog(self._spool, force=True)
+        self._close_spool()
+
+    def _refresh_backlog(self, spool: Spool, force: bool = False) -> None:
+        now = self._clock()
+        if not force and now - self._last_backlog < self._config.stats_interval_seconds / 2:
+            return
+        self._last_backlog = now
+        try:
+            backlog = spool.backlog()
+        except Exception as exc:
+            logger.debug("backlog of %s unavailable: %s", self.channel.name, exc)
+            return
+        with self.stats.lock:
+            self.stats.backlog, self.stats.in_flight = backlog.visible, backlog.in_flight
+
+    # -- one batch ------------------------------------------------------------------------
+
+    def _handle(self, spool: Spool, deliveries: Sequence[Delivery]) -> None:
+        to_send: list[Delivery] = []
+        to_ack: list[Delivery] = []
+        batch_ids: set[str] = set()
+        for delivery in deliveries:
+            verdict = self._classify(delivery, batch_ids)
+            if verdict == "send":
+                to_send.append(delivery)
+                if delivery.record_id is not None:
+                    batch_ids.add(delivery.record_id)
+            elif verdict == "ack":
+                to_ack.append(delivery)
+            else:
+                self._quarantine(spool, [delivery], verdict)
+        if to_ack:
+            self._ack(spool, to_ack)
+        if to_send:
+            self._send(spool, to_send)
+
+    def _classify(self, delivery: Delivery, batch_ids: set[str]) -> str:
+        """``send``, ``ack`` or a quarantine reason."""
+        record = delivery.record
+        if record is None or delivery.error is not None:
+            return f"undecodable record at {delivery.position}: {delivery.error}"
+        data_type = record.known_type
+        if data_type == DataType.PING_MSG:
+            self.stats.add(skipped=1)
+            return "ack"
+        if data_type not in ROUTABLE_TYPES:
+            self.stats.add(skipped=1)
+            logger.debug(
+                "skipping %s record %s at %s", record.type_name, record.id, delivery.position
+            )
+            if self._config.quarantine.unknown_types == "quarantine":
+                return f"unsupported data type {record.type_name} at {delivery.position}"
+            return "ack"
+        try:
+            validate_record(record)
+        except InvalidRecord as exc:
+            return f"invalid record at {delivery.position}: {exc}"
+        if not record.deployment_id:
+            return f"record {record.id} at {delivery.position} has no deployment id"
+        if record.id is not None and (record.id in batch_ids or record.id in self._seen):
+            self.stats.add(duplicates=1)
+            return "ack"
+        return "send"
+
+    def _quarantine(self, spool: Spool, deliveries: list[Delivery], reason: str) -> None:
+        logger.warning(
+            "channel %s: quarantining %d record(s): %s", self.channel.name, len(deliveries), reason
+        )
+        self.stats.add(quarantined=len(deliveries))
+        if self._config.dry_run:
+            self._held.extend(deliveries)
+            return
+        spool.quarantine(deliveries, reason)
+
+    def _ack(self, spool: Spool, deliveries: list[Delivery]) -> None:
+        if self._config.dry_run:
+            self._held.extend(deliveries)
+            return
+        spool.ack(deliveries)
+
+    def _send(self, spool: Spool, pending: list[Delivery]) -> None:
+        attempt = 0
+        while pending:
+            result = self._sink.send([d.record for d in pending if d.record is not None])
+            accepted = [pending[i] for i in sorted(result.accepted)]
+            self._seen.add_all(d.record_id for d in accepted)
+            self.stats.add(sent=len(accepted), rows=result.rows, requests=result.requests)
+            if accepted:
+                self._ack(spool, accepted)
+            for index in sorted(result.rejected):
+                self._quarantine(spool, [pending[index]], result.rejected[index].reason)
+            if result.failure is None:
+                return
+            done = result.done()
+            pending = [d for i, d in enumerate(pending) if i not in done]
+            attempt += 1
+            self.stats.fail(result.failure_kind or "unavailable", str(result.failure))
+            if not self._wait_to_retry(
+                spool, pending, attempt, result.failure.retry_after, str(result.failure)
+            ):
+                return
+
+    def _wait_to_retry(
+        self,
+        spool: Spool,
+        pending: list[Delivery],
+        attempt: int,
+        retry_after: float | None,
+        reason: str,
+    ) -> bool:
+        """Back off before the next attempt; False (records given back) when giving up."""
+        delay = backoff_delay(attempt, self._config.retry, retry_after, self._rng)
+        end = self._clock() + delay
+        if self._control.give_up_by(end) or self._control.give_up_by(self._clock()):
+            self._give_back(spool, pending, reason)
+            return False
+        logger.warning(
+            "channel %s: destination unavailable (%s); %d record(s) kept, retry %d in %.2f s",
+            self.channel.name,
+            reason,
+            len(pending),
+            attempt,
+            delay,
+        )
+        self.stats.add(retries=1)
+        self._safely(spool.extend, pending, delay + 30.0)
+        while (remaining := end - self._clock()) > 0:
+            if self._control.give_up_by(self._clock()):
+                self._give_back(spool, pending, reason)
+                return False
+            time.sleep(min(0.05, remaining))
+        return True
+
+    def _give_back(self, spool: Spool, pending: list[Delivery], reason: str) -> None:
+        logger.warning(
+            "channel %s: stopping with %d record(s) un-acked (%s); they stay in the spool",
+            self.channel.name,
+            len(pending),
+            reason,
+        )
+        self.stats.add(unacked=len(pending))
+        self._safely(spool.nack, pending)
+
+    def _safely(self, method: Callable[..., Any], *args: Any) -> None:
+        try:
+            method(*args)
+        except Exception as exc:  # un-acked records come back anyway
+            logger.warning(
+                "channel %s: %s failed: %s",
+                self.channel.name,
+                getattr(method, "__name__", "call"),
+                exc,
+            )

@@ -1,0 +1,360 @@
+"""The agent: drains one or more spools into a sink, and its result.
+
+Python API (what ``spoolwatch agent run`` and the serverless handler call)::
+
+    from spoolwatch.agent import Agent, AgentConfig, ChannelConfig, TargetConfig
+    agent = Agent(AgentConfig(target=TargetConfig(url=..., api_token=Secret(...)),
+                              channels=[ChannelConfig(name="q", address=queue_url)]))
+    result = agent.run(until_empty=True, deadline=lambda: ctx.get_remaining_time_in_millis()
+                       / 1000)
+    result.exit_code, result.failed_because   # 0/1/2/130; None or a failure kind
+
+``Agent(config, sink=None, *, open_spool=..., clock=..., rng=..., on_stats=None)`` — without a
+sink it builds :class:`~spoolwatch.sinks.http.HttpSink` (or the dry-run sink) from the config
+and closes it at the end; a given sink is left open. ``on_stats(snapshot)`` is called every
+``stats_interval_seconds`` (a live display, a metrics exporter).
+
+``Agent.run(until_empty=False, max_seconds=None, deadline=None, deadline_margin=10.0)``
+starts one reader thread per channel and returns an :class:`AgentResult` when: every channel
+read empty (``until_empty``), ``max_seconds`` passed, ``deadline()`` (seconds remaining)
+fell to ``deadline_margin``, or :meth:`Agent.stop` was called (signals). The stop order:
+stop reading → finish the batch in hand (its retries may go on for
+``retry.shutdown_grace_seconds``, or until ``deadline_margin / 3`` remain; after that the
+records are given back un-acked, never dropped) → ack → close spools and the sink.
+
+``Agent.stop()`` is safe from a signal handler or another thread; calling it twice gives up
+on batches in hand at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from spoolwatch import __version__
+from spoolwatch.agent.channel import ChannelReader
+from spoolwatch.agent.config import AgentConfig
+from spoolwatch.agent.control import StopControl
+from spoolwatch.agent.dedupe import SeenIds
+from spoolwatch.agent.stats import ChannelStats, StatsSnapshot
+from spoolwatch.sinks.base import Sink
+from spoolwatch.spools.base import Spool
+from spoolwatch.spools.registry import open_spool as default_open_spool
+
+__all__ = ["EXIT_CODES", "Agent", "AgentResult"]
+
+logger = logging.getLogger(__name__)
+
+#: Exit codes of ``spoolwatch agent run``.
+EXIT_CODES = {
+    0: "done: everything read was delivered, quarantined or skipped",
+    1: "stopped with records left un-acked because the destination kept failing",
+    2: "bad configuration or arguments (or a channel could not be opened for that reason)",
+    130: "interrupted by SIGINT/SIGTERM (after a graceful stop)",
+}
+
+
+@dataclass
+class AgentResult:
+    """What one :meth:`Agent.run` did. Counts are over all channels."""
+
+    records_read: int = 0
+    records_sent: int = 0
+    rows_sent: int = 0
+    requests: int = 0
+    quarantined: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    retries: int = 0
+    unacked: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    last_error: str | None = None
+    channel_errors: dict[str, str] = field(default_factory=dict)
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stopped_by: str = "empty"
+    elapsed: float = 0.0
+
+    @property
+    def failed_because(self) -> str | None:
+        """The main destination failure kind (``auth``, ``http_5xx``, ``http_429``,
+        ``connection``, ``timeout``) when records were left un-acked, else ``None``."""
+        if not self.unacked:
+            return None
+        kinds = {k: v for k, v in self.failures.items() if not k.startswith("spool")}
+        return max(kinds, key=lambda k: kinds[k]) if kinds else "unavailable"
+
+    @property
+    def exit_code(self) -> int:
+        """See :data:`EXIT_CODES`."""
+        if self.channel_errors:
+            return 2
+        if self.unacked:
+            return 1
+        if self.stopped_by == "signal":
+            return 130
+        return 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly copy."""
+        data = dict(self.__dict__)
+        data["exit_code"] = self.exit_code
+        data["failed_because"] = self.failed_because
+        return data
+
+
+class Agent:
+    """Drains the configured channels into a sink; see the module docstring."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        sink: Sink | None = None,
+        *,
+        open_spool: Callable[..., Spool] = default_open_spool,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        on_stats: Callable[[StatsSnapshot], None] | None = None,
+    ) -> None:
+        self.config = config
+        self._own_sink = sink is None
+        self._sink = sink if sink is not None else _default_sink(config)
+        self._open_spool = open_spool
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._on_stats = on_stats
+        self._seen = SeenIds(config.dedupe.max_ids, config.dedupe.ttl_seconds, clock=clock)
+        self._control: StopControl | None = None
+        self._pending_stop: str | None = None
+        self.agent_id = config.agent_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.stats = {c.name: ChannelStats(c.name) for c in config.channels}
+
+    @property
+    def sink(self) -> Sink:
+        """The sink records go to."""
+        return self._sink
+
+    def stop(self, reason: str = "signal") -> None:
+        """Stop reading and finish the batch in hand; twice: give up on it now."""
+        if self._control is None:
+            self._pending_stop = reason
+        else:
+            self._control.request_stop(reason)
+
+    def run(
+        self,
+        until_empty: bool = False,
+        max_seconds: float | None = None,
+        deadline: Callable[[], float] | None = None,
+        deadline_margin: float = 10.0,
+    ) -> AgentResult:
+        """Drain until empty / ``max_seconds`` / ``deadline`` / :meth:`stop`; see module doc."""
+        until_empty = until_empty or self.config.run_once
+        control = StopControl(
+            grace=self.config.retry.shutdown_grace_seconds,
+            deadline=deadline,
+            margin=deadline_margin,
+            clock=self._clock,
+        )
+        self._control = control
+        if self._pending_stop:
+            control.request_stop(self._pending_stop)
+        readers = [
+            ChannelReader(
+                channel,
+                config=self.config,
+                sink=self._sink,
+                seen=self._seen,
+                control=control,
+                stats=self.stats[channel.name],
+                until_empty=until_empty,
+                open_spool=self._open_spool,
+                rng=random.Random(self._rng.random()),
+                clock=self._clock,
+            )
+            for channel in self.config.channels
+        ]
+        threads = [
+            threading.Thread(target=r.run, name=f"spoolwatch-{r.channel.name}", daemon=True)
+            for r in readers
+        ]
+        started = self._clock()
+        logger.info(
+            "agent %s: %d channel(s) → %s%s",
+            self.agent_id,
+            len(readers),
+            self._sink.kind,
+            " (dry run)" if self.config.dry_run else "",
+        )
+        for thread in threads:
+            thread.start()
+        try:
+            self._supervise(threads, control, started, max_seconds)
+        finally:
+            for thread in threads:
+                thread.join()
+            if self._own_sink:
+                self._sink.close()
+        result = self._result(readers, control, started, until_empty)
+        self._report(result)
+        return result
+
+    def _supervise(
+        self,
+        threads: list[threading.Thread],
+        control: StopControl,
+        started: float,
+        max_seconds: float | None,
+    ) -> None:
+        interval = self.config.stats_interval_seconds
+        next_stats = started + interval
+        next_beat = started
+        previous = (started, 0, 0)
+        beating = self.config.heartbeat_enabled and not self.config.dry_run
+        while any(t.is_alive() for t in threads):
+            now = self._clock()
+            if max_seconds is not None and now - started >= max_seconds:
+                control.request_stop("max_seconds")
+            control.stop_requested()
+            if now >= next_stats:
+                snapshot = self.snapshot(now - started, previous)
+                previous = (now, snapshot.total("sent"), snapshot.total("rows"))
+                self._publish(snapshot)
+                next_stats = now + interval
+            if beating and now >= next_beat:
+                beating = self._heartbeat(now - started)
+                next_beat = now + self.config.heartbeat_interval_seconds
+            for thread in threads:
+                thread.join(0.05)
+                if not thread.is_alive():
+                    continue
+                break
+
+    def snapshot(
+        self, elapsed: float, previous: tuple[float, int, int] | None = None
+    ) -> StatsSnapshot:
+        """Counters of every channel now, with rates since ``previous`` (time, sent, rows)."""
+        channels = {name: stats.as_dict() for name, stats in self.stats.items()}
+        sent = sum(c["sent"] for c in channels.values())
+        rows = sum(c["rows"] for c in channels.values())
+        since, sent0, rows0 = previous or (self._clock() - elapsed, 0, 0)
+        span = max(1e-9, self._clock() - since)
+        return StatsSnapshot(
+            elapsed=elapsed,
+            channels=channels,
+            records_per_second=(sent - sent0) / span,
+            rows_per_second=(rows - rows0) / span,
+        )
+
+    def _publish(self, snapshot: StatsSnapshot) -> None:
+        logger.info("stats: %s", snapshot.line())
+        if self._on_stats is not None:
+            self._on_stats(snapshot)
+        if self.config.stats_path:
+            self._write_stats(
+                {
+                    "agentId": self.agent_id,
+                    "elapsed": snapshot.elapsed,
+                    "recordsPerSecond": snapshot.records_per_second,
+                    "rowsPerSecond": snapshot.rows_per_second,
+                    "channels": snapshot.channels,
+                }
+            )
+
+    def _write_stats(self, data: dict[str, Any]) -> None:
+        path = Path(str(self.config.stats_path))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+            tmp.replace(path)
+        except OSError as exc:
+            logger.warning("cannot write agent stats to %s: %s", path, exc)
+
+    def _heartbeat(self, elapsed: float) -> bool:
+        snapshot = self.snapshot(elapsed)
+        errors: Counter[str] = Counter()
+        for channel in snapshot.channels.values():
+            errors.update(channel["failures"])
+        status = {
+            "agentId": self.agent_id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "version": __version__,
+            "uptimeSeconds": round(elapsed, 3),
+            "recordsPerSecond": round(snapshot.records_per_second, 3),
+            "rowsPerSecond": round(snapshot.rows_per_second, 3),
+            "sent": snapshot.total("sent"),
+            "quarantined": snapshot.total("quarantined"),
+            "backlog": {name: c["backlog"] for name, c in snapshot.channels.items()},
+            "errors": dict(errors),
+        }
+        try:
+            return self._sink.heartbeat(status)
+        except Exception as exc:  # health reports must never stop the agent
+            logger.debug("heartbeat failed: %s", exc)
+            return True
+
+    def _result(
+        self, readers: list[ChannelReader], control: StopControl, started: float, until_empty: bool
+    ) -> AgentResult:
+        result = AgentResult(elapsed=self._clock() - started)
+        failures: Counter[str] = Counter()
+        for reader in readers:
+            stats = reader.stats.as_dict()
+            result.channels[reader.channel.name] = stats
+            for key in (
+                "read",
+                "sent",
+                "rows",
+                "requests",
+                "quarantined",
+                "skipped",
+                "duplicates",
+                "retries",
+                "unacked",
+            ):
+                name = {"read": "records_read", "sent": "records_sent", "rows": "rows_sent"}.get(
+                    key, key
+                )
+                setattr(result, name, getattr(result, name) + stats[key])
+            failures.update(stats["failures"])
+            result.last_error = stats["last_error"] or result.last_error
+            if reader.fatal:
+                result.channel_errors[reader.channel.name] = reader.fatal
+        result.failures = dict(failures)
+        result.stopped_by = control.reason or ("empty" if until_empty else "stop")
+        return result
+
+    def _report(self, result: AgentResult) -> None:
+        snapshot = self.snapshot(result.elapsed)
+        self._publish(snapshot)
+        logger.info(
+            "agent %s stopped (%s) after %.1f s: %d sent, %d quarantined, %d skipped, "
+            "%d duplicates, %d un-acked",
+            self.agent_id,
+            result.stopped_by,
+            result.elapsed,
+            result.records_sent,
+            result.quarantined,
+            result.skipped,
+            result.duplicates,
+            result.unacked,
+        )
+
+
+def _default_sink(config: AgentConfig) -> Sink:
+    from spoolwatch.sinks.http import DryRunSink, HttpSink
+
+    cls = DryRunSink if config.dry_run else HttpSink
+    return cls(config.target, config.batching, max_body_chars=config.quarantine.max_body_chars)

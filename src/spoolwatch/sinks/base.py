@@ -1,0 +1,83 @@
+"""The sink contract: where the agent delivers records.
+
+A sink takes records in spool order and reports, per record, what became of them:
+
+* **accepted** — the destination has them (or already had them: a repeat is accepted too);
+  the agent acks these in the spool.
+* **rejected** — the destination refused this record as invalid (a 4xx other than 429);
+  the agent quarantines it with :attr:`Rejection.reason` and goes on.
+* **not done** — everything from the first transient failure on. :attr:`SendResult.failure`
+  says why (a :class:`~spoolwatch.errors.DestinationUnavailable` with ``retry_after``) and
+  :attr:`SendResult.failure_kind` says what kind (``connection``, ``timeout``, ``http_5xx``,
+  ``http_429``, ``auth``). The agent backs off and offers exactly those records again; they
+  stay un-acked in the spool meanwhile.
+
+Promises of :meth:`Sink.send`:
+
+* It never raises for a record problem or an unavailable destination; both are results.
+  It raises only for misuse (a bug) — and then nothing may be acked.
+* Records are attempted in order; a transient failure stops the call, so accepted and
+  rejected records are always a prefix of the input.
+* It is safe to call again with records it may already have delivered: sinks send the
+  record ids along (HTTP: ``Idempotency-Key`` and ``X-Spoolwatch-Record-Ids``) so the
+  destination can drop repeats.
+* It is thread-safe: the agent's channel readers share one sink.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from spoolwatch.errors import DestinationUnavailable
+from spoolwatch.records import Record
+
+__all__ = ["FAILURE_KINDS", "Rejection", "SendResult", "Sink"]
+
+#: The values of :attr:`SendResult.failure_kind`.
+FAILURE_KINDS = ("connection", "timeout", "http_5xx", "http_429", "auth")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why the destination refused one record."""
+
+    reason: str
+    status: int | None = None
+    body: str = ""
+
+
+@dataclass(slots=True)
+class SendResult:
+    """The outcome of :meth:`Sink.send`, by index into the records given."""
+
+    accepted: list[int] = field(default_factory=list)
+    rejected: dict[int, Rejection] = field(default_factory=dict)
+    failure: DestinationUnavailable | None = None
+    failure_kind: str | None = None
+    requests: int = 0
+    rows: int = 0
+
+    def done(self) -> set[int]:
+        """Indexes that were settled (accepted or rejected)."""
+        return set(self.accepted) | set(self.rejected)
+
+
+class Sink(abc.ABC):
+    """Base class of every sink. Subclasses implement :meth:`send`."""
+
+    #: Short name for logs: ``http``, ``store``, ``dry-run``.
+    kind: str = ""
+
+    @abc.abstractmethod
+    def send(self, records: Sequence[Record]) -> SendResult:
+        """Deliver ``records`` in order and report what became of each (see the module doc)."""
+
+    def heartbeat(self, status: dict[str, Any]) -> bool:
+        """Post the agent's health; return False when the destination does not take them."""
+        return False
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

@@ -1,0 +1,223 @@
+"""The HTTP sink: DataRobot's ingestion REST API, spoken to our service or to DataRobot.
+
+One pooled keep-alive ``httpx.Client`` shared by every channel reader. Each POST carries
+``Authorization: Bearer <token>``, ``Content-Type: application/json``,
+``Idempotency-Key`` (derived from the record ids, see
+:func:`spoolwatch.agent.convert.idempotency_key`) and ``X-Spoolwatch-Record-Ids`` (the ids
+of the records in the request, comma-separated, in body order).
+
+Answers: 2xx accepted. 5xx, 408, 429 (``Retry-After`` honoured), 401/403 and connection
+errors or timeouts are transient: the records stay in the spool and the agent retries with
+back-off (401/403 too, so a bad token never quarantines good records). Any other 4xx rejects
+the request; a merged request is then retried record by record so only the bad record is
+quarantined, with the status and the start of the response body.
+
+The base URL is used as DataRobot's library does (spec §5.1): ``/api/v2`` is removed from
+it, the trailing ``/`` stripped, then ``/api/v2/<path>`` appended.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import orjson
+
+from spoolwatch import __version__
+from spoolwatch.agent.config import BatchingConfig, TargetConfig
+from spoolwatch.agent.convert import Piece, Request, convert_record, merge_pieces
+from spoolwatch.errors import DestinationUnavailable, InvalidRecord
+from spoolwatch.records import Record
+from spoolwatch.sinks.base import Rejection, SendResult, Sink
+
+__all__ = ["HEARTBEAT_PATH", "HttpSink", "api_base"]
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_PATH = "spoolwatch/agents/heartbeat/"
+_TRANSIENT_4XX = {401, 403, 408, 429}
+
+
+def api_base(url: str) -> str:
+    """``https://host/api/v2`` or ``https://host/`` → ``https://host/api/v2/``."""
+    return url.replace("/api/v2", "").rstrip("/") + "/api/v2/"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+class HttpSink(Sink):
+    """Posts records to the DataRobot REST paths; see the module docstring for the rules."""
+
+    kind = "http"
+
+    def __init__(
+        self,
+        target: TargetConfig,
+        batching: BatchingConfig | None = None,
+        *,
+        max_body_chars: int = 2000,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self._base = api_base(target.url)
+        self._batching = batching or BatchingConfig()
+        self._max_body_chars = max_body_chars
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"spoolwatch-agent/{__version__}",
+        }
+        if target.api_token is not None:
+            headers["Authorization"] = f"Bearer {target.api_token.reveal()}"
+        self._client = client or httpx.Client(
+            headers=headers,
+            timeout=httpx.Timeout(
+                target.timeout_seconds, connect=min(10.0, target.timeout_seconds)
+            ),
+            verify=target.verify_ssl,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        )
+        if client is not None:
+            client.headers.update(headers)
+
+    def __repr__(self) -> str:
+        return f"HttpSink({self._base!r})"
+
+    @property
+    def base_url(self) -> str:
+        """Where requests go (``…/api/v2/``)."""
+        return self._base
+
+    def pieces(self, records: Sequence[Record], result: SendResult) -> list[tuple[int, Piece]]:
+        """Convert records; those that cannot be converted are rejected in ``result``."""
+        pieces = []
+        for index, record in enumerate(records):
+            try:
+                pieces.append((index, convert_record(record)))
+            except InvalidRecord as exc:
+                result.rejected[index] = Rejection(f"cannot convert: {exc}")
+        return pieces
+
+    def send(self, records: Sequence[Record]) -> SendResult:
+        result = SendResult()
+        requests = merge_pieces(
+            self.pieces(records, result),
+            max_bytes=self._batching.max_request_bytes,
+            max_records=self._batching.max_records_per_request,
+        )
+        for request in requests:
+            if not self._deliver(request, records, result):
+                break
+        return result
+
+    def _deliver(self, request: Request, records: Sequence[Record], result: SendResult) -> bool:
+        """Post one request; False when a transient failure stops the send."""
+        outcome = self._post(request)
+        if outcome is None:
+            result.accepted.extend(request.indexes)
+            result.requests += 1
+            result.rows += request.rows
+            return True
+        if isinstance(outcome, tuple):
+            result.failure, result.failure_kind = outcome
+            return False
+        if len(request.indexes) == 1:
+            result.rejected[request.indexes[0]] = outcome
+            return True
+        # One bad record must not take its neighbours down: resend them one by one.
+        singles = merge_pieces(
+            ((i, convert_record(records[i])) for i in request.indexes),
+            max_bytes=self._batching.max_request_bytes,
+            max_records=1,
+        )
+        return all(self._deliver(single, records, result) for single in singles)
+
+    def _post(self, request: Request) -> Rejection | tuple[DestinationUnavailable, str] | None:
+        headers = {
+            "Idempotency-Key": request.idempotency_key,
+            "X-Spoolwatch-Record-Ids": ",".join(request.record_ids),
+        }
+        url = self._base + request.path
+        try:
+            response = self._client.post(url, content=request.body, headers=headers)
+        except httpx.TimeoutException as exc:
+            return DestinationUnavailable(
+                f"POST {url}: timed out ({type(exc).__name__})"
+            ), "timeout"
+        except httpx.TransportError as exc:
+            return DestinationUnavailable(f"POST {url}: {type(exc).__name__}: {exc}"), "connection"
+        status = response.status_code
+        if 200 <= status < 300:
+            return None
+        body = response.text[: self._max_body_chars]
+        if status >= 500 or status in _TRANSIENT_4XX:
+            kind = (
+                "http_429"
+                if status == 429
+                else "auth"
+                if status in {401, 403}
+                else "timeout"
+                if status == 408
+                else "http_5xx"
+            )
+            return DestinationUnavailable(
+                f"POST {url}: HTTP {status}", retry_after=_retry_after(response)
+            ), kind
+        return Rejection(f"POST {url} answered HTTP {status}: {body}", status=status, body=body)
+
+    def heartbeat(self, status: dict[str, Any]) -> bool:
+        """Post a heartbeat; False (disable) on 404/405, True otherwise (even on errors)."""
+        try:
+            response = self._client.post(self._base + HEARTBEAT_PATH, content=orjson.dumps(status))
+        except httpx.HTTPError as exc:
+            logger.debug("heartbeat failed: %s", type(exc).__name__)
+            return True
+        if response.status_code in {404, 405}:
+            logger.info(
+                "the destination takes no heartbeats (HTTP %s); not sending more",
+                response.status_code,
+            )
+            return False
+        return True
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class DryRunSink(HttpSink):
+    """Converts and merges exactly like :class:`HttpSink`, sends nothing, accepts all."""
+
+    kind = "dry-run"
+
+    def send(self, records: Sequence[Record]) -> SendResult:
+        result = SendResult()
+        requests = merge_pieces(
+            self.pieces(records, result),
+            max_bytes=self._batching.max_request_bytes,
+            max_records=self._batching.max_records_per_request,
+        )
+        for request in requests:
+            logger.debug(
+                "dry run: would POST %s (%d bytes, %d records)",
+                request.path,
+                len(request.body),
+                len(request.indexes),
+            )
+            result.accepted.extend(request.indexes)
+            result.requests += 1
+            result.rows += request.rows
+        return result
+
+    def heartbeat(self, status: dict[str, Any]) -> bool:
+        return False
