@@ -77,7 +77,7 @@ class ChannelReader:
     # -- life cycle ---------------------------------------------------------------------
 
     def run(self) -> None:
-        """The reader's loop; returns when stopped, drained (until_empty) or fatally misconfigured."""
+        """The reader's loop: until stopped, drained (``until_empty``) or misconfigured."""
         failures = 0
         try:
             while not self._control.stop_requested():

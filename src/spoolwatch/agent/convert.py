@@ -5,16 +5,16 @@ and the JSON of what it adds to a body); :func:`merge_pieces` joins consecutive 
 go to the same path with the same top-level fields into one :class:`Request`, up to a byte
 and record limit.
 
-=====================  ======================================================  =================
-DataType               path under ``/api/v2/``                                 body
-=====================  ======================================================  =================
-DEPLOYMENT_STATS       ``deployments/{d}/predictionRequests/fromJSON/``        ``{"data": [p…]}``
-PREDICTIONS_DATA       ``deployments/{d}/predictionInputs/fromJSON/``          ``{"data": [item…]`` + skip flags ``}``
-ACTUALS_DATA           ``deployments/{d}/actuals/fromJSON/``                   ``{"data": [actual…]}``
-CUSTOM_METRIC          ``deployments/{d}/customMetrics/{metric}/fromJSON/``    ``{"modelId", "buckets": [...]}``
-PREDICTION_STATS       ``deployments/{d}/predictionStats/fromJSON/``           ``{"data": [item…]}``
-EVENT                  ``remoteEvents/``                                       the payload itself
-=====================  ======================================================  =================
+====================  ===================================================  ===================
+DataType              path under ``/api/v2/``                              body
+====================  ===================================================  ===================
+DEPLOYMENT_STATS      ``deployments/{d}/predictionRequests/fromJSON/``     ``{"data": [...]}``
+PREDICTIONS_DATA      ``deployments/{d}/predictionInputs/fromJSON/``       ``data`` + skip flags
+ACTUALS_DATA          ``deployments/{d}/actuals/fromJSON/``                ``{"data": [...]}``
+CUSTOM_METRIC         ``deployments/{d}/customMetrics/{m}/fromJSON/``      ``modelId, buckets``
+PREDICTION_STATS      ``deployments/{d}/predictionStats/fromJSON/``        ``{"data": [...]}``
+EVENT                 ``remoteEvents/``                                    the payload itself
+====================  ===================================================  ===================
 
 The idempotency key of a request is derived from the ids of its records only
 (:func:`idempotency_key`), so the same records re-sent after a restart carry the same key.

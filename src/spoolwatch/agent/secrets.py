@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 
 class Secret:
-    """A secret string: ``str()``, ``repr()`` and f-strings show ``'****'``; ``reveal()`` gives it."""
+    """A secret: ``str()``, ``repr()`` and f-strings show ``****``; ``reveal()`` gives it."""
 
     __slots__ = ("_source", "_value")
 
@@ -57,7 +57,7 @@ def token_from_env(name: str, *, where: str) -> Secret:
 
 
 def token_from_file(path: str, *, where: str) -> Secret:
-    """Read a token from a file (first line, stripped); ConfigError naming ``where`` if unreadable."""
+    """Read a token from a file (first line, stripped); ConfigError naming ``where``."""
     file = Path(path).expanduser()
     try:
         text = file.read_text(encoding="utf-8")
