@@ -1,0 +1,623 @@
+"""AWS SQS spool, standard and FIFO (FIFO iff the queue name ends in ``.fifo``).
+
+Wire-compatible with DataRobot's library: one JSON envelope per message body, sent with
+``SendMessageBatch``; on FIFO queues ``MessageGroupId`` is the producer's group (given at
+construction, else the first record's deployment id, else ``"AAAAAAAA"``). Unlike that
+library we also send ``MessageDeduplicationId`` = the record id, so FIFO queues work without
+content-based deduplication and a retried send never duplicates a record.
+
+Behaviour worth knowing:
+
+* ``write`` packs at most 10 entries per batch whose bodies together stay within the queue's
+  ``MaximumMessageSize`` (read once; SQS allows up to 1 MiB per message and per batch).
+  Entries that SQS reports as ``Failed`` are sent again a few times, then the write raises;
+  nothing is dropped silently.
+* ``read`` long-polls (``WaitTimeSeconds`` from ``wait``, at most 20 s per call) and then
+  drains without waiting up to ``max_records``. ``redelivered`` = ``ApproximateReceiveCount > 1``.
+* ``nack(delay)`` and ``extend`` change the visibility timeout (``0`` = readable now).
+* Dead-letter place: ``dead_letter_queue_url`` if given; else the queue's ``RedrivePolicy``
+  target (``deadLetterTargetArn``); else ``<name>-quarantine`` (``<name>-quarantine.fifo``
+  for FIFO queues), created on first use. ``quarantine`` sends the body there with message
+  attributes ``spoolwatch-reason``, ``spoolwatch-position`` and ``spoolwatch-time``, then
+  deletes it from the source queue. Messages SQS moved there itself show reason
+  ``moved by the queue's redrive policy``.
+* SQS cannot peek truly. ``peek`` and ``quarantined`` receive messages, hide them for 30 s
+  so the next receive returns others, and make every one visible again (visibility 0) when
+  the iteration ends: nothing is consumed, but consumers do not see those messages while
+  browsing goes on, and each look counts as a receive (``redelivered`` becomes true; on a
+  queue with a redrive policy, peeking often can push messages to the dead-letter queue).
+  On FIFO queues a browse shows at most the first 10 messages of each message group,
+  because SQS hands out nothing more of a group while some of it is in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from spoolwatch.errors import (
+    ConfigError,
+    InvalidRecord,
+    MissingExtra,
+    RecordError,
+    SpoolUnavailable,
+    SpoolwatchError,
+)
+from spoolwatch.records import Record, decode_json, encode_json
+from spoolwatch.spools.base import Backlog, Delivery, QuarantinedItem, Spool
+
+try:
+    import boto3
+    from botocore.config import Config as BotoConfig
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise MissingExtra("boto3", "sqs") from exc
+
+__all__ = ["SqsConfig", "SqsSpool", "from_url"]
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 10
+SQS_MAX_BYTES = 1_048_576
+MAX_WAIT = 20
+MAX_VISIBILITY = 43_200
+DEFAULT_GROUP = "AAAAAAAA"
+BROWSE_HIDE_SECONDS = 30
+REDRIVE_REASON = "moved by the queue's redrive policy"
+_ATTR_REASON = "spoolwatch-reason"
+_ATTR_POSITION = "spoolwatch-position"
+_ATTR_TIME = "spoolwatch-time"
+_REASON_CHARS = 2000
+_CONFIG_CODES = {
+    "AWS.SimpleQueueService.NonExistentQueue": "the queue does not exist",
+    "QueueDoesNotExist": "the queue does not exist",
+    "AccessDenied": "access denied",
+    "AccessDeniedException": "access denied",
+    "InvalidClientTokenId": "the AWS credentials are not valid",
+    "UnrecognizedClientException": "the AWS credentials are not valid",
+    "SignatureDoesNotMatch": "the AWS credentials are not valid",
+    "ExpiredToken": "the AWS credentials have expired",
+    "KMS.AccessDeniedException": "access to the queue's KMS key was denied",
+}
+_TRANSIENT_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "RequestThrottled",
+    "ServiceUnavailable",
+    "InternalError",
+    "InternalFailure",
+    "RequestTimeout",
+    "KmsThrottled",
+    "KMS.ThrottlingException",
+}
+_AWS_HOST = re.compile(r"^(?:sqs[.-](?P<a>[a-z0-9-]+)|(?P<b>[a-z0-9-]+)\.queue)\.amazonaws\.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SqsConfig:
+    """Which queue and how to talk to it. ``queue_url`` wins over ``queue_name``."""
+
+    queue_url: str | None = None
+    queue_name: str | None = None
+    region: str | None = None
+    #: ``None`` = boto3's own resolution (``AWS_ENDPOINT_URL``, then AWS).
+    endpoint_url: str | None = None
+    #: Longest long poll of one ReceiveMessage call (0..20 s).
+    wait_time_seconds: int = MAX_WAIT
+    #: Visibility timeout given to received messages; ``None`` = the queue's default.
+    visibility_timeout: int | None = None
+    dead_letter_queue_url: str | None = None
+    #: FIFO MessageGroupId; default: the deployment id of the first record of each write.
+    message_group_id: str | None = None
+    #: How often entries reported as failed are sent (or deleted) before giving up.
+    attempts: int = 4
+
+    def __post_init__(self) -> None:
+        if not (self.queue_url or self.queue_name):
+            raise ConfigError("SQS spool needs queue_url or queue_name")
+        if not 0 <= self.wait_time_seconds <= MAX_WAIT:
+            raise ConfigError(f"SQS wait_time_seconds must be 0..20, got {self.wait_time_seconds}")
+        vt = self.visibility_timeout
+        if vt is not None and not 0 <= vt <= MAX_VISIBILITY:
+            raise ConfigError(f"SQS visibility_timeout must be 0..43200, got {vt}")
+        if self.attempts < 1:
+            raise ConfigError("SQS attempts must be at least 1")
+
+    @property
+    def short_name(self) -> str:
+        """The queue's name (last path part of the URL, or the name given)."""
+        if self.queue_url:
+            return self.queue_url.rstrip("/").rsplit("/", 1)[-1]
+        return str(self.queue_name)
+
+    @property
+    def fifo(self) -> bool:
+        """FIFO iff the name ends in ``.fifo``, as AWS requires."""
+        return self.short_name.endswith(".fifo")
+
+
+def _translate(exc: Exception, action: str, where: str) -> SpoolwatchError:
+    """The one place where botocore's exceptions become spoolwatch's."""
+    prefix = f"SQS {where}: cannot {action}"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        message = str(error.get("Message", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in _CONFIG_CODES:
+            return ConfigError(f"{prefix}: {_CONFIG_CODES[code]} ({code})")
+        if code in _TRANSIENT_CODES or status >= 500 or status == 429:
+            return SpoolUnavailable(f"{prefix}: {code or status} {message}".rstrip())
+        return ConfigError(f"{prefix}: {code} {message}".rstrip())
+    name = type(exc).__name__
+    if name in {"NoCredentialsError", "PartialCredentialsError", "NoRegionError"}:
+        return ConfigError(f"{prefix}: {exc} (configure AWS credentials and region)")
+    return SpoolUnavailable(f"{prefix}: {name}: {exc}")
+
+
+class SqsSpool(Spool):
+    """An SQS queue as a spool. The boto3 client may be injected (tests, Lambda)."""
+
+    transport = "sqs"
+    record_byte_limit = 256_000
+
+    def __init__(self, config: SqsConfig, client: Any = None) -> None:
+        self.config = config
+        self._client = client
+        self._queue_url = config.queue_url
+        self._max_bytes: int | None = None
+        self._dlq_url: str | None = config.dead_letter_queue_url
+        self._redrive_dlq = False
+
+    @property
+    def name(self) -> str:
+        return self.config.queue_url or f"sqs://{self.config.queue_name}"
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """The boto3 SQS client (created on first use)."""
+        if self._client is None:
+            options = BotoConfig(
+                retries={"mode": "standard", "max_attempts": 3},
+                connect_timeout=5,
+                read_timeout=MAX_WAIT + 10,
+            )
+            try:
+                self._client = boto3.client(
+                    "sqs",
+                    region_name=self.config.region,
+                    endpoint_url=self.config.endpoint_url,
+                    config=options,
+                )
+            except BotoCoreError as exc:
+                raise _translate(exc, "create a client", self.name) from exc
+        return self._client
+
+    def _call(self, action: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise _translate(exc, action, self.name) from exc
+
+    @property
+    def queue_url(self) -> str:
+        """The queue's URL, looked up with GetQueueUrl once when only a name was given."""
+        if self._queue_url is None:
+            reply = self._call(
+                "find the queue", self.client.get_queue_url, QueueName=self.config.queue_name
+            )
+            self._queue_url = str(reply["QueueUrl"])
+        return self._queue_url
+
+    def _attributes(self, url: str, *names: str) -> dict[str, str]:
+        reply = self._call(
+            "read queue attributes",
+            self.client.get_queue_attributes,
+            QueueUrl=url,
+            AttributeNames=list(names),
+        )
+        return dict(reply.get("Attributes", {}))
+
+    def _max_batch_bytes(self) -> int:
+        if self._max_bytes is None:
+            attrs = self._attributes(self.queue_url, "MaximumMessageSize")
+            self._max_bytes = min(int(attrs.get("MaximumMessageSize", 262_144)), SQS_MAX_BYTES)
+        return self._max_bytes
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _group_for(self, records: Sequence[Record]) -> str:
+        if self.config.message_group_id:
+            return self.config.message_group_id
+        return next((r.deployment_id for r in records if r.deployment_id), DEFAULT_GROUP)
+
+    def write(self, records: Sequence[Record]) -> None:
+        entries = []
+        group = self._group_for(records) if self.config.fifo else None
+        limit = self._max_batch_bytes() if records else 0
+        for record in records:
+            body = encode_json(record).decode("utf-8")
+            size = len(body.encode("utf-8"))
+            if size > limit:
+                raise InvalidRecord(
+                    f"record of {size} bytes exceeds the queue's MaximumMessageSize of {limit}; "
+                    "nothing was written",
+                    record_id=record.id,
+                )
+            entry: dict[str, Any] = {"MessageBody": body}
+            if group is not None:
+                entry["MessageGroupId"] = group
+                entry["MessageDeduplicationId"] = record.id or _digest(body)
+            entries.append(entry)
+        self._send(self.queue_url, entries, "send records")
+
+    def write_raw(self, bodies: Sequence[str]) -> None:
+        """Send message bodies as they are, like another producer would (tests and tools)."""
+        entries: list[dict[str, Any]] = []
+        for body in bodies:
+            entry: dict[str, Any] = {"MessageBody": body}
+            if self.config.fifo:
+                entry["MessageGroupId"] = self.config.message_group_id or DEFAULT_GROUP
+                entry["MessageDeduplicationId"] = _digest(body)
+            entries.append(entry)
+        self._send(self.queue_url, entries, "send records")
+
+    def _batches(self, entries: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """Up to 10 entries whose bodies and attributes fit together in one request."""
+        limit = self._max_batch_bytes()
+        batch: list[dict[str, Any]] = []
+        size = 0
+        for entry in entries:
+            entry_size = _entry_size(entry)
+            if batch and (len(batch) == MAX_BATCH or size + entry_size > limit):
+                yield batch
+                batch, size = [], 0
+            batch.append(entry)
+            size += entry_size
+        if batch:
+            yield batch
+
+    def _send(self, url: str, entries: list[dict[str, Any]], action: str) -> None:
+        for batch in self._batches(entries):
+            numbered = {str(i): entry for i, entry in enumerate(batch)}
+            self._batch_call(action, self.client.send_message_batch, url, numbered, strict=True)
+
+    def _batch_call(
+        self,
+        action: str,
+        fn: Callable[..., Any],
+        url: str,
+        numbered: dict[str, dict[str, Any]],
+        *,
+        strict: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Call a batch API; repeat the entries SQS reports as failed, then raise.
+
+        Entries that failed through the caller's fault (``SenderFault``) cannot be fixed by
+        repeating: with ``strict`` they raise, else they are returned for the caller to log."""
+        pending = numbered
+        for attempt in range(self.config.attempts):
+            entries = [{"Id": key, **value} for key, value in pending.items()]
+            reply = self._call(action, fn, QueueUrl=url, Entries=entries)
+            failed = reply.get("Failed", [])
+            if not failed:
+                return []
+            sender = [f for f in failed if f.get("SenderFault")]
+            if sender and strict:
+                first = sender[0]
+                raise InvalidRecord(
+                    f"SQS {self.name}: cannot {action}: SQS refused {len(sender)} records: "
+                    f"{first.get('Code')} {first.get('Message', '')}".rstrip()
+                )
+            pending = {f["Id"]: numbered[f["Id"]] for f in failed if not f.get("SenderFault")}
+            if not pending:
+                return sender
+            logger.warning(
+                "%s: %d entries failed to %s (attempt %d); repeating",
+                self.name,
+                len(pending),
+                action,
+                attempt + 1,
+            )
+            time.sleep(0.2 * (attempt + 1))
+        raise SpoolUnavailable(
+            f"SQS {self.name}: cannot {action}: {len(pending)} entries still failed after "
+            f"{self.config.attempts} attempts"
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _receive(self, url: str, count: int, wait: int, visibility: int | None) -> list[Any]:
+        kwargs: dict[str, Any] = {
+            "QueueUrl": url,
+            "MaxNumberOfMessages": max(1, min(count, MAX_BATCH)),
+            "WaitTimeSeconds": wait,
+            "MessageSystemAttributeNames": [
+                "ApproximateReceiveCount",
+                "SentTimestamp",
+                "MessageGroupId",
+            ],
+            "MessageAttributeNames": ["All"],
+        }
+        if visibility is not None:
+            kwargs["VisibilityTimeout"] = visibility
+        reply = self._call("receive messages", self.client.receive_message, **kwargs)
+        return list(reply.get("Messages", []))
+
+    def read(self, max_records: int, wait: float = 0.0) -> list[Delivery]:
+        if max_records <= 0:
+            return []
+        deadline = time.monotonic() + wait
+        url, visibility = self.queue_url, self.config.visibility_timeout
+        messages: list[Any] = []
+        while True:
+            remaining = deadline - time.monotonic()
+            poll = min(self.config.wait_time_seconds, max(0, math.floor(remaining)))
+            messages = self._receive(url, max_records, poll, visibility)
+            if messages or remaining < 1:
+                break
+        while messages and len(messages) < max_records:
+            more = self._receive(url, max_records - len(messages), 0, visibility)
+            if not more:
+                break
+            messages.extend(more)
+        return [self._delivery(message) for message in messages]
+
+    def _delivery(self, message: dict[str, Any]) -> Delivery:
+        body = str(message.get("Body", ""))
+        raw = body.encode("utf-8")
+        position = f"sqs:{message['MessageId']}"
+        attributes = message.get("Attributes", {})
+        redelivered = int(attributes.get("ApproximateReceiveCount", "1")) > 1
+        token = (message["ReceiptHandle"], message["MessageId"], attributes.get("MessageGroupId"))
+        try:
+            record = decode_json(raw, source=position)
+        except RecordError as exc:
+            return Delivery(None, raw, token, position, error=exc, redelivered=redelivered)
+        return Delivery(record, raw, token, position, redelivered=redelivered)
+
+    def _by_handle(self, deliveries: Sequence[Delivery], **extra: Any) -> list[dict[str, Any]]:
+        return [{"ReceiptHandle": d.token[0], **extra} for d in deliveries]
+
+    def _settle(self, action: str, fn: Callable[..., Any], entries: list[dict[str, Any]]) -> None:
+        for start in range(0, len(entries), MAX_BATCH):
+            chunk = entries[start : start + MAX_BATCH]
+            numbered = {str(i): entry for i, entry in enumerate(chunk)}
+            refused = self._batch_call(action, fn, self.queue_url, numbered)
+            for failure in refused:
+                # Usually an expired receipt handle: the message became visible again and
+                # will be delivered (and deduplicated downstream) once more.
+                logger.warning(
+                    "%s: SQS refused to %s one message: %s %s",
+                    self.name,
+                    action,
+                    failure.get("Code"),
+                    failure.get("Message", ""),
+                )
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        self._settle(
+            "delete messages", self.client.delete_message_batch, self._by_handle(deliveries)
+        )
+
+    def nack(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
+        seconds = min(MAX_VISIBILITY, max(0, math.ceil(delay)))
+        self._settle(
+            "change visibility",
+            self.client.change_message_visibility_batch,
+            self._by_handle(deliveries, VisibilityTimeout=seconds),
+        )
+
+    def extend(self, deliveries: Sequence[Delivery], seconds: float) -> None:
+        timeout = min(MAX_VISIBILITY, max(0, math.ceil(seconds)))
+        self._settle(
+            "change visibility",
+            self.client.change_message_visibility_batch,
+            self._by_handle(deliveries, VisibilityTimeout=timeout),
+        )
+
+    # -- dead letters ----------------------------------------------------------------------
+
+    def dead_letter_queue_url(self, create: bool = False) -> str | None:
+        """The dead-letter queue's URL: configured, from the RedrivePolicy, or our own."""
+        if self._dlq_url is not None:
+            return self._dlq_url
+        policy = self._attributes(self.queue_url, "RedrivePolicy").get("RedrivePolicy")
+        if policy:
+            arn = str(_loads(policy).get("deadLetterTargetArn", ""))
+            parts = arn.split(":")
+            if len(parts) == 6:
+                reply = self._call(
+                    "find the dead-letter queue",
+                    self.client.get_queue_url,
+                    QueueName=parts[5],
+                    QueueOwnerAWSAccountId=parts[4],
+                )
+                self._dlq_url, self._redrive_dlq = str(reply["QueueUrl"]), True
+                return self._dlq_url
+        base = self.config.short_name.removesuffix(".fifo")
+        name = f"{base}-quarantine" + (".fifo" if self.config.fifo else "")
+        if create:
+            attributes = {"FifoQueue": "true"} if self.config.fifo else {}
+            reply = self._call(
+                "create the quarantine queue",
+                self.client.create_queue,
+                QueueName=name,
+                Attributes=attributes,
+            )
+            self._dlq_url = str(reply["QueueUrl"])
+            return self._dlq_url
+        try:
+            reply = self._call(
+                "find the quarantine queue", self.client.get_queue_url, QueueName=name
+            )
+        except ConfigError:
+            return None
+        self._dlq_url = str(reply["QueueUrl"])
+        return self._dlq_url
+
+    def quarantine(self, deliveries: Sequence[Delivery], reason: str) -> None:
+        if not deliveries:
+            return
+        url = self.dead_letter_queue_url(create=True)
+        assert url is not None
+        stamp = datetime.now(UTC).isoformat()
+        fifo = url.endswith(".fifo")
+        entries = []
+        for d in deliveries:
+            entry: dict[str, Any] = {
+                "MessageBody": d.raw.decode("utf-8"),
+                "MessageAttributes": {
+                    _ATTR_REASON: _text_attr(reason[:_REASON_CHARS] or "unknown"),
+                    _ATTR_POSITION: _text_attr(d.position),
+                    _ATTR_TIME: _text_attr(stamp),
+                },
+            }
+            if fifo:
+                entry["MessageGroupId"] = (
+                    d.token[2] or self.config.message_group_id or DEFAULT_GROUP
+                )
+                entry["MessageDeduplicationId"] = d.token[1]
+            entries.append(entry)
+        self._send(url, entries, "send to the dead-letter queue")
+        self.ack(deliveries)
+
+    def quarantined(self, limit: int | None = None) -> Iterator[QuarantinedItem]:
+        url = self.dead_letter_queue_url()
+        if url is None:
+            return
+        for message in self._browse(url, limit):
+            attrs = message.get("MessageAttributes", {})
+            sent = message.get("Attributes", {}).get("SentTimestamp")
+            when = datetime.fromtimestamp(int(sent) / 1000, UTC).isoformat() if sent else ""
+            yield QuarantinedItem(
+                reason=_attr(attrs, _ATTR_REASON) or REDRIVE_REASON,
+                position=_attr(attrs, _ATTR_POSITION) or f"sqs:{message['MessageId']}",
+                raw=str(message.get("Body", "")).encode("utf-8"),
+                quarantined_at=_attr(attrs, _ATTR_TIME) or when,
+            )
+
+    # -- inspection ------------------------------------------------------------------------
+
+    def _browse(self, url: str, limit: int | None) -> Iterator[dict[str, Any]]:
+        """Each waiting message once, without consuming any.
+
+        Messages looked at are hidden for a short while so that the next receive returns
+        others, and made visible again (visibility 0) when browsing ends."""
+        handles: list[str] = []
+        seen: set[str] = set()
+        try:
+            while limit is None or len(seen) < limit:
+                wanted = MAX_BATCH if limit is None else limit - len(seen)
+                received = self._receive(url, wanted, 0, BROWSE_HIDE_SECONDS)
+                handles.extend(m["ReceiptHandle"] for m in received)
+                fresh = [m for m in received if m["MessageId"] not in seen]
+                if not fresh:
+                    return
+                for message in fresh[:wanted]:
+                    seen.add(message["MessageId"])
+                    yield message
+        finally:
+            for start in range(0, len(handles), MAX_BATCH):
+                chunk = handles[start : start + MAX_BATCH]
+                numbered = {
+                    str(i): {"ReceiptHandle": h, "VisibilityTimeout": 0}
+                    for i, h in enumerate(chunk)
+                }
+                self._batch_call(
+                    "make browsed messages visible again",
+                    self.client.change_message_visibility_batch,
+                    url,
+                    numbered,
+                )
+
+    def peek(self, limit: int | None = None) -> Iterator[Delivery]:
+        """Waiting records; nothing is consumed, but each look counts as a receive and hides
+        the message from consumers until the iteration ends (see the module notes)."""
+        for message in self._browse(self.queue_url, limit):
+            yield self._delivery(message)
+
+    def backlog(self) -> Backlog:
+        attrs = self._attributes(
+            self.queue_url,
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        )
+        visible = int(attrs.get("ApproximateNumberOfMessages", 0)) + int(
+            attrs.get("ApproximateNumberOfMessagesDelayed", 0)
+        )
+        return Backlog(
+            visible=visible, in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0))
+        )
+
+
+def _entry_size(entry: dict[str, Any]) -> int:
+    size = len(str(entry["MessageBody"]).encode("utf-8"))
+    for name, value in entry.get("MessageAttributes", {}).items():
+        size += (
+            len(name.encode())
+            + len(value["DataType"])
+            + len(str(value.get("StringValue", "")).encode("utf-8"))
+        )
+    return size
+
+
+def _text_attr(value: str) -> dict[str, str]:
+    return {"DataType": "String", "StringValue": value}
+
+
+def _attr(attrs: dict[str, Any], name: str) -> str:
+    value = attrs.get(name, {})
+    return str(value.get("StringValue", "")) if isinstance(value, dict) else ""
+
+
+def _digest(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _loads(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def from_url(address: str, **options: Any) -> SqsSpool:
+    """``sqs://NAME``, ``https://sqs.<region>.amazonaws.com/<account>/<name>``, or a queue
+    URL of another endpoint (``http://127.0.0.1:PORT/<account>/<name>``, e.g. moto)."""
+    parts = urlsplit(address)
+    client = options.pop("client", None)
+    if parts.query or parts.fragment:
+        raise ConfigError(f"SQS address {address!r} must not have a query; pass options instead")
+    if parts.scheme == "sqs":
+        name = (parts.netloc + parts.path).strip("/")
+        if not name or "/" in name:
+            raise ConfigError(f"SQS address {address!r} must be sqs://QUEUE_NAME")
+        options.setdefault("queue_name", name)
+    elif parts.scheme in {"http", "https"} and parts.path.strip("/"):
+        options.setdefault("queue_url", address)
+        match = _AWS_HOST.match(parts.hostname or "")
+        if match:
+            options.setdefault("region", match.group("a") or match.group("b"))
+        else:
+            options.setdefault("endpoint_url", f"{parts.scheme}://{parts.netloc}")
+    else:
+        raise ConfigError(f"not an SQS address: {address!r} (use sqs://NAME or a queue URL)")
+    try:
+        config = SqsConfig(**options)
+    except TypeError as exc:
+        raise ConfigError(f"unknown SQS spool option: {exc}") from None
+    return SqsSpool(config, client=client)
