@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 
 import pytest
 
 from spoolwatch.errors import ConfigError
-from spoolwatch.scaling import LeaseTable, ManualClock, MemoryLeaseStore, ScalingSettings
+from spoolwatch.scaling import (
+    LeaseHeartbeat,
+    LeaseTable,
+    ManualClock,
+    MemoryLeaseStore,
+    ScalingSettings,
+)
 
 
 def table(slots: int = 3, lease_seconds: float = 60.0) -> tuple[LeaseTable, ManualClock]:
@@ -191,3 +198,29 @@ def test_acquire_rejects_an_empty_holder() -> None:
     leases, _ = table()
     with pytest.raises(ConfigError, match="holder"):
         leases.acquire("")
+
+
+def test_heartbeat_renews_until_stopped() -> None:
+    leases, clock = table(slots=1, lease_seconds=30)
+    lease = leases.acquire("beating")
+    assert lease is not None
+    with LeaseHeartbeat(leases, lease, interval=0.01) as beat:
+        clock.advance(25)
+        deadline = time.monotonic() + 5
+        while beat.lease.expires_at != clock.now() + 30 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert beat.lease.expires_at == clock.now() + 30
+    clock.advance(40)  # no renewal after stop: the lease now expires
+    assert leases.count_running() == 0
+    assert not beat.lost.is_set()
+
+
+def test_heartbeat_reports_a_lost_lease() -> None:
+    leases, clock = table(slots=1, lease_seconds=30)
+    lease = leases.acquire("slow")
+    assert lease is not None
+    clock.advance(31)
+    assert leases.acquire("thief") is not None
+    with LeaseHeartbeat(leases, lease, interval=0.01) as beat:
+        assert beat.lost.wait(5)
+    assert [lease.holder for lease in leases.running()] == ["thief"]

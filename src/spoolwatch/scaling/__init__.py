@@ -28,7 +28,7 @@ from spoolwatch.scaling.base import (
 )
 from spoolwatch.scaling.breaker import BreakerStatus, CircuitBreaker
 from spoolwatch.scaling.clock import Clock, ManualClock, SystemClock
-from spoolwatch.scaling.leases import LeaseTable
+from spoolwatch.scaling.leases import LeaseHeartbeat, LeaseTable
 from spoolwatch.scaling.memory import MemoryBreakerStore, MemoryLeaseStore
 from spoolwatch.scaling.policy import Decision, decide
 from spoolwatch.scaling.settings import ScalingSettings
@@ -46,6 +46,7 @@ __all__ = [
     "FailureKind",
     "FailureRecord",
     "Lease",
+    "LeaseHeartbeat",
     "LeaseStore",
     "LeaseTable",
     "ManualClock",

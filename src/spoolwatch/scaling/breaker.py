@@ -50,7 +50,10 @@ _MAX_REASON = 500
 
 @dataclass(frozen=True, slots=True)
 class BreakerStatus:
-    """A read-only view of the breaker for logs and operators."""
+    """A read-only view of the breaker for logs and operators.
+
+    ``failures_in_window`` counts failures that count now, up to ``failure_threshold``.
+    """
 
     state: BreakerState
     version: int

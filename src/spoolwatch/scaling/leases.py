@@ -15,14 +15,16 @@ once spread over the slots instead of all fighting for slot 0.
 from __future__ import annotations
 
 import logging
+import threading
 import zlib
+from types import TracebackType
 
 from spoolwatch.errors import ConfigError
 from spoolwatch.scaling.base import Lease, LeaseStore
 from spoolwatch.scaling.clock import Clock
 from spoolwatch.scaling.settings import ScalingSettings
 
-__all__ = ["LeaseTable"]
+__all__ = ["LeaseHeartbeat", "LeaseTable"]
 
 log = logging.getLogger(__name__)
 
@@ -114,3 +116,60 @@ class LeaseTable:
     def count_running(self, now: float | None = None) -> int:
         """How many agents hold a live lease at ``now``."""
         return len(self.running(now))
+
+
+class LeaseHeartbeat:
+    """Renews a lease from a background thread every ``interval`` wall-clock seconds.
+
+    Use it around the agent's run (``with LeaseHeartbeat(table, lease, interval): ...``); on
+    exit it stops renewing (it does not release: the caller releases in ``finally``).
+    :attr:`lost` is set when a renewal finds the slot taken over; the agent should then stop
+    taking work. A renewal that raises (store unreachable) is logged and retried at the next
+    beat, as the lease stays valid until it expires.
+    """
+
+    def __init__(self, table: LeaseTable, lease: Lease, interval: float) -> None:
+        if not interval > 0:
+            raise ConfigError(f"LeaseHeartbeat: interval must be > 0, got {interval!r}")
+        self.table = table
+        self.lease = lease
+        self.interval = interval
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"lease-heartbeat-{lease.slot}", daemon=True
+        )
+
+    def start(self) -> LeaseHeartbeat:
+        """Start renewing."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop renewing and wait for the thread to finish."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                renewed = self.table.renew(self.lease)
+            except Exception:  # the store's errors are transient here; retry next beat
+                log.warning("lease slot %s renewal failed", self.lease.slot, exc_info=True)
+                continue
+            if renewed is None:
+                self.lost.set()
+                return
+            self.lease = renewed
+
+    def __enter__(self) -> LeaseHeartbeat:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -89,8 +89,8 @@ class MemoryBreakerStore(BreakerStore):
     def failures_since(self, since: float, limit: int) -> list[FailureRecord]:
         """Failures at or after ``since``, newest first; drops expired ones on the way."""
         with self._lock:
-            # Time here is the caller's clock, so expiry is judged against ``since``'s
-            # ordering only: records whose TTL passed before ``since`` can never count again.
+            # Records that expired before ``since`` are older than any window that can still
+            # ask for them (failure_ttl_seconds >= failure_window_seconds): drop them.
             self._failures = [f for f in self._failures if f.expires_at >= since]
             found = sorted((f for f in self._failures if f.at >= since), key=lambda f: -f.at)
             return found[:limit]
