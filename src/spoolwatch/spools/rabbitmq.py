@@ -101,6 +101,8 @@ class RabbitMQConfig:
     confirm_timeout: float = 30.0
     #: Dead-letter queue; default ``<queue>.quarantine``.
     quarantine_queue: str | None = None
+    #: Shown by the broker for this connection (``rabbitmqctl list_connections``).
+    connection_name: str | None = None
 
     def __post_init__(self) -> None:
         scheme = urlsplit(self.url).scheme.lower()
@@ -145,6 +147,8 @@ class RabbitMQConfig:
         params.blocked_connection_timeout = 60
         if self.heartbeat is not None:
             params.heartbeat = self.heartbeat
+        if self.connection_name:
+            params.client_properties = {"connection_name": self.connection_name}
         if self.uses_tls:
             params.ssl_options = pika.SSLOptions(self._ssl_context(), params.host)
         return params
