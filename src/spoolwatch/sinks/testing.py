@@ -1,0 +1,157 @@
+"""A small real HTTP destination for tests and benchmarks, on 127.0.0.1.
+
+:class:`RecordingServer` accepts DataRobot ingestion POSTs and records each one
+(path, headers, body), or only counts them (``keep=False``, for throughput runs). Its
+answers can be scripted: ``server.fail_next(503, times=3)``, ``server.answer(path_part,
+status)``. Standard library only, HTTP/1.1 keep-alive, one thread per connection.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+import orjson
+
+__all__ = ["RecordedRequest", "RecordingServer"]
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One POST the server received, with the status it answered."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return orjson.loads(self.body)
+
+    @property
+    def record_ids(self) -> list[str]:
+        """Ids from ``X-Spoolwatch-Record-Ids``."""
+        value = self.headers.get("x-spoolwatch-record-ids", "")
+        return [part for part in value.split(",") if part]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        owner = self.server.owner
+        status, extra, answer = owner._decide(self.path)
+        owner._record(
+            self.path, {k.lower(): v for k, v in self.headers.items()}, body, status, answer
+        )
+        payload = answer if status >= 300 else b'{"message":"accepted"}'
+        self.send_response(status)
+        for key, value in extra.items():
+            self.send_header(key, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: RecordingServer
+
+
+class RecordingServer:
+    """An HTTP server on 127.0.0.1 that records or counts POSTs; use as a context manager."""
+
+    def __init__(self, *, keep: bool = True, port: int = 0) -> None:
+        self.keep = keep
+        self.requests: list[RecordedRequest] = []
+        self.count = 0
+        self.bytes = 0
+        self._script: deque[tuple[int, dict[str, str], bytes]] = deque()
+        self._rules: list[tuple[str, int, bytes]] = []
+        self._lock = threading.Lock()
+        self._server = _Server(("127.0.0.1", port), _Handler)
+        self._server.owner = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:43125``."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def fail_next(
+        self,
+        status: int,
+        times: int = 1,
+        *,
+        retry_after: float | None = None,
+        body: bytes = b'{"message":"unavailable"}',
+    ) -> None:
+        """Answer the next ``times`` POSTs with ``status`` (and a Retry-After header)."""
+        extra = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        with self._lock:
+            self._script.extend((status, extra, body) for _ in range(times))
+
+    def answer(self, path_part: str, status: int, body: bytes = b'{"message":"invalid"}') -> None:
+        """Answer every POST whose path contains ``path_part`` with ``status``."""
+        with self._lock:
+            self._rules.append((path_part, status, body))
+
+    def _decide(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            if self._script:
+                return self._script.popleft()
+            for part, status, body in self._rules:
+                if part in path:
+                    return status, {}, body
+        return 202, {}, b""
+
+    def _record(
+        self, path: str, headers: dict[str, str], body: bytes, status: int, answer: bytes
+    ) -> None:
+        with self._lock:
+            self.count += 1
+            self.bytes += len(body)
+            if self.keep:
+                self.requests.append(RecordedRequest(path, headers, body, status))
+
+    def accepted(self) -> list[RecordedRequest]:
+        """The requests answered with 2xx."""
+        with self._lock:
+            return [r for r in self.requests if 200 <= r.status < 300]
+
+    def start(self) -> RecordingServer:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, kwargs={"poll_interval": 0.05}
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> RecordingServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
