@@ -1,0 +1,323 @@
+"""The filesystem spool: a directory of DataRobot ``fs_spool.N`` files (spec §4.1).
+
+Reads and writes both of DataRobot's file formats — JSON lines and binary frames — detected
+per file from its first 4 bytes, so files written by DataRobot's library are consumed and
+files written here can be read by DataRobot's agent.
+
+Beside the spool files the consumer keeps its own progress file, lock file and
+``quarantine/`` directory (see :mod:`spoolwatch.spools.filesystem_state`); it never touches
+DataRobot's ``spool_meta.consumer``. Only one consumer reads a directory at a time (the
+lock is taken on the first read and released by :meth:`FilesystemSpool.close`); writers take
+no lock. :meth:`FilesystemSpool.peek` and :meth:`FilesystemSpool.backlog` work without the
+lock, from the saved progress, so ``spool inspect`` can look at a spool an agent is draining.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from spoolwatch.errors import ConfigError
+from spoolwatch.records import Record
+from spoolwatch.spools.base import Backlog, Delivery, QuarantinedItem, Spool
+from spoolwatch.spools.filesystem_consumer import SpoolConsumer, resolve_start
+from spoolwatch.spools.filesystem_files import RecordCounter, SpoolFile, list_spool_files
+from spoolwatch.spools.filesystem_scan import FileStream
+from spoolwatch.spools.filesystem_state import ConsumerLock, QuarantineLog
+from spoolwatch.spools.filesystem_writer import SpoolWriter
+
+__all__ = ["DEFAULT_MAX_FILES", "DEFAULT_MAX_FILE_SIZE", "FilesystemSpool", "from_url"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_FILE_SIZE = 1_073_741_824
+DEFAULT_MAX_FILES = 10
+_DATA_FORMATS = ("JSON", "BYTE_ARRAY")
+_POLL_SECONDS = 0.05
+
+
+class FilesystemSpool(Spool):
+    """A spool directory in DataRobot's filesystem format.
+
+    ``data_format`` (``"JSON"`` or ``"BYTE_ARRAY"``), ``max_file_size``, ``max_files`` and
+    ``checksum`` mean what DataRobot's ``MLOPS_SPOOLER_DATA_FORMAT``,
+    ``MLOPS_FILESYSTEM_MAX_FILE_SIZE``, ``MLOPS_FILESYSTEM_MAX_NUM_FILES`` and
+    ``MLOPS_SPOOLER_CHECKSUM`` mean; they matter for writing (reading detects the format per
+    file). ``create`` makes the directory if it does not exist.
+    """
+
+    transport = "filesystem"
+    record_byte_limit = 104_857_600
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        data_format: str = "JSON",
+        max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+        max_files: int = DEFAULT_MAX_FILES,
+        checksum: bool = True,
+        create: bool = False,
+    ) -> None:
+        if data_format not in _DATA_FORMATS:
+            raise ConfigError(
+                f"filesystem spool data_format must be one of {', '.join(_DATA_FORMATS)}, "
+                f"got {data_format!r}"
+            )
+        for option, value in (("max_file_size", max_file_size), ("max_files", max_files)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(
+                    f"filesystem spool {option} must be a positive integer, got {value!r}"
+                )
+        path = os.path.abspath(os.fspath(directory))
+        if not os.path.isdir(path):
+            if not create or os.path.exists(path):
+                raise ConfigError(
+                    f"filesystem spool directory {path} does not exist or is not a directory"
+                )
+            os.makedirs(path, exist_ok=True)
+        self._directory = path
+        self.data_format = data_format
+        self.max_file_size = max_file_size
+        self.max_files = max_files
+        self.checksum = bool(checksum)
+        # DataRobot splits reports by min(max file size, 100 MiB) for this spooler (§4.0).
+        self.record_byte_limit = min(max_file_size, FilesystemSpool.record_byte_limit)
+        self._max_frame = max(max_file_size, FilesystemSpool.record_byte_limit)
+        self._counter = RecordCounter(self._max_frame)
+        self._lock = ConsumerLock(path)
+        self._quarantine = QuarantineLog(path)
+        self._writer: SpoolWriter | None = None
+        self._consumer: SpoolConsumer | None = None
+
+    @property
+    def name(self) -> str:
+        return self._directory
+
+    @property
+    def directory(self) -> str:
+        """The spool directory (absolute)."""
+        return self._directory
+
+    def __repr__(self) -> str:
+        return f"FilesystemSpool({self._directory!r}, data_format={self.data_format!r})"
+
+    # -- writing ------------------------------------------------------------------------
+
+    def write(self, records: Sequence[Record]) -> None:
+        if not records:
+            return
+        if self._writer is None:
+            self._writer = SpoolWriter(
+                self._directory,
+                binary=self.data_format == "BYTE_ARRAY",
+                max_file_size=self.max_file_size,
+                max_files=self.max_files,
+                checksum=self.checksum,
+            )
+        self._writer.write(records)
+
+    # -- consuming ----------------------------------------------------------------------
+
+    def _consume(self) -> SpoolConsumer:
+        if self._consumer is None:
+            self._lock.acquire()
+            consumer = SpoolConsumer(
+                self._directory, max_frame=self._max_frame, counter=self._counter
+            )
+            try:
+                consumer.start()
+            except BaseException:
+                consumer.close()
+                self._lock.release()
+                raise
+            self._consumer = consumer
+        return self._consumer
+
+    def read(self, max_records: int, wait: float = 0.0) -> list[Delivery]:
+        if max_records <= 0:
+            return []
+        consumer = self._consume()
+        deadline = time.monotonic() + max(wait, 0.0)
+        while True:
+            deliveries = consumer.take(max_records)
+            if deliveries:
+                return deliveries
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            time.sleep(min(remaining, _POLL_SECONDS))
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        if self._consumer is not None and deliveries:
+            self._consumer.ack(deliveries)
+
+    def nack(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
+        if self._consumer is not None and deliveries:
+            self._consumer.nack(deliveries, delay)
+
+    def quarantine(self, deliveries: Sequence[Delivery], reason: str) -> None:
+        if not deliveries:
+            return
+        self._quarantine.append(deliveries, reason)
+        logger.info("quarantined %d record(s) of %s: %s", len(deliveries), self._directory, reason)
+        self.ack(deliveries)
+
+    def quarantined(self, limit: int | None = None) -> Iterator[QuarantinedItem]:
+        return self._quarantine.items(limit)
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            try:
+                self._consumer.commit()
+            finally:
+                self._consumer.close()
+                self._consumer = None
+                self._lock.release()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    # -- looking without consuming ------------------------------------------------------
+
+    def backlog(self) -> Backlog:
+        if self._consumer is not None:
+            visible, in_flight = self._consumer.backlog()
+            return Backlog(visible=visible, in_flight=in_flight)
+        files = list_spool_files(self._directory)
+        self._counter.forget_missing(files)
+        first, offset, _ = resolve_start(self._directory, files)
+        if first is None:
+            return Backlog(visible=0)
+        visible = 0
+        for spool_file in files:
+            if spool_file.index >= first.index:
+                start = offset if spool_file is first else 0
+                visible += self._counter.count(
+                    spool_file.path, spool_file.dev, spool_file.ino, start
+                )
+        return Backlog(visible=visible)
+
+    def peek(self, limit: int | None = None) -> Iterator[Delivery]:
+        """Waiting records from the committed position on; takes no lock, consumes nothing."""
+        if limit is not None and limit <= 0:
+            return
+        plan, skip = self._peek_plan()
+        yielded = 0
+        for index, (spool_file, offset) in enumerate(plan):
+            final_by_successor = index + 1 < len(plan)
+            for delivery in _scan_file(spool_file, offset, final_by_successor, self._max_frame):
+                if (spool_file.name, delivery.token[1]) in skip:
+                    continue
+                yield delivery
+                yielded += 1
+                if limit is not None and yielded >= limit:
+                    return
+
+    def _peek_plan(self) -> tuple[list[tuple[SpoolFile, int]], set[tuple[str, int]]]:
+        files = list_spool_files(self._directory)
+        consumer = self._consumer
+        if consumer is None:
+            first, offset, _ = resolve_start(self._directory, files)
+            if first is None:
+                return [], set()
+            return [
+                (f, offset if f is first else 0) for f in files if f.index >= first.index
+            ], set()
+        key = consumer.committed()
+        if key is None:
+            return [(f, 0) for f in files], set()
+        start = consumer.files[key[0]]
+        skip = {
+            (consumer.files[gen].name, offset)
+            for (gen, offset), in_flight in consumer.outstanding.items()
+            if in_flight
+        }
+        plan: list[tuple[SpoolFile, int]] = []
+        known = {(o.dev, o.ino): o for o in consumer.files.values()}
+        for spool_file in files:
+            opened = known.get((spool_file.dev, spool_file.ino))
+            if opened is not None and opened.gen >= start.gen:
+                plan.append((spool_file, key[1] if opened is start else 0))
+        last = plan[-1][0].index if plan else -1
+        plan += [(f, 0) for f in files if (f.dev, f.ino) not in known and f.index > last]
+        return plan, skip
+
+
+def _scan_file(
+    spool_file: SpoolFile, offset: int, has_successor: bool, max_frame: int
+) -> Iterator[Delivery]:
+    """Every complete record of one file from ``offset`` (for peek)."""
+    try:
+        fd = os.open(spool_file.path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        stream = FileStream(fd, spool_file.name, offset, gen=-1, max_frame=max_frame)
+        while True:
+            batch = stream.take(256, final=False)
+            if not batch:
+                batch = stream.take(256, final=has_successor)
+                if not batch:
+                    return
+            yield from batch
+    finally:
+        os.close(fd)
+
+
+_INT_OPTIONS = ("max_file_size", "max_files")
+
+
+def _coerce(options: dict[str, Any]) -> dict[str, Any]:
+    """Options from a URL query or a config file arrive as text; make them typed."""
+    known = {"data_format", "max_file_size", "max_files", "checksum", "create"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown filesystem spool option(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    typed = dict(options)
+    for key in _INT_OPTIONS:
+        value = typed.get(key)
+        if isinstance(value, str):
+            try:
+                typed[key] = int(value)
+            except ValueError:
+                raise ConfigError(
+                    f"filesystem spool {key} must be an integer, got {value!r}"
+                ) from None
+    for key in ("checksum", "create"):
+        value = typed.get(key)
+        if isinstance(value, str):
+            typed[key] = value.strip().lower() in {"true", "yes", "1"}
+    if isinstance(typed.get("data_format"), str):
+        typed["data_format"] = typed["data_format"].upper()
+    return typed
+
+
+def from_url(address: str, **options: Any) -> FilesystemSpool:
+    """A directory path or ``file://`` URL (query options allowed) → :class:`FilesystemSpool`.
+
+    ``file:///var/spool/mlops?data_format=BYTE_ARRAY&max_files=20``; explicit ``options``
+    win over the query.
+    """
+    if address.lower().startswith("file://"):
+        parts = urlsplit(address)
+        if parts.netloc not in ("", "localhost"):
+            raise ConfigError(
+                f"file URL {address!r} names host {parts.netloc!r}; only local "
+                "directories are supported (file:///path)"
+            )
+        directory = unquote(parts.path)
+        merged: dict[str, Any] = dict(parse_qsl(parts.query))
+        merged.update(options)
+    else:
+        directory, merged = address, dict(options)
+    if not directory:
+        raise ConfigError(f"filesystem spool address {address!r} names no directory")
+    return FilesystemSpool(directory, **_coerce(merged))
