@@ -6,10 +6,10 @@ Every field can come from an argument, a ``SPOOLWATCH_<SUFFIX>`` variable or Dat
 configured for DataRobot's library therefore works unchanged, and a ``SPOOLWATCH_*`` variable
 can override one setting without touching the rest.
 
-Settings that contradict each other (an SQS queue URL and a different queue name, half of the
-RabbitMQ TLS paths, ``BYTE_ARRAY`` on a queue, a spool address and a different spooler type)
-raise :class:`~spoolwatch.errors.ConfigError` naming the settings; values are never echoed,
-as URLs may hold passwords.
+Settings that contradict each other (an SQS queue URL and a different queue name, a RabbitMQ
+client certificate without its key, ``BYTE_ARRAY`` on a queue, a spool address naming another
+transport than the spooler type) raise :class:`~spoolwatch.errors.ConfigError` naming the
+settings; values are never echoed, as URLs may hold passwords.
 """
 
 from __future__ import annotations
@@ -147,17 +147,10 @@ class ReporterConfig:
                     "MLOPS_SQS_QUEUE_URL / SPOOLWATCH_SQS_QUEUE_URL and MLOPS_SQS_QUEUE_NAME / "
                     "SPOOLWATCH_SQS_QUEUE_NAME name different queues; set only one of them"
                 )
-        tls = {
-            "RABBITMQ_SSL_CA_CERTIFICATE_PATH": self.rabbitmq_ssl_ca_certificate_path,
-            "RABBITMQ_SSL_CERTIFICATE_PATH": self.rabbitmq_ssl_certificate_path,
-            "RABBITMQ_SSL_KEYFILE_PATH": self.rabbitmq_ssl_keyfile_path,
-        }
-        given = [name for name, value in tls.items() if value]
-        if given and len(given) != len(tls):
-            missing = [f"MLOPS_{name}" for name in tls if name not in given]
+        if bool(self.rabbitmq_ssl_certificate_path) != bool(self.rabbitmq_ssl_keyfile_path):
             raise ConfigError(
-                "RabbitMQ TLS needs the CA, certificate and key paths together; missing: "
-                + ", ".join(missing)
+                "RabbitMQ mutual TLS needs MLOPS_RABBITMQ_SSL_CERTIFICATE_PATH and "
+                "MLOPS_RABBITMQ_SSL_KEYFILE_PATH together (or SPOOLWATCH_ equivalents)"
             )
 
     @classmethod
@@ -228,12 +221,13 @@ class ReporterConfig:
             )
         query["queue"] = self.rabbitmq_queue_name
         address = urlunsplit(parts._replace(query=urlencode(query)))
-        options: dict[str, Any] = {}
-        if self.rabbitmq_ssl_ca_certificate_path:
-            options["ca_certificate_path"] = self.rabbitmq_ssl_ca_certificate_path
-            options["certificate_path"] = self.rabbitmq_ssl_certificate_path
-            options["keyfile_path"] = self.rabbitmq_ssl_keyfile_path
-        return address, options
+        tls = {
+            "ca_certificate_path": self.rabbitmq_ssl_ca_certificate_path,
+            "certificate_path": self.rabbitmq_ssl_certificate_path,
+            "keyfile_path": self.rabbitmq_ssl_keyfile_path,
+            "tls_version": self.rabbitmq_ssl_tls_version,
+        }
+        return address, {key: value for key, value in tls.items() if value}
 
     def open_spool(self) -> Spool:
         """Open the spool these settings name."""
