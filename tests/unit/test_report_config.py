@@ -43,15 +43,22 @@ def test_datarobot_variables_fill_every_field() -> None:
 
 
 def test_legacy_datarobot_names_and_values_are_understood() -> None:
-    env = {"MLOPS_OUTPUT_TYPE": "OUTPUT_DIR", "MLOPS_SPOOLER_DIR_PATH": "/tmp/old",
-           "MLOPS_SPOOLER_FILE_MAX_SIZE": "10", "MLOPS_SPOOLER_MAX_FILES": "4"}
+    env = {
+        "MLOPS_OUTPUT_TYPE": "OUTPUT_DIR",
+        "MLOPS_SPOOLER_DIR_PATH": "/tmp/old",
+        "MLOPS_SPOOLER_FILE_MAX_SIZE": "10",
+        "MLOPS_SPOOLER_MAX_FILES": "4",
+    }
     config = ReporterConfig.from_env(env)
     assert config.spooler_type == "FILESYSTEM"
     assert config.filesystem_directory == "/tmp/old"
     assert (config.filesystem_max_file_size, config.filesystem_max_num_files) == (10, 4)
     rabbit = ReporterConfig.from_env(
-        {"MLOPS_SPOOLER_TYPE": "RABBIT_MQ", "MLOPS_RABBITMQ_URL": "amqp://h/%2F",
-         "MLOPS_RABBITMQ_QUEUE_NAME": "q"}
+        {
+            "MLOPS_SPOOLER_TYPE": "RABBIT_MQ",
+            "MLOPS_RABBITMQ_URL": "amqp://h/%2F",
+            "MLOPS_RABBITMQ_QUEUE_NAME": "q",
+        }
     )
     assert rabbit.spooler_type == "RABBITMQ"
     assert rabbit.spool_target() == ("amqp://h/%2F?queue=q", {})
@@ -102,22 +109,30 @@ def test_spool_address_setting_is_used_as_is() -> None:
     ("env", "names"),
     [
         (
-            {"MLOPS_SQS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/a",
-             "MLOPS_SQS_QUEUE_NAME": "b"},
+            {
+                "MLOPS_SQS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/a",
+                "MLOPS_SQS_QUEUE_NAME": "b",
+            },
             ["MLOPS_SQS_QUEUE_URL", "MLOPS_SQS_QUEUE_NAME"],
         ),
         (
             {"MLOPS_RABBITMQ_SSL_CERTIFICATE_PATH": "/c.pem"},
             ["MLOPS_RABBITMQ_SSL_CERTIFICATE_PATH", "MLOPS_RABBITMQ_SSL_KEYFILE_PATH"],
         ),
-        ({"MLOPS_SPOOLER_TYPE": "SQS", "MLOPS_SPOOLER_DATA_FORMAT": "BYTE_ARRAY"},
-         ["MLOPS_SPOOLER_DATA_FORMAT"]),
-        ({"SPOOLWATCH_SPOOLER_TYPE": "SQS", "SPOOLWATCH_SPOOL_ADDRESS": "memory://x"},
-         ["SPOOLWATCH_SPOOL_ADDRESS", "SPOOLWATCH_SPOOLER_TYPE"]),
+        (
+            {"MLOPS_SPOOLER_TYPE": "SQS", "MLOPS_SPOOLER_DATA_FORMAT": "BYTE_ARRAY"},
+            ["MLOPS_SPOOLER_DATA_FORMAT"],
+        ),
+        (
+            {"SPOOLWATCH_SPOOLER_TYPE": "SQS", "SPOOLWATCH_SPOOL_ADDRESS": "memory://x"},
+            ["SPOOLWATCH_SPOOL_ADDRESS", "SPOOLWATCH_SPOOLER_TYPE"],
+        ),
         ({"MLOPS_SPOOLER_TYPE": "KAFKA"}, ["MLOPS_SPOOLER_TYPE"]),
         ({"MLOPS_SPOOLER_DATA_FORMAT": "json"}, ["MLOPS_SPOOLER_DATA_FORMAT"]),
-        ({"MLOPS_FEATURE_DATA_ROWS_IN_ONE_MESSAGE": "many"},
-         ["MLOPS_FEATURE_DATA_ROWS_IN_ONE_MESSAGE"]),
+        (
+            {"MLOPS_FEATURE_DATA_ROWS_IN_ONE_MESSAGE": "many"},
+            ["MLOPS_FEATURE_DATA_ROWS_IN_ONE_MESSAGE"],
+        ),
         ({"SPOOLWATCH_ASYNC_REPORTING": "maybe"}, ["SPOOLWATCH_ASYNC_REPORTING"]),
     ],
 )
@@ -142,7 +157,8 @@ def test_a_matching_sqs_url_and_name_are_accepted() -> None:
 
 def test_rabbitmq_queue_in_url_and_name_must_agree() -> None:
     config = ReporterConfig(
-        spooler_type="RABBITMQ", rabbitmq_queue_url="amqp://u:secret@h/%2F?queue=a",
+        spooler_type="RABBITMQ",
+        rabbitmq_queue_url="amqp://u:secret@h/%2F?queue=a",
         rabbitmq_queue_name="b",
     )
     with pytest.raises(ConfigError) as info:
@@ -153,14 +169,22 @@ def test_rabbitmq_queue_in_url_and_name_must_agree() -> None:
 
 def test_rabbitmq_tls_paths_become_spool_options() -> None:
     config = ReporterConfig(
-        spooler_type="RABBITMQ", rabbitmq_queue_url="amqps://h/%2F", rabbitmq_queue_name="q",
-        rabbitmq_ssl_ca_certificate_path="/ca.pem", rabbitmq_ssl_certificate_path="/c.pem",
-        rabbitmq_ssl_keyfile_path="/k.pem", rabbitmq_ssl_tls_version="TLSv1.2",
+        spooler_type="RABBITMQ",
+        rabbitmq_queue_url="amqps://h/%2F",
+        rabbitmq_queue_name="q",
+        rabbitmq_ssl_ca_certificate_path="/ca.pem",
+        rabbitmq_ssl_certificate_path="/c.pem",
+        rabbitmq_ssl_keyfile_path="/k.pem",
+        rabbitmq_ssl_tls_version="TLSv1.2",
     )
     assert config.spool_target() == (
         "amqps://h/%2F?queue=q",
-        {"ca_certificate_path": "/ca.pem", "certificate_path": "/c.pem",
-         "keyfile_path": "/k.pem", "tls_version": "TLSv1.2"},
+        {
+            "ca_certificate_path": "/ca.pem",
+            "certificate_path": "/c.pem",
+            "keyfile_path": "/k.pem",
+            "tls_version": "TLSv1.2",
+        },
     )
 
 
@@ -184,8 +208,11 @@ def test_unknown_override_is_rejected() -> None:
 
 def test_background_settings_come_from_spoolwatch_variables() -> None:
     config = ReporterConfig.from_env(
-        {"SPOOLWATCH_REPORT_BUFFER_SIZE": "7", "SPOOLWATCH_REPORT_MAX_BLOCK_SECONDS": "0.5",
-         "SPOOLWATCH_ASYNC_REPORTING": "yes"}
+        {
+            "SPOOLWATCH_REPORT_BUFFER_SIZE": "7",
+            "SPOOLWATCH_REPORT_MAX_BLOCK_SECONDS": "0.5",
+            "SPOOLWATCH_ASYNC_REPORTING": "yes",
+        }
     )
     assert (config.buffer_size, config.max_block_seconds, config.background) == (7, 0.5, True)
     with pytest.raises(ConfigError, match="buffer_size"):

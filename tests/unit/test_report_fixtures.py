@@ -71,13 +71,18 @@ def replay(
 
 
 def test_deployment_stats_match_datarobot(fixtures_dir: Path) -> None:
-    replay(fixtures_dir, ["01_DEPLOYMENT_STATS.json"],
-           lambda r: r.report_deployment_stats(3, 12.5), None)
+    replay(
+        fixtures_dir,
+        ["01_DEPLOYMENT_STATS.json"],
+        lambda r: r.report_deployment_stats(3, 12.5),
+        None,
+    )
 
 
 def test_deployment_stats_with_batch_and_user_error_match_datarobot(fixtures_dir: Path) -> None:
     replay(
-        fixtures_dir, ["02_DEPLOYMENT_STATS.json"],
+        fixtures_dir,
+        ["02_DEPLOYMENT_STATS.json"],
         lambda r: r.report_deployment_stats(10, 85.25, user_error=True, batch_id="batch-2024-01"),
         None,
     )
@@ -94,7 +99,8 @@ def test_regression_predictions_from_a_dataframe_match_datarobot(fixtures_dir: P
         }
     )
     replay(
-        fixtures_dir, ["03_PREDICTIONS_DATA.json"],
+        fixtures_dir,
+        ["03_PREDICTIONS_DATA.json"],
         lambda r: r.report_predictions_data(
             frame, [120.5, 98.0, 310.25, 77.0], ["r-1", "r-2", "r-3", "r-4"]
         ),
@@ -105,9 +111,11 @@ def test_regression_predictions_from_a_dataframe_match_datarobot(fixtures_dir: P
 def test_nan_prediction_is_removed_after_an_event_like_datarobot(fixtures_dir: Path) -> None:
     stamp = fixture_line(fixtures_dir, "04_EVENT.json")["data_decoded"]["timestamp"]
     replay(
-        fixtures_dir, ["04_EVENT.json", "05_PREDICTIONS_DATA.json"],
+        fixtures_dir,
+        ["04_EVENT.json", "05_PREDICTIONS_DATA.json"],
         lambda r: r.report_predictions_data(
-            pd.DataFrame({"x": [1.0, 2.0, 3.0]}), np.array([1.5, math.nan, 3.5]),
+            pd.DataFrame({"x": [1.0, 2.0, 3.0]}),
+            np.array([1.5, math.nan, 3.5]),
             ["n-1", "n-2", "n-3"],
         ),
         stamp,
@@ -116,7 +124,8 @@ def test_nan_prediction_is_removed_after_an_event_like_datarobot(fixtures_dir: P
 
 def test_binary_classification_matches_datarobot(fixtures_dir: Path) -> None:
     replay(
-        fixtures_dir, ["06_PREDICTIONS_DATA.json"],
+        fixtures_dir,
+        ["06_PREDICTIONS_DATA.json"],
         lambda r: r.report_predictions_data(
             {"amount": [19.99, 250.0, 5.25], "merchant": ["shop-a", "shop-b", "shop-a"]},
             [[0.91, 0.09], [0.12, 0.88], [0.55, 0.45]],
@@ -129,35 +138,49 @@ def test_binary_classification_matches_datarobot(fixtures_dir: Path) -> None:
 
 def test_multiclass_with_skip_flags_and_batch_matches_datarobot(fixtures_dir: Path) -> None:
     replay(
-        fixtures_dir, ["07_PREDICTIONS_DATA.json"],
+        fixtures_dir,
+        ["07_PREDICTIONS_DATA.json"],
         lambda r: r.report_predictions_data(
             pd.DataFrame({"petal_len": [1.4, 4.7]}),
             np.array([[0.8, 0.15, 0.05], [0.1, 0.7, 0.2]]),
             class_names=["setosa", "versicolor", "virginica"],
-            skip_drift_tracking=True, skip_accuracy_tracking=True, batch_id="batch-2024-01",
+            skip_drift_tracking=True,
+            skip_accuracy_tracking=True,
+            batch_id="batch-2024-01",
         ),
         None,
     )
 
 
 def test_text_generation_predictions_match_datarobot(fixtures_dir: Path) -> None:
-    replay(fixtures_dir, ["08_PREDICTIONS_DATA.json"],
-           lambda r: r.report_predictions_data(predictions=["Completion one", "Completion two"]),
-           None)
+    replay(
+        fixtures_dir,
+        ["08_PREDICTIONS_DATA.json"],
+        lambda r: r.report_predictions_data(predictions=["Completion one", "Completion two"]),
+        None,
+    )
 
 
 def test_features_only_match_datarobot(fixtures_dir: Path) -> None:
-    replay(fixtures_dir, ["09_PREDICTIONS_DATA.json"],
-           lambda r: r.report_predictions_data(pd.DataFrame({"x": [0.5, 0.25]})), None)
+    replay(
+        fixtures_dir,
+        ["09_PREDICTIONS_DATA.json"],
+        lambda r: r.report_predictions_data(pd.DataFrame({"x": [0.5, 0.25]})),
+        None,
+    )
 
 
 def test_time_series_predictions_match_datarobot(fixtures_dir: Path) -> None:
     replay(
-        fixtures_dir, ["10_PREDICTIONS_DATA.json"],
+        fixtures_dir,
+        ["10_PREDICTIONS_DATA.json"],
         lambda r: r.report_raw_time_series_predictions_data(
-            pd.DataFrame({"sales_lag1": [100.0, 110.0]}), [105.0, 111.5], ["ts-1", "ts-2"],
+            pd.DataFrame({"sales_lag1": [100.0, 110.0]}),
+            [105.0, 111.5],
+            ["ts-1", "ts-2"],
             request_parameters={"forecast_point": datetime(2024, 3, 1)},
-            forecast_distance=[1, 2], row_index=[0, 1],
+            forecast_distance=[1, 2],
+            row_index=[0, 1],
             partition=[datetime(2024, 3, 2), datetime(2024, 3, 3)],
             series_id=["store-7", "store-7"],
         ),
@@ -167,9 +190,11 @@ def test_time_series_predictions_match_datarobot(fixtures_dir: Path) -> None:
 
 def test_per_call_deployment_and_model_ids_match_datarobot(fixtures_dir: Path) -> None:
     replay(
-        fixtures_dir, ["11_PREDICTIONS_DATA.json"],
+        fixtures_dir,
+        ["11_PREDICTIONS_DATA.json"],
         lambda r: r.report_predictions_data(
-            predictions=[0.5], deployment_id="650a1b2c3d4e5f6a7b8c9d10",
+            predictions=[0.5],
+            deployment_id="650a1b2c3d4e5f6a7b8c9d10",
             model_id="650a1b2c3d4e5f6a7b8c9d11",
         ),
         None,
@@ -178,18 +203,27 @@ def test_per_call_deployment_and_model_ids_match_datarobot(fixtures_dir: Path) -
 
 def test_actuals_match_datarobot(fixtures_dir: Path) -> None:
     actuals = [
-        {"associationId": "r-1", "actualValue": 118.0, "wasActedOn": True,
-         "timestamp": datetime(2024, 3, 1, 12, 30, tzinfo=UTC)},
+        {
+            "associationId": "r-1",
+            "actualValue": 118.0,
+            "wasActedOn": True,
+            "timestamp": datetime(2024, 3, 1, 12, 30, tzinfo=UTC),
+        },
         {"associationId": 42, "actualValue": 97},
         {"associationId": "c-2", "actualValue": "fraud", "timestamp": "2024-03-01T12:31:00Z"},
     ]
-    replay(fixtures_dir, ["12_ACTUALS_DATA.json"], lambda r: r.report_actuals(actuals),
-           "2026-11-24 20:01:33.391+0100")
+    replay(
+        fixtures_dir,
+        ["12_ACTUALS_DATA.json"],
+        lambda r: r.report_actuals(actuals),
+        "2026-11-24 20:01:33.391+0100",
+    )
 
 
 def test_deployment_metric_with_utc_timestamp_matches_datarobot(fixtures_dir: Path) -> None:
     replay(
-        fixtures_dir, ["13_CUSTOM_METRIC.json"],
+        fixtures_dir,
+        ["13_CUSTOM_METRIC.json"],
         lambda r: r.report_custom_metric(
             "6512aa00bb11cc22dd33ee44", 42.0, datetime(2024, 3, 1, 8, tzinfo=UTC)
         ),
@@ -199,7 +233,8 @@ def test_deployment_metric_with_utc_timestamp_matches_datarobot(fixtures_dir: Pa
 
 def test_deployment_metric_with_default_timestamp_matches_datarobot(fixtures_dir: Path) -> None:
     replay(
-        fixtures_dir, ["14_CUSTOM_METRIC.json"],
+        fixtures_dir,
+        ["14_CUSTOM_METRIC.json"],
         lambda r: r.report_deployment_metric("6512aa00bb11cc22dd33ee44", 7),
         "2026-11-24 20:01:33.391+0100",
     )
@@ -207,9 +242,11 @@ def test_deployment_metric_with_default_timestamp_matches_datarobot(fixtures_dir
 
 def test_model_metric_with_naive_timestamps_matches_datarobot(fixtures_dir: Path) -> None:
     replay(
-        fixtures_dir, ["15_CUSTOM_METRIC.json"],
+        fixtures_dir,
+        ["15_CUSTOM_METRIC.json"],
         lambda r: r.report_model_metric(
-            "6512aa00bb11cc22dd33ee45", [1.5, 2.5],
+            "6512aa00bb11cc22dd33ee45",
+            [1.5, 2.5],
             [datetime(2024, 3, 1, 9), datetime(2024, 3, 1, 10)],
         ),
         "2026-11-24 20:01:33.391+0100",
@@ -218,9 +255,11 @@ def test_model_metric_with_naive_timestamps_matches_datarobot(fixtures_dir: Path
 
 def test_metric_with_geospatial_coordinates_matches_datarobot(fixtures_dir: Path) -> None:
     replay(
-        fixtures_dir, ["16_CUSTOM_METRIC.json"],
+        fixtures_dir,
+        ["16_CUSTOM_METRIC.json"],
         lambda r: r.report_custom_metric(
-            "6512aa00bb11cc22dd33ee46", [3.0, 4.0],
+            "6512aa00bb11cc22dd33ee46",
+            [3.0, 4.0],
             [datetime(2024, 3, 1, 9, tzinfo=UTC), datetime(2024, 3, 1, 9, 5, tzinfo=UTC)],
             geospatial_coordinate=["POINT (-104.9903 39.7392)", None],
         ),
@@ -230,9 +269,11 @@ def test_metric_with_geospatial_coordinates_matches_datarobot(fixtures_dir: Path
 
 def test_event_matches_datarobot(fixtures_dir: Path) -> None:
     replay(
-        fixtures_dir, ["17_EVENT.json"],
+        fixtures_dir,
+        ["17_EVENT.json"],
         lambda r: r.report_event(
-            "prediction_request.failed", "Prediction request failed: upstream timeout",
+            "prediction_request.failed",
+            "Prediction request failed: upstream timeout",
             {"requestId": "req-123", "httpStatus": 504},
         ),
         None,

@@ -63,7 +63,9 @@ def test_split_matches_datarobots_fs_split_fixture(fixtures_dir: Path) -> None:
         ["s-1", "s-2", "s-3", "s-4", "s-5"],
         batch_id="b-split",
     )
-    reporter.report_actuals([{"associationId": f"s-{i}", "actualValue": float(i)} for i in (1, 2, 3)])
+    reporter.report_actuals(
+        [{"associationId": f"s-{i}", "actualValue": float(i)} for i in (1, 2, 3)]
+    )
     records = written(spool)
     assert [r.row_count() for r in records] == [2, 2, 1, 2, 1]
     for record, line in zip(records, lines, strict=True):

@@ -56,52 +56,83 @@ BAD_CALLS: list[tuple[str, Callable[[Reporter], None]]] = [
     ("features_df", lambda r: r.report_predictions_data({"a": [1.0], "b": [1.0, 2.0]})),
     ("features_df", lambda r: r.report_predictions_data(np.zeros((2, 2)), [1.0, 2.0])),
     ("features_df", lambda r: r.report_predictions_data("a,b", [1.0])),
-    ("features_df['d'] row 0", lambda r: r.report_predictions_data({"d": [date(2024, 1, 1)]},
-                                                                   [1.0])),
-    ("features_df['d']", lambda r: r.report_predictions_data(
-        pd.DataFrame({"d": pd.to_datetime(["2024-01-01"])}), [1.0])),
+    (
+        "features_df['d'] row 0",
+        lambda r: r.report_predictions_data({"d": [date(2024, 1, 1)]}, [1.0]),
+    ),
+    (
+        "features_df['d']",
+        lambda r: r.report_predictions_data(
+            pd.DataFrame({"d": pd.to_datetime(["2024-01-01"])}), [1.0]
+        ),
+    ),
     ("predictions", lambda r: r.report_predictions_data(predictions=[])),
     ("predictions", lambda r: r.report_predictions_data(predictions="1.0")),
     ("predictions", lambda r: r.report_predictions_data(predictions=[1.0, "x"])),
     ("predictions", lambda r: r.report_predictions_data(predictions=[[0.5, 0.5], [1.0]])),
     ("predictions", lambda r: r.report_predictions_data(predictions=[[1.5, -0.5]])),
     ("predictions", lambda r: r.report_predictions_data(predictions=[[1.0]])),
-    ("predictions", lambda r: r.report_predictions_data(
-        predictions=[[0.5, 0.5]], class_names=["a", "b", "c"])),
+    (
+        "predictions",
+        lambda r: r.report_predictions_data(predictions=[[0.5, 0.5]], class_names=["a", "b", "c"]),
+    ),
     ("predictions", lambda r: r.report_predictions_data(predictions=["a", 1.0])),
-    ("class_names", lambda r: r.report_predictions_data(predictions=[[0.5, 0.5]],
-                                                        class_names=["only"])),
+    (
+        "class_names",
+        lambda r: r.report_predictions_data(predictions=[[0.5, 0.5]], class_names=["only"]),
+    ),
     ("class_names", lambda r: r.report_predictions_data(predictions=[1.0], class_names=["a", "b"])),
-    ("association_ids", lambda r: r.report_predictions_data(predictions=[1.0, 2.0],
-                                                            association_ids=["a"])),
-    ("association_ids", lambda r: r.report_predictions_data(predictions=[1.0, 2.0],
-                                                            association_ids=["a", "a"])),
-    ("association_ids", lambda r: r.report_predictions_data(predictions=[1.0],
-                                                            association_ids=[1])),
+    (
+        "association_ids",
+        lambda r: r.report_predictions_data(predictions=[1.0, 2.0], association_ids=["a"]),
+    ),
+    (
+        "association_ids",
+        lambda r: r.report_predictions_data(predictions=[1.0, 2.0], association_ids=["a", "a"]),
+    ),
+    (
+        "association_ids",
+        lambda r: r.report_predictions_data(predictions=[1.0], association_ids=[1]),
+    ),
     ("association_ids", lambda r: r.report_predictions_data({"x": [1]}, association_ids=["a"])),
-    ("forecast_distance", lambda r: r.report_predictions_data(predictions=[1.0],
-                                                              forecast_distance=[1, 2])),
+    (
+        "forecast_distance",
+        lambda r: r.report_predictions_data(predictions=[1.0], forecast_distance=[1, 2]),
+    ),
     ("row_index[0]", lambda r: r.report_predictions_data(predictions=[1.0], row_index=[0.5])),
-    ("partition[0]", lambda r: r.report_predictions_data(predictions=[1.0],
-                                                         partition=["2024-01-01"])),
-    ("forecast_distance", lambda r: r.report_predictions_data({"x": [1]},
-                                                              forecast_distance=[1])),
-    ("skip_drift_tracking", lambda r: r.report_predictions_data(predictions=[1.0],
-                                                                skip_drift_tracking="yes")),
+    (
+        "partition[0]",
+        lambda r: r.report_predictions_data(predictions=[1.0], partition=["2024-01-01"]),
+    ),
+    ("forecast_distance", lambda r: r.report_predictions_data({"x": [1]}, forecast_distance=[1])),
+    (
+        "skip_drift_tracking",
+        lambda r: r.report_predictions_data(predictions=[1.0], skip_drift_tracking="yes"),
+    ),
     ("actuals", lambda r: r.report_actuals([])),
     ("actuals", lambda r: r.report_actuals({"associationId": "a", "actualValue": 1})),
     ("actuals[0]", lambda r: r.report_actuals(["a"])),  # type: ignore[list-item]
-    ("actuals[1]", lambda r: r.report_actuals([{"associationId": "a", "actualValue": 1},
-                                               {"actualValue": 2}])),
+    (
+        "actuals[1]",
+        lambda r: r.report_actuals([{"associationId": "a", "actualValue": 1}, {"actualValue": 2}]),
+    ),
     ("actuals[0]", lambda r: r.report_actuals([{"associationId": "a"}])),
-    ("actuals[0].actualValue", lambda r: r.report_actuals(
-        [{"associationId": "a", "actualValue": [1]}])),
-    ("actuals[0].actualValue", lambda r: r.report_actuals(
-        [{"associationId": "a", "actualValue": math.nan}])),
-    ("actuals[0].wasActedOn", lambda r: r.report_actuals(
-        [{"associationId": "a", "actualValue": 1, "wasActedOn": "yes"}])),
-    ("actuals[0]", lambda r: r.report_actuals(
-        [{"associationId": "a", "actualValue": 1, "extra": object()}])),
+    (
+        "actuals[0].actualValue",
+        lambda r: r.report_actuals([{"associationId": "a", "actualValue": [1]}]),
+    ),
+    (
+        "actuals[0].actualValue",
+        lambda r: r.report_actuals([{"associationId": "a", "actualValue": math.nan}]),
+    ),
+    (
+        "actuals[0].wasActedOn",
+        lambda r: r.report_actuals([{"associationId": "a", "actualValue": 1, "wasActedOn": "yes"}]),
+    ),
+    (
+        "actuals[0]",
+        lambda r: r.report_actuals([{"associationId": "a", "actualValue": 1, "extra": object()}]),
+    ),
     ("metric_id", lambda r: r.report_custom_metric("", 1.0)),
     ("metric_id", lambda r: r.report_custom_metric(7, 1.0)),  # type: ignore[arg-type]
     ("value", lambda r: r.report_custom_metric("m", "1")),  # type: ignore[arg-type]
@@ -111,10 +142,16 @@ BAD_CALLS: list[tuple[str, Callable[[Reporter], None]]] = [
     ("timestamp", lambda r: r.report_custom_metric("m", 1.0, "2024-03-01")),  # type: ignore[arg-type]
     ("timestamp", lambda r: r.report_custom_metric("m", [1.0, 2.0], [datetime(2024, 1, 1)])),
     ("timestamp", lambda r: r.report_custom_metric("m", [1.0], datetime(2024, 1, 1))),
-    ("geospatial_coordinate", lambda r: r.report_custom_metric(
-        "m", [1.0, 2.0], None, geospatial_coordinate=["POINT (1 2)"])),
-    ("geospatial_coordinate[0]", lambda r: r.report_custom_metric(
-        "m", 1.0, geospatial_coordinate=(1, 2))),  # type: ignore[arg-type]
+    (
+        "geospatial_coordinate",
+        lambda r: r.report_custom_metric(
+            "m", [1.0, 2.0], None, geospatial_coordinate=["POINT (1 2)"]
+        ),
+    ),
+    (
+        "geospatial_coordinate[0]",
+        lambda r: r.report_custom_metric("m", 1.0, geospatial_coordinate=(1, 2)),
+    ),  # type: ignore[arg-type]
     ("model_id", lambda r: r.report_model_metric("m", 1.0, model_id="")),
     ("event_type", lambda r: r.report_event("", "message")),
     ("message", lambda r: r.report_event("prediction_request.failed", "")),
@@ -224,13 +261,25 @@ def test_actuals_rename_the_configured_association_column_and_keep_extra_keys(
         spool, deployment_id=DEP, model_id=MODEL, association_id_column_name="row_id"
     )
     reporter.report_actuals(
-        [{"row_id": 7, "actualValue": np.float64(1.5), "wasActedOn": np.bool_(False),
-          "timestamp": datetime(2024, 3, 1, tzinfo=UTC), "source": "crm"}]
+        [
+            {
+                "row_id": 7,
+                "actualValue": np.float64(1.5),
+                "wasActedOn": np.bool_(False),
+                "timestamp": datetime(2024, 3, 1, tzinfo=UTC),
+                "source": "crm",
+            }
+        ]
     )
     (record,) = records(spool)
     assert record.payload["actualsList"] == [
-        {"associationId": "7", "actualValue": 1.5, "wasActedOn": False,
-         "timestamp": "2024-03-01 00:00:00.000+0000", "source": "crm"}
+        {
+            "associationId": "7",
+            "actualValue": 1.5,
+            "wasActedOn": False,
+            "timestamp": "2024-03-01 00:00:00.000+0000",
+            "source": "crm",
+        }
     ]
     with pytest.raises(ReportError, match="both"):
         reporter.report_actuals([{"row_id": 1, "associationId": 2, "actualValue": 1}])
