@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from spoolwatch import __version__
-from spoolwatch.cli import deploy, spool
+from spoolwatch.cli import agent, deploy, drift, spool
 
 app = typer.Typer(
     name="spoolwatch",
@@ -16,6 +16,8 @@ app = typer.Typer(
 )
 app.add_typer(spool.app, name="spool")
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(agent.app, name="agent")
+app.command("drift")(drift.drift)
 
 
 def _version(value: bool) -> None:

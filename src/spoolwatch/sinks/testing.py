@@ -9,6 +9,7 @@ status)``. Standard library only, HTTP/1.1 keep-alive, one thread per connection
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,6 +52,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         owner = self.server.owner
+        if owner.delay:
+            time.sleep(owner.delay)
         status, extra, answer = owner._decide(self.path)
         owner._record(
             self.path, {k.lower(): v for k, v in self.headers.items()}, body, status, answer
@@ -73,8 +76,10 @@ class _Server(ThreadingHTTPServer):
 class RecordingServer:
     """An HTTP server on 127.0.0.1 that records or counts POSTs; use as a context manager."""
 
-    def __init__(self, *, keep: bool = True, port: int = 0) -> None:
+    def __init__(self, *, keep: bool = True, port: int = 0, delay: float = 0.0) -> None:
         self.keep = keep
+        #: Seconds to wait before answering each POST (a slow destination).
+        self.delay = delay
         self.requests: list[RecordedRequest] = []
         self.count = 0
         self.bytes = 0

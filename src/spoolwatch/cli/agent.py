@@ -1,0 +1,186 @@
+"""``spoolwatch agent ...``: run the agent, print an example configuration."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import orjson
+import typer
+
+from spoolwatch.cli.output import console, err_console, fail
+
+app = typer.Typer(
+    help="Drain spools into the monitoring service (or DataRobot).", no_args_is_help=True
+)
+config_app = typer.Typer(help="Agent configuration files.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+EXIT_HELP = (
+    "Exit codes: 0 done; 1 stopped with records left un-acked because the destination kept "
+    "failing; 2 bad configuration or arguments; 130 stopped by SIGINT/SIGTERM. "
+    "On SIGTERM/SIGINT the agent stops reading, finishes the batch in hand (retrying for at "
+    "most retry.shutdown_grace_seconds), acks, closes; a second signal gives up on the batch "
+    "in hand at once (it stays un-acked in the spool)."
+)
+
+
+def run(
+    config: Path = typer.Option(
+        ...,
+        "--config",
+        "-c",
+        help="Our agent YAML or DataRobot's mlops.agent.conf.yaml.",
+        dir_okay=False,
+    ),
+    until_empty: bool = typer.Option(
+        False, "--until-empty", help="Stop when every channel is drained."
+    ),
+    max_seconds: float | None = typer.Option(
+        None,
+        "--max-seconds",
+        min=0.0,
+        help="Stop reading after N seconds, finish and ack what is in hand, exit.",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Decode and convert, send nothing, ack nothing."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING, ERROR."),
+) -> None:
+    """Run the agent. Exit codes: 0 done, 1 records left un-acked, 2 bad config, 130 signal."""
+    from dataclasses import replace
+
+    from spoolwatch.agent.config import load_config
+    from spoolwatch.agent.loop import Agent
+    from spoolwatch.errors import ConfigError, MissingExtra
+
+    _setup_logging(log_level)
+    try:
+        agent_config = load_config(config)
+        if dry_run:
+            agent_config = replace(agent_config, dry_run=True)
+        live = _LiveView() if console.is_terminal and not json_output else None
+        agent = Agent(agent_config, on_stats=live.update if live else None)
+    except (ConfigError, MissingExtra) as exc:
+        fail(str(exc))
+    _install_signal_handlers(agent)
+    if live is not None:
+        with live:
+            result = agent.run(until_empty=until_empty, max_seconds=max_seconds)
+    else:
+        result = agent.run(until_empty=until_empty, max_seconds=max_seconds)
+    if json_output:
+        sys.stdout.write(
+            orjson.dumps(result.as_dict(), option=orjson.OPT_NON_STR_KEYS).decode() + "\n"
+        )
+    else:
+        _print_summary(result)
+    for name, message in result.channel_errors.items():
+        err_console.print(f"[bold red]error:[/] channel {name}: {message}", soft_wrap=True)
+    raise typer.Exit(result.exit_code)
+
+
+app.command("run", help=f"Run the agent: read spools, send, ack. {EXIT_HELP}")(run)
+
+
+@config_app.command("example")
+def config_example() -> None:
+    """Print a commented example configuration (our format)."""
+    from spoolwatch.agent.config import EXAMPLE_CONFIG
+
+    sys.stdout.write(EXAMPLE_CONFIG)
+
+
+def _setup_logging(level: str) -> None:
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        fail(f"--log-level: unknown level {level!r}; use DEBUG, INFO, WARNING or ERROR")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("spoolwatch")
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    root.propagate = False
+
+
+def _install_signal_handlers(agent: Any) -> None:
+    def handle(signum: int, frame: FrameType | None) -> None:
+        logging.getLogger("spoolwatch.agent").warning(
+            "%s received: stopping (send it again to give up on the batch in hand)",
+            signal.Signals(signum).name,
+        )
+        agent.stop("signal")
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def _print_summary(result: Any) -> None:
+    console.print(
+        f"[bold]agent stopped[/] ({result.stopped_by}) after {result.elapsed:.1f} s: "
+        f"{result.records_sent} records sent ({result.rows_sent} rows, "
+        f"{result.requests} requests), {result.quarantined} quarantined, "
+        f"{result.skipped} skipped, {result.duplicates} duplicates, {result.retries} retries, "
+        f"{result.unacked} left un-acked",
+        soft_wrap=True,
+    )
+    if result.failed_because:
+        console.print(
+            f"destination failing: {result.failed_because} ({result.last_error})", soft_wrap=True
+        )
+
+
+class _LiveView:
+    """A live table of channel counters when stdout is a terminal."""
+
+    def __init__(self) -> None:
+        from rich.live import Live
+
+        self._live = Live(console=console, refresh_per_second=4, transient=False)
+
+    def __enter__(self) -> _LiveView:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.__exit__(None, None, None)
+
+    def update(self, snapshot: Any) -> None:
+        from rich.table import Table
+
+        table = Table(
+            title=f"spoolwatch agent — {snapshot.records_per_second:,.0f} records/s, "
+            f"{snapshot.rows_per_second:,.0f} rows/s"
+        )
+        for column in (
+            "channel",
+            "sent",
+            "rows",
+            "backlog",
+            "quarantined",
+            "skipped",
+            "duplicates",
+            "retries",
+            "last error",
+        ):
+            table.add_column(
+                column, justify="left" if column in {"channel", "last error"} else "right"
+            )
+        for name, c in snapshot.channels.items():
+            table.add_row(
+                name,
+                f"{c['sent']:,}",
+                f"{c['rows']:,}",
+                "?" if c["backlog"] is None else f"{c['backlog']:,}",
+                str(c["quarantined"]),
+                str(c["skipped"]),
+                str(c["duplicates"]),
+                str(c["retries"]),
+                (c["last_error"] or "")[:60],
+            )
+        self._live.update(table)
