@@ -18,7 +18,7 @@ import pytest
 from spoolwatch.agent import Agent, AgentConfig, ChannelConfig, TargetConfig
 from spoolwatch.agent.config import BatchingConfig, RetryConfig
 from spoolwatch.agent.convert import convert_record, merge_pieces
-from spoolwatch.records import DataType, Record, decode_json
+from spoolwatch.records import DataType, Record
 from spoolwatch.sinks.testing import RecordedRequest, RecordingServer
 from spoolwatch.spools.filesystem import FilesystemSpool
 
