@@ -45,6 +45,7 @@ class MemorySpool(Spool):
 
     def __init__(self, name: str = "default") -> None:
         self._name = name
+        self._taken: set[int] = set()  # sequence numbers this object handed out
         with _QUEUES_LOCK:
             self._queue = _QUEUES.setdefault(name, _Queue())
 
@@ -100,6 +101,7 @@ class MemorySpool(Spool):
             while q.ready and len(taken) < max_records:
                 seq, raw, redelivered = q.ready.popleft()
                 q.in_flight[seq] = raw
+                self._taken.add(seq)
                 taken.append((seq, raw, redelivered))
         return [self._delivery(seq, raw, redelivered) for seq, raw, redelivered in taken]
 
@@ -115,6 +117,7 @@ class MemorySpool(Spool):
         q = self._queue
         with q.lock:
             for delivery in deliveries:
+                self._taken.discard(delivery.token)
                 q.in_flight.pop(delivery.token, None)
 
     def nack(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
@@ -122,6 +125,7 @@ class MemorySpool(Spool):
         with q.lock:
             due = time.monotonic() + delay
             for delivery in deliveries:
+                self._taken.discard(delivery.token)
                 raw = q.in_flight.pop(delivery.token, None)
                 if raw is not None:
                     q.delayed.append((due, delivery.token, raw))
@@ -135,6 +139,7 @@ class MemorySpool(Spool):
         stamp = datetime.now(UTC).isoformat()
         with q.lock:
             for delivery in deliveries:
+                self._taken.discard(delivery.token)
                 q.in_flight.pop(delivery.token, None)
                 q.dead.append(QuarantinedItem(reason, delivery.position, delivery.raw, stamp))
 
@@ -153,6 +158,18 @@ class MemorySpool(Spool):
         with self._queue.lock:
             items = list(self._queue.dead)[:limit]
         yield from items
+
+    def close(self) -> None:
+        """Give back what this object read and did not settle, as a broker does on disconnect."""
+        q = self._queue
+        with q.lock:
+            for seq in sorted(self._taken):
+                raw = q.in_flight.pop(seq, None)
+                if raw is not None:
+                    q.ready.append((seq, raw, True))
+            self._taken.clear()
+            q.ready = deque(sorted(q.ready, key=lambda item: item[0]))
+            q.lock.notify_all()
 
 
 def from_url(address: str, **options: object) -> MemorySpool:
