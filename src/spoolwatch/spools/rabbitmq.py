@@ -263,7 +263,12 @@ class RabbitMQSpool(Spool):
         self._publish_seq = 0
         self._confirmed_floor = 0
         self._pending.clear()
-        impl.confirm_delivery(self._on_confirm, lambda _frame: ready.append(True))
+
+        def on_select_ok(_frame: Any) -> None:
+            ready.append(True)
+            self._wake()
+
+        impl.confirm_delivery(self._on_confirm, on_select_ok)
         self._wait_for("enable publisher confirms", lambda: bool(ready), 10.0)
 
     def _drop_connection(self) -> None:
@@ -291,7 +296,16 @@ class RabbitMQSpool(Spool):
             if time.monotonic() > deadline:
                 self._drop_connection()
                 raise SpoolUnavailable(f"RabbitMQ {self.name}: timed out trying to {action}")
-            self._call(action, lambda: self._conn.process_data_events(time_limit=0.005))
+            pause = min(0.5, max(0.0, deadline - time.monotonic()))
+            self._call(action, partial(self._conn.process_data_events, time_limit=pause))
+
+    def _wake(self) -> None:
+        """End the current ``process_data_events`` wait early.
+
+        Callbacks registered on the channel implementation (confirms) do not end that wait
+        by themselves; a scheduled no-op callback does."""
+        if self._conn is not None:
+            self._conn.add_callback_threadsafe(_nothing)
 
     def _retrying(self, action: str, fn: Callable[[], Any]) -> Any:
         """Run ``fn``; after a lost connection reconnect and run it again (bounded)."""
@@ -318,9 +332,12 @@ class RabbitMQSpool(Spool):
             self._pending.discard(tag)
             if isinstance(method, Basic.Nack):
                 self._nacked.add(tag)
+        if not self._pending or self._nacked:
+            self._wake()
 
     def _on_return(self, _channel: Any, _method: Any, _properties: Any, _body: bytes) -> None:
         self._returned += 1
+        self._wake()
 
     def _publish(self, queue: str, messages: Sequence[tuple[bytes, Any]], action: str) -> None:
         """Publish ``messages`` to ``queue``; return when the broker confirmed all of them."""
@@ -563,6 +580,10 @@ class RabbitMQSpool(Spool):
         """Close the connection; the broker requeues every unacked delivery."""
         self._handed.clear()
         self._drop_connection()
+
+
+def _nothing() -> None:
+    return None
 
 
 def _text(value: object, default: str) -> str:
