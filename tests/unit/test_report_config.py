@@ -18,6 +18,7 @@ def test_datarobot_variables_fill_every_field() -> None:
         "MLOPS_SPOOLER_DATA_FORMAT": "BYTE_ARRAY",
         "MLOPS_FILESYSTEM_MAX_FILE_SIZE": "2048",
         "MLOPS_FILESYSTEM_MAX_NUM_FILES": "3",
+        "MLOPS_SPOOLER_CHECKSUM": "false",
         "MLOPS_DEPLOYMENT_ID": "dep",
         "MLOPS_MODEL_ID": "model",
         "MLOPS_FEATURE_DATA_ROWS_IN_ONE_MESSAGE": "2",
@@ -38,7 +39,7 @@ def test_datarobot_variables_fill_every_field() -> None:
     assert config.association_id_column_name == "row_id"
     assert config.spool_target() == (
         "/tmp/spool",
-        {"data_format": "BYTE_ARRAY", "max_file_size": 2048, "max_num_files": 3},
+        {"data_format": "BYTE_ARRAY", "max_file_size": 2048, "max_files": 3, "checksum": False},
     )
 
 

@@ -44,6 +44,7 @@ ENV_SUFFIXES: dict[str, tuple[str, str | None, bool]] = {
     "data_format": ("SPOOLER_DATA_FORMAT", None, True),
     "filesystem_max_file_size": ("FILESYSTEM_MAX_FILE_SIZE", "SPOOLER_FILE_MAX_SIZE", True),
     "filesystem_max_num_files": ("FILESYSTEM_MAX_NUM_FILES", "SPOOLER_MAX_FILES", True),
+    "spooler_checksum": ("SPOOLER_CHECKSUM", None, True),
     "sqs_queue_url": ("SQS_QUEUE_URL", None, True),
     "sqs_queue_name": ("SQS_QUEUE_NAME", None, True),
     "rabbitmq_queue_url": ("RABBITMQ_QUEUE_URL", "RABBITMQ_URL", True),
@@ -78,6 +79,8 @@ class ReporterConfig:
     data_format: str = "JSON"
     filesystem_max_file_size: int | None = None
     filesystem_max_num_files: int | None = None
+    #: Binary filesystem frames: write the CRC-32 (``MLOPS_SPOOLER_CHECKSUM``, default true).
+    spooler_checksum: bool | None = None
     sqs_queue_url: str | None = None
     sqs_queue_name: str | None = None
     rabbitmq_queue_url: str | None = None
@@ -204,7 +207,9 @@ class ReporterConfig:
         if self.filesystem_max_file_size is not None:
             options["max_file_size"] = self.filesystem_max_file_size
         if self.filesystem_max_num_files is not None:
-            options["max_num_files"] = self.filesystem_max_num_files
+            options["max_files"] = self.filesystem_max_num_files
+        if self.spooler_checksum is not None:
+            options["checksum"] = self.spooler_checksum
         return self.filesystem_directory, options
 
     def _rabbitmq_target(self) -> tuple[str, dict[str, Any]]:

@@ -1,0 +1,134 @@
+"""Reporter → FilesystemSpool (JSON lines and binary frames) → the files decode."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from spoolwatch.records import (
+    DataType,
+    FrameKind,
+    Record,
+    decode_json,
+    decode_record_bytes,
+    next_frame,
+    validate_record,
+)
+from spoolwatch.report import Reporter
+from spoolwatch.spools.filesystem import FilesystemSpool
+
+DEP = "650a1b2c3d4e5f6a7b8c9d0e"
+MODEL = "650a1b2c3d4e5f6a7b8c9d0f"
+
+
+def report_everything(reporter: Reporter) -> None:
+    reporter.report_deployment_stats(3, 12.5)
+    reporter.report_predictions_data(
+        pd.DataFrame({"age": [34.0, None, 51.0], "region": ["n", None, "é"]}),
+        [1.5, float("nan"), 3.5],
+        ["a-1", "a-2", "a-3"],
+    )
+    reporter.report_actuals([{"associationId": "a-1", "actualValue": 1.0}])
+    reporter.report_custom_metric("metric", 4.0)
+    reporter.report_event("prediction_request.failed", "timeout", {"status": 504})
+
+
+EXPECTED_TYPES = [
+    DataType.DEPLOYMENT_STATS,
+    DataType.EVENT,
+    DataType.PREDICTIONS_DATA,
+    DataType.ACTUALS_DATA,
+    DataType.CUSTOM_METRIC,
+    DataType.EVENT,
+]
+
+
+def decode_files(directory: Path) -> list[Record]:
+    records: list[Record] = []
+    for path in sorted(directory.glob("fs_spool.*"), key=lambda p: int(p.suffix[1:])):
+        data = path.read_bytes()
+        if data[:4] == b"\xde\xad\xbe\xef":
+            offset = 0
+            while (frame := next_frame(data, offset, source=path.name)).kind == FrameKind.RECORD:
+                records.append(decode_record_bytes(frame.body, source=path.name))
+                offset = frame.end
+            assert offset == len(data)
+        else:
+            assert data.endswith(b"\n")
+            records.extend(decode_json(line) for line in data.splitlines())
+    return records
+
+
+@pytest.mark.parametrize("data_format", ["JSON", "BYTE_ARRAY"])
+def test_reports_written_to_a_spool_directory_decode_from_the_files(
+    tmp_path: Path, data_format: str
+) -> None:
+    with Reporter(
+        FilesystemSpool(tmp_path, data_format=data_format), deployment_id=DEP, model_id=MODEL
+    ) as reporter:
+        report_everything(reporter)
+    records = decode_files(tmp_path)
+    assert [r.data_type for r in records] == EXPECTED_TYPES
+    for record in records:
+        validate_record(record)
+        assert record.deployment_id == DEP
+    predictions = records[2].payload
+    assert predictions["features"] == {"age": [34.0, 51.0], "region": ["n", "é"]}
+    assert predictions["associationIds"] == ["a-1", "a-3"]
+
+
+@pytest.mark.parametrize("data_format", ["JSON", "BYTE_ARRAY"])
+def test_reporter_from_datarobot_variables_writes_what_the_spool_reads_back(
+    tmp_path: Path, data_format: str
+) -> None:
+    env = {
+        "MLOPS_SPOOLER_TYPE": "FILESYSTEM",
+        "MLOPS_FILESYSTEM_DIRECTORY": str(tmp_path),
+        "MLOPS_SPOOLER_DATA_FORMAT": data_format,
+        "MLOPS_DEPLOYMENT_ID": DEP,
+        "MLOPS_MODEL_ID": MODEL,
+        "MLOPS_FEATURE_DATA_ROWS_IN_ONE_MESSAGE": "2",
+    }
+    with Reporter.from_env(env) as reporter:
+        assert isinstance(reporter.spool, FilesystemSpool)
+        assert reporter.spool.data_format == data_format
+        reporter.report_predictions_data({"x": [1, 2, 3, 4, 5]}, [1.0, 2.0, 3.0, 4.0, 5.0])
+    reader = FilesystemSpool(tmp_path)
+    try:
+        deliveries = reader.read(100, wait=0.5)
+        assert [d.record.row_count() for d in deliveries if d.record] == [2, 2, 1]
+        reader.ack(deliveries)
+    finally:
+        reader.close()
+
+
+def test_split_report_in_a_json_spool_file_matches_datarobots_file(
+    tmp_path: Path, fixtures_dir: Path
+) -> None:
+    moment = datetime(2026, 11, 24, 20, 1, 37, 302000, tzinfo=timezone(timedelta(hours=1)))
+    with Reporter(
+        FilesystemSpool(tmp_path),
+        deployment_id=DEP,
+        model_id=MODEL,
+        rows_per_record=2,
+        clock=lambda: moment,
+    ) as reporter:
+        reporter.report_predictions_data(
+            {"x": [1.0, 2.0, 3.0, 4.0, 5.0]},
+            [10.0, 20.0, 30.0, 40.0, 50.0],
+            [f"s-{i}" for i in range(1, 6)],
+            batch_id="b-split",
+        )
+        reporter.report_actuals(
+            [{"associationId": f"s-{i}", "actualValue": float(i)} for i in (1, 2, 3)]
+        )
+    ours = (tmp_path / "fs_spool.1").read_text().splitlines()
+    theirs = (fixtures_dir / "fs_split" / "fs_spool.1").read_text().splitlines()
+    assert len(ours) == len(theirs) == 5
+    for mine, reference in zip(ours, theirs, strict=True):
+        our_id = json.loads(mine)["header"]["id"]
+        assert mine.replace(our_id, json.loads(reference)["header"]["id"]) == reference
