@@ -18,7 +18,6 @@ app.add_typer(spool.app, name="spool")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(agent.app, name="agent")
 app.command("drift")(drift.drift)
-app.command("drift")(drift.drift)
 
 
 def _version(value: bool) -> None:
