@@ -1,0 +1,122 @@
+"""The monitoring service: ``create_app()`` builds the FastAPI application.
+
+Routers: deployments, DataRobot ingestion, queries, the agent fleet, Prometheus ``/metrics``
+and, when ``spoolwatch.server.dashboard`` is installed, the dashboard pages. OpenAPI at
+``/docs``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from spoolwatch import __version__
+from spoolwatch.server import deployments_api, fleet, ingest, metrics, outcomes, query, schemas
+from spoolwatch.server.alerts import AlertNotifier
+from spoolwatch.server.auth import TokenChecker, require_token
+from spoolwatch.server.ingestion import Ingestor, IngestResult
+from spoolwatch.server.limits import BodyLimit
+from spoolwatch.server.settings import ServerSettings
+from spoolwatch.store.base import Store, open_store
+
+__all__ = ["API_MINOR_VERSION", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+#: Reported by ``GET /api/v2/version/``; DataRobot's clients need at least 2.31.
+API_MINOR_VERSION = 33
+
+
+def create_app(
+    store: Store | str | None = None, *, settings: ServerSettings | None = None
+) -> FastAPI:
+    """The service over ``store`` (a :class:`Store`, a database URL, or ``settings.db_url``).
+
+    The store is migrated when opened here. ``app.state`` holds ``store``, ``settings``,
+    ``ingestor`` (:class:`~spoolwatch.server.ingestion.Ingestor`), ``alerts`` and
+    ``counters`` for routers mounted on top.
+    """
+    settings = settings or ServerSettings()
+    if not isinstance(store, Store):
+        store = open_store(store or settings.db_url)
+    alerts = AlertNotifier(store, settings)
+    counters = metrics.Counters()
+
+    def after_ingest(result: IngestResult) -> None:
+        counters.ingested(result)
+        alerts.consider(result)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        alerts.close()
+
+    app = FastAPI(
+        title="spoolwatch monitoring service",
+        version=__version__,
+        description="DataRobot-compatible ingestion and deployment monitoring queries.",
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    app.state.settings = settings
+    app.state.token_checker = (
+        TokenChecker(store, cache_seconds=settings.cache_seconds) if settings.auth else None
+    )
+    app.state.ingestor = Ingestor(
+        store, cache_seconds=settings.cache_seconds, on_ingested=after_ingest
+    )
+    app.state.alerts = alerts
+    app.state.counters = counters
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+
+    app.add_api_route(
+        "/api/v2/version/",
+        version,
+        methods=["GET"],
+        response_model=schemas.VersionResponse,
+        dependencies=[Depends(require_token)],
+        tags=["service"],
+    )
+    for module in (deployments_api, ingest, query, outcomes, fleet, metrics):
+        app.include_router(module.router)
+    if settings.dashboard:
+        _include_dashboard(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def version() -> dict[str, Any]:
+    """The API version, shaped like DataRobot's (its clients check ``major``/``minor``)."""
+    return {"major": 2, "minor": API_MINOR_VERSION, "versionString": f"2.{API_MINOR_VERSION}"}
+
+
+def _include_dashboard(app: FastAPI) -> None:
+    if importlib.util.find_spec("spoolwatch.server.dashboard") is None:
+        return
+    dashboard = importlib.import_module("spoolwatch.server.dashboard")
+    router = getattr(dashboard, "router", None)
+    if router is not None:
+        app.include_router(router)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    spec = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = spec.setdefault("components", {}).setdefault("schemas", {})
+    for model in ingest.BODY_SCHEMAS:
+        body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in body.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components[model.__name__] = body
+    app.openapi_schema = spec
+    return spec

@@ -1,0 +1,108 @@
+"""The agent fleet: agents post heartbeats; the service keeps each agent's latest state.
+
+Heartbeats older than a day are dropped when new ones arrive, so the table stays small.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import delete, select
+
+from spoolwatch.server import schemas
+from spoolwatch.server.auth import require_token
+from spoolwatch.server.periods import to_datetime
+from spoolwatch.store import schema as tables
+from spoolwatch.store.base import Store
+from spoolwatch.store.folding import upsert
+
+__all__ = ["fleet_state", "record_heartbeat", "router"]
+
+router = APIRouter(
+    prefix="/api/v2/spoolwatch", dependencies=[Depends(require_token)], tags=["fleet"]
+)
+
+KEEP_SECONDS = 24 * 3600
+
+
+def record_heartbeat(
+    store: Store, heartbeat: schemas.AgentHeartbeat, *, now: float | None = None
+) -> None:
+    """Keep ``heartbeat`` as its agent's latest state."""
+    now = time.time() if now is None else now
+    with store.write() as conn:
+        upsert(
+            conn,
+            tables.agent_heartbeats,
+            [
+                {
+                    "agent_id": heartbeat.agentId,
+                    "received_at": now,
+                    "body": orjson.dumps(heartbeat.model_dump()).decode(),
+                }
+            ],
+            replace=("received_at", "body"),
+        )
+        conn.execute(
+            delete(tables.agent_heartbeats).where(
+                tables.agent_heartbeats.c.received_at < now - KEEP_SECONDS
+            )
+        )
+
+
+def _total_backlog(backlog: dict[str, int | None]) -> int:
+    return sum(v for v in backlog.values() if v)
+
+
+def fleet_state(store: Store, stale_seconds: float, *, now: float | None = None) -> dict[str, Any]:
+    """Every agent's latest heartbeat, newest first (see :class:`schemas.FleetResponse`)."""
+    now = time.time() if now is None else now
+    with store.read() as conn:
+        rows = conn.execute(
+            select(tables.agent_heartbeats).order_by(tables.agent_heartbeats.c.received_at.desc())
+        ).all()
+    agents = []
+    for row in rows:
+        body = orjson.loads(row.body)
+        known = {"agentId", "host", "runtime", "recordsPerSecond", "backlog", "errors"}
+        age = max(0.0, now - row.received_at)
+        agents.append(
+            {
+                "agentId": row.agent_id,
+                "receivedAt": to_datetime(row.received_at),
+                "ageSeconds": round(age, 3),
+                "stale": age > stale_seconds,
+                "host": body.get("host"),
+                "runtime": body.get("runtime"),
+                "recordsPerSecond": body.get("recordsPerSecond"),
+                "backlog": body.get("backlog") or {},
+                "errors": body.get("errors"),
+                "details": {k: v for k, v in body.items() if k not in known},
+            }
+        )
+    live = [a for a in agents if not a["stale"]]
+    return {
+        "count": len(agents),
+        "totalBacklog": sum(_total_backlog(a["backlog"]) for a in live),
+        "totalRecordsPerSecond": sum(a["recordsPerSecond"] or 0.0 for a in live),
+        "data": agents,
+    }
+
+
+@router.post("/agents/heartbeat/", status_code=202, summary="An agent's heartbeat")
+async def post_heartbeat(request: Request, heartbeat: schemas.AgentHeartbeat) -> dict[str, str]:
+    """Record records/s, backlog per channel, errors and where the agent runs."""
+    await run_in_threadpool(record_heartbeat, request.app.state.store, heartbeat)
+    request.app.state.counters.heartbeat()
+    return {"message": "accepted"}
+
+
+@router.get("/agents/", response_model=schemas.FleetResponse, summary="The agent fleet")
+def get_fleet(request: Request) -> dict[str, Any]:
+    """The latest heartbeat of every agent seen in the last day; ``stale`` after
+    ``agent_stale_seconds`` without one."""
+    return fleet_state(request.app.state.store, request.app.state.settings.agent_stale_seconds)

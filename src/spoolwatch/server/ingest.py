@@ -1,0 +1,163 @@
+"""DataRobot's ingestion endpoints: the agent (ours or DataRobot's library) posts here.
+
+Every route answers 202 like DataRobot; actuals add ``Location: /api/v2/status/<id>/``,
+which answers 303 (done). A repeated ``Idempotency-Key`` replays the first answer without
+folding again; ``X-Spoolwatch-Record-Ids`` (comma-separated record ids) lets the store drop
+records it already has.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from spoolwatch.server import schemas
+from spoolwatch.server.auth import require_token
+from spoolwatch.server.ingestion import IngestError, IngestKind, Ingestor
+from spoolwatch.store import schema as tables
+from spoolwatch.store.base import Store
+
+__all__ = ["BODY_SCHEMAS", "router"]
+
+router = APIRouter(prefix="/api/v2", dependencies=[Depends(require_token)], tags=["ingestion"])
+
+#: Models documented as request bodies (their ``$defs`` are added to the OpenAPI components).
+BODY_SCHEMAS: list[type[BaseModel]] = []
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing, malformed or invalid token"},
+    404: {"description": "unknown deployment"},
+    413: {"description": "body larger than the configured limit"},
+    422: {"description": "invalid body; `detail[].loc` names the field"},
+}
+
+
+def _documented(model: type[BaseModel]) -> dict[str, Any]:
+    BODY_SCHEMAS.append(model)
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
+        }
+    }
+
+
+def _record_ids(request: Request) -> list[str]:
+    header = request.headers.get("x-spoolwatch-record-ids", "")
+    return [part.strip() for part in header.split(",") if part.strip()]
+
+
+async def _ingest(
+    request: Request, kind: IngestKind, deployment_id: str | None, metric_id: str | None = None
+) -> Response:
+    ingestor: Ingestor = request.app.state.ingestor
+    body = await request.body()
+    try:
+        result = await run_in_threadpool(
+            ingestor.ingest,
+            kind,
+            deployment_id,
+            body,
+            metric_id=metric_id,
+            idempotency_key=request.headers.get("idempotency-key") or None,
+            record_ids=_record_ids(request),
+        )
+    except IngestError as exc:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+    headers = {"Location": result.location} if result.location else None
+    return JSONResponse(result.body, status_code=result.status, headers=headers)
+
+
+def _route(path: str, kind: IngestKind, model: type[BaseModel], summary: str) -> None:
+    async def endpoint(request: Request, deployment_id: str) -> Response:
+        return await _ingest(request, kind, deployment_id)
+
+    endpoint.__name__ = f"ingest_{kind.value}"
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["POST"],
+        status_code=202,
+        summary=summary,
+        response_model=schemas.IngestAccepted,
+        responses=_RESPONSES,
+        openapi_extra=_documented(model),
+    )
+
+
+_route(
+    "/deployments/{deployment_id}/predictionRequests/fromJSON/",
+    IngestKind.PREDICTION_REQUESTS,
+    schemas.PredictionRequestsBody,
+    "Service statistics of prediction requests (DEPLOYMENT_STATS)",
+)
+_route(
+    "/deployments/{deployment_id}/predictionInputs/fromJSON/",
+    IngestKind.PREDICTION_INPUTS,
+    schemas.PredictionInputsBody,
+    "Features and predictions (PREDICTIONS_DATA): drift and accuracy",
+)
+_route(
+    "/deployments/{deployment_id}/predictionStats/fromJSON/",
+    IngestKind.PREDICTION_STATS,
+    schemas.PredictionStatsBody,
+    "Client-side aggregated statistics (PREDICTION_STATS)",
+)
+_route(
+    "/deployments/{deployment_id}/actuals/fromJSON/",
+    IngestKind.ACTUALS,
+    schemas.ActualsBody,
+    "Actuals (ground truth) by association id; 202 + Location",
+)
+
+
+@router.post(
+    "/deployments/{deployment_id}/customMetrics/{metric_id}/fromJSON/",
+    status_code=202,
+    response_model=schemas.IngestAccepted,
+    responses=_RESPONSES,
+    openapi_extra=_documented(schemas.CustomMetricBody),
+    summary="Custom metric values (CUSTOM_METRIC)",
+)
+async def ingest_custom_metric(request: Request, deployment_id: str, metric_id: str) -> Response:
+    """Fold custom-metric buckets into count, sum and last value per hour."""
+    return await _ingest(request, IngestKind.CUSTOM_METRIC, deployment_id, metric_id)
+
+
+@router.post(
+    "/remoteEvents/",
+    status_code=202,
+    response_model=schemas.IngestAccepted,
+    responses=_RESPONSES,
+    openapi_extra=_documented(schemas.RemoteEventBody),
+    summary="A deployment event (EVENT)",
+)
+async def ingest_remote_event(request: Request) -> Response:
+    """Store one event; its ``deploymentId`` must name a known deployment when given."""
+    return await _ingest(request, IngestKind.REMOTE_EVENTS, None)
+
+
+@router.get(
+    "/status/{status_id}/",
+    status_code=303,
+    summary="Status of an actuals upload",
+    responses={303: {"description": "done"}, 404: {"description": "unknown status"}},
+)
+def upload_status(request: Request, status_id: str) -> Response:
+    """303 to the deployment's accuracy once the upload is folded (always, here: uploads are
+    folded before the 202 is sent)."""
+    store: Store = request.app.state.store
+    with store.read() as conn:
+        row = conn.execute(
+            select(tables.status_jobs.c.deployment_id).where(tables.status_jobs.c.id == status_id)
+        ).first()
+    if row is None:
+        return JSONResponse({"detail": f"status {status_id} not found"}, status_code=404)
+    return RedirectResponse(f"/api/v2/deployments/{row[0]}/accuracy/", status_code=303)

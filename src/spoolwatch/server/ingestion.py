@@ -1,0 +1,340 @@
+"""Ingestion without HTTP: validate a DataRobot ingestion body, fold it, remember the answer.
+
+:class:`Ingestor` is what the REST routes call and what an embedded sink can call directly
+(``spoolwatch.sinks.store``). One call is one transaction: the idempotency key, the record
+ids and the folded statistics are committed together, so a retry either finds the stored
+answer (and changes nothing) or folds exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection, select
+
+from spoolwatch.server import schemas
+from spoolwatch.store import schema
+from spoolwatch.store.base import Store
+from spoolwatch.store.deployments import Deployment, get_deployment
+from spoolwatch.store.folding import (
+    fold_actuals,
+    fold_custom_metric,
+    fold_prediction_inputs,
+    fold_service_stats,
+    insert_event,
+)
+from spoolwatch.store.stats_folding import fold_prediction_stats
+
+__all__ = ["IngestError", "IngestKind", "IngestResult", "Ingestor"]
+
+logger = logging.getLogger(__name__)
+
+
+class IngestKind(StrEnum):
+    """The ingestion endpoints, named by their DataRobot path segment."""
+
+    PREDICTION_REQUESTS = "predictionRequests"
+    PREDICTION_INPUTS = "predictionInputs"
+    PREDICTION_STATS = "predictionStats"
+    ACTUALS = "actuals"
+    CUSTOM_METRIC = "customMetrics"
+    REMOTE_EVENTS = "remoteEvents"
+
+
+_MODELS: dict[IngestKind, type[BaseModel]] = {
+    IngestKind.PREDICTION_REQUESTS: schemas.PredictionRequestsBody,
+    IngestKind.PREDICTION_INPUTS: schemas.PredictionInputsBody,
+    IngestKind.PREDICTION_STATS: schemas.PredictionStatsBody,
+    IngestKind.ACTUALS: schemas.ActualsBody,
+    IngestKind.CUSTOM_METRIC: schemas.CustomMetricBody,
+    IngestKind.REMOTE_EVENTS: schemas.RemoteEventBody,
+}
+
+
+class IngestError(Exception):
+    """The request cannot be ingested: ``status`` 404 (unknown deployment) or 422 (invalid)."""
+
+    def __init__(self, status: int, detail: Any) -> None:
+        super().__init__(str(detail))
+        self.status = status
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """The answer to an ingestion request: 202 with a JSON body (and ``Location`` for
+    actuals). ``duplicate`` is true when nothing was folded because it was a repeat."""
+
+    status: int
+    body: dict[str, Any]
+    location: str | None = None
+    duplicate: bool = False
+    rows: int = 0
+    deployment_id: str | None = None
+    kind: IngestKind | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _invalid(exc: ValidationError) -> IngestError:
+    errors = [
+        {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+    return IngestError(422, errors)
+
+
+class Ingestor:
+    """Validates and folds ingestion bodies into a :class:`Store`. Thread-safe.
+
+    ``on_ingested`` is called after each commit (metrics, alerts); it must not raise.
+    Deployments are cached for ``cache_seconds`` so a busy stream does not re-read and
+    re-parse the baseline per request.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        cache_seconds: float = 5.0,
+        on_ingested: Callable[[IngestResult], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.cache_seconds = cache_seconds
+        self.on_ingested = on_ingested
+        self._cache: dict[str, tuple[float, Deployment | None]] = {}
+        self._lock = threading.Lock()
+
+    def forget(self, deployment_id: str | None = None) -> None:
+        """Drop cached deployments (after a create or delete)."""
+        with self._lock:
+            if deployment_id is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(deployment_id.lower(), None)
+
+    def deployment(self, deployment_id: str) -> Deployment:
+        """The deployment, or :class:`IngestError` 404."""
+        key = deployment_id.lower()
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is None or now - cached[0] > self.cache_seconds:
+            cached = (now, get_deployment(self.store, key))
+            with self._lock:
+                self._cache[key] = cached
+        if cached[1] is None:
+            raise IngestError(404, f"deployment {deployment_id} not found")
+        return cached[1]
+
+    def ingest(
+        self,
+        kind: IngestKind | str,
+        deployment_id: str | None,
+        body: bytes | Mapping[str, Any],
+        *,
+        metric_id: str | None = None,
+        idempotency_key: str | None = None,
+        record_ids: Sequence[str] = (),
+    ) -> IngestResult:
+        """Validate, fold and answer one ingestion request (see the module doc).
+
+        ``deployment_id`` is ``None`` only for ``remoteEvents`` (it is read from the body).
+        Raises :class:`IngestError` (404/422); store outages raise ``StoreUnavailable``.
+        """
+        kind = IngestKind(kind)
+        deployment = self.deployment(deployment_id) if deployment_id is not None else None
+        raw = self._parse(body)
+        model = _MODELS[kind]
+        try:
+            model.model_validate(raw)
+        except ValidationError as exc:
+            raise _invalid(exc) from None
+        if kind is IngestKind.REMOTE_EVENTS and raw.get("deploymentId"):
+            deployment = self.deployment(str(raw["deploymentId"]))
+        if kind is IngestKind.CUSTOM_METRIC and not metric_id:
+            raise IngestError(422, "customMetrics needs a metric id in the path")
+        result = self._commit(kind, deployment, raw, metric_id, idempotency_key, record_ids)
+        if self.on_ingested is not None and not result.duplicate:
+            try:
+                self.on_ingested(result)
+            except Exception:  # a failing hook must never fail an accepted request
+                logger.exception("post-ingestion hook failed")
+        return result
+
+    @staticmethod
+    def _parse(body: bytes | Mapping[str, Any]) -> dict[str, Any]:
+        if isinstance(body, Mapping):
+            return dict(body)
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise IngestError(
+                422, [{"loc": ["body"], "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]
+            ) from None
+        if not isinstance(parsed, dict):
+            raise IngestError(
+                422,
+                [{"loc": ["body"], "msg": "the body must be a JSON object", "type": "dict_type"}],
+            )
+        return parsed
+
+    def _commit(
+        self,
+        kind: IngestKind,
+        deployment: Deployment | None,
+        raw: dict[str, Any],
+        metric_id: str | None,
+        key: str | None,
+        record_ids: Sequence[str],
+    ) -> IngestResult:
+        path = f"{deployment.id if deployment else '-'}/{kind.value}/{metric_id or ''}"
+        with self.store.write() as conn:
+            self.store.lock_deployment(conn, deployment.id if deployment else "-events-")
+            if key:
+                replay = _replay(conn, key, path)
+                if replay is not None:
+                    return replay
+            new_ids = _new_record_ids(conn, record_ids)
+            if record_ids and not new_ids:
+                result = IngestResult(
+                    202,
+                    schemas.IngestAccepted(message="duplicate", duplicate=True).model_dump(),
+                    duplicate=True,
+                    deployment_id=deployment.id if deployment else None,
+                    kind=kind,
+                )
+            else:
+                if record_ids and len(new_ids) < len(set(record_ids)):
+                    logger.warning(
+                        "request repeats %d of %d record ids; folding it whole",
+                        len(set(record_ids)) - len(new_ids),
+                        len(set(record_ids)),
+                    )
+                result = self._fold(conn, kind, deployment, raw, metric_id)
+            if key:
+                conn.execute(
+                    schema.idempotency_keys.insert().values(
+                        key=key,
+                        path=path,
+                        status=result.status,
+                        body=orjson.dumps(result.body).decode(),
+                        location=result.location,
+                        created_at=time.time(),
+                    )
+                )
+            if new_ids:
+                now = time.time()
+                conn.execute(
+                    schema.ingested_records.insert(),
+                    [
+                        {
+                            "record_id": r,
+                            "deployment_id": deployment.id if deployment else None,
+                            "created_at": now,
+                        }
+                        for r in new_ids
+                    ],
+                )
+        return result
+
+    def _fold(
+        self,
+        conn: Connection,
+        kind: IngestKind,
+        deployment: Deployment | None,
+        raw: dict[str, Any],
+        metric_id: str | None,
+    ) -> IngestResult:
+        location = None
+        if kind is IngestKind.REMOTE_EVENTS:
+            insert_event(conn, raw)
+            rows = 1
+        else:
+            assert deployment is not None
+            rows = _fold_for(conn, kind, deployment, raw, metric_id)
+        if kind is IngestKind.ACTUALS:
+            assert deployment is not None
+            job = uuid.uuid4().hex
+            conn.execute(
+                schema.status_jobs.insert().values(
+                    id=job, deployment_id=deployment.id, created_at=time.time()
+                )
+            )
+            location = f"/api/v2/status/{job}/"
+        body = schemas.IngestAccepted(rows=rows).model_dump()
+        return IngestResult(
+            202,
+            body,
+            location=location,
+            rows=rows,
+            deployment_id=deployment.id if deployment else None,
+            kind=kind,
+        )
+
+
+def _fold_for(
+    conn: Connection,
+    kind: IngestKind,
+    deployment: Deployment,
+    raw: dict[str, Any],
+    metric_id: str | None,
+) -> int:
+    if kind is IngestKind.PREDICTION_REQUESTS:
+        return fold_service_stats(conn, deployment, raw["data"])
+    if kind is IngestKind.PREDICTION_INPUTS:
+        return fold_prediction_inputs(
+            conn,
+            deployment,
+            raw["data"],
+            skip_drift=bool(raw.get("skipDriftTracking")),
+            skip_accuracy=bool(raw.get("skipAccuracyTracking")),
+        )
+    if kind is IngestKind.PREDICTION_STATS:
+        return fold_prediction_stats(conn, deployment, raw["data"])
+    if kind is IngestKind.ACTUALS:
+        return fold_actuals(conn, deployment, raw["data"])
+    assert metric_id is not None
+    return fold_custom_metric(conn, deployment, metric_id, raw.get("modelId"), raw["buckets"])
+
+
+def _replay(conn: Connection, key: str, path: str) -> IngestResult | None:
+    row = conn.execute(
+        select(schema.idempotency_keys).where(schema.idempotency_keys.c.key == key)
+    ).first()
+    if row is None:
+        return None
+    if row.path != path:
+        raise IngestError(
+            422,
+            [
+                {
+                    "loc": ["header", "Idempotency-Key"],
+                    "msg": "this key was used for a different request",
+                    "type": "idempotency_conflict",
+                }
+            ],
+        )
+    return IngestResult(row.status, orjson.loads(row.body), location=row.location, duplicate=True)
+
+
+def _new_record_ids(conn: Connection, record_ids: Sequence[str]) -> list[str]:
+    unique = list(dict.fromkeys(record_ids))
+    if not unique:
+        return []
+    seen: set[str] = set()
+    table = schema.ingested_records
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        seen.update(
+            conn.execute(select(table.c.record_id).where(table.c.record_id.in_(chunk))).scalars()
+        )
+    return [r for r in unique if r not in seen]

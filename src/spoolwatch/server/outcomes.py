@@ -1,0 +1,270 @@
+"""Accuracy (predictions joined with actuals), custom metrics and events queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import func, select
+
+from spoolwatch.errors import ConfigError
+from spoolwatch.monitoring.accuracy import binary_metrics, multiclass_metrics, regression_metrics
+from spoolwatch.monitoring.custom import CustomMetricAggregate
+from spoolwatch.server import schemas
+from spoolwatch.server.auth import require_token
+from spoolwatch.server.periods import QueryPeriod, load_rows, resolve_period
+from spoolwatch.server.query import _NOT_FOUND, Bucket, End, ModelId, Start, require_deployment
+from spoolwatch.store import schema as tables
+from spoolwatch.store.base import Store
+from spoolwatch.store.deployments import Deployment
+
+__all__ = ["accuracy_report", "custom_metric_summary", "list_events", "router"]
+
+router = APIRouter(prefix="/api/v2", dependencies=[Depends(require_token)], tags=["monitoring"])
+
+_DROP = {"count", "positives"}
+
+
+def _joined(
+    store: Store, deployment: Deployment, period: QueryPeriod, model_id: str | None
+) -> tuple[list[Any], int, int]:
+    t = tables.accuracy_rows
+    in_period = [
+        t.c.deployment_id == deployment.id,
+        t.c.predicted_at >= period.start,
+        t.c.predicted_at < period.end,
+    ]
+    if model_id is not None:
+        in_period.append(t.c.model_id == model_id)
+    with store.read() as conn:
+        rows = conn.execute(
+            select(t.c.predicted_at, t.c.prediction, t.c.actual).where(
+                *in_period, t.c.actual.is_not(None)
+            )
+        ).all()
+        waiting = conn.execute(
+            select(func.count()).select_from(t).where(*in_period, t.c.actual.is_(None))
+        ).scalar_one()
+        orphans = conn.execute(
+            select(func.count())
+            .select_from(t)
+            .where(t.c.deployment_id == deployment.id, t.c.predicted_at.is_(None))
+        ).scalar_one()
+    return list(rows), int(waiting), int(orphans)
+
+
+def _usable(deployment: Deployment, rows: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+    """Predictions and actuals of the rows whose shapes fit the deployment's target type."""
+    predictions, actuals = [], []
+    n_classes = len(deployment.class_names)
+    for row in rows:
+        prediction, actual = orjson.loads(row.prediction), orjson.loads(row.actual)
+        if deployment.target_type == "regression":
+            if isinstance(prediction, int | float) and isinstance(actual, int | float):
+                predictions.append(prediction)
+                actuals.append(actual)
+        elif (
+            isinstance(prediction, list)
+            and len(prediction) == n_classes
+            and str(actual) in deployment.class_names
+        ):
+            predictions.append(prediction)
+            actuals.append(str(actual))
+    return predictions, actuals
+
+
+def compute_accuracy(deployment: Deployment, rows: Sequence[Any]) -> tuple[int, dict[str, Any]]:
+    """Sample size and metrics (``{name: value}``) of joined rows."""
+    predictions, actuals = _usable(deployment, rows)
+    try:
+        if deployment.target_type == "regression":
+            result: Any = regression_metrics(actuals, predictions)
+        elif deployment.target_type == "binary":
+            probs = np.asarray(predictions, dtype=np.float64).reshape(-1, 2)[:, 1]
+            result = binary_metrics(actuals, probs, positive_label=deployment.class_names[1])
+        else:
+            result = multiclass_metrics(
+                actuals,
+                np.asarray(predictions, dtype=np.float64).reshape(-1, len(deployment.class_names)),
+                deployment.class_names,
+            )
+    except ConfigError:  # e.g. probabilities outside [0, 1]
+        return len(predictions), {}
+    values = {k: v for k, v in result.to_dict().items() if k not in _DROP}
+    return len(predictions), values
+
+
+def accuracy_report(
+    store: Store, deployment: Deployment, period: QueryPeriod, model_id: str | None
+) -> dict[str, Any]:
+    """The ``accuracy`` response (see :class:`schemas.AccuracyResponse`)."""
+    rows, waiting, orphans = _joined(store, deployment, period, model_id)
+    size, metrics = compute_accuracy(deployment, rows)
+    by_bucket: dict[int, list[Any]] = {}
+    for row in rows:
+        by_bucket.setdefault(period.bucket_of(row.predicted_at // 3600 * 3600), []).append(row)
+    buckets = []
+    for start in period.buckets():
+        n, values = compute_accuracy(deployment, by_bucket.get(start, []))
+        buckets.append({"period": period.bucket_period(start), "sampleSize": n, "metrics": values})
+    return {
+        "deploymentId": deployment.id,
+        "modelId": model_id,
+        "period": period.period(),
+        "targetType": deployment.target_type,
+        "sampleSize": size,
+        "predictionsWithoutActuals": waiting,
+        "actualsWithoutPredictions": orphans,
+        "metrics": {k: {"value": v} for k, v in metrics.items()},
+        "buckets": buckets,
+    }
+
+
+Aggregation = Literal["sum", "mean", "last"]
+
+
+def _metric_value(metric_id: str, agg: CustomMetricAggregate, how: Aggregation) -> dict[str, Any]:
+    value = {"sum": agg.total if agg.count else None, "mean": agg.mean, "last": agg.last_value}[how]
+    return {
+        "id": metric_id,
+        "value": value,
+        "sum": agg.total,
+        "mean": agg.mean,
+        "last": agg.last_value,
+        "count": agg.count,
+    }
+
+
+def custom_metric_summary(
+    store: Store,
+    deployment: Deployment,
+    metric_id: str,
+    period: QueryPeriod,
+    model_id: str | None,
+    aggregation: Aggregation,
+) -> dict[str, Any]:
+    """The ``customMetrics/{id}/summary`` response."""
+    with store.read() as conn:
+        rows = load_rows(
+            conn, tables.custom_metric_hourly, deployment.id, period, model_id, metric_id=metric_id
+        )
+    total = CustomMetricAggregate()
+    buckets: dict[int, CustomMetricAggregate] = {}
+    for row in rows:
+        one = CustomMetricAggregate(row.count, row.value_sum, row.last_value, row.last_at)
+        total = total.merge(one)
+        key = period.bucket_of(row.hour)
+        buckets[key] = buckets[key].merge(one) if key in buckets else one
+    series = []
+    for start in period.buckets():
+        value = _metric_value(metric_id, buckets.get(start) or CustomMetricAggregate(), aggregation)
+        value.pop("id")
+        series.append({"period": period.bucket_period(start), **value})
+    return {
+        "deploymentId": deployment.id,
+        "modelId": model_id,
+        "period": period.period(),
+        "aggregation": aggregation,
+        "metric": _metric_value(metric_id, total, aggregation),
+        "buckets": series,
+    }
+
+
+def list_events(
+    store: Store,
+    deployment: Deployment,
+    period: QueryPeriod,
+    event_type: str | None,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    """Events of the deployment in the period, newest first."""
+    t = tables.events
+    where = [t.c.deployment_id == deployment.id, t.c.at >= period.start, t.c.at < period.end]
+    if event_type:
+        where.append(t.c.event_type == event_type)
+    with store.read() as conn:
+        count = conn.execute(select(func.count()).select_from(t).where(*where)).scalar_one()
+        rows = conn.execute(
+            select(t)
+            .where(*where)
+            .order_by(t.c.at.desc(), t.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    data = [
+        {
+            "id": r.id,
+            "timestamp": r.timestamp,
+            "eventType": r.event_type,
+            "message": r.message,
+            "orgId": r.org_id,
+            "deploymentId": r.deployment_id,
+            "data": orjson.loads(r.data) if r.data else None,
+        }
+        for r in rows
+    ]
+    return {"count": int(count), "data": data}
+
+
+@router.get(
+    "/deployments/{deployment_id}/accuracy/",
+    response_model=schemas.AccuracyResponse,
+    responses=_NOT_FOUND,
+)
+def get_accuracy(
+    request: Request,
+    deployment_id: str,
+    start: Start = None,
+    end: End = None,
+    model_id: ModelId = None,
+    bucket_size: Bucket = None,
+) -> dict[str, Any]:
+    """Accuracy of predictions (by prediction time) whose actuals have arrived."""
+    deployment = require_deployment(request, deployment_id)
+    period = resolve_period(start, end, bucket_size)
+    return accuracy_report(request.app.state.store, deployment, period, model_id)
+
+
+@router.get(
+    "/deployments/{deployment_id}/customMetrics/{metric_id}/summary/",
+    response_model=schemas.CustomMetricSummaryResponse,
+    responses=_NOT_FOUND,
+)
+def get_custom_metric(
+    request: Request,
+    deployment_id: str,
+    metric_id: str,
+    start: Start = None,
+    end: End = None,
+    model_id: ModelId = None,
+    bucket_size: Bucket = None,
+    aggregation: Aggregation = "mean",
+) -> dict[str, Any]:
+    """A custom metric's count, sum, mean and last value over the period and per bucket."""
+    deployment = require_deployment(request, deployment_id)
+    period = resolve_period(start, end, bucket_size)
+    return custom_metric_summary(
+        request.app.state.store, deployment, metric_id, period, model_id, aggregation
+    )
+
+
+@router.get(
+    "/deployments/{deployment_id}/events/", response_model=schemas.EventList, responses=_NOT_FOUND
+)
+def get_events(
+    request: Request,
+    deployment_id: str,
+    start: Start = None,
+    end: End = None,
+    event_type: Annotated[str | None, Query(alias="eventType")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Events reported for the deployment, newest first."""
+    deployment = require_deployment(request, deployment_id)
+    period = resolve_period(start, end)
+    return list_events(request.app.state.store, deployment, period, event_type, limit, offset)

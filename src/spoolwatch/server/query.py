@@ -1,0 +1,339 @@
+"""Deployment monitoring queries, modelled on DataRobot's endpoints so scripts carry over.
+
+``GET /api/v2/deployments/{id}/serviceStats/``, ``featureDrift/`` and ``targetDrift/`` here;
+``accuracy/``, ``customMetrics/{metricId}/summary/`` and ``events/`` in
+:mod:`spoolwatch.server.outcomes`. Every query takes ``start``/``end`` (ISO 8601; default the
+last 7 days; aligned to whole hours), ``modelId`` and, where there is a time series,
+``bucketSize`` (``PT1H``, ``P1D``, ``P7D``; default hourly up to two days, else daily).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+from spoolwatch.errors import ConfigError
+from spoolwatch.monitoring.drift import DriftConfig, FeatureDrift, compute_feature_drift
+from spoolwatch.monitoring.health import ServiceHealth, ServiceHealthSummary
+from spoolwatch.monitoring.histogram import DriftAggregate
+from spoolwatch.monitoring.metrics import drift_metric
+from spoolwatch.monitoring.status import DriftStatus, worst_status
+from spoolwatch.server import schemas
+from spoolwatch.server.auth import require_token
+from spoolwatch.server.periods import QueryPeriod, load_rows, resolve_period
+from spoolwatch.server.settings import ServerSettings
+from spoolwatch.store import schema as tables
+from spoolwatch.store.base import Store
+from spoolwatch.store.deployments import Deployment, get_deployment
+
+__all__ = [
+    "deployment_health",
+    "drift_report",
+    "require_deployment",
+    "router",
+    "service_stats",
+    "service_status",
+]
+
+router = APIRouter(prefix="/api/v2", dependencies=[Depends(require_token)], tags=["monitoring"])
+
+Start = Annotated[datetime | None, Query(description="period start (ISO 8601; naive = UTC)")]
+End = Annotated[datetime | None, Query(description="period end (exclusive)")]
+ModelId = Annotated[str | None, Query(alias="modelId", description="only this model")]
+Bucket = Annotated[str | None, Query(alias="bucketSize", description="PT1H, P1D or P7D")]
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "unknown deployment"}}
+
+
+def require_deployment(request: Request, deployment_id: str) -> Deployment:
+    """The deployment of the path, or 404."""
+    deployment = get_deployment(request.app.state.store, deployment_id)
+    if deployment is None:
+        raise HTTPException(status_code=404, detail=f"deployment {deployment_id} not found")
+    return deployment
+
+
+def service_status(summary: ServiceHealthSummary, settings: ServerSettings) -> DriftStatus:
+    """Red/yellow when the share of failed requests reaches the settings' thresholds."""
+    if not summary.requests:
+        return DriftStatus.UNKNOWN
+    rate = (summary.user_errors + summary.system_errors) / summary.requests
+    if rate >= settings.error_rate_red:
+        return DriftStatus.RED
+    return DriftStatus.YELLOW if rate >= settings.error_rate_yellow else DriftStatus.GREEN
+
+
+def _metrics(summary: ServiceHealthSummary) -> dict[str, Any]:
+    return {
+        "totalPredictions": summary.predictions,
+        "totalRequests": summary.requests,
+        "executionTime": summary.execution_time_mean,
+        "executionTimeP50": summary.execution_time_p50,
+        "executionTimeP90": summary.execution_time_p90,
+        "userErrorRate": summary.user_error_rate,
+        "serverErrorRate": summary.system_error_rate,
+    }
+
+
+def service_stats(
+    store: Store,
+    deployment: Deployment,
+    period: QueryPeriod,
+    model_id: str | None,
+    settings: ServerSettings,
+) -> dict[str, Any]:
+    """The ``serviceStats`` response (see :class:`schemas.ServiceStatsResponse`)."""
+    with store.read() as conn:
+        rows = load_rows(conn, tables.service_hourly, deployment.id, period, model_id)
+    total = ServiceHealth()
+    buckets: dict[int, ServiceHealth] = {}
+    for row in rows:
+        health = ServiceHealth.from_dict(orjson.loads(row.health))
+        total = total.merge(health)
+        key = period.bucket_of(row.hour)
+        buckets[key] = buckets[key].merge(health) if key in buckets else health
+    summary = total.summary()
+    return {
+        "deploymentId": deployment.id,
+        "modelId": model_id,
+        "period": period.period(),
+        "metrics": _metrics(summary),
+        "status": service_status(summary, settings).value,
+        "buckets": [
+            {
+                "period": period.bucket_period(b),
+                "metrics": _metrics((buckets.get(b) or ServiceHealth()).summary()),
+            }
+            for b in period.buckets()
+        ],
+    }
+
+
+def _drift_rows(
+    store: Store, deployment: Deployment, period: QueryPeriod, model_id: str | None
+) -> list[Any]:
+    with store.read() as conn:
+        return load_rows(conn, tables.drift_hourly, deployment.id, period, model_id)
+
+
+def _config(metric: str) -> DriftConfig:
+    try:
+        drift_metric(metric)
+        return DriftConfig(metric=metric)
+    except ConfigError as exc:
+        raise HTTPException(status_code=422, detail=f"metric: {exc}") from exc
+
+
+def _histogram(drift: FeatureDrift) -> dict[str, Any]:
+    return {
+        "labels": drift.bin_labels,
+        "baseline": drift.reference_counts,
+        "current": drift.current_counts,
+    }
+
+
+def _feature(drift: FeatureDrift) -> dict[str, Any]:
+    return {
+        "name": drift.name,
+        "featureType": drift.kind.value,
+        "driftScore": drift.value,
+        "status": drift.status.value,
+        "sampleSize": drift.current_rows,
+        "baselineSampleSize": drift.reference_rows,
+        "missingCount": drift.current_counts[-1] if drift.current_counts else 0,
+        "histogram": _histogram(drift),
+    }
+
+
+def _merged(rows: list[Any]) -> DriftAggregate:
+    total = DriftAggregate()
+    for row in rows:
+        total = total.merge(DriftAggregate.from_dict(orjson.loads(row.aggregate)))
+    return total
+
+
+def drift_report(
+    store: Store, deployment: Deployment, period: QueryPeriod, model_id: str | None, metric: str
+) -> dict[str, Any]:
+    """The ``featureDrift`` response (see :class:`schemas.FeatureDriftResponse`)."""
+    config = _config(metric)
+    thresholds = config.thresholds_for("").to_dict()
+    data: list[dict[str, Any]] = []
+    status = DriftStatus.UNKNOWN
+    if deployment.baseline is not None:
+        aggregate = _merged(_drift_rows(store, deployment, period, model_id))
+        report = aggregate.drift(deployment.baseline, config)
+        data = [_feature(f) for f in report.features]
+        status = worst_status(f.status for f in report.features)
+    return {
+        "deploymentId": deployment.id,
+        "modelId": model_id,
+        "period": period.period(),
+        "metric": config.metric,
+        "thresholds": thresholds,
+        "status": status.value,
+        "count": len(data),
+        "data": data,
+    }
+
+
+def target_drift(
+    store: Store, deployment: Deployment, period: QueryPeriod, model_id: str | None, metric: str
+) -> dict[str, Any]:
+    """The ``targetDrift`` response (see :class:`schemas.TargetDriftResponse`)."""
+    config = _config(metric)
+    rows = _drift_rows(store, deployment, period, model_id)
+    target = deployment.baseline.target if deployment.baseline is not None else None
+    count = sum(r.prediction_rows for r in rows)
+    mean = (
+        sum(r.prediction_sum for r in rows) / count
+        if count and deployment.target_type != "multiclass"
+        else None
+    )
+    result: dict[str, Any] = {
+        "deploymentId": deployment.id,
+        "modelId": model_id,
+        "period": period.period(),
+        "metric": config.metric,
+        "targetName": deployment.target_name,
+        "driftScore": None,
+        "status": DriftStatus.UNKNOWN.value,
+        "sampleSize": count,
+        "baselineSampleSize": 0,
+        "meanPrediction": mean,
+        "histogram": None,
+        "buckets": [],
+    }
+    if target is None:
+        return result
+    by_bucket: dict[int, list[Any]] = {}
+    for row in rows:
+        by_bucket.setdefault(period.bucket_of(row.hour), []).append(row)
+    total = _merged(rows).target
+    drift = compute_feature_drift(
+        target, total if total is not None else [0] * target.n_bins, config
+    )
+    result.update(
+        driftScore=drift.value,
+        status=drift.status.value,
+        sampleSize=drift.current_rows,
+        baselineSampleSize=drift.reference_rows,
+        histogram=_histogram(drift),
+    )
+    buckets = []
+    for start in period.buckets():
+        counts = _merged(by_bucket.get(start, [])).target
+        one = compute_feature_drift(
+            target, counts if counts is not None else [0] * target.n_bins, config
+        )
+        buckets.append(
+            {
+                "period": period.bucket_period(start),
+                "driftScore": one.value,
+                "sampleSize": one.current_rows,
+            }
+        )
+    result["buckets"] = buckets
+    return result
+
+
+def deployment_health(
+    store: Store, deployment: Deployment, settings: ServerSettings, *, now: float | None = None
+) -> dict[str, Any]:
+    """``serviceHealth``/``modelHealth``/``accuracyHealth`` over the last day."""
+    from spoolwatch.server.outcomes import accuracy_report
+
+    period = resolve_period(None, None, "P1D", default_span=24 * 3600, now=now)
+    service = service_stats(store, deployment, period, None, settings)
+    drift = drift_report(store, deployment, period, None, settings.drift_metric)
+    target = target_drift(store, deployment, period, None, settings.drift_metric)
+    model_status = worst_status([DriftStatus(drift["status"]), DriftStatus(target["status"])])
+    accuracy = accuracy_report(store, deployment, period, None)
+    return {
+        "serviceHealth": {
+            "status": service["status"],
+            "message": f"{service['metrics']['totalRequests']} requests",
+        },
+        "modelHealth": {
+            "status": model_status.value,
+            "message": f"{target['sampleSize']} predictions",
+        },
+        "accuracyHealth": {
+            "status": "unknown",
+            "message": f"{accuracy['sampleSize']} predictions with actuals",
+        },
+    }
+
+
+@router.get(
+    "/deployments/{deployment_id}/serviceStats/",
+    response_model=schemas.ServiceStatsResponse,
+    responses=_NOT_FOUND,
+)
+def get_service_stats(
+    request: Request,
+    deployment_id: str,
+    start: Start = None,
+    end: End = None,
+    model_id: ModelId = None,
+    bucket_size: Bucket = None,
+) -> dict[str, Any]:
+    """Predictions, requests, execution time and error rates over the period."""
+    deployment = require_deployment(request, deployment_id)
+    period = resolve_period(start, end, bucket_size)
+    return service_stats(
+        request.app.state.store, deployment, period, model_id, request.app.state.settings
+    )
+
+
+@router.get(
+    "/deployments/{deployment_id}/featureDrift/",
+    response_model=schemas.FeatureDriftResponse,
+    responses=_NOT_FOUND,
+)
+def get_feature_drift(
+    request: Request,
+    deployment_id: str,
+    start: Start = None,
+    end: End = None,
+    model_id: ModelId = None,
+    metric: Annotated[str | None, Query(description="psi, jensen_shannon or wasserstein")] = None,
+) -> dict[str, Any]:
+    """Drift of every baseline feature, with the baseline and current histograms."""
+    deployment = require_deployment(request, deployment_id)
+    period = resolve_period(start, end)
+    return drift_report(
+        request.app.state.store,
+        deployment,
+        period,
+        model_id,
+        metric or request.app.state.settings.drift_metric,
+    )
+
+
+@router.get(
+    "/deployments/{deployment_id}/targetDrift/",
+    response_model=schemas.TargetDriftResponse,
+    responses=_NOT_FOUND,
+)
+def get_target_drift(
+    request: Request,
+    deployment_id: str,
+    start: Start = None,
+    end: End = None,
+    model_id: ModelId = None,
+    bucket_size: Bucket = None,
+    metric: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    """Drift of the predictions against the training target's distribution."""
+    deployment = require_deployment(request, deployment_id)
+    period = resolve_period(start, end, bucket_size)
+    return target_drift(
+        request.app.state.store,
+        deployment,
+        period,
+        model_id,
+        metric or request.app.state.settings.drift_metric,
+    )

@@ -1,0 +1,489 @@
+"""Request and response bodies of the service's REST API (pydantic models).
+
+Ingestion bodies are exactly what DataRobot's ingestion endpoints take (see the wire-format
+spec §5.2); unknown fields are accepted and ignored. Query responses follow the shape of
+DataRobot's deployment monitoring endpoints (``period``, ``metrics``, ``data``) with added
+``buckets`` (a time series over the period) and traffic-light ``status`` fields.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from spoolwatch.records.timestamps import parse_timestamp
+
+__all__ = [
+    "AccuracyResponse",
+    "ActualItem",
+    "ActualsBody",
+    "AgentHeartbeat",
+    "AgentState",
+    "CustomMetricBody",
+    "CustomMetricSummaryResponse",
+    "DeploymentCreate",
+    "DeploymentList",
+    "DeploymentResponse",
+    "DeploymentStatsItem",
+    "EventList",
+    "FeatureDriftResponse",
+    "FleetResponse",
+    "IngestAccepted",
+    "Period",
+    "PredictionInputsBody",
+    "PredictionItem",
+    "PredictionRequestsBody",
+    "PredictionStatsBody",
+    "RemoteEventBody",
+    "ServiceStatsResponse",
+    "TargetDriftResponse",
+    "VersionResponse",
+]
+
+Status = Literal["unknown", "green", "yellow", "red"]
+
+
+class _Body(BaseModel):
+    # Unknown fields are ignored, as DataRobot's API does; producers add fields over time.
+    model_config = ConfigDict(extra="ignore")
+
+
+def _check_timestamp(value: str) -> str:
+    try:
+        parse_timestamp(value)
+    except ValueError:
+        raise ValueError(f"not a timestamp: {value!r}") from None
+    return value
+
+
+# --------------------------------------------------------------------------- ingestion
+
+
+class DeploymentStatsItem(_Body):
+    """One prediction request's service statistics (DEPLOYMENT_STATS)."""
+
+    timestamp: str
+    modelId: str | None = None
+    batchId: str | None = None
+    numPredictions: int = Field(ge=0)
+    executionTime: float = Field(ge=0)
+    userError: bool = False
+    systemError: bool = False
+
+    _ts = field_validator("timestamp")(_check_timestamp)
+
+
+class PredictionRequestsBody(_Body):
+    """``POST .../predictionRequests/fromJSON/``."""
+
+    data: list[DeploymentStatsItem] = Field(min_length=1)
+
+
+class FeatureColumn(_Body):
+    """One feature's values, one per row."""
+
+    name: str = Field(min_length=1)
+    values: list[Any]
+
+
+class PredictionItem(_Body):
+    """Rows of features and/or predictions (PREDICTIONS_DATA, converted per §5.2)."""
+
+    timestamp: str
+    modelId: str | None = None
+    batchId: str | None = None
+    features: list[FeatureColumn] | None = None
+    predictions: list[Any] | None = None
+    associationIds: list[str] | None = None
+    classNames: list[str] | None = None
+    requestParameters: dict[str, Any] | None = None
+    timeSeriesPredictionsReport: dict[str, Any] | None = None
+
+    _ts = field_validator("timestamp")(_check_timestamp)
+
+    @model_validator(mode="after")
+    def _rows_agree(self) -> PredictionItem:
+        lengths = {len(c.values) for c in self.features or ()}
+        if len(lengths) > 1:
+            raise ValueError("features: every feature must have the same number of values")
+        if (
+            self.associationIds is not None
+            and self.predictions is not None
+            and len(self.associationIds) != len(self.predictions)
+        ):
+            raise ValueError("associationIds: one id per prediction is required")
+        if (
+            self.predictions is not None
+            and lengths
+            and self.timeSeriesPredictionsReport is None
+            and lengths != {len(self.predictions)}
+        ):
+            raise ValueError("predictions: one prediction per feature row is required")
+        return self
+
+
+class PredictionInputsBody(_Body):
+    """``POST .../predictionInputs/fromJSON/``."""
+
+    data: list[PredictionItem] = Field(min_length=1)
+    skipDriftTracking: bool = False
+    skipAccuracyTracking: bool = False
+
+
+class PredictionStatsBody(_Body):
+    """``POST .../predictionStats/fromJSON/``: client-side aggregates (§5.2 conversion)."""
+
+    data: list[dict[str, Any]] = Field(min_length=1)
+
+    @field_validator("data")
+    @classmethod
+    def _items(cls, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for item in items:
+            if not isinstance(item.get("timestamp"), str):
+                raise ValueError("every item needs a string timestamp")
+            _check_timestamp(item["timestamp"])
+        return items
+
+
+class ActualItem(_Body):
+    """One ground-truth value for an association id."""
+
+    associationId: str = Field(min_length=1)
+    actualValue: float | str
+    wasActedOn: bool | None = None
+    timestamp: str | None = None
+
+    @field_validator("associationId", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class ActualsBody(_Body):
+    """``POST .../actuals/fromJSON/``."""
+
+    data: list[ActualItem] = Field(min_length=1)
+
+
+class MetricBucket(_Body):
+    """One custom-metric value at a time."""
+
+    timestamp: str
+    value: float
+    sampleSize: int | None = Field(default=None, ge=0)
+    geospatialCoordinate: str | None = None
+
+    _ts = field_validator("timestamp")(_check_timestamp)
+
+
+class CustomMetricBody(_Body):
+    """``POST .../customMetrics/{metricId}/fromJSON/``."""
+
+    modelId: str | None = None
+    buckets: list[MetricBucket] = Field(min_length=1)
+
+
+class RemoteEventBody(_Body):
+    """``POST /api/v2/remoteEvents/``: an EVENT payload, unwrapped."""
+
+    timestamp: str
+    eventType: str = Field(min_length=1)
+    message: str = Field(default="", max_length=16383)
+    orgId: str | None = None
+    deploymentId: str | None = None
+    data: dict[str, Any] | None = None
+
+    _ts = field_validator("timestamp")(_check_timestamp)
+
+
+class IngestAccepted(BaseModel):
+    """The answer to an accepted ingestion request (202)."""
+
+    message: str = "accepted"
+    rows: int = 0
+    duplicate: bool = False
+
+
+class AgentHeartbeat(_Body):
+    """``POST /api/v2/spoolwatch/agents/heartbeat/``: one agent's recent state."""
+
+    model_config = ConfigDict(extra="allow")
+
+    agentId: str = Field(min_length=1, max_length=200)
+    host: str | None = None
+    runtime: str | None = None
+    recordsPerSecond: float | None = None
+    backlog: dict[str, int | None] = Field(default_factory=dict)
+    errors: dict[str, int] | int | None = None
+
+
+# --------------------------------------------------------------------------- deployments
+
+
+class DeploymentCreate(_Body):
+    """``POST /api/v2/deployments/``. ``id``/``modelId`` may be given (24 hex characters)."""
+
+    id: str | None = None
+    modelId: str | None = None
+    label: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    targetType: Literal["binary", "multiclass", "regression"] = "regression"
+    targetName: str | None = None
+    classNames: list[str] | None = None
+    trainingData: dict[str, list[Any]] | None = Field(
+        default=None, description="training columns {name: [values]}; includes the target"
+    )
+    featureTypes: dict[str, Literal["numeric", "categorical"]] | None = None
+
+
+class FeatureInfo(BaseModel):
+    """A feature of the baseline and how it is binned."""
+
+    name: str
+    featureType: str
+
+
+class HealthStatus(BaseModel):
+    """A traffic light over the last day, as DataRobot's deployment list shows it."""
+
+    status: Status
+    message: str = ""
+
+
+class DeploymentResponse(BaseModel):
+    """A deployment."""
+
+    id: str
+    label: str
+    modelId: str
+    targetType: str
+    targetName: str | None
+    classNames: list[str]
+    features: list[FeatureInfo]
+    hasBaseline: bool
+    createdAt: float
+    serviceHealth: HealthStatus | None = None
+    modelHealth: HealthStatus | None = None
+    accuracyHealth: HealthStatus | None = None
+
+
+class DeploymentList(BaseModel):
+    """``GET /api/v2/deployments/``."""
+
+    count: int
+    data: list[DeploymentResponse]
+
+
+class VersionResponse(BaseModel):
+    """``GET /api/v2/version/``."""
+
+    major: int
+    minor: int
+    versionString: str
+
+
+# --------------------------------------------------------------------------- queries
+
+
+class Period(BaseModel):
+    """A half-open time range [start, end), aligned to whole hours."""
+
+    start: datetime
+    end: datetime
+
+
+class ServiceMetrics(BaseModel):
+    """Service health over a period or a bucket."""
+
+    totalPredictions: int
+    totalRequests: int
+    executionTime: float | None = Field(description="mean execution time per request, ms")
+    executionTimeP50: float | None = None
+    executionTimeP90: float | None = None
+    userErrorRate: float | None
+    serverErrorRate: float | None
+
+
+class ServiceBucket(BaseModel):
+    """Service health in one bucket of the period."""
+
+    period: Period
+    metrics: ServiceMetrics
+
+
+class ServiceStatsResponse(BaseModel):
+    """``GET .../serviceStats/``."""
+
+    deploymentId: str
+    modelId: str | None
+    period: Period
+    metrics: ServiceMetrics
+    status: Status
+    buckets: list[ServiceBucket]
+
+
+class Histogram(BaseModel):
+    """Counts of the baseline and of the period over the same bins."""
+
+    labels: list[str]
+    baseline: list[int]
+    current: list[int]
+
+
+class FeatureDrift(BaseModel):
+    """One feature's drift over the period."""
+
+    name: str
+    featureType: str
+    driftScore: float | None
+    status: Status
+    sampleSize: int
+    baselineSampleSize: int
+    missingCount: int
+    histogram: Histogram | None
+
+
+class FeatureDriftResponse(BaseModel):
+    """``GET .../featureDrift/``."""
+
+    deploymentId: str
+    modelId: str | None
+    period: Period
+    metric: str
+    thresholds: dict[str, float]
+    status: Status
+    count: int
+    data: list[FeatureDrift]
+
+
+class DriftBucket(BaseModel):
+    """A drift score in one bucket of the period."""
+
+    period: Period
+    driftScore: float | None
+    sampleSize: int
+
+
+class TargetDriftResponse(BaseModel):
+    """``GET .../targetDrift/``: the predictions' distribution against the target's."""
+
+    deploymentId: str
+    modelId: str | None
+    period: Period
+    metric: str
+    targetName: str | None
+    driftScore: float | None
+    status: Status
+    sampleSize: int
+    baselineSampleSize: int
+    meanPrediction: float | None
+    histogram: Histogram | None
+    buckets: list[DriftBucket]
+
+
+class MetricValue(BaseModel):
+    """An accuracy metric's value (DataRobot also carries a baseline; we have none)."""
+
+    value: float | None
+    baselineValue: float | None = None
+    percentChange: float | None = None
+
+
+class AccuracyBucket(BaseModel):
+    """Accuracy in one bucket of the period (by prediction time)."""
+
+    period: Period
+    sampleSize: int
+    metrics: dict[str, float | None]
+
+
+class AccuracyResponse(BaseModel):
+    """``GET .../accuracy/``: predictions joined with actuals by association id."""
+
+    deploymentId: str
+    modelId: str | None
+    period: Period
+    targetType: str
+    sampleSize: int
+    predictionsWithoutActuals: int
+    actualsWithoutPredictions: int
+    metrics: dict[str, MetricValue]
+    buckets: list[AccuracyBucket]
+
+
+class CustomMetricValue(BaseModel):
+    """A custom metric over a period or bucket: ``value`` is the requested aggregation."""
+
+    id: str
+    value: float | None
+    sum: float
+    mean: float | None
+    last: float | None
+    count: int
+
+
+class CustomMetricBucket(BaseModel):
+    """A custom metric in one bucket."""
+
+    period: Period
+    value: float | None
+    sum: float
+    mean: float | None
+    last: float | None
+    count: int
+
+
+class CustomMetricSummaryResponse(BaseModel):
+    """``GET .../customMetrics/{metricId}/summary/``."""
+
+    deploymentId: str
+    modelId: str | None
+    period: Period
+    aggregation: Literal["sum", "mean", "last"]
+    metric: CustomMetricValue
+    buckets: list[CustomMetricBucket]
+
+
+class EventItem(BaseModel):
+    """A deployment event, as reported."""
+
+    id: int
+    timestamp: str
+    eventType: str
+    message: str
+    orgId: str | None
+    deploymentId: str | None
+    data: dict[str, Any] | None
+
+
+class EventList(BaseModel):
+    """``GET .../events/``: newest first."""
+
+    count: int
+    data: list[EventItem]
+
+
+class AgentState(BaseModel):
+    """An agent's last heartbeat."""
+
+    agentId: str
+    receivedAt: datetime
+    ageSeconds: float
+    stale: bool
+    host: str | None
+    runtime: str | None
+    recordsPerSecond: float | None
+    backlog: dict[str, int | None]
+    errors: dict[str, int] | int | None
+    details: dict[str, Any]
+
+
+class FleetResponse(BaseModel):
+    """``GET /api/v2/spoolwatch/agents/``."""
+
+    count: int
+    totalBacklog: int
+    totalRecordsPerSecond: float
+    data: list[AgentState]

@@ -1,0 +1,76 @@
+"""The service's typed configuration; ``SPOOLWATCH_*`` environment variables fill it."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, replace
+
+from spoolwatch.errors import ConfigError
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ServerSettings", "is_loopback"]
+
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (``localhost`` counts)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerSettings:
+    """How the monitoring service runs.
+
+    ``auth=False`` (``--no-auth``) is refused by ``spoolwatch serve`` unless the service
+    binds a loopback address. ``webhook_url`` receives a JSON alert when a deployment's
+    status turns yellow or red (at most once per ``alert_period_seconds`` and status);
+    statuses are re-evaluated at most every ``alert_check_seconds`` per deployment.
+    """
+
+    db_url: str | None = None
+    auth: bool = True
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    webhook_url: str | None = None
+    alert_period_seconds: int = 3600
+    alert_check_seconds: float = 10.0
+    alert_window_seconds: int = 3600
+    drift_metric: str = "psi"
+    error_rate_yellow: float = 0.05
+    error_rate_red: float = 0.2
+    agent_stale_seconds: float = 120.0
+    cache_seconds: float = 5.0
+    dashboard: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_body_bytes < 1024:
+            raise ConfigError("max_body_bytes must be at least 1024")
+        if self.alert_period_seconds < 1:
+            raise ConfigError("alert_period_seconds must be at least 1")
+        if self.webhook_url is not None and not self.webhook_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ConfigError("--webhook-url must be an http:// or https:// URL")
+
+    @classmethod
+    def from_env(cls, **explicit: object) -> ServerSettings:
+        """Settings from ``SPOOLWATCH_DB``, ``SPOOLWATCH_WEBHOOK_URL``,
+        ``SPOOLWATCH_MAX_BODY_BYTES``; explicit non-``None`` arguments win."""
+        base = cls()
+        env: dict[str, object] = {}
+        if os.environ.get("SPOOLWATCH_DB"):
+            env["db_url"] = os.environ["SPOOLWATCH_DB"]
+        if os.environ.get("SPOOLWATCH_WEBHOOK_URL"):
+            env["webhook_url"] = os.environ["SPOOLWATCH_WEBHOOK_URL"]
+        if os.environ.get("SPOOLWATCH_MAX_BODY_BYTES"):
+            try:
+                env["max_body_bytes"] = int(os.environ["SPOOLWATCH_MAX_BODY_BYTES"])
+            except ValueError:
+                raise ConfigError("SPOOLWATCH_MAX_BODY_BYTES must be an integer") from None
+        env.update({k: v for k, v in explicit.items() if v is not None})
+        return replace(base, **env)  # type: ignore[arg-type]

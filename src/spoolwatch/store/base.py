@@ -1,0 +1,94 @@
+"""The store: one object over an engine, with short transactions for writers and readers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from spoolwatch.errors import ConfigError, TransientError
+from spoolwatch.store.engine import create_engine
+from spoolwatch.store.migrations import migrate
+
+__all__ = ["Store", "StoreUnavailable", "open_store"]
+
+logger = logging.getLogger(__name__)
+
+
+class StoreUnavailable(TransientError):
+    """The database cannot be reached or is locked right now; retry later."""
+
+
+class Store:
+    """A migrated database. ``write()`` and ``read()`` hand out connections in a transaction.
+
+    Thread-safe: every call takes its own pooled connection. On SQLite a write transaction
+    starts with ``BEGIN IMMEDIATE`` (one writer at a time, no lock-upgrade deadlocks); on
+    PostgreSQL, folds into the same deployment are serialised with a transaction-level
+    advisory lock (:meth:`lock_deployment`), so read-modify-write of count arrays is safe.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @property
+    def url(self) -> str:
+        """The database URL without its password."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def migrate(self) -> int:
+        """Apply pending migrations; return the schema version."""
+        try:
+            return migrate(self.engine)
+        except OperationalError as exc:
+            raise StoreUnavailable(f"database {self.url} is unavailable: {exc.orig}") from exc
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A connection in a write transaction, committed when the block ends without error."""
+        try:
+            with self.engine.connect() as conn:
+                if self.dialect == "sqlite":
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+        except OperationalError as exc:
+            raise StoreUnavailable(f"database {self.url} is unavailable: {exc.orig}") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reading."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+                conn.rollback()
+        except OperationalError as exc:
+            raise StoreUnavailable(f"database {self.url} is unavailable: {exc.orig}") from exc
+
+    def lock_deployment(self, conn: Connection, deployment_id: str) -> None:
+        """Serialise writers of one deployment until the transaction ends (PostgreSQL)."""
+        if self.dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:d))"), {"d": deployment_id})
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+
+def open_store(url: str | None = None, *, migrate_schema: bool = True) -> Store:
+    """Open (and by default migrate) the store at ``url`` (default: the SQLite file)."""
+    try:
+        store = Store(create_engine(url))
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"cannot open the database: {exc}") from exc
+    if migrate_schema:
+        store.migrate()
+    return store

@@ -1,0 +1,75 @@
+"""Versioned migrations, applied in order on start; each runs once (table ``schema_version``).
+
+Running them again is a no-op. On PostgreSQL an advisory lock keeps two services starting
+at the same time from applying the same migration twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, inspect, select, text
+
+from spoolwatch.store import schema
+
+__all__ = ["MIGRATIONS", "Migration", "current_version", "migrate"]
+
+logger = logging.getLogger(__name__)
+
+_LOCK_ID = 0x5F00_1A7C  # arbitrary, fixed: the advisory lock that serialises migrations
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema change: ``version`` is applied after every smaller version."""
+
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _initial(conn: Connection) -> None:
+    tables = [t for t in schema.metadata.sorted_tables if t.name != "schema_version"]
+    schema.metadata.create_all(conn, tables=tables)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema: tokens, deployments, hourly aggregates, events, fleet", _initial),
+)
+
+
+def current_version(conn: Connection) -> int:
+    """The highest applied migration (0 for an empty database)."""
+    if not inspect(conn).has_table("schema_version"):
+        return 0
+    rows = conn.execute(select(schema.schema_version.c.version)).scalars().all()
+    return max(rows, default=0)
+
+
+def migrate(engine: Engine) -> int:
+    """Apply every pending migration; return the schema version afterwards."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_ID})
+        schema.schema_version.create(conn, checkfirst=True)
+        version = current_version(conn)
+        for migration in MIGRATIONS:
+            if migration.version <= version:
+                continue
+            logger.info("applying migration %d: %s", migration.version, migration.description)
+            migration.apply(conn)
+            conn.execute(
+                schema.schema_version.insert().values(
+                    version=migration.version,
+                    description=migration.description,
+                    applied_at=time.time(),
+                )
+            )
+            version = migration.version
+        conn.commit()
+    return version
