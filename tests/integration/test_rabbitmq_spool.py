@@ -328,3 +328,17 @@ def test_from_url_takes_queue_from_query_or_option_and_masks_password() -> None:
     with pytest.raises(ConfigError, match="both certificate_path and keyfile_path"):
         from_url("amqps://h/%2F?queue=q", certificate_path="/c.pem")
     assert mask_url("amqp://u:p@h:1/v") == "amqp://u:***@h:1/v"
+
+
+def test_open_spool_dispatches_amqp_urls_to_the_rabbitmq_spool(
+    rabbitmq_url: str, queue_name: str
+) -> None:
+    from spoolwatch.spools import open_spool
+
+    spool = open_spool(f"{rabbitmq_url}?queue={queue_name}")
+    assert isinstance(spool, RabbitMQSpool)
+    try:
+        spool.write([_record()])
+        assert spool.backlog().visible == 1
+    finally:
+        spool.delete_queues()

@@ -319,3 +319,13 @@ def test_from_url_accepts_names_aws_urls_and_other_endpoints() -> None:
     with pytest.raises(ConfigError, match="option"):
         from_url("sqs://q", no_such_option=1)
     assert SqsSpool.record_byte_limit == 256_000
+
+
+def test_open_spool_dispatches_queue_urls_to_the_sqs_spool(sqs: Any) -> None:
+    from spoolwatch.spools import open_spool
+
+    url = _queue(sqs)
+    spool = open_spool(url)
+    assert isinstance(spool, SqsSpool)
+    spool.write([_record()])
+    assert spool.backlog().visible == 1

@@ -24,6 +24,9 @@ Behaviour worth knowing:
   ``position`` and ``time``, waits for the confirm, then acks the original.
 * ``peek``/``quarantined`` use ``basic_get`` without ack on a separate channel and close it,
   so the broker requeues what was looked at; those messages are then marked redelivered.
+* Heartbeats are answered only while the spool is being called. A consumer that spends
+  longer than about two heartbeat intervals elsewhere loses its connection; the spool
+  reconnects on the next call and the broker redelivers what was in hand.
 * The password of the URL never appears in ``name``, logs or error messages.
 """
 

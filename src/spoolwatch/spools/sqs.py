@@ -365,7 +365,8 @@ class SqsSpool(Spool):
             remaining = deadline - time.monotonic()
             poll = min(self.config.wait_time_seconds, max(0, math.floor(remaining)))
             messages = self._receive(url, max_records, poll, visibility)
-            if messages or remaining < 1:
+            # wait_time_seconds=0 turns long polling off: one short poll, never a busy loop.
+            if messages or remaining < 1 or poll == 0:
                 break
         while messages and len(messages) < max_records:
             more = self._receive(url, max_records - len(messages), 0, visibility)
