@@ -68,12 +68,16 @@ def run(
         agent = Agent(agent_config, on_stats=live.update if live else None)
     except (ConfigError, MissingExtra) as exc:
         fail(str(exc))
-    _install_signal_handlers(agent)
-    if live is not None:
-        with live:
+    previous = _install_signal_handlers(agent)
+    try:
+        if live is not None:
+            with live:
+                result = agent.run(until_empty=until_empty, max_seconds=max_seconds)
+        else:
             result = agent.run(until_empty=until_empty, max_seconds=max_seconds)
-    else:
-        result = agent.run(until_empty=until_empty, max_seconds=max_seconds)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if json_output:
         sys.stdout.write(
             orjson.dumps(result.as_dict(), option=orjson.OPT_NON_STR_KEYS).decode() + "\n"
@@ -108,7 +112,9 @@ def _setup_logging(level: str) -> None:
     root.propagate = False
 
 
-def _install_signal_handlers(agent: Any) -> None:
+def _install_signal_handlers(agent: Any) -> dict[int, Any]:
+    """SIGTERM/SIGINT → ``agent.stop()``; returns the handlers they replaced."""
+
     def handle(signum: int, frame: FrameType | None) -> None:
         logging.getLogger("spoolwatch.agent").warning(
             "%s received: stopping (send it again to give up on the batch in hand)",
@@ -116,8 +122,10 @@ def _install_signal_handlers(agent: Any) -> None:
         )
         agent.stop("signal")
 
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, handle)
+    return previous
 
 
 def _print_summary(result: Any) -> None:

@@ -1,0 +1,138 @@
+"""The HTTP sink with a mock transport: status handling, headers, merging, secrets."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import httpx
+import orjson
+import pytest
+
+from spoolwatch.agent.config import BatchingConfig, TargetConfig
+from spoolwatch.agent.convert import idempotency_key
+from spoolwatch.agent.secrets import Secret
+from spoolwatch.records import DataType, Record
+from spoolwatch.sinks.http import DryRunSink, HttpSink, api_base
+
+TOKEN = "very-secret-token-123"
+
+
+def _record(deployment: str = "d1") -> Record:
+    return Record.new(
+        DataType.DEPLOYMENT_STATS,
+        deployment,
+        {"timestamp": "t", "modelId": "m", "numPredictions": 1, "executionTime": 1.0},
+    )
+
+
+def _sink(handler: Callable[[httpx.Request], httpx.Response], **batching: int) -> HttpSink:
+    target = TargetConfig(url="https://dr.example.com/api/v2", api_token=Secret(TOKEN))
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    return HttpSink(target, BatchingConfig(**batching), client=client)
+
+
+def test_base_url_follows_datarobot_rules() -> None:
+    assert api_base("https://h/api/v2") == "https://h/api/v2/"
+    assert api_base("https://h/") == "https://h/api/v2/"
+    assert api_base("http://h:8080/prefix/api/v2/") == "http://h:8080/prefix/api/v2/"
+
+
+def test_accepted_request_carries_token_idempotency_key_and_record_ids() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(202)
+
+    records = [_record(), _record()]
+    result = _sink(handler).send(records)
+    assert result.accepted == [0, 1] and result.failure is None and result.requests == 1
+    (request,) = seen
+    assert str(request.url) == (
+        "https://dr.example.com/api/v2/deployments/d1/predictionRequests/fromJSON/"
+    )
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    ids = [str(r.id) for r in records]
+    assert request.headers["x-spoolwatch-record-ids"] == ",".join(ids)
+    assert request.headers["idempotency-key"] == idempotency_key(ids)
+    assert len(orjson.loads(request.content)["data"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(503, "http_5xx"), (500, "http_5xx"), (429, "http_429"), (401, "auth"), (403, "auth")],
+)
+def test_transient_status_keeps_records_unsettled(status: int, kind: str) -> None:
+    sink = _sink(lambda request: httpx.Response(status, headers={"Retry-After": "7"}))
+    result = sink.send([_record()])
+    assert result.accepted == [] and result.rejected == {}
+    assert result.failure is not None and result.failure_kind == kind
+    assert result.failure.retry_after == 7.0
+
+
+def test_connection_error_is_transient_and_names_no_secret() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    result = _sink(handler).send([_record()])
+    assert result.failure_kind == "connection" and TOKEN not in str(result.failure)
+
+
+def test_failure_stops_the_send_and_keeps_earlier_requests_accepted() -> None:
+    answers = iter([202, 503])
+    sink = _sink(lambda request: httpx.Response(next(answers)))
+    result = sink.send([_record("d1"), _record("d2"), _record("d3")])
+    assert result.accepted == [0] and result.failure_kind == "http_5xx"
+    assert result.done() == {0}
+
+
+def test_rejected_merged_request_is_retried_record_by_record() -> None:
+    bad = _record()
+    bad.payload["executionTime"] = "oops"
+    bad_id = str(bad.id)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if bad_id in request.headers["x-spoolwatch-record-ids"]:
+            return httpx.Response(422, json={"message": "executionTime is not a number"})
+        return httpx.Response(202)
+
+    result = _sink(handler).send([_record(), bad, _record()])
+    assert sorted(result.accepted) == [0, 2]
+    rejection = result.rejected[1]
+    assert rejection.status == 422 and "executionTime is not a number" in rejection.reason
+
+
+def test_request_size_limit_splits_requests() -> None:
+    bodies: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        return httpx.Response(202)
+
+    result = _sink(handler, max_records_per_request=2).send([_record() for _ in range(5)])
+    assert [len(orjson.loads(b)["data"]) for b in bodies] == [2, 2, 1]
+    assert result.accepted == [0, 1, 2, 3, 4] and result.requests == 3
+
+
+def test_heartbeat_404_disables_heartbeats() -> None:
+    assert _sink(lambda request: httpx.Response(404)).heartbeat({"agentId": "a"}) is False
+    assert _sink(lambda request: httpx.Response(202)).heartbeat({"agentId": "a"}) is True
+
+
+def test_token_never_appears_in_repr_or_logs(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        sink = _sink(lambda request: httpx.Response(503))
+        sink.send([_record()])
+    assert TOKEN not in repr(sink) and TOKEN not in caplog.text
+    assert TOKEN not in repr(TargetConfig(url="https://h", api_token=Secret(TOKEN)))
+
+
+def test_dry_run_sink_converts_without_sending() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("the dry run must not send")
+
+    target = TargetConfig(url="https://h")
+    sink = DryRunSink(target, client=httpx.Client(transport=httpx.MockTransport(handler)))
+    result = sink.send([_record(), _record("d2")])
+    assert result.accepted == [0, 1] and result.requests == 2
