@@ -1,5 +1,8 @@
 """Build payloads exactly as DataRobot's ``datarobot-mlops`` 11.2.62 writes them (spec §3).
 
+Predictions, with their NaN handling and time-series fields, are in
+:mod:`spoolwatch.report.predictions`.
+
 Pure functions: arguments in, payload dicts out, with every key in DataRobot's order and every
 value in its format. They validate their input like DataRobot's library (spec §1.4) and raise
 :class:`~spoolwatch.report.errors.ReportError` naming the argument; nothing is written by them.
@@ -7,10 +10,8 @@ value in its format. They validate their input like DataRobot's library (spec §
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,62 +19,40 @@ import numpy as np
 
 from spoolwatch.errors import InvalidRecord
 from spoolwatch.records import dumps_payload
-from spoolwatch.records.timestamps import dr_timestamp, event_timestamp, time_series_timestamp
+from spoolwatch.records.timestamps import dr_timestamp, event_timestamp
 from spoolwatch.report.errors import ReportError
-from spoolwatch.report.features import (
-    Predictions,
-    convert_class_names,
-    convert_predictions,
-    convert_strings,
-    feature_columns,
-    nan_rows,
-)
 
 __all__ = [
     "MAX_EVENT_MESSAGE",
-    "MAX_TIME_SERIES_ROWS",
-    "NAN_EVENT_TYPE",
-    "PredictionsReport",
-    "TimeSeries",
     "actuals_payload",
+    "check_json",
     "custom_metric_payload",
     "deployment_stats_payload",
     "event_payload",
-    "predictions_report",
+    "plain_bool",
+    "plain_int",
 ]
 
-log = logging.getLogger(__name__)
-
 MAX_EVENT_MESSAGE = 16_383
-MAX_TIME_SERIES_ROWS = 10_000
-NAN_EVENT_TYPE = "externalNaNPredictions"
-
-# Request-parameter names accepted (snake case or DataRobot's output name) → output name.
-_REQUEST_PARAMETERS = {
-    "forecast_point": "forecastPoint",
-    "predictions_start_date": "predictionsStartDate",
-    "predictions_end_date": "predictionsEndDate",
-    "relax_kia_check": "relaxKnownInAdvanceFeaturesCheck",
-    "relax_seen_cross_series_check": "relaxSeenCrossSeriesCheck",
-    "relax_insufficient_history_check": "relaxInsufficientHistoryCheck",
-}
-_REQUEST_OUTPUT_NAMES = {name: name for name in _REQUEST_PARAMETERS.values()}
 
 
-def _check_json(value: object, argument: str) -> None:
+def check_json(value: object, argument: str) -> None:
+    """Raise :class:`ReportError` naming ``argument`` when ``value`` cannot be written as JSON."""
     try:
         dumps_payload({"value": value})
     except InvalidRecord as exc:
         raise ReportError(argument, f"cannot be written as JSON ({exc})") from None
 
 
-def _plain_int(value: object, argument: str) -> int:
+def plain_int(value: object, argument: str) -> int:
+    """A Python int from an int or numpy integer (not a bool), else :class:`ReportError`."""
     if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
         raise ReportError(argument, f"must be an int, got {value!r} ({type(value).__name__})")
     return int(value)
 
 
-def _plain_bool(value: object, argument: str) -> bool:
+def plain_bool(value: object, argument: str) -> bool:
+    """A Python bool from a bool or numpy bool, else :class:`ReportError`."""
     if not isinstance(value, bool | np.bool_):
         raise ReportError(argument, f"must be a bool, got {value!r} ({type(value).__name__})")
     return bool(value)
@@ -90,7 +69,7 @@ def deployment_stats_payload(
     batch_id: str | None = None,
 ) -> dict[str, Any]:
     """DEPLOYMENT_STATS (§3.1)."""
-    count = _plain_int(num_predictions, "num_predictions")
+    count = plain_int(num_predictions, "num_predictions")
     if count < 0:
         raise ReportError("num_predictions", f"must not be negative, got {count}")
     if isinstance(execution_time_ms, bool) or not isinstance(
@@ -109,197 +88,9 @@ def deployment_stats_payload(
         payload["batchId"] = batch_id
     payload["numPredictions"] = count
     payload["executionTime"] = elapsed
-    payload["userError"] = _plain_bool(user_error, "user_error")
-    payload["systemError"] = _plain_bool(system_error, "system_error")
+    payload["userError"] = plain_bool(user_error, "user_error")
+    payload["systemError"] = plain_bool(system_error, "system_error")
     return payload
-
-
-@dataclass(frozen=True, slots=True)
-class TimeSeries:
-    """The optional time-series fields of a predictions report (§3.2)."""
-
-    request_parameters: Mapping[str, Any] | None = None
-    forecast_distance: Sequence[int] | None = None
-    row_index: Sequence[int] | None = None
-    partition: Sequence[datetime] | None = None
-    series_id: Sequence[str | None] | None = None
-
-    @property
-    def given(self) -> bool:
-        """Whether any time-series field was given."""
-        return any(
-            value is not None
-            for value in (
-                self.request_parameters,
-                self.forecast_distance,
-                self.row_index,
-                self.partition,
-                self.series_id,
-            )
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class PredictionsReport:
-    """What one ``report_predictions_data`` call becomes: an optional NaN event, then data."""
-
-    nan_event: dict[str, Any] | None
-    payload: dict[str, Any] | None
-
-
-def _request_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    if not isinstance(parameters, Mapping):
-        raise ReportError("request_parameters", "must be a mapping")
-    out: dict[str, Any] = {}
-    for key, value in parameters.items():
-        name = _REQUEST_PARAMETERS.get(key) or _REQUEST_OUTPUT_NAMES.get(key)
-        if name is None:
-            # DataRobot's library drops unknown keys too; say so instead of hiding it.
-            log.warning(
-                "request_parameters: ignoring unknown key %r (known: %s)",
-                key,
-                ", ".join(sorted(_REQUEST_PARAMETERS)),
-            )
-            continue
-        out[name] = time_series_timestamp(value) if isinstance(value, datetime) else value
-    _check_json(out, "request_parameters")
-    return out
-
-
-def _int_list(values: object, argument: str, rows: int) -> list[int]:
-    if isinstance(values, np.ndarray):
-        values = values.tolist()
-    if not isinstance(values, list | tuple):
-        raise ReportError(argument, "must be a list of ints")
-    out = [_plain_int(value, f"{argument}[{i}]") for i, value in enumerate(values)]
-    if len(out) != rows:
-        raise ReportError(argument, f"{len(out)} values for {rows} predictions")
-    return out
-
-
-def _time_series_fields(series: TimeSeries, rows: int) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    if series.request_parameters is not None:
-        fields["requestParameters"] = _request_parameters(series.request_parameters)
-    if series.forecast_distance is not None:
-        fields["forecastDistance"] = _int_list(series.forecast_distance, "forecast_distance", rows)
-    if series.row_index is not None:
-        fields["rowIndex"] = _int_list(series.row_index, "row_index", rows)
-    if series.partition is not None:
-        stamps = list(series.partition)
-        if len(stamps) != rows:
-            raise ReportError("partition", f"{len(stamps)} values for {rows} predictions")
-        for i, stamp in enumerate(stamps):
-            if not isinstance(stamp, datetime):
-                raise ReportError(f"partition[{i}]", f"must be a datetime, got {stamp!r}")
-        fields["partition"] = [time_series_timestamp(stamp) for stamp in stamps]
-    if series.series_id is not None:
-        ids = list(series.series_id)
-        if len(ids) != rows:
-            raise ReportError("series_id", f"{len(ids)} values for {rows} predictions")
-        if any(value is not None for value in ids):
-            fields["seriesId"] = convert_strings(ids, "series_id")
-    return fields
-
-
-def _drop_rows(values: list[Any], dropped: set[int]) -> list[Any]:
-    return [value for i, value in enumerate(values) if i not in dropped]
-
-
-def _nan_event(now: datetime, deployment_id: str, model_id: str, rows: list[int]) -> dict[str, Any]:
-    message = "External NaN Predictions for indices: " + ", ".join(str(i) for i in rows)
-    return event_payload(
-        now=now,
-        event_type=NAN_EVENT_TYPE,
-        message=message,
-        deployment_id=deployment_id,
-        data={"modelId": str(model_id), "count": len(rows)},
-    )
-
-
-def predictions_report(
-    *,
-    now: datetime,
-    deployment_id: str,
-    model_id: str,
-    features: object = None,
-    predictions: object = None,
-    association_ids: object = None,
-    class_names: object = None,
-    batch_id: str | None = None,
-    skip_drift_tracking: bool = False,
-    skip_accuracy_tracking: bool = False,
-    time_series: TimeSeries | None = None,
-) -> PredictionsReport:
-    """PREDICTIONS_DATA (§3.2), with NaN predictions removed and reported by an EVENT first."""
-    series = time_series or TimeSeries()
-    if features is None and predictions is None:
-        raise ReportError("features_df", "give features_df, predictions or both")
-    names = convert_class_names(class_names)
-    columns = feature_columns(features) if features is not None else None
-    feature_rows = len(next(iter(columns.values()))) if columns else 0
-    converted: Predictions | None = None
-    if predictions is not None:
-        converted = convert_predictions(predictions, names)
-    rows = len(converted.values) if converted is not None else feature_rows
-    if columns is not None and converted is not None and not series.given and feature_rows != rows:
-        raise ReportError("features_df", f"{feature_rows} rows for {rows} predictions")
-    if series.given and max(rows, feature_rows) > MAX_TIME_SERIES_ROWS:
-        raise ReportError(
-            "predictions", f"time series reports take at most {MAX_TIME_SERIES_ROWS} rows"
-        )
-    ids: list[str] | None = None
-    if association_ids is not None:
-        if converted is None:
-            raise ReportError("association_ids", "given without predictions")
-        ids = convert_strings(association_ids, "association_ids")
-        if len(ids) != rows:
-            raise ReportError("association_ids", f"{len(ids)} ids for {rows} predictions")
-        if len(set(ids)) != len(ids):
-            raise ReportError("association_ids", "ids must be unique within one report")
-    row_fields = [
-        name
-        for name in ("forecast_distance", "row_index", "partition", "series_id")
-        if getattr(series, name) is not None
-    ]
-    if converted is None and row_fields:
-        raise ReportError(row_fields[0], "time-series row fields need predictions")
-    ts_fields = _time_series_fields(series, rows)
-
-    nan_event = None
-    prediction_values = converted.values if converted is not None else None
-    bad = nan_rows(converted) if converted is not None else []
-    if bad:
-        nan_event = _nan_event(now, deployment_id, model_id, bad)
-        dropped = set(bad)
-        prediction_values = _drop_rows(prediction_values or [], dropped)
-        if ids is not None:
-            ids = _drop_rows(ids, dropped)
-        if columns is not None and feature_rows == rows:
-            columns = {name: _drop_rows(values, dropped) for name, values in columns.items()}
-        for key in ("forecastDistance", "rowIndex", "partition", "seriesId"):
-            if key in ts_fields:
-                ts_fields[key] = _drop_rows(ts_fields[key], dropped)
-        if not prediction_values:
-            return PredictionsReport(nan_event, None)
-
-    payload: dict[str, Any] = {"timestamp": dr_timestamp(now), "modelId": model_id}
-    if batch_id is not None:
-        payload["batchId"] = batch_id
-    if columns is not None:
-        payload["features"] = columns
-    if prediction_values is not None:
-        payload["predictions"] = prediction_values
-    if ids is not None:
-        payload["associationIds"] = ids
-    if names is not None:
-        payload["classNames"] = names
-    payload.update(ts_fields)
-    if _plain_bool(skip_drift_tracking, "skip_drift_tracking"):
-        payload["skipDriftTracking"] = True
-    if _plain_bool(skip_accuracy_tracking, "skip_accuracy_tracking"):
-        payload["skipAccuracyTracking"] = True
-    return PredictionsReport(nan_event, payload)
 
 
 def _actual(item: object, index: int, id_column: str) -> dict[str, Any]:
@@ -326,7 +117,7 @@ def _actual(item: object, index: int, id_column: str) -> dict[str, Any]:
     }
     acted = given.pop("wasActedOn", None)
     if acted is not None:
-        actual["wasActedOn"] = _plain_bool(acted, f"{where}.wasActedOn")
+        actual["wasActedOn"] = plain_bool(acted, f"{where}.wasActedOn")
     if "timestamp" in given:
         stamp = given.pop("timestamp")
         actual["timestamp"] = dr_timestamp(stamp) if isinstance(stamp, datetime) else stamp
@@ -334,7 +125,7 @@ def _actual(item: object, index: int, id_column: str) -> dict[str, Any]:
         if not isinstance(key, str):
             raise ReportError(where, f"keys must be strings, got {key!r}")
         actual[key] = extra
-    _check_json(actual, where)
+    check_json(actual, where)
     return actual
 
 
@@ -440,7 +231,7 @@ def event_payload(
         if not isinstance(data, Mapping):
             raise ReportError("data", f"must be a dict or None, got {type(data).__name__}")
         data = dict(data)
-        _check_json(data, "data")
+        check_json(data, "data")
     if org_id is not None and not isinstance(org_id, str):
         raise ReportError("org_id", "must be a string or None")
     return {

@@ -23,6 +23,7 @@ from spoolwatch.report import convert, split
 from spoolwatch.report.background import BackgroundWriter, Dropped
 from spoolwatch.report.config import ReporterConfig
 from spoolwatch.report.errors import ReportError
+from spoolwatch.report.predictions import TimeSeries, predictions_report
 from spoolwatch.spools.base import Spool
 
 __all__ = ["DROP_EVENT_TYPE", "Reporter"]
@@ -228,7 +229,7 @@ class Reporter:
         """
         deployment = self._deployment(deployment_id)
         model = self._model(model_id)
-        report = convert.predictions_report(
+        report = predictions_report(
             now=self._clock(),
             deployment_id=deployment,
             model_id=model,
@@ -239,7 +240,7 @@ class Reporter:
             batch_id=batch_id,
             skip_drift_tracking=skip_drift_tracking,
             skip_accuracy_tracking=skip_accuracy_tracking,
-            time_series=convert.TimeSeries(
+            time_series=TimeSeries(
                 request_parameters=request_parameters,
                 forecast_distance=forecast_distance,
                 row_index=row_index,
