@@ -20,7 +20,7 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#212121}
 table{border-collapse:collapse;margin:1rem 0}
 td,th{padding:.3rem .7rem;border-bottom:1px solid #ddd;text-align:left}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .badge{color:#fff;border-radius:.3rem;padding:.1rem .5rem;font-weight:600}
 section{margin:1.5rem 0}
 .legend span{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 1rem}
@@ -32,7 +32,11 @@ def _badge(status: DriftStatus) -> str:
 
 
 def _number(value: float | None, digits: int = 4) -> str:
-    return "-" if value is None else f"{value:.{digits}g}"
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _p_value(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2g}"
 
 
 def _percent(value: float | None) -> str:
@@ -70,7 +74,7 @@ def render_drift_html(report: DriftReport, *, title: str, subtitle: str = "") ->
     drifts = [*report.features, *([report.target] if report.target else [])]
     rows = "".join(
         f"<tr><td><a href='#f{i}'>{escape(d.name)}</a></td><td>{d.kind.value}</td>"
-        f"<td class='num'>{_number(d.value)}</td><td class='num'>{_number(d.p_value, 2)}</td>"
+        f"<td class='num'>{_number(d.value)}</td><td class='num'>{_p_value(d.p_value)}</td>"
         f"<td class='num'>{_percent(d.missing_rate_reference)}</td>"
         f"<td class='num'>{_percent(d.missing_rate_current)}</td>"
         f"<td class='num'>{d.reference_rows:,}</td><td class='num'>{d.current_rows:,}</td>"
@@ -80,7 +84,7 @@ def render_drift_html(report: DriftReport, *, title: str, subtitle: str = "") ->
     sections = "".join(
         f"<section id='f{i}'><h3>{escape(d.name)} {_badge(d.status)}</h3>"
         f"<p>{escape(report.metric)} = {_number(d.value)} (yellow &ge; {d.thresholds.yellow}, "
-        f"red &ge; {d.thresholds.red}); p-value {_number(d.p_value, 2)}</p>{_bars(d)}</section>"
+        f"red &ge; {d.thresholds.red}); p-value {_p_value(d.p_value)}</p>{_bars(d)}</section>"
         for i, d in enumerate(drifts)
     )
     return (
