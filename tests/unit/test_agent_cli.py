@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,15 @@ from spoolwatch.records import DataType, Record
 from spoolwatch.spools.memory import MemorySpool
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    # The command configures the "spoolwatch" logger for the process; undo it per test.
+    logger = logging.getLogger("spoolwatch")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 def test_config_example_prints_a_config_that_parses(monkeypatch: pytest.MonkeyPatch) -> None:

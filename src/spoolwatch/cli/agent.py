@@ -122,7 +122,7 @@ def _install_signal_handlers(agent: Any) -> dict[int, Any]:
         )
         agent.stop("signal")
 
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous: dict[int, Any] = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     for sig in previous:
         signal.signal(sig, handle)
     return previous
