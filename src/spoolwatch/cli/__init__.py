@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from spoolwatch import __version__
-from spoolwatch.cli import agent, deploy, drift, spool
+from spoolwatch.cli import agent, deploy, deployments, drift, serve, spool, tokens
 
 app = typer.Typer(
     name="spoolwatch",
@@ -18,6 +18,9 @@ app.add_typer(spool.app, name="spool")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(agent.app, name="agent")
 app.command("drift")(drift.drift)
+app.command("serve")(serve.serve)
+app.add_typer(tokens.app, name="tokens")
+app.add_typer(deployments.app, name="deployments")
 
 
 def _version(value: bool) -> None:

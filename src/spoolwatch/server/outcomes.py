@@ -58,7 +58,8 @@ def _joined(
 
 def _usable(deployment: Deployment, rows: Sequence[Any]) -> tuple[list[Any], list[Any]]:
     """Predictions and actuals of the rows whose shapes fit the deployment's target type."""
-    predictions, actuals = [], []
+    predictions: list[Any] = []
+    actuals: list[Any] = []
     n_classes = len(deployment.class_names)
     for row in rows:
         prediction, actual = orjson.loads(row.prediction), orjson.loads(row.actual)
