@@ -182,3 +182,19 @@ def test_background_records_are_the_same_as_synchronous_ones() -> None:
     ours = [r.payload for r in events(MemorySpool("sync-same"))]
     theirs = [r.payload for r in events(MemorySpool("bg-same"))]
     assert ours == theirs and len(ours) == 1
+
+
+def test_drop_event_goes_to_the_deployment_reported_to_when_there_is_no_default() -> None:
+    spool = GatedSpool("bg-no-default")
+    no_ids = ReporterConfig(background=True, buffer_size=1, max_block_seconds=0.05)
+    reporter = Reporter(spool, config=no_ids)
+    other = "650a1b2c3d4e5f6a7b8c9d99"
+    reporter.report_event("x", "1", deployment_id=other)
+    assert spool.entered.wait(5)
+    reporter.report_event("x", "2", deployment_id=other)
+    reporter.report_event("x", "3", deployment_id=other)
+    spool.gate.set()
+    reporter.close()
+    (drop,) = [r for r in events(spool) if r.payload["eventType"] == DROP_EVENT_TYPE]
+    assert drop.deployment_id == other
+    assert drop.payload["deploymentId"] == other

@@ -199,3 +199,17 @@ def test_custom_metric_rows_setting_sets_the_part_size(configured: int) -> None:
     sizes = [len(metric_buckets(r)) for r in written(spool)]
     assert sum(sizes) == 250
     assert max(sizes) == configured
+
+
+def test_time_series_with_fewer_feature_rows_splits_every_field_by_its_own_rows() -> None:
+    spool = LimitedSpool("split-ts-uneven", 256_000)
+    reporter = Reporter(spool, deployment_id=DEP, model_id=MODEL, rows_per_record=2)
+    reporter.report_predictions_data(
+        {"lag": [1.0, 2.0, 3.0]},
+        [10.0, 20.0, 30.0, 40.0, 50.0],
+        forecast_distance=[1, 2, 3, 4, 5],
+    )
+    parts = [r.payload for r in written(spool)]
+    assert [p.get("features") for p in parts] == [{"lag": [1.0, 2.0]}, {"lag": [3.0]}, None]
+    assert [p["predictions"] for p in parts] == [[10.0, 20.0], [30.0, 40.0], [50.0]]
+    assert [p["forecastDistance"] for p in parts] == [[1, 2], [3, 4], [5]]

@@ -9,6 +9,7 @@ again. A failed spool write is retried with back-off a few times, then counted a
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
@@ -25,6 +26,8 @@ __all__ = ["BackgroundWriter", "Dropped"]
 log = logging.getLogger(__name__)
 
 _WARN_EVERY_SECONDS = 10.0
+#: How long the interpreter's exit waits for buffered reports when close() was never called.
+AT_EXIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,12 @@ class BackgroundWriter:
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="spoolwatch-reporter", daemon=True)
         self._thread.start()
+        # A model that never calls close() should still get its buffered reports written.
+        atexit.register(self._at_exit)
+
+    def _at_exit(self) -> None:
+        if not self._closed:
+            self.close(AT_EXIT_SECONDS)
 
     @property
     def dropped(self) -> Dropped:
@@ -140,6 +149,7 @@ class BackgroundWriter:
         writer thread has finished (the spool may then be closed).
         """
         self._closed = True
+        atexit.unregister(self._at_exit)
         drained = self.flush(timeout)
         self._stopping.set()
         self._thread.join(None if drained else 0.0)

@@ -83,6 +83,7 @@ class Reporter:
             self._spool = self.config.open_spool()
         self._lock = threading.Lock()
         self._closed = False
+        self._last_deployment_id: str | None = None
         self._writer: BackgroundWriter | None = None
         if self.config.background:
             self._writer = BackgroundWriter(
@@ -145,13 +146,15 @@ class Reporter:
         if self._closed:
             raise ConfigError("the reporter is closed")
         if self._writer is not None:
+            self._last_deployment_id = records[0].deployment_id
             self._writer.submit(records)
             return
         with self._lock:
             self._spool.write(records)
 
     def _drop_event(self, totals: Dropped, since: Dropped) -> Record | None:
-        deployment_id = self.config.deployment_id
+        # Without a default deployment, tell the deployment the model reported to last.
+        deployment_id = self.config.deployment_id or self._last_deployment_id
         if not deployment_id:
             return None
         message = (
