@@ -156,3 +156,11 @@ def test_bad_options_are_rejected(files: tuple[Path, Path]) -> None:
     assert result.exit_code == 2 and "both" in result.stderr
     result = _run("--reference", reference, "--current", current, "--categorical", "zzz")
     assert result.exit_code == 2 and "zzz" in result.stderr
+
+
+def test_unwritable_html_path_is_a_clear_error(files: tuple[Path, Path], tmp_path: Path) -> None:
+    reference, current = files
+    target = tmp_path / "missing-dir" / "report.html"
+    result = _run("--reference", reference, "--current", current, "--html", target)
+    assert result.exit_code == 2 and "cannot write the HTML report" in result.stderr
+    assert not target.exists()

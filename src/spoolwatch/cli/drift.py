@@ -124,6 +124,45 @@ def _only_in(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> lis
     return [name for name in first if name not in second]
 
 
+def _write_html(report: DriftReport, html: Path, reference: Path, current: Path) -> None:
+    page = render_drift_html(
+        report,
+        title="spoolwatch drift report",
+        subtitle=f"current: {current}; reference: {reference}",
+    )
+    try:
+        html.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        fail(f"{html}: cannot write the HTML report: {exc.strerror}")
+
+
+def _emit(
+    report: DriftReport,
+    reference: Path,
+    current: Path,
+    columns: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
+    as_json: bool,
+    html: Path | None,
+) -> None:
+    only_ref, only_cur = _only_in(*columns), _only_in(columns[1], columns[0])
+    if as_json:
+        print_json_line(
+            {
+                "reference": str(reference),
+                "current": str(current),
+                "onlyInReference": only_ref,
+                "onlyInCurrent": only_cur,
+                **report.to_dict(),
+            }
+        )
+        return
+    _print_table(report, reference, current)
+    if only_ref or only_cur:
+        console.print(f"not compared (in one file only): {', '.join(only_ref + only_cur)}")
+    if html is not None:
+        console.print(f"HTML report: {html}")
+
+
 def drift(
     reference: Path = typer.Option(
         ..., "--reference", help="Reference data (training), CSV or Parquet."
@@ -171,32 +210,8 @@ def drift(
     except ConfigError as exc:
         fail(f"{reference} and {current}: {exc}")
     if html is not None:
-        page = render_drift_html(
-            report,
-            title="spoolwatch drift report",
-            subtitle=f"current: {current}; reference: {reference}",
-        )
-        try:
-            html.write_text(page, encoding="utf-8")
-        except OSError as exc:
-            fail(f"{html}: cannot write the HTML report: {exc.strerror}")
-    only_ref, only_cur = _only_in(ref_columns, cur_columns), _only_in(cur_columns, ref_columns)
-    if as_json:
-        print_json_line(
-            {
-                "reference": str(reference),
-                "current": str(current),
-                "onlyInReference": only_ref,
-                "onlyInCurrent": only_cur,
-                **report.to_dict(),
-            }
-        )
-    else:
-        _print_table(report, reference, current)
-        if only_ref or only_cur:
-            console.print(f"not compared (in one file only): {', '.join(only_ref + only_cur)}")
-        if html is not None:
-            console.print(f"HTML report: {html}")
+        _write_html(report, html, reference, current)
+    _emit(report, reference, current, (ref_columns, cur_columns), as_json, html)
     threshold = {FailOn.YELLOW: DriftStatus.YELLOW, FailOn.RED: DriftStatus.RED}.get(fail_on)
     if threshold is not None and report.status.severity >= threshold.severity:
         raise typer.Exit(1)

@@ -207,11 +207,11 @@ class Baseline:
         if predictions is None:
             return cls(features)
         target_type, monitored = prediction_values(predictions, class_names)
-        kind = FeatureKind.CATEGORICAL if target_type is TargetType.MULTICLASS else None
+        multiclass = target_type is TargetType.MULTICLASS
         target = FeatureBaseline.from_values(
             "prediction",
             monitored,
-            kind=kind or FeatureKind.NUMERIC,
+            kind=FeatureKind.CATEGORICAL if multiclass else FeatureKind.NUMERIC,
             n_bins=n_bins,
             max_categories=max_categories,
         )
