@@ -81,17 +81,18 @@ class SpoolWriter:
     def write(self, records: Sequence[Record]) -> None:
         """Append ``records`` in order, rotating and refusing as DataRobot's writer does."""
         encoded = [self._encode(record) for record in records]  # bad records fail first
+        for data, needed in encoded:
+            if needed > self.max_file_size:
+                raise InvalidRecord(
+                    f"a record of {len(data)} bytes does not fit in a spool file of at "
+                    f"most {self.max_file_size} bytes (max_file_size of {self.directory})"
+                )
         self._ensure_open()
         pending: list[bytes] = []
         pending_size = 0
         for data, needed in encoded:
             size_now = self._size + pending_size
-            if size_now + needed > self.max_file_size:
-                if size_now == 0:
-                    raise InvalidRecord(
-                        f"a record of {len(data)} bytes does not fit in a spool file of at "
-                        f"most {self.max_file_size} bytes (max_file_size of {self.directory})"
-                    )
+            if size_now > 0 and size_now + needed > self.max_file_size:
                 self._flush(pending)
                 pending, pending_size = [], 0
                 self._rotate()
