@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -132,3 +132,19 @@ def test_split_report_in_a_json_spool_file_matches_datarobots_file(
     for mine, reference in zip(ours, theirs, strict=True):
         our_id = json.loads(mine)["header"]["id"]
         assert mine.replace(our_id, json.loads(reference)["header"]["id"]) == reference
+
+
+def test_large_custom_metric_splits_into_json_spool_records(tmp_path: Path) -> None:
+    # DataRobot's library loses such a report on JSON spools; here every part is a record.
+    spool = FilesystemSpool(tmp_path, max_file_size=20_000, max_files=50)
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    with Reporter(spool, deployment_id=DEP, model_id=MODEL) as reporter:
+        reporter.report_custom_metric(
+            "metric",
+            [float(i) for i in range(500)],
+            [start + timedelta(minutes=i) for i in range(500)],
+        )
+    records = decode_files(tmp_path)
+    assert [len(r.payload["buckets"]) for r in records] == [200, 200, 100]
+    values = [b["value"] for r in records for b in r.payload["buckets"]]
+    assert values == [float(i) for i in range(500)]

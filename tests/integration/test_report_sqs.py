@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -79,3 +80,19 @@ def test_queue_name_setting_resolves_the_queue(sqs: Any) -> None:
     (record,) = receive_all(sqs, url)
     assert record.payload["eventType"] == "prediction_request.failed"
     assert record.payload["data"] == {"status": 504}
+
+
+def test_custom_metric_too_big_for_one_sqs_message_arrives_in_parts(sqs: Any) -> None:
+    # 12 000 buckets: DataRobot's library fails with TypeError here and sends nothing.
+    _name, url = make_queue(sqs)
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    with Reporter(url, deployment_id=DEP, model_id=MODEL) as reporter:
+        reporter.report_custom_metric(
+            "metric",
+            [float(i) for i in range(12_000)],
+            [start + timedelta(seconds=i) for i in range(12_000)],
+        )
+    records = receive_all(sqs, url)
+    assert sorted(len(r.payload["buckets"]) for r in records) == [1_760, 2_560, 2_560, 2_560, 2_560]
+    values = sorted(b["value"] for r in records for b in r.payload["buckets"])
+    assert values == [float(i) for i in range(12_000)]
