@@ -487,9 +487,16 @@ class RabbitMQSpool(Spool):
             self._settle(tags, "ack", lambda t, m: channel.basic_ack(t, multiple=m))
 
     def nack(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
-        """Requeue at once; RabbitMQ has no delayed redelivery, so ``delay`` is ignored."""
+        """Requeue at once; RabbitMQ has no delayed redelivery, so ``delay`` is ignored.
+
+        Prefetched records not yet handed out are requeued with them, so that the broker
+        puts everything back in its original order and nacked records come first."""
         tags = self._current_tags(deliveries, "nack")
         if tags:
+            for tag, _redelivered, _body in self._buffer:
+                tags.add(tag)
+                self._handed.add(tag)
+            self._buffer.clear()
             channel = self._consumer
             self._settle(tags, "nack", lambda t, m: channel.basic_nack(t, multiple=m, requeue=True))
 

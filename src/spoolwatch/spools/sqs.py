@@ -176,7 +176,8 @@ class SqsSpool(Spool):
         self._queue_url = config.queue_url
         self._max_bytes: int | None = None
         self._dlq_url: str | None = config.dead_letter_queue_url
-        self._redrive_dlq = False
+        # Receipt handles read and not yet settled: close() makes them visible again.
+        self._in_hand: dict[str, None] = {}
 
     @property
     def name(self) -> str:
@@ -365,14 +366,19 @@ class SqsSpool(Spool):
             remaining = deadline - time.monotonic()
             poll = min(self.config.wait_time_seconds, max(0, math.floor(remaining)))
             messages = self._receive(url, max_records, poll, visibility)
-            # wait_time_seconds=0 turns long polling off: one short poll, never a busy loop.
-            if messages or remaining < 1 or poll == 0:
+            remaining = deadline - time.monotonic()
+            if messages or remaining <= 0.05:
                 break
+            if poll == 0:
+                # Long polls take whole seconds: pause for a fraction (or when long polling
+                # is off) instead of polling in a tight loop.
+                time.sleep(min(remaining, 1.0))
         while messages and len(messages) < max_records:
             more = self._receive(url, max_records - len(messages), 0, visibility)
             if not more:
                 break
             messages.extend(more)
+        self._in_hand.update((m["ReceiptHandle"], None) for m in messages)
         return [self._delivery(message) for message in messages]
 
     def _delivery(self, message: dict[str, Any]) -> Delivery:
@@ -407,13 +413,19 @@ class SqsSpool(Spool):
                     failure.get("Message", ""),
                 )
 
+    def _release(self, deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            self._in_hand.pop(delivery.token[0], None)
+
     def ack(self, deliveries: Sequence[Delivery]) -> None:
+        self._release(deliveries)
         self._settle(
             "delete messages", self.client.delete_message_batch, self._by_handle(deliveries)
         )
 
     def nack(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
         seconds = min(MAX_VISIBILITY, max(0, math.ceil(delay)))
+        self._release(deliveries)
         self._settle(
             "change visibility",
             self.client.change_message_visibility_batch,
@@ -445,7 +457,7 @@ class SqsSpool(Spool):
                     QueueName=parts[5],
                     QueueOwnerAWSAccountId=parts[4],
                 )
-                self._dlq_url, self._redrive_dlq = str(reply["QueueUrl"]), True
+                self._dlq_url = str(reply["QueueUrl"])
                 return self._dlq_url
         base = self.config.short_name.removesuffix(".fifo")
         name = f"{base}-quarantine" + (".fifo" if self.config.fifo else "")
@@ -562,6 +574,21 @@ class SqsSpool(Spool):
         return Backlog(
             visible=visible, in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0))
         )
+
+    def close(self) -> None:
+        """Make records read but not settled visible again at once (best effort)."""
+        handles, self._in_hand = list(self._in_hand), {}
+        if not handles:
+            return
+        entries = [{"ReceiptHandle": h, "VisibilityTimeout": 0} for h in handles]
+        try:
+            self._settle(
+                "give back unsettled messages", self.client.change_message_visibility_batch, entries
+            )
+        except SpoolwatchError as exc:
+            logger.warning(
+                "%s: %s; they become visible after their visibility timeout", self.name, exc
+            )
 
 
 def _entry_size(entry: dict[str, Any]) -> int:
