@@ -22,8 +22,8 @@ from spoolwatch.records.types import DataFormat, DataType, data_type_from_wire
 
 __all__ = [
     "END_MARKER",
-    "FRAMING_VERSION",
     "FRAME_HEADER_SIZE",
+    "FRAMING_VERSION",
     "MAGIC",
     "Frame",
     "FrameKind",
@@ -84,7 +84,8 @@ def next_frame(
     if framing != FRAMING_VERSION:
         raise DecodeError(
             f"unsupported framing version {framing} (expected {FRAMING_VERSION})",
-            source=source, offset=offset,
+            source=source,
+            offset=offset,
         )
     end = offset + FRAME_HEADER_SIZE + length
     if len(buf) < end:
@@ -93,7 +94,8 @@ def next_frame(
     if verify and checksum and zlib.crc32(body) != checksum:
         raise DecodeError(
             f"CRC-32 mismatch (frame says 0x{checksum:08x}, bytes give 0x{zlib.crc32(body):08x})",
-            source=source, offset=offset,
+            source=source,
+            offset=offset,
         )
     return Frame(FrameKind.RECORD, offset, end, body)
 
@@ -106,7 +108,10 @@ def frame_record_id(body: bytes, position: str) -> str:
 
 
 def decode_record_bytes(
-    body: bytes, *, record_id: str | None = None, source: str | None = None,
+    body: bytes,
+    *,
+    record_id: str | None = None,
+    source: str | None = None,
     offset: int | None = None,
 ) -> Record:
     """Decode the record bytes of one frame (header fields, then the JSON payload)."""
@@ -121,7 +126,9 @@ def decode_record_bytes(
         pos += 4
         deployment_id = body[pos : pos + dep_len].decode("utf-8")
         pos += dep_len
-        data_type_ordinal, data_format, payload_len, version = struct.unpack_from(">IIII", body, pos)
+        data_type_ordinal, data_format, payload_len, version = struct.unpack_from(
+            ">IIII", body, pos
+        )
         pos += 16
         strings = []
         for _ in range(3):
@@ -175,20 +182,32 @@ def encode_record_bytes(record: Record) -> bytes:
         raise InvalidRecord("a binary record needs a deployment id", record_id=record.id)
     data_type = record.data_type
     if isinstance(data_type, str) and not isinstance(data_type, DataType):
-        raise InvalidRecord(f"unknown data type {data_type!r} has no binary ordinal",
-                            record_id=record.id)
+        raise InvalidRecord(
+            f"unknown data type {data_type!r} has no binary ordinal", record_id=record.id
+        )
     try:
         payload = json.dumps(record.payload).encode("ascii")
     except (TypeError, ValueError) as exc:
-        raise InvalidRecord(f"payload cannot be written as JSON: {exc}",
-                            record_id=record.id) from exc
-    fields = (
-        _pack_str(record.deployment_id)
-        + struct.pack(">IIII", int(data_type), DataFormat.BYTE_ARRAY, len(payload), record.version)
-        + _pack_str(record.language)
-        + _pack_str(record.lib_version)
-        + _pack_str(record.reserved)
-    )
+        raise InvalidRecord(
+            f"payload cannot be written as JSON: {exc}", record_id=record.id
+        ) from exc
+    try:
+        fields = (
+            _pack_str(record.deployment_id)
+            + struct.pack(
+                ">IIII", int(data_type), DataFormat.BYTE_ARRAY, len(payload), record.version
+            )
+            + _pack_str(record.language)
+            + _pack_str(record.lib_version)
+            + _pack_str(record.reserved)
+        )
+    except struct.error as exc:
+        # Ordinals and the version are u32 on the wire; anything else cannot be framed.
+        raise InvalidRecord(
+            f"record cannot be written as a binary frame (data type {data_type!r}, version "
+            f"{record.version!r}): {exc}",
+            record_id=record.id,
+        ) from exc
     return _U32.pack(len(fields)) + fields + payload
 
 

@@ -42,12 +42,11 @@ class Record:
     header_extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def new(
-        cls, data_type: DataType, deployment_id: str | None, payload: dict[str, Any]
-    ) -> Record:
+    def new(cls, data_type: DataType, deployment_id: str | None, payload: dict[str, Any]) -> Record:
         """A fresh record as DataRobot's library would write it, with a random UUID4 id."""
-        return cls(deployment_id=deployment_id, data_type=data_type, payload=payload,
-                   id=str(uuid.uuid4()))
+        return cls(
+            deployment_id=deployment_id, data_type=data_type, payload=payload, id=str(uuid.uuid4())
+        )
 
     @property
     def known_type(self) -> DataType | None:

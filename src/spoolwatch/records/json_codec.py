@@ -20,8 +20,15 @@ from spoolwatch.records.types import DataFormat, DataType, data_type_from_wire
 __all__ = ["decode_json", "dumps_payload", "encode_json", "loads_lenient"]
 
 _HEADER_KEYS = (
-    "id", "deploymentId", "dataType", "dataFormat", "dataLen", "version", "language",
-    "libVersion", "reserved",
+    "id",
+    "deploymentId",
+    "dataType",
+    "dataFormat",
+    "dataLen",
+    "version",
+    "language",
+    "libVersion",
+    "reserved",
 )
 _DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -37,7 +44,11 @@ def loads_lenient(text: bytes | str) -> Any:
     except orjson.JSONDecodeError:
         if isinstance(text, bytes | bytearray | memoryview):
             text = bytes(text).decode("utf-8")
-        return json.loads(text, parse_constant=_non_finite_to_none)
+        try:
+            return json.loads(text, parse_constant=_non_finite_to_none)
+        except RecursionError as exc:
+            # Deeply nested garbage must be a decode error, not a crash of the reader.
+            raise ValueError("JSON is nested too deeply") from exc
 
 
 def dumps_payload(payload: dict[str, Any]) -> bytes:

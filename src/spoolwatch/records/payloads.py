@@ -16,13 +16,13 @@ from spoolwatch.records.envelope import Record
 from spoolwatch.records.types import DataType
 
 __all__ = [
+    "PAYLOAD_MODELS",
     "Actual",
     "ActualsData",
     "CustomMetric",
     "CustomMetricBucket",
     "DeploymentStats",
     "Event",
-    "PAYLOAD_MODELS",
     "PingMsg",
     "PredictionStats",
     "PredictionsData",
@@ -31,6 +31,15 @@ __all__ = [
 ]
 
 Scalar = bool | int | float | str | None
+
+
+class _FieldProblem(ValueError):
+    """A cross-field check failed; ``field`` says which field the message is about."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+        self.detail = detail
 
 
 class _Payload(BaseModel):
@@ -71,20 +80,21 @@ class PredictionsData(_Payload):
     def _rows_agree(self) -> PredictionsData:
         lengths = {len(v) for v in (self.features or {}).values()}
         if len(lengths) > 1:
-            raise ValueError(f"features: columns have different lengths {sorted(lengths)}")
+            raise _FieldProblem("features", f"columns have different lengths {sorted(lengths)}")
         n = len(self.predictions) if self.predictions is not None else None
         time_series = self.forecastDistance is not None or self.rowIndex is not None
         for name in ("associationIds", "forecastDistance", "rowIndex", "partition", "seriesId"):
             values = getattr(self, name)
             if values is not None and n is not None and len(values) != n:
-                raise ValueError(f"{name}: {len(values)} values for {n} predictions")
+                raise _FieldProblem(name, f"{len(values)} values for {n} predictions")
         if n is not None and lengths and not time_series and lengths != {n}:
-            raise ValueError(f"features: {lengths.pop()} rows for {n} predictions")
+            raise _FieldProblem("features", f"{lengths.pop()} rows for {n} predictions")
         if self.classNames is not None and self.predictions:
             first = self.predictions[0]
             if isinstance(first, list) and len(first) != len(self.classNames):
-                raise ValueError(
-                    f"predictions: {len(first)} probabilities for {len(self.classNames)} classes"
+                raise _FieldProblem(
+                    "predictions",
+                    f"{len(first)} probabilities for {len(self.classNames)} classes",
                 )
         return self
 
@@ -167,6 +177,9 @@ PAYLOAD_MODELS: dict[DataType, type[_Payload]] = {
 
 def _describe(error: ValidationError, type_name: str) -> tuple[str, str]:
     first = error.errors()[0]
+    problem = (first.get("ctx") or {}).get("error")
+    if isinstance(problem, _FieldProblem):
+        return problem.field, f"{type_name} payload: {problem.field}: {problem.detail}"
     field = ".".join(str(part) for part in first["loc"]) or "payload"
     return field, f"{type_name} payload: {field}: {first['msg']}"
 

@@ -58,8 +58,9 @@ def parse_timestamp(text: str, *, naive_as: datetime | None = None) -> datetime:
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     micros = int((fraction or "0")[:6].ljust(6, "0"))
     tz = (naive_as.tzinfo if naive_as is not None else None) or UTC
-    moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
-                      micros, tzinfo=tz)
+    moment = datetime(
+        int(year), int(month), int(day), int(hour), int(minute), int(second), micros, tzinfo=tz
+    )
     if zone and zone != "Z":
         digits = zone.replace(":", "")
         moment = datetime.fromisoformat(
