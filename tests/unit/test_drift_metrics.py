@@ -16,6 +16,7 @@ from spoolwatch.monitoring import (
     drift_metric,
     homogeneity_p_value,
 )
+from spoolwatch.monitoring.drift import poisson_upper_tail
 from spoolwatch.monitoring.metrics import PSI_SMOOTHING
 
 
@@ -162,3 +163,26 @@ def test_homogeneity_p_value_ignores_bins_empty_on_both_sides() -> None:
     reference = np.array([100, 0, 200, 0])
     assert homogeneity_p_value(reference, reference * 2) == pytest.approx(1.0)
     assert math.isnan(homogeneity_p_value(reference, np.zeros(4, dtype=np.int64)))
+
+
+def test_one_row_in_an_empty_bin_is_not_significant() -> None:
+    # 300 rows like the baseline, one of them beyond its maximum (the "above" bin).
+    reference = np.array([0, 25_000, 25_000, 25_000, 25_000, 0, 0])
+    current = np.array([0, 75, 75, 75, 74, 1, 0])
+    # Such a row turns up in about 0.3 % of samples, and the p-value says so (the plain
+    # chi-square approximation would say 1e-70), so it stays above the default alpha.
+    assert 1e-3 < homogeneity_p_value(reference, current) < 0.05
+
+
+def test_a_new_category_in_a_small_sample_is_significant() -> None:
+    reference = np.array([33_000, 33_000, 34_000, 0, 0])
+    current = np.array([300, 300, 300, 100, 0])  # 10 % unseen
+    assert homogeneity_p_value(reference, current) < 1e-6
+
+
+def test_poisson_upper_tail_matches_the_series() -> None:
+    mean = 0.7
+    pmf = [math.exp(-mean) * mean**i / math.factorial(i) for i in range(40)]
+    assert poisson_upper_tail(3, mean) == pytest.approx(1 - sum(pmf[:3]))
+    assert poisson_upper_tail(0, mean) == 1.0
+    assert poisson_upper_tail(25, mean) == pytest.approx(sum(pmf[25:]), rel=1e-9)
