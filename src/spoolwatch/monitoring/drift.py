@@ -5,7 +5,8 @@ A feature's status comes from two questions, both of which must say "yes" for a 
 1. *Is the change big enough to matter?* The metric (PSI by default, see
    :mod:`spoolwatch.monitoring.metrics`) reaches the yellow or red threshold.
 2. *Is it more than sampling noise?* Pearson's chi-square test of homogeneity on the two
-   count vectors gives a p-value below ``alpha`` (default 0.001).
+   count vectors gives a p-value below ``alpha`` (default 0.001); bins too sparse for the
+   chi-square approximation get an exact Poisson tail (see :func:`homogeneity_p_value`).
 
 The thresholds alone would raise false alarms on small samples: with k bins and n current
 rows, PSI of an undrifted feature is about (k - 1)/n by chance (0.1 for 12 bins and 100
@@ -45,10 +46,12 @@ __all__ = [
     "DriftConfig",
     "DriftReport",
     "FeatureDrift",
+    "chi2_survival",
     "compute_drift",
     "compute_feature_drift",
     "drift_between",
     "homogeneity_p_value",
+    "poisson_upper_tail",
 ]
 
 
