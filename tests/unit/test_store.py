@@ -1,0 +1,149 @@
+"""The store on a SQLite file: engine, migrations, tokens, deployments, training data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from spoolwatch.errors import ConfigError
+from spoolwatch.store import schema
+from spoolwatch.store.base import Store, open_store
+from spoolwatch.store.deployments import (
+    Deployment,
+    DeploymentExists,
+    create_deployment,
+    delete_deployment,
+    get_deployment,
+    list_deployments,
+    new_object_id,
+    validate_object_id,
+)
+from spoolwatch.store.engine import DEFAULT_DB_URL, create_engine, normalise_url
+from spoolwatch.store.tokens import create_token, list_tokens, revoke_token, token_is_valid
+from spoolwatch.store.training import baseline_from_frame, read_training_data
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Store:
+    return open_store(f"sqlite:///{tmp_path / 'db' / 'spoolwatch.db'}")
+
+
+def test_database_urls_are_normalised() -> None:
+    assert normalise_url(None) == DEFAULT_DB_URL
+    assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("data/x.db") == "sqlite:///data/x.db"
+    assert normalise_url("sqlite:////abs.db") == "sqlite:////abs.db"
+
+
+def test_unsupported_database_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="unsupported database"):
+        create_engine("mysql://u@h/db")
+
+
+def test_sqlite_store_uses_wal_and_creates_its_directory(store: Store, tmp_path: Path) -> None:
+    assert (tmp_path / "db" / "spoolwatch.db").is_file()
+    with store.read() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+
+
+def test_migrations_are_recorded_once(store: Store) -> None:
+    version = store.migrate()
+    with store.read() as conn:
+        versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
+    assert versions == [version] == [1]
+
+
+def test_token_is_stored_only_as_a_hash(store: Store) -> None:
+    info, token = create_token(store, "agent")
+    assert token.startswith("sw_") and len(token) > 40
+    with store.read() as conn:
+        stored = conn.execute(select(schema.api_tokens)).one()
+    assert token not in stored._mapping.values()
+    assert token_is_valid(store, token) and not token_is_valid(store, token + "x")
+    assert [t.name for t in list_tokens(store)] == ["agent"]
+    assert revoke_token(store, info.id) == 1
+    assert not token_is_valid(store, token)
+    assert revoke_token(store, info.id) == 0
+
+
+def test_token_needs_a_name(store: Store) -> None:
+    with pytest.raises(ConfigError, match="name"):
+        create_token(store, "  ")
+
+
+def test_object_ids_look_like_datarobots() -> None:
+    new = new_object_id()
+    assert len(new) == 24 and validate_object_id(new, "id") == new
+    assert validate_object_id("650A1B2C3D4E5F6A7B8C9D0E", "id") == "650a1b2c3d4e5f6a7b8c9d0e"
+    with pytest.raises(ConfigError, match="24 hexadecimal"):
+        validate_object_id("650a1b2c", "id")
+
+
+def test_deployment_round_trip_and_delete(store: Store) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "b", "a"], "y": [0.5, 1.5, 2.5]})
+    baseline, _ = baseline_from_frame(frame, target="y", target_type="regression")
+    deployment = Deployment(
+        id=new_object_id(),
+        name="d",
+        model_id=new_object_id(),
+        target_type="regression",
+        target_name="y",
+        baseline=baseline,
+    )
+    create_deployment(store, deployment)
+    with pytest.raises(DeploymentExists):
+        create_deployment(store, deployment)
+    loaded = get_deployment(store, deployment.id)
+    assert loaded is not None and loaded.baseline is not None
+    assert loaded.baseline.to_dict() == baseline.to_dict()
+    assert [d.id for d in list_deployments(store)] == [deployment.id]
+    assert delete_deployment(store, deployment.id) is True
+    assert get_deployment(store, deployment.id) is None
+    assert delete_deployment(store, deployment.id) is False
+
+
+def test_classification_baseline_counts_class_labels() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": [1, 2, 3, 4], "label": ["no", "yes", "yes", "yes"]})
+    baseline, names = baseline_from_frame(frame, target="label", target_type="binary")
+    assert names == ("no", "yes")
+    assert baseline.target is not None
+    assert (
+        dict(zip(baseline.target.bin_labels(), baseline.target.counts.tolist(), strict=True))["yes"]
+        == 3
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "target_type", "class_names", "message"),
+    [
+        ("nope", "regression", (), "column 'nope'"),
+        ("label", "binary", ("no", "maybe"), "other classes"),
+        ("label", "multiclass", (), "3 or more"),
+    ],
+)
+def test_training_data_that_does_not_fit_is_refused(
+    target: str, target_type: str, class_names: tuple[str, ...], message: str
+) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": [1, 2], "label": ["no", "yes"]})
+    with pytest.raises(ConfigError, match=message):
+        baseline_from_frame(frame, target=target, target_type=target_type, class_names=class_names)
+
+
+def test_training_file_must_exist_and_be_csv_or_parquet(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_training_data(tmp_path / "missing.csv")
+    other = tmp_path / "data.json"
+    other.write_text("{}")
+    with pytest.raises(ConfigError, match="neither"):
+        read_training_data(other)
+    good = tmp_path / "data.csv"
+    good.write_text("a,b\n1,2\n")
+    assert list(read_training_data(good).columns) == ["a", "b"]
