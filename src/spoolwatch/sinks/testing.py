@@ -43,10 +43,29 @@ class RecordedRequest:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, each answer waits for the
+    # client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
         return None
+
+    def do_GET(self) -> None:
+        # The version probe (GET /api/v2/version/): answer rules apply, scripted failures
+        # (which count POSTs) do not, and nothing is recorded.
+        owner = self.server.owner
+        status, answer = 200, b'{"major":2,"minor":33,"versionString":"2.33"}'
+        with owner._lock:
+            for part, rule_status, body in owner._rules:
+                if part in self.path:
+                    status, answer = rule_status, body
+                    break
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -83,6 +102,8 @@ class RecordingServer:
         self.requests: list[RecordedRequest] = []
         self.count = 0
         self.bytes = 0
+        #: Records carried by the answered-2xx requests (from ``X-Spoolwatch-Record-Ids``).
+        self.records = 0
         self._script: deque[tuple[int, dict[str, str], bytes]] = deque()
         self._rules: list[tuple[str, int, bytes]] = []
         self._lock = threading.Lock()
@@ -114,6 +135,12 @@ class RecordingServer:
         with self._lock:
             self._rules.append((path_part, status, body))
 
+    def clear(self) -> None:
+        """Forget scripted failures and answer rules: every POST is accepted again."""
+        with self._lock:
+            self._script.clear()
+            self._rules.clear()
+
     def _decide(self, path: str) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             if self._script:
@@ -129,6 +156,9 @@ class RecordingServer:
         with self._lock:
             self.count += 1
             self.bytes += len(body)
+            ids = headers.get("x-spoolwatch-record-ids", "")
+            if ids and 200 <= status < 300:
+                self.records += ids.count(",") + 1
             if self.keep:
                 self.requests.append(RecordedRequest(path, headers, body, status))
 

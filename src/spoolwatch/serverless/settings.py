@@ -1,0 +1,115 @@
+"""Settings of the Lambda agents, read from the function's environment.
+
+=================================  ==========================================================
+variable                           meaning
+=================================  ==========================================================
+``SPOOLWATCH_DATA_QUEUE_URL``      the SQS queue the models report into (required)
+``SPOOLWATCH_AGENT_QUEUE_URL``     the queue of recruit and hand-off messages (required)
+``SPOOLWATCH_STATE_TABLE``         the DynamoDB table of leases and the breaker (required)
+``SPOOLWATCH_TARGET_CONCURRENCY``  most agents at once (default 10)
+``SPOOLWATCH_RECORDS_PER_AGENT``   backlog one agent is recruited for (default 500)
+``SPOOLWATCH_AGENT_CONFIG``        optional agent config (ours or DataRobot's), ``s3://`` or a path
+``SPOOLWATCH_DESTINATION_URL``     the monitoring service (or DataRobot); wins over the config
+``SPOOLWATCH_DESTINATION_KIND``    ``spoolwatch`` (default) or ``datarobot``
+``SPOOLWATCH_API_TOKEN_SECRET``    Secrets Manager secret id/ARN, or ``ssm:<parameter name>``
+                                   or an SSM parameter ARN, holding the API token
+``SPOOLWATCH_API_TOKEN``           the token itself: for tests only, never in a deployment
+``SPOOLWATCH_DEADLINE_MARGIN_SECONDS``  stop reading this long before Lambda's deadline (60)
+``SPOOLWATCH_SCALING_<FIELD>``     the other :class:`~spoolwatch.scaling.ScalingSettings` fields
+=================================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from spoolwatch.errors import ConfigError
+from spoolwatch.scaling import ScalingSettings
+
+__all__ = ["ServerlessSettings"]
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} is required and is not set")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool = False) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "an integer" if integer else "a number"
+        raise ConfigError(f"{name} must be {kind}, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be > 0, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerlessSettings:
+    """Everything the Lambda handler reads from its environment (see the module table)."""
+
+    data_queue_url: str
+    agent_queue_url: str
+    state_table: str
+    scaling: ScalingSettings
+    agent_config: str = ""
+    destination_url: str = ""
+    destination_kind: str = "spoolwatch"
+    api_token_secret: str = ""
+    api_token: str = ""
+    deadline_margin_seconds: float = 60.0
+
+    def __repr__(self) -> str:
+        # The token must never reach a log line, even through a repr.
+        return (
+            f"ServerlessSettings(data_queue_url={self.data_queue_url!r}, "
+            f"agent_queue_url={self.agent_queue_url!r}, state_table={self.state_table!r}, "
+            f"destination_url={self.destination_url!r}, scaling={self.scaling!r})"
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerlessSettings:
+        """Read the settings; a missing or malformed variable raises ConfigError naming it."""
+        env = os.environ if environ is None else environ
+        scaling = ScalingSettings.from_env(
+            env,
+            target_concurrency=int(_number(env, "SPOOLWATCH_TARGET_CONCURRENCY", 10, integer=True)),
+            records_per_agent=int(_number(env, "SPOOLWATCH_RECORDS_PER_AGENT", 500, integer=True)),
+        )
+        kind = env.get("SPOOLWATCH_DESTINATION_KIND", "spoolwatch").strip() or "spoolwatch"
+        if kind not in {"spoolwatch", "datarobot"}:
+            raise ConfigError(
+                f"SPOOLWATCH_DESTINATION_KIND must be spoolwatch or datarobot, got {kind!r}"
+            )
+        destination = env.get("SPOOLWATCH_DESTINATION_URL", "").strip()
+        if destination and not destination.startswith(("http://", "https://")):
+            raise ConfigError(
+                "SPOOLWATCH_DESTINATION_URL must start with http:// or https://, "
+                f"got {destination!r}"
+            )
+        settings = cls(
+            data_queue_url=_required(env, "SPOOLWATCH_DATA_QUEUE_URL"),
+            agent_queue_url=_required(env, "SPOOLWATCH_AGENT_QUEUE_URL"),
+            state_table=_required(env, "SPOOLWATCH_STATE_TABLE"),
+            scaling=scaling,
+            agent_config=env.get("SPOOLWATCH_AGENT_CONFIG", "").strip(),
+            destination_url=destination,
+            destination_kind=kind,
+            api_token_secret=env.get("SPOOLWATCH_API_TOKEN_SECRET", "").strip(),
+            api_token=env.get("SPOOLWATCH_API_TOKEN", "").strip(),
+            deadline_margin_seconds=_number(env, "SPOOLWATCH_DEADLINE_MARGIN_SECONDS", 60.0),
+        )
+        if not settings.destination_url and not settings.agent_config:
+            raise ConfigError(
+                "set SPOOLWATCH_DESTINATION_URL (or a target in SPOOLWATCH_AGENT_CONFIG): the "
+                "agents need to know where to send records"
+            )
+        return settings

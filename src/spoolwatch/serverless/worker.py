@@ -1,0 +1,351 @@
+"""What one Lambda invocation does: the schedule's look at the backlog, or one agent's run.
+
+**Schedule** (EventBridge): read the data queue's backlog (visible + in flight), the agents
+running (live lease slots) and the recruits already waiting in the agent queue; ``decide``;
+post that many recruit messages. It never runs an agent itself, so an empty queue costs one
+short invocation and no recruits — and a broken hand-off chain heals within one period.
+
+**Recruit / hand-off** (a message of the agent queue, batch size 1):
+
+1. ask the circuit breaker (``allow``); open → stop here; half-open → this agent may be the
+   single probe;
+2. read the backlog; empty → stop here;
+3. claim a lease slot (one conditional write); none free → stop here;
+4. ask the destination (``GET /api/v2/version/``); down → record the failure with the
+   breaker and stop here, before taking a single record (see
+   :mod:`spoolwatch.serverless.destination`);
+5. ``decide`` with running = live leases and pending = waiting recruit messages; post the
+   recruits;
+6. run the agent in-process on the data queue until it is empty or the deadline
+   (``context.get_remaining_time_in_millis()`` minus a margin) is near, renewing the lease
+   by heartbeat (a lost lease stops the agent);
+7. tell the breaker: destination failures (unreachable, 5xx, 429, auth) count, poison
+   records do not (they are quarantined); a probe's success closes it;
+8. release the lease; if work remains and the breaker is not open, post one hand-off
+   message so a fresh invocation carries on.
+
+Every decision is logged as one JSON line (``event``, backlog, running, pending, recruited,
+breaker state, why).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import orjson
+
+from spoolwatch.agent.config import AgentConfig, ChannelConfig, TargetConfig, parse_config
+from spoolwatch.agent.loop import Agent, AgentResult
+from spoolwatch.agent.secrets import Secret
+from spoolwatch.scaling import (
+    BreakerDecision,
+    BreakerState,
+    CircuitBreaker,
+    Clock,
+    FailureKind,
+    LeaseTable,
+    SystemClock,
+    decide,
+)
+from spoolwatch.scaling.leases import LeaseHeartbeat
+from spoolwatch.serverless.aws import AgentQueues, RecruitMessage
+from spoolwatch.serverless.destination import DestinationProblem, check_destination
+from spoolwatch.serverless.settings import ServerlessSettings
+
+__all__ = ["InvocationContext", "ServerlessAgent", "SessionOutcome"]
+
+log = logging.getLogger(__name__)
+
+#: ``AgentResult.failed_because`` → the breaker's failure kind.
+_FAILURE_KINDS = {
+    "auth": FailureKind.AUTH_ERROR,
+    "http_5xx": FailureKind.SERVER_ERROR,
+    "http_429": FailureKind.THROTTLED,
+    "connection": FailureKind.DESTINATION_UNREACHABLE,
+    "timeout": FailureKind.DESTINATION_UNREACHABLE,
+    "unavailable": FailureKind.DESTINATION_UNREACHABLE,
+}
+
+
+class InvocationContext(Protocol):
+    """The parts of Lambda's context object the agent uses."""
+
+    aws_request_id: str
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+@dataclass
+class SessionOutcome:
+    """What one recruit / hand-off invocation did."""
+
+    ran: bool = False
+    why: str = ""
+    recruited: int = 0
+    handed_off: bool = False
+    result: AgentResult | None = None
+
+
+def log_decision(event: str, /, **fields: Any) -> None:
+    """One structured JSON log line (``event`` first, then the fields)."""
+    fields.pop("event", None)
+    log.info("%s", orjson.dumps({"event": event, **fields}, default=str).decode())
+
+
+class ServerlessAgent:
+    """Runs the schedule and recruit invocations against leases, the breaker and SQS."""
+
+    def __init__(
+        self,
+        settings: ServerlessSettings,
+        *,
+        queues: AgentQueues,
+        leases: LeaseTable,
+        breaker: CircuitBreaker,
+        agent_config: AgentConfig,
+        clock: Clock | None = None,
+        agent_factory: Callable[[AgentConfig], Agent] = Agent,
+        check_destination: Callable[[TargetConfig], DestinationProblem | None] = (
+            check_destination
+        ),
+    ) -> None:
+        self.settings = settings
+        self.queues = queues
+        self.leases = leases
+        self.breaker = breaker
+        self.agent_config = agent_config
+        self.clock = clock or SystemClock()
+        self.agent_factory = agent_factory
+        self.check_destination = check_destination
+
+    # --- the schedule ---------------------------------------------------------------------
+
+    def on_schedule(self) -> dict[str, Any]:
+        """Look at the backlog and recruit; never runs an agent."""
+        visible, in_flight = self.queues.data_backlog()
+        state = self.breaker.state()
+        running = self.leases.count_running() if visible + in_flight else 0
+        pending = self.queues.pending_recruits() if visible + in_flight else 0
+        decision = decide(visible, in_flight, running, pending, state, self.settings.scaling)
+        recruited = 0
+        if decision.recruits:
+            recruited = self.queues.recruit(decision.recruits, RecruitMessage("recruit"))
+        log_decision("schedule", **decision.as_log(), recruited=recruited, why=decision.reason)
+        return {"recruited": recruited, "reason": decision.reason, "backlog": decision.backlog}
+
+    # --- one agent -----------------------------------------------------------------------
+
+    def on_recruit(self, message: RecruitMessage, context: InvocationContext) -> SessionOutcome:
+        """One agent's session (steps 1 to 8 of the module docstring)."""
+        holder = context.aws_request_id
+        gate = self.breaker.allow(holder=holder)
+        if not gate.allowed:
+            log_decision(
+                "agent_skipped",
+                holder=holder,
+                breaker=gate.state.value,
+                why="breaker_open" if gate.state is BreakerState.OPEN else "probe_in_flight",
+            )
+            return SessionOutcome(why="breaker")
+        visible, in_flight = self.queues.data_backlog()
+        if visible + in_flight == 0:
+            log_decision("agent_skipped", holder=holder, backlog=0, why="empty_backlog")
+            return SessionOutcome(why="empty_backlog")
+        lease = self.leases.acquire(holder)
+        if lease is None:
+            log_decision(
+                "agent_skipped",
+                holder=holder,
+                backlog=visible + in_flight,
+                why="no_free_lease_slot",
+            )
+            return SessionOutcome(why="no_free_lease_slot")
+        outcome = SessionOutcome(ran=True, why=message.reason)
+        try:
+            problem = self.check_destination(self.agent_config.target)
+            if problem is not None:
+                # Not one record is taken: receives would count towards the redrive limit.
+                state = self.breaker.record_failure(reason=problem.reason, kind=problem.kind)
+                log_decision(
+                    "agent_failed",
+                    holder=holder,
+                    kind=problem.kind.value,
+                    reason=problem.reason,
+                    breaker=state.value,
+                    probe=gate.probe,
+                    why="destination_not_ready",
+                )
+                return SessionOutcome(why="destination_not_ready")
+            outcome.recruited = self._recruit(visible, in_flight, gate, holder, message)
+            outcome.result = self._run_agent(lease, context)
+            self._report(outcome.result, gate)
+        finally:
+            self.leases.release(lease)
+        outcome.handed_off = self._hand_off(outcome.result, message, holder)
+        return outcome
+
+    def _recruit(
+        self,
+        visible: int,
+        in_flight: int,
+        gate: BreakerDecision,
+        holder: str,
+        message: RecruitMessage,
+    ) -> int:
+        running = self.leases.count_running()
+        pending = self.queues.pending_recruits()
+        decision = decide(visible, in_flight, running, pending, gate, self.settings.scaling)
+        recruited = 0
+        if decision.recruits:
+            recruited = self.queues.recruit(
+                decision.recruits, RecruitMessage("recruit", requested_by=holder)
+            )
+        log_decision(
+            "agent_started",
+            **decision.as_log(),
+            holder=holder,
+            recruited=recruited,
+            trigger=message.reason,
+            hop=message.hop,
+            probe=gate.probe,
+            why=decision.reason,
+        )
+        return recruited
+
+    def _run_agent(self, lease: Any, context: InvocationContext) -> AgentResult:
+        config = dataclasses.replace(self.agent_config, agent_id=context.aws_request_id)
+        agent = self.agent_factory(config)
+        heartbeat = LeaseHeartbeat(self.leases, lease, self.settings.scaling.heartbeat_seconds)
+        done = threading.Event()
+
+        def watch_lease() -> None:
+            while not done.wait(0.2):
+                if heartbeat.lost.is_set():
+                    log.warning("lease slot %s was lost; stopping the agent", lease.slot)
+                    agent.stop("lease_lost")
+                    return
+
+        watcher = threading.Thread(target=watch_lease, name="lease-watch", daemon=True)
+        heartbeat.start()
+        watcher.start()
+        try:
+            return agent.run(
+                until_empty=True,
+                deadline=lambda: context.get_remaining_time_in_millis() / 1000.0,
+                deadline_margin=self.settings.deadline_margin_seconds,
+            )
+        finally:
+            done.set()
+            heartbeat.stop()
+            watcher.join()
+
+    def _report(self, result: AgentResult, gate: BreakerDecision) -> None:
+        failed = result.failed_because
+        if failed is None and not result.channel_errors:
+            state = self.breaker.record_success(probe=gate.probe)
+            log_decision(
+                "agent_finished",
+                records=result.records_sent,
+                quarantined=result.quarantined,
+                stopped_by=result.stopped_by,
+                breaker=state.value,
+                probe=gate.probe,
+            )
+            return
+        if failed is not None:
+            kind = _FAILURE_KINDS.get(failed, FailureKind.DESTINATION_UNREACHABLE)
+            reason = result.last_error or failed
+        else:
+            kind, reason = FailureKind.SPOOL_UNAVAILABLE, "; ".join(result.channel_errors.values())
+        state = self.breaker.record_failure(reason=reason, kind=kind)
+        log_decision(
+            "agent_failed",
+            kind=kind.value,
+            reason=reason,
+            unacked=result.unacked,
+            records=result.records_sent,
+            breaker=state.value,
+            probe=gate.probe,
+        )
+
+    def _hand_off(self, result: AgentResult | None, message: RecruitMessage, holder: str) -> bool:
+        if result is None or result.stopped_by == "empty":
+            return False
+        if self.breaker.state() is BreakerState.OPEN:
+            log_decision("no_hand_off", holder=holder, why="breaker_open")
+            return False
+        visible, in_flight = self.queues.data_backlog()
+        if visible + in_flight == 0:
+            return False
+        sent = self.queues.recruit(
+            1, RecruitMessage("handoff", hop=message.hop + 1, requested_by=holder)
+        )
+        log_decision(
+            "hand_off",
+            holder=holder,
+            hop=message.hop + 1,
+            backlog=visible + in_flight,
+            stopped_by=result.stopped_by,
+            sent=sent,
+        )
+        return sent == 1
+
+    # --- the Lambda event ------------------------------------------------------------------
+
+    def handle(self, event: Mapping[str, Any], context: InvocationContext) -> dict[str, Any]:
+        """Dispatch a Lambda event: SQS records (agent queue) or the schedule."""
+        records = event.get("Records")
+        if isinstance(records, list):
+            return self._handle_sqs(records, context)
+        return self.on_schedule()
+
+    def _handle_sqs(self, records: list[Any], context: InvocationContext) -> dict[str, Any]:
+        failures = []
+        for item in records:
+            message_id = str(item.get("messageId", ""))
+            try:
+                self.on_recruit(RecruitMessage.decode(str(item.get("body", ""))), context)
+            except Exception:
+                # Reported as a partial batch failure: SQS makes the message visible again.
+                log.exception("agent invocation failed for message %s", message_id)
+                failures.append({"itemIdentifier": message_id})
+        return {"batchItemFailures": failures}
+
+
+def build_agent_config(
+    settings: ServerlessSettings, *, config_text: str | None, token: str | None
+) -> AgentConfig:
+    """The agent's config: the optional file, pointed at the data queue and the destination."""
+    channel = ChannelConfig(name="sqs", address=settings.data_queue_url)
+    secret = Secret(token, source="aws") if token else None
+    if config_text:
+        config = parse_config(config_text, source=settings.agent_config)
+        target = config.target
+        if settings.destination_url or secret is not None:
+            target = TargetConfig(
+                url=settings.destination_url or target.url,
+                api_token=secret or target.api_token,
+                kind=target.kind,
+                verify_ssl=target.verify_ssl,
+                timeout_seconds=target.timeout_seconds,
+            )
+        return dataclasses.replace(config, target=target, channels=(channel,))
+    kind: Literal["spoolwatch", "datarobot"] = (
+        "datarobot" if settings.destination_kind == "datarobot" else "spoolwatch"
+    )
+    return AgentConfig(
+        target=TargetConfig(url=settings.destination_url, api_token=secret, kind=kind),
+        channels=(channel,),
+    )
+
+
+def monotonic_deadline(seconds: float) -> Callable[[], int]:
+    """A ``get_remaining_time_in_millis`` for ``seconds`` from now (tests and local runs)."""
+    end = time.monotonic() + seconds
+    return lambda: max(0, int((end - time.monotonic()) * 1000))

@@ -1,0 +1,239 @@
+"""The Lambda agents end to end against moto's SQS and DynamoDB and a real HTTP destination.
+
+A harness plays the Lambda service (tests/integration/lambda_harness.py); the handler, the
+agent, the leases and the breaker are the real code. Deadlines are scaled down to seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from spoolwatch.report import Reporter
+from spoolwatch.scaling import BreakerState, CircuitBreaker, LeaseTable, SystemClock
+from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore, create_table
+from spoolwatch.serverless.setup import from_env
+from spoolwatch.serverless.worker import ServerlessAgent
+from spoolwatch.sinks.testing import RecordingServer
+from spoolwatch.spools import open_spool
+from tests.integration.lambda_harness import FakeLambda
+
+pytestmark = pytest.mark.aws
+
+DEPLOYMENT = "650a1b2c3d4e5f6a7b8c9d0e"
+MODEL = "650a1b2c3d4e5f6a7b8c9d0f"
+
+
+@dataclass
+class Stack:
+    """What the SAM template would create, made in moto, plus the destination."""
+
+    sqs: Any
+    data_queue_url: str
+    agent_queue_url: str
+    table: str
+    server: RecordingServer
+    env: dict[str, str]
+
+    def worker(self, **overrides: str) -> ServerlessAgent:
+        return from_env({**self.env, **overrides})
+
+    def leases(self, target: int) -> LeaseTable:
+        store = DynamoLeaseStore(boto3.client("dynamodb"), self.table)
+        return LeaseTable(store, slots=target, lease_seconds=3.0, clock=SystemClock())
+
+    def breaker_state(self) -> BreakerState:
+        worker = self.worker()
+        return worker.breaker.state()
+
+    def fill(self, rows: int) -> set[str]:
+        """Report ``rows`` prediction rows (25 per record on SQS); return the record ids."""
+        spool = open_spool(self.data_queue_url)
+        reporter = Reporter(spool, deployment_id=DEPLOYMENT, model_id=MODEL)
+        reporter.report_predictions_data(
+            {"x": [float(i) for i in range(rows)]},
+            [float(i) / 2 for i in range(rows)],
+            association_ids=[f"a-{i}" for i in range(rows)],
+        )
+        reporter.close()
+        ids = {d.record_id for d in spool.peek() if d.record_id}
+        spool.close()
+        return ids
+
+    def backlog(self) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.data_queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def delivered_ids(self) -> Counter[str]:
+        ids: Counter[str] = Counter()
+        for request in self.server.requests:
+            if request.status == 202:
+                ids.update(request.record_ids)
+        return ids
+
+
+@pytest.fixture
+def stack(moto_server: str) -> Iterator[Stack]:
+    sqs = boto3.client("sqs")
+    suffix = uuid.uuid4().hex[:8]
+    dlq = sqs.create_queue(QueueName=f"data-dlq-{suffix}")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    data = sqs.create_queue(
+        QueueName=f"data-{suffix}",
+        Attributes={
+            "VisibilityTimeout": "30",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}),
+        },
+    )["QueueUrl"]
+    agent = sqs.create_queue(QueueName=f"agent-{suffix}")["QueueUrl"]
+    table = f"state-{suffix}"
+    create_table(boto3.client("dynamodb"), table)
+    with RecordingServer() as server:
+        env = {
+            "SPOOLWATCH_DATA_QUEUE_URL": data,
+            "SPOOLWATCH_AGENT_QUEUE_URL": agent,
+            "SPOOLWATCH_STATE_TABLE": table,
+            "SPOOLWATCH_TARGET_CONCURRENCY": "3",
+            "SPOOLWATCH_RECORDS_PER_AGENT": "20",
+            "SPOOLWATCH_DESTINATION_URL": server.url,
+            "SPOOLWATCH_API_TOKEN": "test-token",
+            "SPOOLWATCH_DEADLINE_MARGIN_SECONDS": "1",
+            "SPOOLWATCH_SCALING_LEASE_SECONDS": "3",
+            "SPOOLWATCH_SCALING_FAILURE_THRESHOLD": "2",
+            "SPOOLWATCH_SCALING_FAILURE_WINDOW_SECONDS": "60",
+            "SPOOLWATCH_SCALING_BASE_COOLDOWN_SECONDS": "2",
+            "SPOOLWATCH_SCALING_PROBE_TIMEOUT_SECONDS": "30",
+        }
+        yield Stack(sqs, data, agent, table, server, env)
+
+
+def _lambda(stack: Stack, worker: ServerlessAgent, deadline: float = 8.0) -> FakeLambda:
+    return FakeLambda(
+        worker.handle,
+        stack.sqs,
+        stack.agent_queue_url,
+        max_concurrency=3,
+        deadline_seconds=deadline,
+    )
+
+
+def test_backlog_is_delivered_exactly_once_in_effect_within_the_concurrency_cap(
+    stack: Stack,
+) -> None:
+    written = stack.fill(rows=2500)  # 100 records
+    assert len(written) == 100
+    service = _lambda(stack, stack.worker())
+    response = service.tick_schedule()
+    assert response["recruited"] == 3  # ceil(100 / 20) = 5, capped at the target of 3
+
+    assert service.run_until(lambda: stack.backlog() == 0, timeout=90, schedule_every=5)
+    service.join()
+    assert service.errors() == []
+    delivered = stack.delivered_ids()
+    assert set(delivered) == written
+    assert service.peak <= 3
+    assert stack.leases(3).count_running() == 0  # every lease released
+    for request in stack.server.requests:
+        assert request.headers["authorization"] == "Bearer test-token"
+
+
+def test_empty_queue_costs_one_short_invocation_and_no_recruits(stack: Stack) -> None:
+    service = _lambda(stack, stack.worker())
+    started = time.monotonic()
+    response = service.tick_schedule()
+    assert response == {"recruited": 0, "reason": "empty_backlog", "backlog": 0}
+    assert time.monotonic() - started < 5
+    assert service.poll() == 0  # nothing was posted to the agent queue
+    assert stack.server.requests == []
+
+
+def test_killed_invocations_lease_is_reclaimed_after_it_expires(stack: Stack) -> None:
+    written = stack.fill(rows=250)  # 10 records
+    single = {"SPOOLWATCH_TARGET_CONCURRENCY": "2"}
+    leases = stack.leases(2)
+    # Two invocations were killed while holding both slots: their rows stay behind.
+    assert leases.acquire("killed-1") is not None
+    assert leases.acquire("killed-2") is not None
+    service = _lambda(stack, stack.worker(**single))
+    service.tick_schedule()
+    service.run_until(lambda: True, timeout=5)
+    service.join()
+    assert stack.delivered_ids() == Counter()  # no slot was free: nobody ran
+
+    time.sleep(3.2)  # the killed leases expire (lease_seconds = 3)
+    service.tick_schedule()
+    assert service.run_until(lambda: stack.backlog() == 0, timeout=60, schedule_every=2)
+    service.join()
+    assert set(stack.delivered_ids()) == written
+    assert leases.count_running() == 0
+
+
+def test_agent_hands_off_when_the_deadline_comes_with_work_left(
+    stack: Stack, tmp_path: Path
+) -> None:
+    written = stack.fill(rows=2500)  # 100 records
+    # The agent config comes from a file, as it may from S3: small batches and requests.
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        "target: {url: 'http://127.0.0.1:1'}\n"
+        "channels: [{name: data, spool: 'sqs://ignored'}]\n"
+        "batching: {max_records: 10, max_records_per_request: 10}\n"
+    )
+    # Few agents, 2.5 s per invocation (1 s margin): too short for 100 records at 0.2 s
+    # per request of 10, so each agent must hand off to a replacement.
+    env = {
+        "SPOOLWATCH_TARGET_CONCURRENCY": "2",
+        "SPOOLWATCH_RECORDS_PER_AGENT": "100000",
+        "SPOOLWATCH_AGENT_CONFIG": str(config),
+    }
+    stack.server.delay = 0.2
+    service = _lambda(stack, stack.worker(**env), deadline=2.5)
+    service.tick_schedule()
+    assert service.run_until(lambda: stack.backlog() == 0, timeout=90)
+    service.join()
+    assert service.errors() == []
+    handoffs = [json.loads(b) for b in service.bodies() if json.loads(b)["reason"] == "handoff"]
+    assert handoffs, "no hand-off happened"
+    assert max(h["hop"] for h in handoffs) >= 1
+    assert set(stack.delivered_ids()) == written
+
+
+def test_breaker_opens_while_destination_fails_then_closes_after_recovery(stack: Stack) -> None:
+    written = stack.fill(rows=500)  # 20 records
+    stack.server.answer("/api/v2/", 503)
+    service = _lambda(stack, stack.worker(), deadline=3.0)
+    service.tick_schedule()
+    assert service.run_until(
+        lambda: stack.breaker_state() is not BreakerState.CLOSED, timeout=60, schedule_every=1
+    ), "the breaker never opened"
+    service.join()
+    assert stack.delivered_ids() == Counter()  # nothing accepted, nothing acked
+    assert stack.backlog() == len(written)  # and nothing lost
+
+    stack.server.clear()  # the destination recovers
+    assert service.run_until(lambda: stack.backlog() == 0, timeout=90, schedule_every=1)
+    service.join()
+    assert set(stack.delivered_ids()) == written
+    assert stack.breaker_state() is BreakerState.CLOSED
+    breaker = CircuitBreaker(
+        DynamoBreakerStore(boto3.client("dynamodb"), stack.table),
+        stack.worker().settings.scaling,
+        SystemClock(),
+    )
+    assert breaker.status().failures_in_window == 0
