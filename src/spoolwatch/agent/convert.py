@@ -22,6 +22,7 @@ The idempotency key of a request is derived from the ids of its records only
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -93,7 +94,16 @@ def idempotency_key(record_ids: Sequence[str]) -> str:
 
 
 def _dumps(value: Any) -> bytes:
-    return orjson.dumps(value, option=_DUMP)
+    try:
+        # Payloads decoded from JSON have string keys and no numpy values: the fast path.
+        return orjson.dumps(value)
+    except TypeError:
+        return orjson.dumps(value, option=_DUMP)
+
+
+@functools.lru_cache(maxsize=4096)
+def _path(deployment_id: str, endpoint: str) -> str:
+    return f"deployments/{quote(deployment_id, safe='')}/{endpoint}/fromJSON/"
 
 
 def _deployment_path(record: Record, endpoint: str) -> str:
@@ -103,7 +113,7 @@ def _deployment_path(record: Record, endpoint: str) -> str:
             record_id=record.id,
             field="header.deploymentId",
         )
-    return f"deployments/{quote(record.deployment_id, safe='')}/{endpoint}/fromJSON/"
+    return _path(record.deployment_id, endpoint)
 
 
 def predictions_item(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bool]]:
