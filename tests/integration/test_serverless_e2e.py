@@ -237,3 +237,36 @@ def test_breaker_opens_while_destination_fails_then_closes_after_recovery(stack:
         SystemClock(),
     )
     assert breaker.status().failures_in_window == 0
+
+
+def test_fleet_status_shows_backlog_leases_and_breaker(stack: Stack) -> None:
+    from typer.testing import CliRunner
+
+    from spoolwatch.cli import app
+
+    stack.fill(rows=50)  # 2 records
+    stack.leases(3).acquire("agent-a")
+    worker = stack.worker()
+    worker.breaker.record_failure(reason="HTTP 503 from the destination")
+    env = {k: v for k, v in stack.env.items() if not k.startswith("SPOOLWATCH_SCALING")}
+    result = CliRunner().invoke(app, ["fleet", "status", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.stdout)
+    assert status["visible"] + status["in_flight"] == 2
+    assert [lease["holder"] for lease in status["leases"]] == ["agent-a"]
+    assert status["breaker"]["state"] == "closed"
+    assert status["failures"][0]["reason"] == "HTTP 503 from the destination"
+
+    human = CliRunner().invoke(app, ["fleet", "status"], env=env)
+    assert human.exit_code == 0, human.output
+    assert "agent-a" in human.stdout and "leases: 1 of 3" in human.stdout
+
+
+def test_fleet_status_without_a_queue_says_which_option_is_missing() -> None:
+    from typer.testing import CliRunner
+
+    from spoolwatch.cli import app
+
+    result = CliRunner().invoke(app, ["fleet", "status"], env={"SPOOLWATCH_DATA_QUEUE_URL": ""})
+    assert result.exit_code == 2
+    assert "--data-queue is required" in result.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from spoolwatch import __version__
-from spoolwatch.cli import agent, deploy, deployments, drift, serve, spool, tokens
+from spoolwatch.cli import agent, deploy, deployments, drift, fleet, serve, spool, tokens
 
 app = typer.Typer(
     name="spoolwatch",
@@ -21,6 +21,7 @@ app.command("drift")(drift.drift)
 app.command("serve")(serve.serve)
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(deployments.app, name="deployments")
+app.add_typer(fleet.app, name="fleet")
 
 
 def _version(value: bool) -> None:
