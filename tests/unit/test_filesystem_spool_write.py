@@ -78,6 +78,18 @@ def test_writer_appends_to_the_newest_file_while_it_has_room(tmp_path: Path) -> 
     assert [decode_json(raw).id for raw in lines] == [first.id, second.id]
 
 
+def test_writer_does_not_append_to_a_line_cut_short_by_a_crashed_writer(tmp_path: Path) -> None:
+    first, second = sample_records(2)
+    stub = encode_json(first)[:50]
+    (tmp_path / "fs_spool.1").write_bytes(stub)
+    with FilesystemSpool(tmp_path) as spool:
+        spool.write([second])
+        deliveries = spool.read(10)
+    assert (tmp_path / "fs_spool.1").read_bytes() == stub
+    assert [d.raw for d in deliveries if d.error is not None] == [stub]
+    assert [d.record_id for d in deliveries if d.error is None] == [second.id]
+
+
 def test_writer_starts_a_new_file_when_the_newest_is_in_the_other_format(tmp_path: Path) -> None:
     first, second = sample_records(2)
     (tmp_path / "fs_spool.1").write_bytes(encode_json(first) + b"\n")

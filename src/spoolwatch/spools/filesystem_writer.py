@@ -1,7 +1,8 @@
 """Writing ``fs_spool.N`` files exactly as DataRobot's filesystem spooler does (spec §4.1).
 
 * Continue with the newest file (by modification time, then index) while it has room and
-  holds the same data format; otherwise open the next index.
+  holds the same data format; otherwise open the next index. One deviation: a JSON file whose
+  last line is unterminated (its writer crashed mid-record) is not appended to.
 * Before a record that would push the file past ``max_file_size`` (binary: counting the
   4-byte end marker; JSON: DataRobot's estimate ``sys.getsizeof(text) + 1``), close the file
   — binary files get ``0xFEEDCAFE`` first — and open the next index.
@@ -155,10 +156,13 @@ class SpoolWriter:
             is_binary = detect_binary(head)
             if is_binary is not None and is_binary != self.binary:
                 return False
-            if self.binary:
-                handle.seek(max(newest.size - 4, 0))
-                return handle.read(4) != END_BYTES
-        return newest.size < self.max_file_size
+            handle.seek(max(newest.size - 4, 0))
+            tail = handle.read(4)
+        if self.binary:
+            return tail != END_BYTES
+        # A line cut short by a crashed writer would swallow our first record; DataRobot's
+        # writer appends anyway, we start the next file and leave the stub to the reader.
+        return tail.endswith(b"\n") and newest.size < self.max_file_size
 
     def _open_next(self, files: list[SpoolFile]) -> None:
         if len(files) + 1 > self.max_files:
