@@ -240,20 +240,15 @@ def _store_drift(
 ) -> None:
     if not groups:
         return
-    stored = _existing(conn, schema.drift_hourly, deployment_id, groups, "aggregate")
-    old_rows = {}
-    if stored:
-        found = conn.execute(
-            select(schema.drift_hourly).where(
-                and_(
-                    schema.drift_hourly.c.deployment_id == deployment_id,
-                    tuple_(schema.drift_hourly.c.model_id, schema.drift_hourly.c.hour).in_(
-                        list(stored)
-                    ),
-                )
+    t = schema.drift_hourly
+    found = conn.execute(
+        select(t).where(
+            and_(
+                t.c.deployment_id == deployment_id, tuple_(t.c.model_id, t.c.hour).in_(list(groups))
             )
-        ).all()
-        old_rows = {(r.model_id, r.hour): r for r in found}
+        )
+    ).all()
+    old_rows = {(r.model_id, r.hour): r for r in found}
     rows = []
     for (model_id, hour), group in groups.items():
         aggregate = group.aggregate
