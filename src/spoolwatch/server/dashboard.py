@@ -16,21 +16,30 @@ Routes::
     GET /agents                         the agent fleet's heartbeats
     GET /static/vendor/plotly.min.js    plotly.js from the installed plotly package
     GET /static/{name}                  the dashboard's CSS and scripts
+    GET /api/v2/deployments/{deployment_id}/customMetrics/
+                                        custom metric ids reported in a period (API; token)
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
 
 from spoolwatch import __version__
 from spoolwatch.errors import MissingExtra
+from spoolwatch.server.auth import require_token
+from spoolwatch.server.periods import resolve_period, to_datetime
+from spoolwatch.server.query import require_deployment
+from spoolwatch.store import schema as tables
 
 __all__ = ["PLOTLY_ROUTE", "plotly_js_path", "router"]
 
@@ -59,7 +68,7 @@ _PAGE_HEADERS = {
 }
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-router = APIRouter(include_in_schema=False)
+router = APIRouter()
 
 
 @lru_cache(maxsize=1)
@@ -80,13 +89,13 @@ def _page(request: Request, template: str, title: str, **context: object) -> HTM
     return templates.TemplateResponse(request, template, context, headers=_PAGE_HEADERS)
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def overview_page(request: Request) -> HTMLResponse:
     """The deployments overview: one row per deployment with its status badges."""
     return _page(request, "overview.html", "Deployments", page="overview")
 
 
-@router.get("/deployments/{deployment_id}", response_class=HTMLResponse)
+@router.get("/deployments/{deployment_id}", response_class=HTMLResponse, include_in_schema=False)
 def deployment_page(request: Request, deployment_id: str) -> HTMLResponse:
     """One deployment: service health, drift, accuracy, custom metrics and events."""
     if not _DEPLOYMENT_ID.match(deployment_id):
@@ -100,13 +109,13 @@ def deployment_page(request: Request, deployment_id: str) -> HTMLResponse:
     )
 
 
-@router.get("/agents", response_class=HTMLResponse)
+@router.get("/agents", response_class=HTMLResponse, include_in_schema=False)
 def agents_page(request: Request) -> HTMLResponse:
     """The agent fleet: last heartbeat and throughput of every agent."""
     return _page(request, "agents.html", "Agents", page="agents")
 
 
-@router.get(PLOTLY_ROUTE)
+@router.get(PLOTLY_ROUTE, include_in_schema=False)
 def plotly_js() -> FileResponse:
     """plotly.js from the installed plotly package (no CDN: the dashboard works offline)."""
     try:
@@ -120,7 +129,7 @@ def plotly_js() -> FileResponse:
     )
 
 
-@router.get("/static/{name}")
+@router.get("/static/{name}", include_in_schema=False)
 def static_asset(name: str) -> Response:
     """The dashboard's own CSS and scripts; only plain file names from the static folder."""
     match = _STATIC_NAME.match(name)
@@ -132,3 +141,39 @@ def static_asset(name: str) -> Response:
         media_type=_MEDIA_TYPES[match.group(1)],
         headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
     )
+
+
+@router.get(
+    "/api/v2/deployments/{deployment_id}/customMetrics/",
+    dependencies=[Depends(require_token)],
+    tags=["monitoring"],
+    responses={404: {"description": "unknown deployment"}},
+)
+def list_custom_metrics(
+    request: Request,
+    deployment_id: str,
+    start: Annotated[datetime | None, Query(description="period start (ISO 8601)")] = None,
+    end: Annotated[datetime | None, Query(description="period end (exclusive)")] = None,
+) -> dict[str, Any]:
+    """Ids of the custom metrics reported for the deployment in the period (default 7 days),
+    with their number of values and the time of the last one."""
+    deployment = require_deployment(request, deployment_id)
+    period = resolve_period(start, end)
+    t = tables.custom_metric_hourly
+    query = (
+        select(t.c.metric_id, func.sum(t.c.count), func.max(t.c.last_at))
+        .where(
+            t.c.deployment_id == deployment.id,
+            t.c.hour >= period.start,
+            t.c.hour < period.end,
+        )
+        .group_by(t.c.metric_id)
+        .order_by(t.c.metric_id)
+    )
+    with request.app.state.store.read() as conn:
+        rows = conn.execute(query).all()
+    data = [
+        {"id": metric_id, "count": int(count), "lastAt": to_datetime(last_at)}
+        for metric_id, count, last_at in rows
+    ]
+    return {"count": len(data), "data": data}

@@ -198,7 +198,50 @@ const SW = (() => {
     window.setInterval(run, REFRESH_MS);
   }
 
+  /* The period a page shows: ?range=24h|7d|30d, as API query parameters. */
+  const RANGES = {
+    "24h": { hours: 24, bucket: "PT1H", label: "Last 24 hours" },
+    "7d": { hours: 24 * 7, bucket: "PT1H", label: "Last 7 days" },
+    "30d": { hours: 24 * 30, bucket: "P1D", label: "Last 30 days" },
+  };
+
+  function range() {
+    const key = new URLSearchParams(window.location.search).get("range");
+    return RANGES[key] ? key : "24h";
+  }
+
+  function periodQuery(withBucket = true) {
+    const chosen = RANGES[range()];
+    const start = new Date(Date.now() - chosen.hours * 3600 * 1000).toISOString();
+    const params = new URLSearchParams({ start });
+    if (withBucket) params.set("bucketSize", chosen.bucket);
+    return params.toString();
+  }
+
+  function wireRangeSelect(id) {
+    const select = document.getElementById(id);
+    if (!select) return;
+    for (const [key, value] of Object.entries(RANGES)) {
+      const option = document.createElement("option");
+      option.value = key;
+      option.textContent = value.label;
+      select.appendChild(option);
+    }
+    select.value = range();
+    select.addEventListener("change", () => {
+      const url = new URL(window.location.href);
+      url.searchParams.set("range", select.value);
+      window.location.assign(url.toString());
+    });
+  }
+
+  /* Bucket start times of a time series, as Date objects (plotly draws them on a time axis). */
+  function bucketTimes(buckets) {
+    return buckets.map((b) => new Date(b.period.start));
+  }
+
   return {
+    range, periodQuery, wireRangeSelect, bucketTimes,
     api, badge, setBadge, setText, statusOf, num, pct, ms, time, ago, plot, layout,
     cell, placeholder, clearChildren, start, COLORS, PALETTE,
   };

@@ -1,0 +1,125 @@
+"""``spoolwatch demo``: the whole system on 127.0.0.1, then the dashboard until Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from spoolwatch.cli.output import console, fail
+
+__all__ = ["demo"]
+
+_STATUS_STYLE = {"green": "green", "yellow": "yellow", "red": "bold red", "unknown": "dim"}
+
+
+def demo(
+    exit_when_done: bool = typer.Option(
+        False, "--exit", help="Stop when the work is done instead of serving the dashboard."
+    ),
+    port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port on 127.0.0.1."),
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        file_okay=False,
+        help="Keep the database and spool in a new folder under DIR (default: a temp folder).",
+    ),
+    rows: int = typer.Option(
+        12_000, "--rows", min=200, help="Predictions the example model makes over the day."
+    ),
+) -> None:
+    """Run the whole system on 127.0.0.1: service (SQLite), a model reporting a simulated day
+    of traffic that drifts part-way into a filesystem spool, and an agent draining it."""
+    try:
+        from spoolwatch.demo.runner import Demo, DemoOptions
+    except ImportError as exc:
+        fail(f"the demo needs the service extra: pip install 'spoolwatch[server]' ({exc.name})")
+    from spoolwatch.errors import SpoolwatchError
+
+    # The agent and the service log at INFO; the demo tells its own story instead.
+    logging.getLogger("spoolwatch").setLevel(logging.WARNING)
+    try:
+        options = DemoOptions(port=port, data_dir=data_dir, rows=rows)
+        runner = Demo(options, progress=lambda message: console.print(f"[dim]·[/] {message}"))
+    except SpoolwatchError as exc:
+        fail(str(exc))
+    try:
+        summary = runner.run()
+    except KeyboardInterrupt:
+        runner.stop()
+        raise typer.Exit(130) from None
+    except SpoolwatchError as exc:
+        runner.stop()
+        fail(str(exc), code=1)
+    _print_summary(summary)
+    if exit_when_done:
+        runner.stop()
+        return
+    console.print(f"\nDashboard: [bold]{summary.url}/[/]   (Ctrl-C to stop)")
+    try:
+        runner.serve_forever()
+    except KeyboardInterrupt:
+        console.print("stopping…")
+    finally:
+        runner.stop()
+
+
+def _status(value: str) -> str:
+    return f"[{_STATUS_STYLE.get(value, 'dim')}]{value}[/]"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _print_summary(summary: object) -> None:
+    from spoolwatch.demo.runner import DemoSummary
+
+    assert isinstance(summary, DemoSummary)
+    t = summary.traffic
+    console.print()
+    records = Table(title="Records", show_header=True, header_style="bold")
+    records.add_column("written to the spool", justify="right")
+    records.add_column("sent by the agent", justify="right")
+    records.add_column("received by the service", justify="right")
+    records.add_column("quarantined", justify="right")
+    records.add_row(
+        str(summary.records_written),
+        str(summary.records_sent),
+        str(summary.records_received),
+        str(summary.quarantined),
+    )
+    console.print(records)
+    console.print(
+        f"Traffic: {t.requests} requests ({t.failed_requests} failed), {t.predictions} "
+        f"predictions, {t.actuals} actuals, {t.metric_values} custom-metric values, "
+        f"{t.events} events"
+    )
+    drift = Table(title="Feature drift (PSI)", show_header=True, header_style="bold")
+    drift.add_column("feature")
+    drift.add_column("before drift")
+    drift.add_column("after drift")
+    drift.add_column("PSI after", justify="right")
+    drift.add_column("shifted by the demo")
+    for f in summary.features:
+        score = "-" if f.score_after is None else f"{f.score_after:.3f}"
+        drift.add_row(
+            f.name, _status(f.before), _status(f.after), score, "yes" if f.drifted else ""
+        )
+    console.print(drift)
+    console.print(
+        f"Deployment drift status: {_status(summary.drift_status_before)} before, "
+        f"{_status(summary.drift_status_after)} after"
+    )
+    console.print(
+        f"Accuracy: {_percent(summary.accuracy_before)} before drift, "
+        f"{_percent(summary.accuracy_after)} after"
+    )
+    s = summary.seconds
+    console.print(
+        f"Done in {s.get('total', 0):.1f} s (model {s.get('model', 0):.1f} s, "
+        f"agent {s.get('agent', 0):.1f} s); data in {summary.data_dir}"
+    )
+    console.print(f"Deployment: {summary.url}/deployments/{summary.deployment_id}")

@@ -1,0 +1,272 @@
+/* One deployment: service health, drift, accuracy, custom metrics and events. */
+"use strict";
+
+(() => {
+  const deploymentId = document.body.dataset.deploymentId;
+  const base = `/api/v2/deployments/${encodeURIComponent(deploymentId)}`;
+  const ACCURACY_METRICS = {
+    binary: ["accuracy", "auc", "f1", "logLoss"],
+    multiclass: ["accuracy", "logLoss"],
+    regression: ["rmse", "mae", "r2"],
+  };
+  const METRIC_LABELS = {
+    accuracy: "Accuracy", auc: "AUC", f1: "F1", logLoss: "LogLoss",
+    rmse: "RMSE", mae: "MAE", r2: "R²",
+  };
+  const DRIFT_WORDS = { green: "no drift", yellow: "drifting", red: "drifted", unknown: "no data" };
+  let selectedFeature = null;
+  let lastDrift = null;
+
+  function header(deployment) {
+    SW.setText("deployment-title", deployment.label || deployment.id);
+    const classes = deployment.classNames && deployment.classNames.length
+      ? ` · classes ${deployment.classNames.join(", ")}` : "";
+    SW.setText(
+      "deployment-subtitle",
+      `${deployment.targetType} model ${deployment.modelId} · target ${deployment.targetName || "–"}${classes}`,
+    );
+    const service = SW.statusOf(deployment.serviceHealth && deployment.serviceHealth.status);
+    SW.setBadge("badge-service", service);
+    const drift = SW.statusOf(deployment.modelHealth && deployment.modelHealth.status);
+    SW.setBadge("badge-drift", drift, DRIFT_WORDS[drift]);
+    SW.setBadge("badge-accuracy", deployment.accuracyHealth && deployment.accuracyHealth.status);
+  }
+
+  function serviceHealth(stats) {
+    const m = stats.metrics;
+    SW.setText("tile-predictions", SW.num(m.totalPredictions));
+    SW.setText("tile-requests", SW.num(m.totalRequests));
+    SW.setText("tile-latency", SW.ms(m.executionTime));
+    const errorRate = m.totalRequests ? (m.userErrorRate || 0) + (m.serverErrorRate || 0) : null;
+    SW.setText("tile-errors", SW.pct(errorRate));
+    const active = stats.buckets.filter((b) => b.metrics.totalRequests > 0);
+    const x = SW.bucketTimes(active);
+    SW.plot("chart-predictions", [{
+      type: "bar", x, y: active.map((b) => b.metrics.totalPredictions),
+      marker: { color: SW.COLORS.blue },
+      hovertemplate: "%{x|%d %b %H:%M}<br>%{y:,} predictions<extra></extra>",
+    }]);
+    SW.plot("chart-latency", [
+      {
+        type: "scatter", mode: "lines+markers", name: "mean", x,
+        y: active.map((b) => b.metrics.executionTime),
+        line: { color: SW.COLORS.teal, width: 2 }, marker: { size: 4 },
+      },
+      {
+        type: "scatter", mode: "lines", name: "p90", x,
+        y: active.map((b) => b.metrics.executionTimeP90),
+        line: { color: SW.COLORS.purple, width: 1.5, dash: "dot" },
+      },
+    ], { showlegend: true, legend: { orientation: "h", y: 1.12, x: 0 } });
+    SW.plot("chart-errors", [
+      {
+        type: "scatter", mode: "lines", stackgroup: "errors", name: "server errors", x,
+        y: active.map((b) => b.metrics.serverErrorRate || 0),
+        line: { color: SW.COLORS.red },
+      },
+      {
+        type: "scatter", mode: "lines", stackgroup: "errors", name: "user errors", x,
+        y: active.map((b) => b.metrics.userErrorRate || 0),
+        line: { color: SW.COLORS.yellow },
+      },
+    ], {
+      showlegend: true, legend: { orientation: "h", y: 1.12, x: 0 },
+      yaxis: { tickformat: ".1%", gridcolor: "#eef1f5", rangemode: "tozero" },
+    });
+  }
+
+  function driftChart(drift) {
+    SW.setText("drift-metric-name", `(${drift.metric.toUpperCase()})`);
+    const features = [...drift.data].sort((a, b) => (b.driftScore || 0) - (a.driftScore || 0));
+    const scored = features.filter((f) => f.driftScore != null);
+    const thresholds = drift.thresholds || {};
+    const shapes = ["yellow", "red"].filter((k) => thresholds[k] != null).map((k) => ({
+      type: "line", xref: "x", yref: "paper", x0: thresholds[k], x1: thresholds[k], y0: 0, y1: 1,
+      line: { color: SW.COLORS[k], width: 1.5, dash: "dash" },
+    }));
+    SW.plot("chart-drift", [{
+      type: "bar", orientation: "h",
+      y: scored.map((f) => f.name), x: scored.map((f) => f.driftScore),
+      marker: { color: scored.map((f) => SW.COLORS[SW.statusOf(f.status)]) },
+      customdata: scored.map((f) => [DRIFT_WORDS[SW.statusOf(f.status)], f.sampleSize]),
+      hovertemplate: "%{y}: %{x:.3f}<br>%{customdata[0]} · %{customdata[1]:,} rows<extra></extra>",
+    }], {
+      margin: { l: 110, r: 16, t: 10, b: 40 },
+      yaxis: { autorange: "reversed", gridcolor: "#eef1f5" },
+      xaxis: { title: { text: drift.metric }, gridcolor: "#eef1f5", rangemode: "tozero" },
+      shapes,
+    }, "No drift data yet (needs training data and predictions with features)");
+  }
+
+  function featureSelect(drift) {
+    const select = document.getElementById("feature-select");
+    const names = drift.data.map((f) => f.name);
+    if (!selectedFeature || !names.includes(selectedFeature)) {
+      const worst = [...drift.data].sort((a, b) => (b.driftScore || 0) - (a.driftScore || 0))[0];
+      selectedFeature = worst ? worst.name : null;
+    }
+    if (select.options.length !== names.length) {
+      SW.clearChildren(select);
+      for (const name of names) {
+        const option = document.createElement("option");
+        option.value = name;
+        option.textContent = name;
+        select.appendChild(option);
+      }
+    }
+    if (selectedFeature) select.value = selectedFeature;
+  }
+
+  function shares(counts) {
+    const total = counts.reduce((a, b) => a + b, 0);
+    return counts.map((c) => (total ? c / total : 0));
+  }
+
+  function histogramChart() {
+    const feature = lastDrift && lastDrift.data.find((f) => f.name === selectedFeature);
+    if (!feature || !feature.histogram) {
+      SW.plot("chart-histogram", [], {}, "Choose a feature with drift data");
+      return;
+    }
+    const h = feature.histogram;
+    SW.plot("chart-histogram", [
+      {
+        type: "bar", name: "baseline (training)", x: h.labels, y: shares(h.baseline),
+        marker: { color: "#9aa3b5" },
+        hovertemplate: "%{x}<br>baseline %{y:.1%}<extra></extra>",
+      },
+      {
+        type: "bar", name: "current", x: h.labels, y: shares(h.current),
+        marker: { color: SW.COLORS[SW.statusOf(feature.status)] === SW.COLORS.unknown ? SW.COLORS.blue : SW.COLORS[SW.statusOf(feature.status)] },
+        hovertemplate: "%{x}<br>current %{y:.1%}<extra></extra>",
+      },
+    ], {
+      barmode: "group", showlegend: true, legend: { orientation: "h", y: 1.12, x: 0 },
+      margin: { l: 52, r: 16, t: 10, b: 90 },
+      xaxis: { tickangle: -35, automargin: true, type: "category" },
+      yaxis: { tickformat: ".0%", gridcolor: "#eef1f5", rangemode: "tozero" },
+    });
+  }
+
+  function targetDrift(target) {
+    const status = SW.statusOf(target.status);
+    const score = target.driftScore == null ? "" : ` · ${target.metric.toUpperCase()} ${target.driftScore.toFixed(3)}`;
+    SW.setBadge("badge-target-drift", status, `${DRIFT_WORDS[status]}${score}`);
+    const active = target.buckets.filter((b) => b.sampleSize > 0 && b.driftScore != null);
+    SW.plot("chart-target-drift", [{
+      type: "scatter", mode: "lines+markers", x: SW.bucketTimes(active),
+      y: active.map((b) => b.driftScore), line: { color: SW.COLORS.purple, width: 2 },
+      marker: { size: 5 },
+      hovertemplate: "%{x|%d %b %H:%M}<br>drift %{y:.3f}<extra></extra>",
+    }], { yaxis: { title: { text: target.metric }, gridcolor: "#eef1f5", rangemode: "tozero" } },
+    "No prediction drift data yet");
+  }
+
+  function accuracy(report, targetType) {
+    const names = (ACCURACY_METRICS[targetType] || Object.keys(report.metrics))
+      .filter((name) => report.metrics[name] !== undefined);
+    const main = names[0];
+    if (main) {
+      SW.setText("tile-accuracy-label", METRIC_LABELS[main] || main);
+      const value = report.metrics[main].value;
+      SW.setText("tile-accuracy", main === "accuracy" ? SW.pct(value) : SW.num(value, 3));
+    }
+    SW.setText("accuracy-chart-title",
+      `Accuracy over time · ${SW.num(report.sampleSize)} predictions with actuals, ${SW.num(report.predictionsWithoutActuals)} waiting`);
+    const active = report.buckets.filter((b) => b.sampleSize > 0);
+    const x = SW.bucketTimes(active);
+    const traces = names.map((name, i) => ({
+      type: "scatter", mode: "lines+markers", name: METRIC_LABELS[name] || name, x,
+      y: active.map((b) => b.metrics[name]),
+      line: { color: SW.PALETTE[i % SW.PALETTE.length], width: i === 0 ? 2.5 : 1.5 },
+      marker: { size: i === 0 ? 6 : 4 },
+      visible: name === "logLoss" ? "legendonly" : true,
+    }));
+    SW.plot("chart-accuracy", traces, {
+      showlegend: true, legend: { orientation: "h", y: 1.1, x: 0 },
+      yaxis: { gridcolor: "#eef1f5", rangemode: targetType === "regression" ? "normal" : "tozero" },
+    }, "No actuals yet: report them with report_actuals()");
+  }
+
+  async function customMetrics() {
+    const container = document.getElementById("custom-metrics");
+    const listing = await SW.api(`${base}/customMetrics/?${SW.periodQuery(false)}`);
+    document.getElementById("custom-metrics-empty").hidden = listing.data.length > 0;
+    const query = SW.periodQuery();
+    const summaries = await Promise.all(listing.data.map((m) =>
+      SW.api(`${base}/customMetrics/${encodeURIComponent(m.id)}/summary/?${query}`)));
+    summaries.forEach((summary, i) => {
+      const id = `chart-custom-${i}`;
+      let card = document.getElementById(`card-${id}`);
+      if (!card) {
+        card = document.createElement("div");
+        card.className = "card";
+        card.id = `card-${id}`;
+        const title = document.createElement("h3");
+        const chart = document.createElement("div");
+        chart.className = "chart small custom-metric-chart";
+        chart.id = id;
+        card.append(title, chart);
+        container.appendChild(card);
+      }
+      const metric = summary.metric;
+      card.querySelector("h3").textContent =
+        `${metric.id} · mean ${SW.num(metric.mean, 3)} · last ${SW.num(metric.last, 3)} · ${SW.num(metric.count)} values`;
+      const active = summary.buckets.filter((b) => b.count > 0);
+      SW.plot(id, [{
+        type: "scatter", mode: "lines+markers", x: SW.bucketTimes(active),
+        y: active.map((b) => b.mean), line: { color: SW.PALETTE[(i + 2) % SW.PALETTE.length], width: 2 },
+        marker: { size: 4 },
+        hovertemplate: "%{x|%d %b %H:%M}<br>mean %{y:.3f}<extra></extra>",
+      }]);
+    });
+  }
+
+  function events(list) {
+    const tbody = document.querySelector("#events-table tbody");
+    if (!list.data.length) {
+      SW.placeholder(tbody, 3, "No events in this period.");
+      return;
+    }
+    SW.clearChildren(tbody);
+    for (const event of list.data) {
+      const row = document.createElement("tr");
+      SW.cell(row, event.timestamp);
+      const type = document.createElement("span");
+      type.className = "event-type";
+      type.textContent = event.eventType;
+      SW.cell(row, type);
+      SW.cell(row, event.message);
+      tbody.appendChild(row);
+    }
+  }
+
+  async function load() {
+    const query = SW.periodQuery();
+    const [deployment, stats, drift, target, acc, eventList] = await Promise.all([
+      SW.api(`${base}/`),
+      SW.api(`${base}/serviceStats/?${query}`),
+      SW.api(`${base}/featureDrift/?${SW.periodQuery(false)}`),
+      SW.api(`${base}/targetDrift/?${query}`),
+      SW.api(`${base}/accuracy/?${query}`),
+      SW.api(`${base}/events/?${SW.periodQuery(false)}&limit=50`),
+    ]);
+    header(deployment);
+    serviceHealth(stats);
+    lastDrift = drift;
+    driftChart(drift);
+    featureSelect(drift);
+    histogramChart();
+    targetDrift(target);
+    accuracy(acc, deployment.targetType);
+    events(eventList);
+    await customMetrics();
+  }
+
+  document.getElementById("feature-select").addEventListener("change", (event) => {
+    selectedFeature = event.target.value;
+    histogramChart();
+  });
+  SW.wireRangeSelect("range-select");
+  SW.start(load);
+})();
