@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from spoolwatch import __version__
-from spoolwatch.cli import agent, deploy, deployments, drift, fleet, serve, spool, tokens
+from spoolwatch.cli import agent, demo, deploy, deployments, drift, fleet, serve, spool, tokens
 
 app = typer.Typer(
     name="spoolwatch",
@@ -19,6 +19,7 @@ app.add_typer(deploy.app, name="deploy")
 app.add_typer(agent.app, name="agent")
 app.command("drift")(drift.drift)
 app.command("serve")(serve.serve)
+app.command("demo")(demo.demo)
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(deployments.app, name="deployments")
 app.add_typer(fleet.app, name="fleet")
