@@ -21,8 +21,8 @@ short invocation and no recruits — and a broken hand-off chain heals within on
    by heartbeat (a lost lease stops the agent);
 7. tell the breaker: destination failures (unreachable, 5xx, 429, auth) count, poison
    records do not (they are quarantined); a probe's success closes it;
-8. release the lease; if work remains and the breaker is not open, post one hand-off
-   message so a fresh invocation carries on.
+8. release the lease; if the run stopped healthy (deadline, lost lease) with work left and
+   the breaker is not open, post one hand-off message so a fresh invocation carries on.
 
 Every decision is logged as one JSON line (``event``, backlog, running, pending, recruited,
 breaker state, why).
@@ -276,6 +276,11 @@ class ServerlessAgent:
 
     def _hand_off(self, result: AgentResult | None, message: RecruitMessage, holder: str) -> bool:
         if result is None or result.stopped_by == "empty":
+            return False
+        if result.failed_because is not None or result.channel_errors:
+            # A failing run is not handed on: the breaker decides, and the schedule recruits
+            # again once it lets agents through.
+            log_decision("no_hand_off", holder=holder, why="run_failed")
             return False
         if self.breaker.state() is BreakerState.OPEN:
             log_decision("no_hand_off", holder=holder, why="breaker_open")

@@ -1,0 +1,253 @@
+"""The Lambda worker's decisions, with in-memory leases and breaker and fake queues."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from spoolwatch.agent.config import AgentConfig, ChannelConfig, TargetConfig
+from spoolwatch.agent.loop import AgentResult
+from spoolwatch.errors import ConfigError
+from spoolwatch.scaling import (
+    BreakerState,
+    CircuitBreaker,
+    FailureKind,
+    LeaseTable,
+    ManualClock,
+    MemoryBreakerStore,
+    MemoryLeaseStore,
+    ScalingSettings,
+)
+from spoolwatch.serverless.aws import RecruitMessage
+from spoolwatch.serverless.destination import DestinationProblem
+from spoolwatch.serverless.settings import ServerlessSettings
+from spoolwatch.serverless.worker import ServerlessAgent, build_agent_config
+
+BASE_ENV = {
+    "SPOOLWATCH_DATA_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/data",
+    "SPOOLWATCH_AGENT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/agent",
+    "SPOOLWATCH_STATE_TABLE": "state",
+    "SPOOLWATCH_DESTINATION_URL": "http://127.0.0.1:8080",
+}
+
+
+@dataclass
+class FakeQueues:
+    visible: int = 0
+    in_flight: int = 0
+    pending: int = 0
+    posted: list[RecruitMessage] = field(default_factory=list)
+
+    def data_backlog(self) -> tuple[int, int]:
+        return self.visible, self.in_flight
+
+    def pending_recruits(self) -> int:
+        return self.pending
+
+    def recruit(self, count: int, message: RecruitMessage) -> int:
+        self.posted.extend([message] * count)
+        return count
+
+
+@dataclass
+class FakeContext:
+    aws_request_id: str = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 600_000
+
+
+class FakeAgent:
+    def __init__(self, result: AgentResult, queues: FakeQueues, drain: bool) -> None:
+        self.result = result
+        self.queues = queues
+        self.drain = drain
+
+    def run(self, **_: Any) -> AgentResult:
+        if self.drain:
+            self.queues.visible = 0
+        return self.result
+
+    def stop(self, reason: str = "") -> None:
+        return None
+
+
+def make_worker(
+    queues: FakeQueues,
+    *,
+    result: AgentResult | None = None,
+    drain: bool = True,
+    problem: DestinationProblem | None = None,
+    target: int = 3,
+) -> tuple[ServerlessAgent, ManualClock]:
+    clock = ManualClock()
+    scaling = ScalingSettings(
+        target_concurrency=target,
+        records_per_agent=10,
+        failure_threshold=2,
+        base_cooldown_seconds=30,
+    )
+    settings = ServerlessSettings.from_env(
+        {
+            **BASE_ENV,
+            "SPOOLWATCH_TARGET_CONCURRENCY": str(target),
+            "SPOOLWATCH_RECORDS_PER_AGENT": "10",
+        }
+    )
+    settings = ServerlessSettings(
+        data_queue_url=settings.data_queue_url,
+        agent_queue_url=settings.agent_queue_url,
+        state_table="state",
+        scaling=scaling,
+        destination_url=settings.destination_url,
+        deadline_margin_seconds=5,
+    )
+    outcome = result or AgentResult(records_sent=5, stopped_by="empty")
+    worker = ServerlessAgent(
+        settings,
+        queues=queues,  # type: ignore[arg-type]
+        leases=LeaseTable(MemoryLeaseStore(), slots=target, lease_seconds=60, clock=clock),
+        breaker=CircuitBreaker(MemoryBreakerStore(), scaling, clock),
+        agent_config=build_agent_config(settings, config_text=None, token="t"),
+        clock=clock,
+        agent_factory=lambda config: FakeAgent(outcome, queues, drain),  # type: ignore[arg-type,return-value]
+        check_destination=lambda target: problem,
+    )
+    return worker, clock
+
+
+def test_schedule_with_an_empty_queue_recruits_nobody() -> None:
+    queues = FakeQueues()
+    worker, _ = make_worker(queues)
+    assert worker.handle({"source": "aws.events"}, FakeContext())["recruited"] == 0
+    assert queues.posted == []
+
+
+def test_schedule_counts_waiting_recruits_before_recruiting_more() -> None:
+    queues = FakeQueues(visible=25, in_flight=5, pending=1)  # wants ceil(30/10)=3
+    worker, _ = make_worker(queues)
+    assert worker.on_schedule()["recruited"] == 2
+    assert [m.reason for m in queues.posted] == ["recruit", "recruit"]
+
+
+def test_agent_with_work_claims_a_lease_recruits_runs_and_releases() -> None:
+    queues = FakeQueues(visible=30)
+    worker, _ = make_worker(queues)
+    outcome = worker.on_recruit(RecruitMessage("recruit"), FakeContext())
+    assert outcome.ran and outcome.recruited == 2  # 3 wanted, itself running
+    assert worker.leases.count_running() == 0
+    assert not outcome.handed_off
+
+
+def test_agent_skips_when_every_lease_slot_is_held() -> None:
+    queues = FakeQueues(visible=30)
+    worker, _ = make_worker(queues, target=1)
+    assert worker.leases.acquire("someone-else") is not None
+    outcome = worker.on_recruit(RecruitMessage("recruit"), FakeContext())
+    assert not outcome.ran and outcome.why == "no_free_lease_slot"
+
+
+def test_agent_that_stops_at_the_deadline_with_work_left_hands_off() -> None:
+    queues = FakeQueues(visible=30)
+    worker, _ = make_worker(
+        queues, result=AgentResult(records_sent=10, stopped_by="deadline"), drain=False
+    )
+    outcome = worker.on_recruit(RecruitMessage("handoff", hop=4), FakeContext())
+    assert outcome.handed_off
+    handoff = [m for m in queues.posted if m.reason == "handoff"]
+    assert handoff[0].hop == 5
+
+
+def test_destination_down_records_a_failure_without_taking_records_and_opens_the_breaker() -> None:
+    queues = FakeQueues(visible=30)
+    problem = DestinationProblem(FailureKind.SERVER_ERROR, "GET /api/v2/version/: HTTP 503")
+    worker, _ = make_worker(queues, problem=problem)
+    first = worker.on_recruit(RecruitMessage("recruit"), FakeContext("a"))
+    assert first.why == "destination_not_ready" and first.result is None
+    worker.on_recruit(RecruitMessage("recruit"), FakeContext("b"))
+    assert worker.breaker.state() is BreakerState.OPEN
+    assert worker.on_recruit(RecruitMessage("recruit"), FakeContext("c")).why == "breaker"
+    assert worker.on_schedule()["reason"] == "breaker_open"
+    assert worker.leases.count_running() == 0
+
+
+def test_half_open_breaker_lets_one_probe_through_and_its_success_closes_it() -> None:
+    queues = FakeQueues(visible=30)
+    problem = DestinationProblem(FailureKind.DESTINATION_UNREACHABLE, "connection refused")
+    worker, clock = make_worker(queues, problem=problem)
+    worker.on_recruit(RecruitMessage("recruit"), FakeContext("a"))
+    worker.on_recruit(RecruitMessage("recruit"), FakeContext("b"))
+    clock.advance(31)
+    assert worker.breaker.state() is BreakerState.HALF_OPEN
+    assert worker.on_schedule()["recruited"] == 1  # the single probe
+    worker.check_destination = lambda target: None
+    outcome = worker.on_recruit(RecruitMessage("recruit"), FakeContext("probe"))
+    assert outcome.ran and outcome.recruited == 0  # a probe recruits nobody
+    assert worker.breaker.state() is BreakerState.CLOSED
+
+
+def test_failed_run_counts_towards_the_breaker_by_kind() -> None:
+    queues = FakeQueues(visible=30)
+    failed = AgentResult(unacked=5, failures={"auth": 3}, stopped_by="deadline")
+    worker, _ = make_worker(queues, result=failed, drain=False)
+    worker.on_recruit(RecruitMessage("recruit"), FakeContext("a"))
+    worker.on_recruit(RecruitMessage("recruit"), FakeContext("b"))
+    assert worker.breaker.state() is BreakerState.OPEN
+    assert not [m for m in queues.posted if m.reason == "handoff"]
+
+
+def test_sqs_event_reports_only_the_failed_message() -> None:
+    queues = FakeQueues(visible=30)
+    worker, _ = make_worker(queues)
+
+    def explode(message: RecruitMessage, context: Any) -> Any:
+        raise RuntimeError("boom")
+
+    worker.on_recruit = explode  # type: ignore[method-assign]
+    response = worker.handle({"Records": [{"messageId": "m-1", "body": "{}"}]}, FakeContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+
+
+def test_recruit_message_bodies_round_trip_and_foreign_bodies_are_plain_recruits() -> None:
+    message = RecruitMessage("handoff", hop=3, requested_by="req-9")
+    assert RecruitMessage.decode(message.encode()) == message
+    assert RecruitMessage.decode("start agent please") == RecruitMessage("recruit")
+    assert RecruitMessage.decode('{"hop": -2}').hop == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"SPOOLWATCH_DATA_QUEUE_URL": ""}, "SPOOLWATCH_DATA_QUEUE_URL"),
+        ({"SPOOLWATCH_TARGET_CONCURRENCY": "many"}, "SPOOLWATCH_TARGET_CONCURRENCY"),
+        ({"SPOOLWATCH_RECORDS_PER_AGENT": "0"}, "SPOOLWATCH_RECORDS_PER_AGENT"),
+        ({"SPOOLWATCH_DESTINATION_URL": "ftp://x"}, "SPOOLWATCH_DESTINATION_URL"),
+        ({"SPOOLWATCH_DESTINATION_URL": ""}, "SPOOLWATCH_DESTINATION_URL"),
+        ({"SPOOLWATCH_DESTINATION_KIND": "other"}, "SPOOLWATCH_DESTINATION_KIND"),
+    ],
+)
+def test_bad_settings_name_the_variable(change: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        ServerlessSettings.from_env({**BASE_ENV, **change})
+
+
+def test_settings_repr_never_shows_the_token() -> None:
+    settings = ServerlessSettings.from_env({**BASE_ENV, "SPOOLWATCH_API_TOKEN": "s3cr3t-token"})
+    assert "s3cr3t-token" not in repr(settings)
+
+
+def test_agent_config_from_a_file_is_pointed_at_the_data_queue_and_destination() -> None:
+    settings = ServerlessSettings.from_env(BASE_ENV)
+    text = (
+        "target: {url: 'https://elsewhere.example'}\n"
+        "channels: [{name: x, spool: /tmp/nowhere}]\n"
+        "batching: {max_records: 7}\n"
+    )
+    config: AgentConfig = build_agent_config(settings, config_text=text, token="tok")
+    assert config.channels == (ChannelConfig(name="sqs", address=settings.data_queue_url),)
+    assert isinstance(config.target, TargetConfig)
+    assert config.target.url == "http://127.0.0.1:8080"
+    assert config.target.api_token is not None and config.target.api_token.reveal() == "tok"
+    assert config.batching.max_records == 7
