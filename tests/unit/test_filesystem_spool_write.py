@@ -256,3 +256,17 @@ def test_from_url_accepts_paths_and_file_urls_with_options(tmp_path: Path) -> No
 def test_from_url_rejects_what_it_cannot_honour(address: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         from_url(address)
+
+
+def test_vanished_directory_is_reported_as_spool_unavailable(tmp_path: Path) -> None:
+    directory = tmp_path / "spool"
+    directory.mkdir()
+    spool = FilesystemSpool(directory)
+    directory.rmdir()
+    with pytest.raises(SpoolUnavailable, match="cannot write"):
+        spool.write(sample_records(1))
+    with pytest.raises(SpoolUnavailable, match="cannot read"):
+        spool.read(1)
+    with pytest.raises(SpoolUnavailable, match="cannot count"):
+        spool.backlog()
+    spool.close()

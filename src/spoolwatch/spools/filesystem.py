@@ -18,10 +18,11 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from spoolwatch.errors import ConfigError
+from spoolwatch.errors import ConfigError, SpoolUnavailable
 from spoolwatch.records import Record
 from spoolwatch.spools.base import Backlog, Delivery, QuarantinedItem, Spool
 from spoolwatch.spools.filesystem_consumer import SpoolConsumer, resolve_start
@@ -106,11 +107,29 @@ class FilesystemSpool(Spool):
     def __repr__(self) -> str:
         return f"FilesystemSpool({self._directory!r}, data_format={self.data_format!r})"
 
+    @contextmanager
+    def _os_errors(self, action: str) -> Iterator[None]:
+        """OS errors become spoolwatch errors: a permission problem is setup, the rest transient."""
+        try:
+            yield
+        except PermissionError as exc:
+            raise ConfigError(
+                f"filesystem spool {self._directory}: cannot {action}: {exc}"
+            ) from exc
+        except OSError as exc:
+            raise SpoolUnavailable(
+                f"filesystem spool {self._directory}: cannot {action}: {exc}"
+            ) from exc
+
     # -- writing ------------------------------------------------------------------------
 
     def write(self, records: Sequence[Record]) -> None:
         if not records:
             return
+        with self._os_errors("write"):
+            self._write(records)
+
+    def _write(self, records: Sequence[Record]) -> None:
         if self._writer is None:
             self._writer = SpoolWriter(
                 self._directory,
@@ -141,10 +160,12 @@ class FilesystemSpool(Spool):
     def read(self, max_records: int, wait: float = 0.0) -> list[Delivery]:
         if max_records <= 0:
             return []
-        consumer = self._consume()
+        with self._os_errors("read"):
+            consumer = self._consume()
         deadline = time.monotonic() + max(wait, 0.0)
         while True:
-            deliveries = consumer.take(max_records)
+            with self._os_errors("read"):
+                deliveries = consumer.take(max_records)
             if deliveries:
                 return deliveries
             remaining = deadline - time.monotonic()
@@ -154,7 +175,8 @@ class FilesystemSpool(Spool):
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         if self._consumer is not None and deliveries:
-            self._consumer.ack(deliveries)
+            with self._os_errors("save progress"):
+                self._consumer.ack(deliveries)
 
     def nack(self, deliveries: Sequence[Delivery], delay: float = 0.0) -> None:
         if self._consumer is not None and deliveries:
@@ -163,7 +185,8 @@ class FilesystemSpool(Spool):
     def quarantine(self, deliveries: Sequence[Delivery], reason: str) -> None:
         if not deliveries:
             return
-        self._quarantine.append(deliveries, reason)
+        with self._os_errors("quarantine"):
+            self._quarantine.append(deliveries, reason)
         logger.info("quarantined %d record(s) of %s: %s", len(deliveries), self._directory, reason)
         self.ack(deliveries)
 
@@ -185,6 +208,10 @@ class FilesystemSpool(Spool):
     # -- looking without consuming ------------------------------------------------------
 
     def backlog(self) -> Backlog:
+        with self._os_errors("count records"):
+            return self._backlog()
+
+    def _backlog(self) -> Backlog:
         if self._consumer is not None:
             visible, in_flight = self._consumer.backlog()
             return Backlog(visible=visible, in_flight=in_flight)
