@@ -177,3 +177,11 @@ def test_datarobot_token_falls_back_to_environment(monkeypatch: pytest.MonkeyPat
 def test_config_file_that_cannot_be_read_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"cannot read config file .*missing\.yaml"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_channel_repr_hides_the_broker_password() -> None:
+    config = parse_config(
+        "target: {url: 'http://h'}\nchannels:\n"
+        "  - spool: 'amqp://agent:pa55word@rabbit:5672/%2F?queue=q'\n"
+    )
+    assert "pa55word" not in repr(config) and "agent:****@rabbit" in repr(config)

@@ -319,3 +319,20 @@ def test_heartbeat_carries_counts_and_backlog(spool_name: str) -> None:
     )
     assert sink.beats and sink.beats[0]["agentId"] == "a-1"
     assert set(sink.beats[0]["backlog"]) == {spool_name}
+
+
+def test_visibility_is_extended_while_waiting_to_retry(spool_name: str) -> None:
+    extended: list[tuple[int, float]] = []
+
+    class Recording(MemorySpool):
+        def extend(self, deliveries: Sequence[Any], seconds: float) -> None:
+            extended.append((len(deliveries), seconds))
+
+    Recording(spool_name).write([stats_record() for _ in range(3)])
+    result = Agent(
+        make_config(spool_name),
+        ScriptedSink(fail_times=2),
+        open_spool=lambda address, **options: Recording(spool_name),
+    ).run(until_empty=True)
+    assert [count for count, _ in extended] == [3, 3] and all(s > 0 for _, s in extended)
+    assert result.records_sent == 3

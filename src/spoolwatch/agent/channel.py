@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from spoolwatch.agent.config import AgentConfig, ChannelConfig
+from spoolwatch.agent.config import AgentConfig, ChannelConfig, display_address
 from spoolwatch.agent.control import StopControl, backoff_delay
 from spoolwatch.agent.dedupe import SeenIds
 from spoolwatch.agent.stats import ChannelStats
@@ -26,20 +26,11 @@ from spoolwatch.records import ROUTABLE_TYPES, DataType, validate_record
 from spoolwatch.sinks.base import Sink
 from spoolwatch.spools.base import Delivery, Spool
 
-__all__ = ["ChannelReader", "display_address"]
+__all__ = ["ChannelReader"]
 
 logger = logging.getLogger(__name__)
 
 _SPOOL_RETRY_CAP = 30.0
-
-
-def display_address(address: str) -> str:
-    """The address without a password, for logs."""
-    if "://" in address and "@" in address.split("://", 1)[1].split("/", 1)[0]:
-        scheme, rest = address.split("://", 1)
-        userinfo, host = rest.split("@", 1)
-        return f"{scheme}://{userinfo.split(':', 1)[0]}:****@{host}"
-    return address
 
 
 class ChannelReader:

@@ -66,6 +66,18 @@ class ChannelConfig:
     address: str
     options: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        return f"ChannelConfig(name={self.name!r}, address={display_address(self.address)!r})"
+
+
+def display_address(address: str) -> str:
+    """The address with any password replaced by ``****``, for logs and reprs."""
+    if "://" in address and "@" in address.split("://", 1)[1].split("/", 1)[0]:
+        scheme, rest = address.split("://", 1)
+        userinfo, host = rest.split("@", 1)
+        return f"{scheme}://{userinfo.split(':', 1)[0]}:****@{host}"
+    return address
+
 
 @dataclass(frozen=True, kw_only=True)
 class BatchingConfig:

@@ -160,6 +160,7 @@ class Agent:
     ) -> AgentResult:
         """Drain until empty / ``max_seconds`` / ``deadline`` / :meth:`stop`; see module doc."""
         until_empty = until_empty or self.config.run_once
+        self.stats = {c.name: ChannelStats(c.name) for c in self.config.channels}
         control = StopControl(
             grace=self.config.retry.shutdown_grace_seconds,
             deadline=deadline,
