@@ -165,17 +165,30 @@ def test_each_scaled_object_targets_an_existing_deployment_with_backlog_metadata
     assert triggers["rabbitmq"]["queueName"]
 
 
-def test_deployments_mount_the_config_their_args_name() -> None:
-    configmap = next(
-        doc for doc in _documents("agent-configmap.yaml") if doc["kind"] == "ConfigMap"
-    )
+def test_deployments_mount_a_config_the_agent_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from spoolwatch.agent.config import parse_config
+
+    monkeypatch.setenv("SPOOLWATCH_API_TOKEN", "token-from-the-secret")
+    sources = {
+        (doc["kind"], doc["metadata"]["name"]): doc.get("data") or doc.get("stringData")
+        for doc in _documents("agent-configmap.yaml")
+    }
     for doc in _documents("agent-deployment.yaml"):
         if doc["kind"] != "Deployment":
             continue
-        container = doc["spec"]["template"]["spec"]["containers"][0]
-        config_path = container["args"][container["args"].index("--config") + 1]
-        assert Path(config_path).name in configmap["data"]
-        yaml.safe_load(configmap["data"][Path(config_path).name])
+        pod = doc["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        config_path = Path(container["args"][container["args"].index("--config") + 1])
+        mount = next(
+            m for m in container["volumeMounts"] if m["mountPath"] == str(config_path.parent)
+        )
+        volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+        if "configMap" in volume:
+            data = sources[("ConfigMap", volume["configMap"]["name"])]
+        else:
+            data = sources[("Secret", volume["secret"]["secretName"])]
+        config = parse_config(data[config_path.name], source=str(config_path))
+        assert config.channels and config.target.api_token is not None
 
 
 def test_dockerfile_runs_the_agent_as_a_non_root_user() -> None:
