@@ -185,3 +185,12 @@ def test_channel_repr_hides_the_broker_password() -> None:
         "  - spool: 'amqp://agent:pa55word@rabbit:5672/%2F?queue=q'\n"
     )
     assert "pa55word" not in repr(config) and "agent:****@rabbit" in repr(config)
+
+
+def test_every_public_name_of_the_agent_package_resolves() -> None:
+    import spoolwatch.agent
+    import spoolwatch.sinks
+
+    for package in (spoolwatch.agent, spoolwatch.sinks):
+        for name in package.__all__:
+            assert getattr(package, name) is not None, name
