@@ -209,10 +209,18 @@ def test_live_datarobot_dequeuer_lock_is_respected_and_a_stale_one_ignored(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "fs_spool.1").write_bytes(lines(1)[0])
-    live = tmp_path / f"agent_{os.getpid()}.lock"
-    live.write_text("")
-    with FilesystemSpool(tmp_path) as spool, pytest.raises(SpoolUnavailable, match="DataRobot"):
-        spool.read(1)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = tmp_path / f"agent_{holder.pid}.lock"
+        live.write_text("")
+        with (
+            FilesystemSpool(tmp_path) as spool,
+            pytest.raises(SpoolUnavailable, match=f"DataRobot.*{holder.pid}"),
+        ):
+            spool.read(1)
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
     live.unlink()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait(timeout=30)

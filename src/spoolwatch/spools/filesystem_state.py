@@ -136,8 +136,8 @@ def _refuse_if_datarobot_consumer(directory: str) -> None:
     """DataRobot's dequeuer marks its ownership with ``agent_<pid>.lock``; respect a live one."""
     for path in glob.glob(os.path.join(glob.escape(directory), "agent_*.lock")):
         pid_text = os.path.basename(path)[len("agent_") : -len(".lock")]
-        if not pid_text.isdigit():
-            continue
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue  # our own pid: a stale lock from an earlier container with reused pids
         try:
             os.kill(int(pid_text), 0)
         except ProcessLookupError:
