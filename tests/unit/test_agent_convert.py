@@ -154,3 +154,14 @@ def test_idempotency_key_depends_only_on_the_record_ids() -> None:
     assert idempotency_key(["a", "b"]) == idempotency_key(["a", "b"])
     assert idempotency_key(["a", "b"]) != idempotency_key(["b", "a"])
     assert idempotency_key(["a"]).startswith("sw1-") and len(idempotency_key(["a"])) == 36
+
+
+def test_record_without_id_gets_a_stable_content_id() -> None:
+    def anonymous(n: int) -> Record:
+        record = _stats(numPredictions=n)
+        record.id = None
+        return record
+
+    first, again, other = (convert_record(anonymous(n)) for n in (1, 1, 2))
+    assert first.record_id is not None and first.record_id.startswith("sha256-")
+    assert first.record_id == again.record_id != other.record_id

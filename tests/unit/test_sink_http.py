@@ -136,3 +136,13 @@ def test_dry_run_sink_converts_without_sending() -> None:
     sink = DryRunSink(target, client=httpx.Client(transport=httpx.MockTransport(handler)))
     result = sink.send([_record(), _record("d2")])
     assert result.accepted == [0, 1] and result.requests == 2
+
+
+def test_payload_no_converter_expects_rejects_only_that_record() -> None:
+    odd = Record.new(
+        DataType.PREDICTION_STATS,
+        "d1",
+        {"timestamp": "t", "categoricalAggregateMap": {"c": {"categoryCounts": ["x"]}}},
+    )
+    result = _sink(lambda request: httpx.Response(202)).send([_record(), odd])
+    assert result.accepted == [0] and "cannot convert" in result.rejected[1].reason

@@ -22,6 +22,7 @@ The idempotency key of a request is derived from the ids of its records only
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from collections.abc import Iterable, Sequence
@@ -237,7 +238,20 @@ _DATA_HEAD = b'{"data":['
 
 
 def convert_record(record: Record) -> Piece:
-    """One record as a request piece; raises InvalidRecord when it cannot be converted."""
+    """One record as a request piece; raises InvalidRecord when it cannot be converted.
+
+    A record without an id (possible from other producers) gets one from its content,
+    ``sha256-<32 hex digits>`` of the path and body parts, so its idempotency key is still
+    stable and distinct from other records'.
+    """
+    piece = _convert(record)
+    if piece.record_id is not None:
+        return piece
+    digest = hashlib.sha256(piece.path.encode() + b"\0" + piece.head + b"\0".join(piece.items))
+    return dataclasses.replace(piece, record_id=f"sha256-{digest.hexdigest()[:32]}")
+
+
+def _convert(record: Record) -> Piece:
     payload = record.payload
     data_type = record.known_type
     rows = record.row_count()

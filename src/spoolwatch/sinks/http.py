@@ -107,6 +107,9 @@ class HttpSink(Sink):
                 pieces.append((index, convert_record(record)))
             except InvalidRecord as exc:
                 result.rejected[index] = Rejection(f"cannot convert: {exc}")
+            except Exception as exc:  # a payload shape no converter expects is this record's fault
+                logger.debug("converting record %s failed", record.id, exc_info=True)
+                result.rejected[index] = Rejection(f"cannot convert: {type(exc).__name__}: {exc}")
         return pieces
 
     def send(self, records: Sequence[Record]) -> SendResult:
