@@ -16,6 +16,7 @@ from spoolwatch.errors import ConfigError, SpoolUnavailable
 from spoolwatch.records import encode_frame, encode_json
 from spoolwatch.spools.base import Backlog
 from spoolwatch.spools.filesystem import FilesystemSpool
+from spoolwatch.spools.filesystem_consumer import SpoolConsumer
 from tests.spool_contract import sample_records
 
 PROGRESS = ".spoolwatch-progress.json"
@@ -139,6 +140,23 @@ def test_consumed_files_ending_with_the_marker_are_all_deleted(
     directory = copy_fixture(fixtures_dir / "fs_rotation" / "byte_array", tmp_path / "spool")
     with FilesystemSpool(directory) as spool:
         spool.ack(spool.read(10))
+    assert list(directory.glob("fs_spool.*")) == []
+
+
+def test_finished_file_left_behind_by_a_crash_is_deleted_by_the_next_consumer(
+    fixtures_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = copy_fixture(fixtures_dir / "fs_rotation" / "byte_array", tmp_path / "spool")
+    with monkeypatch.context() as patched:
+        # The process dies after saving its progress and before deleting consumed files.
+        patched.setattr(SpoolConsumer, "_unlink", lambda *args: None)
+        with FilesystemSpool(directory) as spool:
+            spool.ack(spool.read(10))
+    assert len(list(directory.glob("fs_spool.*"))) == 3
+    assert progress(directory)["file"] == "fs_spool.3"
+    with FilesystemSpool(directory) as spool:
+        assert spool.read(10) == []
+        assert spool.backlog() == Backlog(visible=0, in_flight=0)
     assert list(directory.glob("fs_spool.*")) == []
 
 

@@ -197,6 +197,9 @@ class FilesystemSpool(Spool):
         if self._consumer is not None:
             try:
                 self._consumer.commit()
+            except OSError as exc:
+                # Un-saved progress only means some records are delivered again.
+                logger.warning("could not save progress of %s on close: %s", self._directory, exc)
             finally:
                 self._consumer.close()
                 self._consumer = None

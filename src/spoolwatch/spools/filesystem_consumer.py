@@ -270,8 +270,13 @@ class SpoolConsumer:
     def commit(self) -> None:
         """Save the committed position if it moved, then delete files left behind."""
         key = self.committed()
-        if key is None or key == self._saved:
+        if key is None:
             return
+        if key != self._saved:
+            self._save(key)
+        self._collect(key)
+
+    def _save(self, key: Key) -> None:
         opened = self.files[key[0]]
         if opened.fp_len < FINGERPRINT_BYTES:
             opened.fp, opened.fp_len = fingerprint(opened.fd)
@@ -287,7 +292,6 @@ class SpoolConsumer:
             ),
         )
         self._saved = key
-        self._collect(key)
 
     def _collect(self, key: Key) -> None:
         for gen in sorted(self.files):

@@ -39,7 +39,9 @@ class FileStream:
 
     ``token`` of each delivery is ``(gen, offset)``; ``consumed`` counts lines or frames
     passed (records, blank lines and skipped garbage), for backlog arithmetic; ``marker`` is
-    set once the end-of-file marker was read.
+    set once the end-of-file marker was reached. ``pos`` stays in front of the marker, so
+    progress saved there makes a restarted reader see the marker again and know the file is
+    finished.
     """
 
     def __init__(self, fd: int, name: str, offset: int, *, gen: int, max_frame: int) -> None:
@@ -151,7 +153,6 @@ class FileStream:
             avail = len(buf) - i
             if avail >= 4 and buf[i : i + 4] == END_BYTES:
                 self.marker = True
-                self.pos += 4
                 break
             if avail < _HEAD_SIZE:
                 if self._read_more():

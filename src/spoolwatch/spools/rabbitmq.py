@@ -417,7 +417,7 @@ class RabbitMQSpool(Spool):
         )
         self._consumer = channel
 
-    def _fill(self, deadline: float) -> None:
+    def _fill(self, wanted: int, deadline: float) -> None:
         self._ensure_consumer()
         self._call("receive", lambda: self._conn.process_data_events(time_limit=0))
         while not self._buffer:
@@ -425,10 +425,17 @@ class RabbitMQSpool(Spool):
             if remaining <= 0:
                 return
             self._call("receive", partial(self._conn.process_data_events, time_limit=remaining))
+        # The broker streams a prefetch window in several socket reads: take what has
+        # arrived by now, without waiting for more.
+        while len(self._buffer) < wanted:
+            before = len(self._buffer)
+            self._call("receive", lambda: self._conn.process_data_events(time_limit=0))
+            if len(self._buffer) == before:
+                return
 
     def read(self, max_records: int, wait: float = 0.0) -> list[Delivery]:
         deadline = time.monotonic() + wait
-        self._retrying("receive", lambda: self._fill(deadline))
+        self._retrying("receive", lambda: self._fill(max_records, deadline))
         deliveries: list[Delivery] = []
         while self._buffer and len(deliveries) < max_records:
             tag, redelivered, body = self._buffer.popleft()
