@@ -52,7 +52,7 @@ def test_migrations_are_recorded_once(store: Store) -> None:
     version = store.migrate()
     with store.read() as conn:
         versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
-    assert versions == [version] == [1]
+    assert versions == list(range(1, version + 1)) == [1, 2]
 
 
 def test_token_is_stored_only_as_a_hash(store: Store) -> None:
@@ -147,3 +147,42 @@ def test_training_file_must_exist_and_be_csv_or_parquet(tmp_path: Path) -> None:
     good = tmp_path / "data.csv"
     good.write_text("a,b\n1,2\n")
     assert list(read_training_data(good).columns) == ["a", "b"]
+
+
+def test_old_dedupe_state_is_pruned(store: Store) -> None:
+    import time
+
+    from spoolwatch.server.ingestion import IngestKind, Ingestor
+
+    create_deployment(
+        store,
+        Deployment(
+            id="650a1b2c3d4e5f6a7b8c9d0e",
+            name="d",
+            model_id=new_object_id(),
+            target_type="regression",
+        ),
+    )
+    ingestor = Ingestor(store, retention_seconds=3600)
+    body = {
+        "data": [
+            {"timestamp": "2026-11-24 10:00:00.000+0000", "numPredictions": 1, "executionTime": 1.0}
+        ]
+    }
+    ingestor.ingest(
+        IngestKind.PREDICTION_REQUESTS,
+        "650a1b2c3d4e5f6a7b8c9d0e",
+        body,
+        idempotency_key="k",
+        record_ids=["r1", "r2"],
+    )
+    assert ingestor.prune(now=time.time()) == 0
+    assert ingestor.prune(now=time.time() + 7200) == 3
+    again = ingestor.ingest(
+        IngestKind.PREDICTION_REQUESTS,
+        "650a1b2c3d4e5f6a7b8c9d0e",
+        body,
+        idempotency_key="k",
+        record_ids=["r1", "r2"],
+    )
+    assert again.duplicate is False

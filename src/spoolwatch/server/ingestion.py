@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, select
 
 from spoolwatch.server import schemas
 from spoolwatch.store import schema
@@ -37,6 +37,11 @@ from spoolwatch.store.stats_folding import fold_prediction_stats
 __all__ = ["IngestError", "IngestKind", "IngestResult", "Ingestor"]
 
 logger = logging.getLogger(__name__)
+
+
+#: How long idempotency keys and record ids are kept (the longest spool retention, SQS's).
+DEDUPE_RETENTION_SECONDS = 14 * 24 * 3600
+_PRUNE_EVERY_SECONDS = 600.0
 
 
 class IngestKind(StrEnum):
@@ -106,12 +111,43 @@ class Ingestor:
         *,
         cache_seconds: float = 5.0,
         on_ingested: Callable[[IngestResult], None] | None = None,
+        retention_seconds: float = DEDUPE_RETENTION_SECONDS,
     ) -> None:
         self.store = store
         self.cache_seconds = cache_seconds
         self.on_ingested = on_ingested
+        self.retention_seconds = retention_seconds
         self._cache: dict[str, tuple[float, Deployment | None]] = {}
         self._lock = threading.Lock()
+        self._next_prune = time.monotonic() + _PRUNE_EVERY_SECONDS
+
+    def prune(self, *, now: float | None = None) -> int:
+        """Forget idempotency keys and record ids older than the retention; return how many.
+
+        Redelivery comes within the spool's retention (SQS keeps messages 14 days at most),
+        so older dedupe state only costs space.
+        """
+        cutoff = (time.time() if now is None else now) - self.retention_seconds
+        removed = 0
+        with self.store.write() as conn:
+            for table in (schema.idempotency_keys, schema.ingested_records):
+                result = conn.execute(delete(table).where(table.c.created_at < cutoff))
+                removed += int(result.rowcount or 0)
+        return removed
+
+    def _maybe_prune(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now < self._next_prune:
+                return
+            self._next_prune = now + _PRUNE_EVERY_SECONDS
+        try:
+            removed = self.prune()
+        except Exception:  # pruning is housekeeping; ingestion goes on
+            logger.exception("pruning dedupe state failed")
+            return
+        if removed:
+            logger.info("pruned %d idempotency keys and record ids", removed)
 
     def forget(self, deployment_id: str | None = None) -> None:
         """Drop cached deployments (after a create or delete)."""
@@ -163,6 +199,7 @@ class Ingestor:
         if kind is IngestKind.CUSTOM_METRIC and not metric_id:
             raise IngestError(422, "customMetrics needs a metric id in the path")
         result = self._commit(kind, deployment, raw, metric_id, idempotency_key, record_ids)
+        self._maybe_prune()
         if self.on_ingested is not None and not result.duplicate:
             try:
                 self.on_ingested(result)

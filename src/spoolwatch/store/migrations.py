@@ -36,8 +36,20 @@ def _initial(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=tables)
 
 
+def _indexes(conn: Connection) -> None:
+    # Pruning of dedupe state scans by age; accuracy and events are read by time per deployment.
+    for name, table, columns in (
+        ("ix_ingested_records_created_at", "ingested_records", "created_at"),
+        ("ix_idempotency_keys_created_at", "idempotency_keys", "created_at"),
+        ("ix_accuracy_rows_predicted_at", "accuracy_rows", "deployment_id, predicted_at"),
+        ("ix_events_deployment_at", "events", "deployment_id, at"),
+    ):
+        conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema: tokens, deployments, hourly aggregates, events, fleet", _initial),
+    Migration(2, "indexes for dedupe pruning, accuracy and events by time", _indexes),
 )
 
 
