@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from spoolwatch.cli.output import console, fail
+from spoolwatch.cli.output import console, err_console, fail, print_json_line
 
 __all__ = ["demo"]
 
@@ -29,6 +29,9 @@ def demo(
     rows: int = typer.Option(
         12_000, "--rows", min=200, help="Predictions the example model makes over the day."
     ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the summary as one JSON object instead of tables."
+    ),
 ) -> None:
     """Run the whole system on 127.0.0.1: service (SQLite), a model reporting a simulated day
     of traffic that drifts part-way into a filesystem spool, and an agent draining it."""
@@ -42,7 +45,8 @@ def demo(
     logging.getLogger("spoolwatch").setLevel(logging.WARNING)
     try:
         options = DemoOptions(port=port, data_dir=data_dir, rows=rows)
-        runner = Demo(options, progress=lambda message: console.print(f"[dim]·[/] {message}"))
+        say = err_console if as_json else console
+        runner = Demo(options, progress=lambda message: say.print(f"[dim]·[/] {message}"))
     except SpoolwatchError as exc:
         fail(str(exc))
     try:
@@ -53,11 +57,16 @@ def demo(
     except SpoolwatchError as exc:
         runner.stop()
         fail(str(exc), code=1)
-    _print_summary(summary)
+    if as_json:
+        print_json_line(summary.as_dict())
+    else:
+        _print_summary(summary)
     if exit_when_done:
         runner.stop()
         return
-    console.print(f"\nDashboard: [bold]{summary.url}/[/]   (Ctrl-C to stop)")
+    (err_console if as_json else console).print(
+        f"\nDashboard: [bold]{summary.url}/[/]   (Ctrl-C to stop)"
+    )
     try:
         runner.serve_forever()
     except KeyboardInterrupt:

@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,13 @@ class DemoSummary:
     accuracy_before: float | None = None
     accuracy_after: float | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly copy (for ``spoolwatch demo --json``)."""
+        data = asdict(self)
+        data["data_dir"] = str(self.data_dir)
+        data["dashboard"] = f"{self.url}/"
+        return data
 
 
 class Demo:

@@ -1,0 +1,350 @@
+"""The dashboard in headless Chromium: every page loads without console errors and draws.
+
+A real uvicorn server on a free loopback port serves ``create_app()`` over a temporary SQLite
+database, populated through the ingestion API the agent uses. Debian's ``chromium`` is driven
+by Playwright (never a downloaded browser). Screenshots go to ``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import IN_CI, free_port
+
+pytest.importorskip("fastapi")
+pytest.importorskip("playwright")
+
+from spoolwatch.agent import Agent, AgentConfig, ChannelConfig, TargetConfig  # noqa: E402
+from spoolwatch.demo.model import CATEGORICAL_FEATURES, CLASS_NAMES, ExampleModel  # noqa: E402
+from spoolwatch.demo.service import LocalService  # noqa: E402
+from spoolwatch.demo.traffic import CUSTOM_METRICS, SimulatedDay, TrafficPlan  # noqa: E402
+from spoolwatch.report import Reporter  # noqa: E402
+from spoolwatch.server.app import create_app  # noqa: E402
+from spoolwatch.server.settings import ServerSettings  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+def _need_chromium() -> None:
+    if os.path.exists(CHROMIUM) and shutil.which("chromium"):
+        return
+    message = f"Debian's chromium is not installed at {CHROMIUM} (run scripts/ensure-browser.sh)"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium driven by Playwright."""
+    _need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+class PageVisit:
+    """A page opened in the browser, with every console error and failed request it caused."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.errors: list[str] = []
+        self.context = browser.new_context(viewport={"width": 1360, "height": 900})
+        self.page = self.context.new_page()
+        self.page.on(
+            "console",
+            lambda msg: self.errors.append(msg.text) if msg.type == "error" else None,
+        )
+        self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        self.page.on("requestfailed", lambda req: self.errors.append(f"request failed: {req.url}"))
+        self.page.on(
+            "response",
+            lambda resp: (
+                self.errors.append(f"HTTP {resp.status}: {resp.url}")
+                if resp.status >= 400
+                else None
+            ),
+        )
+        self.page.goto(url, wait_until="networkidle")
+
+    def traces(self, chart_id: str) -> int:
+        """Number of plotly traces drawn in the chart element ``chart_id`` (0 when none)."""
+        selector = f"#{chart_id}.js-plotly-plot .main-svg"
+        self.page.wait_for_selector(selector, timeout=10_000)
+        count: int = self.page.evaluate(
+            "(id) => { const el = document.getElementById(id); return el.data ? el.data.length : 0; }",
+            chart_id,
+        )
+        return count
+
+    def screenshot(self, name: str) -> Path:
+        """Full-page screenshot into ``test-artifacts/screenshots/``."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def close(self) -> None:
+        """Close the browser context."""
+        self.context.close()
+
+
+def test_plotly_js_is_served_by_the_app_not_a_cdn(live_service: str) -> None:
+    """plotly.js comes from the installed plotly package, so the dashboard works offline."""
+    response = httpx.get(f"{live_service}/static/vendor/plotly.min.js", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert b"plotly" in response.content[:2000].lower()
+    page = httpx.get(f"{live_service}/", timeout=10).text
+    assert "/static/vendor/plotly.min.js" in page
+    assert "cdn" not in page.lower()
+    assert "https://" not in page
+
+
+# --------------------------------------------------------------------------- the service
+
+
+@dataclass(frozen=True)
+class Monitored:
+    """A running service with one deployment full of traffic and one without any."""
+
+    url: str
+    busy_id: str
+    empty_id: str
+    store: Any
+
+
+def _start(tmp: Path, *, auth: bool) -> tuple[LocalService, Any]:
+    settings = ServerSettings(db_url=f"sqlite:///{tmp / 'spoolwatch.db'}", auth=auth)
+    app = create_app(settings=settings)
+    service = LocalService(app, free_port())
+    service.start()
+    return service, app.state.store
+
+
+def _create_deployment(url: str, model: ExampleModel | None, label: str, **headers: str) -> str:
+    body: dict[str, Any] = {"label": label, "targetType": "binary", "classNames": list(CLASS_NAMES)}
+    if model is not None:
+        training = model.training_data(1_000)
+        body.update(
+            targetName="loan_status",
+            trainingData={**training.features, "loan_status": training.labels},
+            featureTypes={name: "categorical" for name in CATEGORICAL_FEATURES},
+        )
+    response = httpx.post(f"{url}/api/v2/deployments/", json=body, headers=headers, timeout=60)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _report_a_day(url: str, deployment_id: str, model_id: str, token: str | None = None) -> None:
+    """The example model reports a day of traffic into a memory spool; the agent drains it."""
+    from spoolwatch.agent import Secret
+
+    address = f"memory://dashboard-{uuid.uuid4().hex}"
+    day = SimulatedDay(
+        ExampleModel(seed=3), TrafficPlan(rows=2_400, hours=24), datetime.now(UTC), seed=3
+    )
+    with Reporter(address, deployment_id=deployment_id, model_id=model_id, clock=day.clock) as r:
+        day.run(r)
+    config = AgentConfig(
+        target=TargetConfig(url=url, api_token=Secret(token) if token else None),
+        channels=(ChannelConfig(name="dashboard-test", address=address),),
+        agent_id="dashboard-test-agent",
+    )
+    result = Agent(config).run(until_empty=True)
+    assert result.exit_code == 0 and result.quarantined == 0, result.as_dict()
+
+
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
+    """The service over a temporary SQLite database, populated through Reporter and agent."""
+    service, store = _start(tmp_path_factory.mktemp("dashboard"), auth=False)
+    try:
+        busy = _create_deployment(service.url, ExampleModel(seed=3), "Loan default")
+        model_id = httpx.get(f"{service.url}/api/v2/deployments/{busy}/").json()["modelId"]
+        _report_a_day(service.url, busy, model_id)
+        empty = _create_deployment(service.url, None, "Not reporting yet")
+        yield Monitored(service.url, busy, empty, store)
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="module")
+def live_service(monitored: Monitored) -> str:
+    """Base URL of the populated service."""
+    return monitored.url
+
+
+# --------------------------------------------------------------------------- the pages
+
+DEPLOYMENT_CHARTS = (
+    "chart-predictions",
+    "chart-latency",
+    "chart-errors",
+    "chart-drift",
+    "chart-histogram",
+    "chart-target-drift",
+    "chart-accuracy",
+    "chart-custom-0",
+    "chart-custom-1",
+)
+
+
+@pytest.fixture
+def visit(browser: Any) -> Iterator[Any]:
+    """Opens pages; closes their browser contexts after the test."""
+    visits: list[PageVisit] = []
+
+    def open_page(url: str) -> PageVisit:
+        page = PageVisit(browser, url)
+        visits.append(page)
+        return page
+
+    yield open_page
+    for page in visits:
+        page.close()
+
+
+def test_overview_shows_status_badges_and_draws_predictions(
+    monitored: Monitored, visit: Any
+) -> None:
+    page = visit(f"{monitored.url}/")
+    assert page.traces("chart-overview-predictions") >= 1
+    busy = page.page.locator(f"tr[data-deployment-id='{monitored.busy_id}']")
+    badges = busy.locator(".badge")
+    assert badges.count() == 3
+    service_badge = badges.nth(0).get_attribute("class") or ""
+    assert "green" in service_badge, service_badge
+    drift_badge = badges.nth(1).get_attribute("class") or ""
+    assert "unknown" not in drift_badge, drift_badge
+    empty = page.page.locator(f"tr[data-deployment-id='{monitored.empty_id}'] .badge")
+    assert all("unknown" in (empty.nth(i).get_attribute("class") or "") for i in range(3))
+    assert page.page.inner_text("#tile-deployments") == "2"
+    page.screenshot("overview")
+    assert page.errors == []
+
+
+def test_deployment_page_draws_every_chart(monitored: Monitored, visit: Any) -> None:
+    page = visit(f"{monitored.url}/deployments/{monitored.busy_id}")
+    for chart in DEPLOYMENT_CHARTS:
+        assert page.traces(chart) >= 1, chart
+    drift_bars = page.page.evaluate("() => document.getElementById('chart-drift').data[0].y.length")
+    assert drift_bars == 11
+    options = page.page.locator("#feature-select option")
+    assert options.count() == 11
+    assert page.page.locator("#events-table tbody tr:not(.placeholder)").count() >= 1
+    assert page.page.inner_text("#tile-accuracy").endswith("%")
+    page.screenshot("deployment")
+    assert page.errors == []
+
+
+def test_choosing_a_feature_redraws_its_baseline_and_current_histogram(
+    monitored: Monitored, visit: Any
+) -> None:
+    page = visit(f"{monitored.url}/deployments/{monitored.busy_id}")
+    page.traces("chart-histogram")
+    page.page.select_option("#feature-select", "region")
+    labels = page.page.evaluate("() => document.getElementById('chart-histogram').data[0].x")
+    assert {"north", "south", "east", "west"} <= set(labels)
+    traces = page.page.evaluate(
+        "() => document.getElementById('chart-histogram').data.map((t) => t.name)"
+    )
+    assert traces == ["baseline (training)", "current"]
+    page.page.locator("#chart-histogram").scroll_into_view_if_needed()
+    page.screenshot("deployment-histogram-region")
+    assert page.errors == []
+
+
+def test_custom_metrics_are_listed_for_the_dashboard(monitored: Monitored) -> None:
+    response = httpx.get(
+        f"{monitored.url}/api/v2/deployments/{monitored.busy_id}/customMetrics/", timeout=10
+    )
+    assert response.status_code == 200
+    assert sorted(m["id"] for m in response.json()["data"]) == sorted(CUSTOM_METRICS)
+    assert all(m["count"] > 0 for m in response.json()["data"])
+    missing = httpx.get(f"{monitored.url}/api/v2/deployments/{'0' * 24}/customMetrics/")
+    assert missing.status_code == 404
+
+
+def test_agents_page_shows_the_fleet_heartbeats(monitored: Monitored, visit: Any) -> None:
+    page = visit(f"{monitored.url}/agents")
+    assert page.traces("chart-agent-records") >= 1
+    assert page.traces("chart-agent-heartbeats") >= 1
+    row = page.page.locator("#agents-table tbody tr").first
+    assert "dashboard-test-agent" in row.inner_text()
+    assert "alive" in row.locator(".badge").inner_text()
+    page.screenshot("agents")
+    assert page.errors == []
+
+
+def test_deployment_without_data_says_so_without_errors(monitored: Monitored, visit: Any) -> None:
+    page = visit(f"{monitored.url}/deployments/{monitored.empty_id}")
+    page.page.wait_for_selector("#chart-predictions .chart-empty")
+    assert page.page.locator(".chart-empty").count() >= 5
+    assert "No events" in page.page.inner_text("#events-table")
+    page.screenshot("deployment-empty")
+    assert page.errors == []
+
+
+def test_pages_and_assets_reject_what_they_do_not_serve(monitored: Monitored) -> None:
+    for path in (
+        "/static/nope.js",
+        "/static/..%2Fdashboard.py",
+        "/static/dashboard.py",
+        "/deployments/%3Cscript%3E",
+    ):
+        response = httpx.get(f"{monitored.url}{path}", timeout=10)
+        assert response.status_code == 404, path
+    page = httpx.get(f"{monitored.url}/agents", timeout=10)
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_dashboard_asks_for_a_token_when_the_service_needs_one(tmp_path: Path, visit: Any) -> None:
+    from spoolwatch.store.tokens import create_token
+
+    service, store = _start(tmp_path, auth=True)
+    try:
+        _, token = create_token(store, "dashboard")
+        auth = {"Authorization": f"Bearer {token}"}
+        deployment = _create_deployment(service.url, ExampleModel(seed=5), "Secured", **auth)
+        model_id = httpx.get(
+            f"{service.url}/api/v2/deployments/{deployment}/", headers=auth
+        ).json()["modelId"]
+        _report_a_day(service.url, deployment, model_id, token)
+        page = visit(f"{service.url}/deployments/{deployment}")
+        page.page.wait_for_selector("#auth-panel:not([hidden])")
+        assert page.page.locator(".js-plotly-plot").count() == 0
+        page.errors.clear()  # the 401 answers that asked for the token
+        page.page.fill("#auth-token", token)
+        with page.page.expect_navigation(wait_until="networkidle"):
+            page.page.click("#auth-form button")
+        assert page.traces("chart-drift") >= 1
+        assert page.page.locator("#auth-panel").is_hidden()
+        assert page.errors == []
+    finally:
+        service.stop()
