@@ -19,18 +19,14 @@ from typing import Any
 import httpx
 import pytest
 
+from spoolwatch.agent import Agent, AgentConfig, ChannelConfig, TargetConfig
+from spoolwatch.demo.model import CATEGORICAL_FEATURES, CLASS_NAMES, ExampleModel
+from spoolwatch.demo.service import LocalService
+from spoolwatch.demo.traffic import CUSTOM_METRICS, SimulatedDay, TrafficPlan
+from spoolwatch.report import Reporter
+from spoolwatch.server.app import create_app
+from spoolwatch.server.settings import ServerSettings
 from tests.conftest import IN_CI, free_port
-
-pytest.importorskip("fastapi")
-pytest.importorskip("playwright")
-
-from spoolwatch.agent import Agent, AgentConfig, ChannelConfig, TargetConfig  # noqa: E402
-from spoolwatch.demo.model import CATEGORICAL_FEATURES, CLASS_NAMES, ExampleModel  # noqa: E402
-from spoolwatch.demo.service import LocalService  # noqa: E402
-from spoolwatch.demo.traffic import CUSTOM_METRICS, SimulatedDay, TrafficPlan  # noqa: E402
-from spoolwatch.report import Reporter  # noqa: E402
-from spoolwatch.server.app import create_app  # noqa: E402
-from spoolwatch.server.settings import ServerSettings  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -92,13 +88,16 @@ class PageVisit:
         )
         self.page.goto(url, wait_until="networkidle")
 
+    def _check_status(self, response: Any) -> None:
+        if response.status >= 400:
+            self.errors.append(f"HTTP {response.status}: {response.url}")
+
     def traces(self, chart_id: str) -> int:
         """Number of plotly traces drawn in the chart element ``chart_id`` (0 when none)."""
         selector = f"#{chart_id}.js-plotly-plot .main-svg"
         self.page.wait_for_selector(selector, timeout=10_000)
         count: int = self.page.evaluate(
-            "(id) => { const el = document.getElementById(id); return el.data ? el.data.length : 0; }",
-            chart_id,
+            "(id) => (document.getElementById(id).data || []).length", chart_id
         )
         return count
 
