@@ -77,7 +77,8 @@ def _drain(url: str, address: str, pipe: Connection, expected: int) -> dict[str,
         stats_interval_seconds=60,
     )
     started = time.perf_counter()
-    result = Agent(config).run(until_empty=True)
+    with Agent(config) as agent:
+        result = agent.run(until_empty=True)
     seconds = time.perf_counter() - started
     pipe.send("count")
     received, requests = pipe.recv()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from spoolwatch.agent import Agent, AgentConfig, ChannelConfig, TargetConfig
+from spoolwatch.agent import Agent, AgentConfig, AgentResult, ChannelConfig, TargetConfig
 from spoolwatch.agent.config import BatchingConfig, RetryConfig
 from spoolwatch.agent.convert import convert_record, merge_pieces
 from spoolwatch.records import DataType, Record
@@ -37,6 +37,12 @@ def _config(url: str, *directories: Path, **kwargs: Any) -> AgentConfig:
         stats_interval_seconds=1,
         **kwargs,
     )
+
+
+def _drain(config: AgentConfig) -> AgentResult:
+    """Run an agent until its channels are empty, then close it."""
+    with Agent(config) as agent:
+        return agent.run(until_empty=True)
 
 
 def _copy_spool(source: Path, target: Path) -> Path:
@@ -84,7 +90,7 @@ def test_datarobot_fixture_spool_produces_the_requests_datarobot_sent(
         for entry in _flatten(r["url"], r["body_parsed"])
     ]
     with RecordingServer() as server:
-        result = Agent(_config(server.url, spool_dir)).run(until_empty=True)
+        result = _drain(_config(server.url, spool_dir))
     assert _no_timestamps(_received(server)) == _no_timestamps(expected)
     assert result.quarantined == 0 and result.exit_code == 0
     assert result.skipped == (1 if fixture == "fs_json" else 0)  # the ping
@@ -109,7 +115,7 @@ def test_split_and_rotated_fixture_spools_arrive_whole(
         for entry in _flatten("/api/v2/" + r.path, json.loads(r.body))
     ]
     with RecordingServer() as server:
-        result = Agent(_config(server.url, spool_dir)).run(until_empty=True)
+        result = _drain(_config(server.url, spool_dir))
     assert records and _received(server) == expected
     assert result.records_sent == len(records) and result.exit_code == 0
     if fixture == "fs_split":
@@ -146,7 +152,7 @@ def test_destination_503_for_a_while_then_every_record_arrives_once_in_order(
     writer.close()
     with RecordingServer() as server:
         server.fail_next(503, times=6, retry_after=0.05)
-        result = Agent(_config(server.url, tmp_path / "spool")).run(until_empty=True)
+        result = _drain(_config(server.url, tmp_path / "spool"))
     assert _ids_in_order(server.accepted()) == [r.id for r in records]
     refused = [r for r in server.requests if r.status == 503]
     assert len(refused) == 6 and result.retries == 6
@@ -166,7 +172,7 @@ def test_corrupt_line_in_the_middle_of_a_spool_is_quarantined_and_the_rest_drain
     spool.write(after)
     spool.close()
     with RecordingServer() as server:
-        result = Agent(_config(server.url, tmp_path / "spool")).run(until_empty=True)
+        result = _drain(_config(server.url, tmp_path / "spool"))
     assert _ids_in_order(server.accepted()) == [r.id for r in before + after]
     assert result.quarantined == 1
     inspect = FilesystemSpool(tmp_path / "spool")
@@ -182,7 +188,7 @@ def test_record_rejected_with_422_is_quarantined_with_status_and_body(tmp_path: 
     spool.close()
     with RecordingServer() as server:
         server.answer("/deployments/bad/", 422, b'{"message":"deployment bad is unknown"}')
-        result = Agent(_config(server.url, tmp_path / "spool")).run(until_empty=True)
+        result = _drain(_config(server.url, tmp_path / "spool"))
     assert _ids_in_order(server.accepted()) == [r.id for r in records if r.deployment_id == "good"]
     inspect = FilesystemSpool(tmp_path / "spool")
     (parked,) = list(inspect.quarantined())

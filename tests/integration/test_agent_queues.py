@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from spoolwatch.agent import Agent, AgentConfig, ChannelConfig, TargetConfig
+from spoolwatch.agent import Agent, AgentConfig, AgentResult, ChannelConfig, TargetConfig
 from spoolwatch.agent.config import BatchingConfig, RetryConfig
 from spoolwatch.records import DataType, Record
 from spoolwatch.sinks.testing import RecordingServer
@@ -48,6 +48,12 @@ def _config(url: str, address: str, **options: Any) -> AgentConfig:
         heartbeat=False,
         stats_interval_seconds=1,
     )
+
+
+def _drain(config: AgentConfig) -> AgentResult:
+    """Run an agent until its channels are empty, then close it."""
+    with Agent(config) as agent:
+        return agent.run(until_empty=True)
 
 
 def _ids(server: RecordingServer) -> list[str]:
@@ -128,6 +134,7 @@ def test_rabbitmq_connection_closed_by_the_broker_agent_reconnects_and_continues
         assert _wait_for(lambda: set(_ids(server)) >= {r.id for r in records}, 60)
         agent.stop()
         runner.join(30)
+        agent.close()
     assert not runner.is_alive()
     received = _ids(server)
     assert set(received) == {r.id for r in records}
@@ -153,7 +160,7 @@ def test_rabbitmq_undecodable_message_goes_to_the_dead_letter_queue(
     )
     writer.close()
     with RecordingServer() as server:
-        result = Agent(_config(server.url, rabbit_queue)).run(until_empty=True)
+        result = _drain(_config(server.url, rabbit_queue))
     assert len(server.accepted()) == 1 and result.quarantined == 1 and result.skipped == 1
     spool = open_spool(rabbit_queue)
     (parked,) = list(spool.quarantined())
@@ -189,7 +196,7 @@ def test_sqs_undecodable_message_and_unknown_type_do_not_block_the_queue(
     spool.write([unknown, *good[1:]])
     spool.close()
     with RecordingServer() as server:
-        result = Agent(_config(server.url, queue_url)).run(until_empty=True)
+        result = _drain(_config(server.url, queue_url))
     assert sorted(_ids(server)) == sorted(str(r.id) for r in good)
     assert result.quarantined == 1 and result.skipped == 1
     check = open_spool(queue_url)
@@ -208,6 +215,6 @@ def test_sqs_fifo_queue_keeps_the_producer_order(moto_server: str) -> None:
     spool.close()
     with RecordingServer() as server:
         server.fail_next(503, times=2)
-        result = Agent(_config(server.url, queue_url)).run(until_empty=True)
+        result = _drain(_config(server.url, queue_url))
     assert _ids(server) == [r.id for r in records]
     assert result.retries == 2 and result.exit_code == 0

@@ -236,7 +236,8 @@ def test_dry_run_sends_nothing_and_gives_every_record_back(spool_name: str) -> N
     spool = MemorySpool(spool_name)
     spool.write([stats_record() for _ in range(4)])
     spool.write_raw(b"garbage")
-    result = Agent(make_config(spool_name, dry_run=True)).run(until_empty=True)
+    with Agent(make_config(spool_name, dry_run=True)) as agent:
+        result = agent.run(until_empty=True)
     assert result.records_sent == 4 and result.requests == 1
     assert spool.backlog().visible == 5 and list(spool.quarantined()) == []
 

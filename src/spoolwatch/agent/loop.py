@@ -10,9 +10,11 @@ Python API (what ``spoolwatch agent run`` and the serverless handler call)::
     result.exit_code, result.failed_because   # 0/1/2/130; None or a failure kind
 
 ``Agent(config, sink=None, *, open_spool=..., clock=..., rng=..., on_stats=None)`` — without a
-sink it builds :class:`~spoolwatch.sinks.http.HttpSink` (or the dry-run sink) from the config
-and closes it at the end; a given sink is left open. ``on_stats(snapshot)`` is called every
-``stats_interval_seconds`` (a live display, a metrics exporter).
+sink it builds :class:`~spoolwatch.sinks.http.HttpSink` (or the dry-run sink) from the config;
+:meth:`Agent.close` (or ``with Agent(...) as agent``) closes it. One agent may ``run`` many
+times (a warm Lambda container keeps its connections and its memory of delivered ids).
+``on_stats(snapshot)`` is called every ``stats_interval_seconds`` (a live display, a metrics
+exporter).
 
 ``Agent.run(until_empty=False, max_seconds=None, deadline=None, deadline_margin=10.0)``
 starts one reader thread per channel and returns an :class:`AgentResult` when: every channel
@@ -144,6 +146,17 @@ class Agent:
         """The sink records go to."""
         return self._sink
 
+    def close(self) -> None:
+        """Close the sink the agent built (its HTTP connections); a given sink stays open."""
+        if self._own_sink:
+            self._sink.close()
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def stop(self, reason: str = "signal") -> None:
         """Stop reading and finish the batch in hand; twice: give up on it now."""
         if self._control is None:
@@ -204,8 +217,6 @@ class Agent:
         finally:
             for thread in threads:
                 thread.join()
-            if self._own_sink:
-                self._sink.close()
         result = self._result(readers, control, started, until_empty)
         self._report(result)
         return result

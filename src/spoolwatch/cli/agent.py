@@ -76,6 +76,7 @@ def run(
         else:
             result = agent.run(until_empty=until_empty, max_seconds=max_seconds)
     finally:
+        agent.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     if json_output:
