@@ -39,7 +39,7 @@ def demo(
         from spoolwatch.demo.runner import Demo, DemoOptions
     except ImportError as exc:
         fail(f"the demo needs the service extra: pip install 'spoolwatch[server]' ({exc.name})")
-    from spoolwatch.errors import SpoolwatchError
+    from spoolwatch.errors import ConfigError, SpoolwatchError
 
     # The agent and the service log at INFO; the demo tells its own story instead.
     logging.getLogger("spoolwatch").setLevel(logging.WARNING)
@@ -54,6 +54,9 @@ def demo(
     except KeyboardInterrupt:
         runner.stop()
         raise typer.Exit(130) from None
+    except ConfigError as exc:
+        runner.stop()
+        fail(str(exc))
     except SpoolwatchError as exc:
         runner.stop()
         fail(str(exc), code=1)

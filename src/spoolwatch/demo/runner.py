@@ -30,7 +30,7 @@ from spoolwatch.demo.model import (
     DRIFTED_FEATURES,
     ExampleModel,
 )
-from spoolwatch.demo.service import LocalService
+from spoolwatch.demo.service import LocalService, port_is_free
 from spoolwatch.demo.traffic import SimulatedDay, TrafficPlan, TrafficTotals
 from spoolwatch.errors import ConfigError, SpoolwatchError
 from spoolwatch.report import Reporter
@@ -139,6 +139,11 @@ class Demo:
         """Start everything, report the traffic, drain it; return the summary."""
         seconds: dict[str, float] = {}
         began = time.perf_counter()
+        if not port_is_free(self.options.port):
+            raise ConfigError(
+                f"port {self.options.port} on 127.0.0.1 is already in use; "
+                "choose another with --port"
+            )
         self._start_service()
         seconds["service"] = time.perf_counter() - began
         model = ExampleModel(seed=self.options.seed)
