@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import struct
+import uuid
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +24,7 @@ from spoolwatch.records import (
     decode_record_bytes,
     encode_frame,
     encode_json,
+    frame_record_id,
     next_frame,
     validate_record,
 )
@@ -325,3 +328,14 @@ def test_unknown_payload_fields_are_kept_by_validation() -> None:
     payload = {"timestamp": STAMP, "numPredictions": 1, "executionTime": 2.0, "newField": [1]}
     model = validate_record(Record("d", DataType.DEPLOYMENT_STATS, payload, id="i"))
     assert model is not None and model.model_dump()["newField"] == [1]
+
+
+@SETTINGS
+@given(st.binary(max_size=200), text)
+def test_frame_record_id_is_a_uuid_of_the_hash_of_frame_and_position(
+    body: bytes, position: str
+) -> None:
+    digest = hashlib.blake2b(body, digest_size=16, person=b"spoolwatch-frame")
+    digest.update(position.encode("utf-8"))
+    assert frame_record_id(body, position) == str(uuid.UUID(bytes=digest.digest()))
+    assert frame_record_id(body, position + "x") != frame_record_id(body, position)

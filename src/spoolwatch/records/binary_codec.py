@@ -11,7 +11,6 @@ import enum
 import hashlib
 import json
 import struct
-import uuid
 import zlib
 from dataclasses import dataclass
 
@@ -104,7 +103,9 @@ def frame_record_id(body: bytes, position: str) -> str:
     """A stable id for a frame that has none: a hash of its bytes and where it was read."""
     digest = hashlib.blake2b(body, digest_size=16, person=b"spoolwatch-frame")
     digest.update(position.encode("utf-8"))
-    return str(uuid.UUID(bytes=digest.digest()))
+    # Same text as str(uuid.UUID(bytes=...)), without building a UUID object per frame.
+    h = digest.hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def decode_record_bytes(
