@@ -273,3 +273,31 @@ def test_sigterm_stops_gracefully_with_exit_code_130(tmp_path: Path) -> None:
     assert process.returncode == 130, stderr.decode()
     result = json.loads(stdout)
     assert result["stopped_by"] == "signal" and result["records_sent"] == 10
+
+
+def test_frame_with_a_bad_checksum_in_a_binary_spool_is_quarantined_and_the_rest_drained(
+    tmp_path: Path,
+) -> None:
+    records = _stats_records(6)
+    spool = FilesystemSpool(tmp_path / "spool", create=True, data_format="BYTE_ARRAY")
+    spool.write(records[:3])
+    spool.close()
+    path = tmp_path / "spool" / "fs_spool.1"
+    data = bytearray(path.read_bytes())
+    second = data.index(b"\xde\xad\xbe\xef", 4)
+    digit = data.index(b'"numPredictions": 2', second) + len('"numPredictions": ')
+    data[digit] = ord("7")  # the frame's CRC-32 no longer matches its bytes
+    path.write_bytes(bytes(data))
+    spool = FilesystemSpool(tmp_path / "spool", data_format="BYTE_ARRAY")
+    spool.write(records[3:])
+    spool.close()
+    with RecordingServer() as server:
+        result = _drain(_config(server.url, tmp_path / "spool"))
+    sent = [r.json()["data"] for r in server.accepted()]
+    counts = [item["numPredictions"] for items in sent for item in items]
+    assert counts == [1, 3, 4, 5, 6]
+    assert result.quarantined == 1
+    inspect = FilesystemSpool(tmp_path / "spool")
+    (parked,) = list(inspect.quarantined())
+    assert "CRC-32 mismatch" in parked.reason
+    inspect.close()
