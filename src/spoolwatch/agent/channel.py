@@ -123,6 +123,8 @@ class ChannelReader:
         self._control.wait(delay)
 
     def _close_spool(self) -> None:
+        # Deliveries of a closed spool go back by themselves (redelivery, restart).
+        self._held.clear()
         spool, self._spool = self._spool, None
         if spool is None:
             return
