@@ -8,6 +8,7 @@ deployment's write lock, :meth:`Store.lock_deployment`).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -69,12 +70,21 @@ def upsert(
     ``replace`` columns (one executemany statement, SQLite and PostgreSQL alike)."""
     if not rows:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = _upsert_statement(conn.dialect.name, table, tuple(add), tuple(replace))
+    conn.execute(stmt, list(rows))
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_statement(
+    dialect_name: str, table: Table, add: tuple[str, ...], replace: tuple[str, ...]
+) -> Any:
+    # Statements are immutable; building one per request costs more than folding 100 rows.
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     stmt = dialect.insert(table)
     keys = [c.name for c in table.primary_key.columns]
     updates: dict[str, Any] = {c: table.c[c] + stmt.excluded[c] for c in add}
     updates.update({c: stmt.excluded[c] for c in replace})
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), list(rows))
+    return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
 
 
 def _existing(
