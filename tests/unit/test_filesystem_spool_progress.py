@@ -286,3 +286,29 @@ def test_read_waits_for_records_written_meanwhile(tmp_path: Path) -> None:
             assert len(spool.read(1, wait=10)) == 1
         finally:
             timer.join()
+
+
+def test_peek_of_the_consumer_shows_nacked_and_unread_records_only(tmp_path: Path) -> None:
+    data, starts = lines(5)
+    (tmp_path / "fs_spool.1").write_bytes(data)
+    with FilesystemSpool(tmp_path) as spool:
+        deliveries = spool.read(3)
+        spool.ack([deliveries[1]])  # acked out of order: no longer waiting
+        spool.nack([deliveries[2]])  # waiting again
+        peeked = [d.position for d in spool.peek()]
+        assert peeked == [f"fs_spool.1@{offset}" for offset in (starts[2], starts[3], starts[4])]
+        assert [d.position for d in spool.peek(limit=1)] == [f"fs_spool.1@{starts[2]}"]
+        assert spool.backlog() == Backlog(visible=3, in_flight=1)
+
+
+def test_a_record_can_be_nacked_again_after_it_came_back(tmp_path: Path) -> None:
+    (tmp_path / "fs_spool.1").write_bytes(lines(2)[0])
+    with FilesystemSpool(tmp_path) as spool:
+        first = spool.read(1)
+        for _ in range(3):
+            spool.nack(first)
+            first = spool.read(1)
+            assert first[0].redelivered and first[0].position == "fs_spool.1@0"
+        spool.ack(first)
+        rest = spool.read(10)
+    assert len(rest) == 1 and not rest[0].redelivered

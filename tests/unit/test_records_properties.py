@@ -30,7 +30,7 @@ from spoolwatch.records import (
 )
 from spoolwatch.records.binary_codec import encode_record_bytes
 
-SETTINGS = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(deadline=None, max_examples=100, suppress_health_check=[HealthCheck.too_slow])
 
 # JSON as both encoders can carry it: 64-bit integers (orjson's range, as DataRobot's JSON
 # envelope) and text without lone surrogates (not valid UTF-8).

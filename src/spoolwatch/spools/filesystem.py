@@ -236,46 +236,30 @@ class FilesystemSpool(Spool):
         """Waiting records from the committed position on; takes no lock, consumes nothing."""
         if limit is not None and limit <= 0:
             return
-        plan, skip = self._peek_plan()
+        pending, plan = self._peek_plan()
         yielded = 0
+        for delivery in pending:
+            yield delivery
+            yielded += 1
+            if limit is not None and yielded >= limit:
+                return
         for index, (spool_file, offset) in enumerate(plan):
             final_by_successor = index + 1 < len(plan)
             for delivery in _scan_file(spool_file, offset, final_by_successor, self._max_frame):
-                if (spool_file.name, delivery.token[1]) in skip:
-                    continue
                 yield delivery
                 yielded += 1
                 if limit is not None and yielded >= limit:
                     return
 
-    def _peek_plan(self) -> tuple[list[tuple[SpoolFile, int]], set[tuple[str, int]]]:
+    def _peek_plan(self) -> tuple[list[Delivery], list[tuple[SpoolFile, int]]]:
+        """What waits: nacked deliveries, then (file, offset) stretches not read yet."""
         files = list_spool_files(self._directory)
-        consumer = self._consumer
-        if consumer is None:
-            first, offset, _ = resolve_start(self._directory, files)
-            if first is None:
-                return [], set()
-            return [
-                (f, offset if f is first else 0) for f in files if f.index >= first.index
-            ], set()
-        key = consumer.committed()
-        if key is None:
-            return [(f, 0) for f in files], set()
-        start = consumer.files[key[0]]
-        skip = {
-            (consumer.files[gen].name, offset)
-            for (gen, offset), in_flight in consumer.outstanding.items()
-            if in_flight
-        }
-        plan: list[tuple[SpoolFile, int]] = []
-        known = {(o.dev, o.ino): o for o in consumer.files.values()}
-        for spool_file in files:
-            opened = known.get((spool_file.dev, spool_file.ino))
-            if opened is not None and opened.gen >= start.gen:
-                plan.append((spool_file, key[1] if opened is start else 0))
-        last = plan[-1][0].index if plan else -1
-        plan += [(f, 0) for f in files if (f.dev, f.ino) not in known and f.index > last]
-        return plan, skip
+        if self._consumer is not None:
+            return self._consumer.waiting(files)
+        first, offset, _ = resolve_start(self._directory, files)
+        if first is None:
+            return [], []
+        return [], [(f, offset if f is first else 0) for f in files if f.index >= first.index]
 
 
 def _scan_file(

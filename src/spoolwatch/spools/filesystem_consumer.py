@@ -108,7 +108,9 @@ class SpoolConsumer:
         self._gens = itertools.count()
         self.outstanding: dict[Key, bool] = {}  # True: in flight, False: nacked, waiting
         self._order: deque[Key] = deque()
-        self._pending: list[tuple[float, Key, Delivery]] = []
+        # (due time, key, tie-breaker, delivery): a heap of nacked deliveries
+        self._pending: list[tuple[float, Key, int, Delivery]] = []
+        self._nacks = itertools.count()
         self._saved: Key | None = None
 
     # -- opening files ------------------------------------------------------------------
@@ -192,13 +194,13 @@ class SpoolConsumer:
         if not self._pending:
             return []
         now = time.monotonic()
-        due: list[tuple[float, Key, Delivery]] = []
+        due: list[tuple[float, Key, int, Delivery]] = []
         while self._pending and self._pending[0][0] <= now:
             due.append(heapq.heappop(self._pending))
         due.sort(key=lambda item: item[1])
         out: list[Delivery] = []
         for item in due:
-            _, key, delivery = item
+            _, key, _, delivery = item
             if self.outstanding.get(key) is not False:
                 continue  # acked or quarantined meanwhile
             if len(out) >= limit:
@@ -234,10 +236,6 @@ class SpoolConsumer:
         files = [f for f in list_spool_files(self.directory) if not self._known(f)]
         return self._open(files[0], 0) if files else None
 
-    def ready(self) -> bool:
-        """Whether anything nacked is due (so a waiting read should not sleep)."""
-        return bool(self._pending) and self._pending[0][0] <= time.monotonic()
-
     # -- acks ---------------------------------------------------------------------------
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
@@ -254,7 +252,7 @@ class SpoolConsumer:
             key = delivery.token
             if self.outstanding.get(key) is True:
                 self.outstanding[key] = False
-                heapq.heappush(self._pending, (due, key, delivery))
+                heapq.heappush(self._pending, (due, key, next(self._nacks), delivery))
 
     def committed(self) -> Key | None:
         """The start of the oldest outstanding record, else the cursor."""
@@ -321,6 +319,21 @@ class SpoolConsumer:
             pass
         except OSError as exc:
             logger.warning("cannot delete consumed spool file %s: %s", path, exc)
+
+    # -- looking ------------------------------------------------------------------------
+
+    def waiting(self, files: list[SpoolFile]) -> tuple[list[Delivery], list[tuple[SpoolFile, int]]]:
+        """Nacked deliveries in spool order, and the (file, offset) stretches not read yet."""
+        pending = {key: d for _, key, _, d in self._pending if self.outstanding.get(key) is False}
+        nacked = [pending[key] for key in sorted(pending)]
+        cursor = self.cursor
+        if cursor is None:
+            return nacked, [(f, 0) for f in files if not self._known(f)]
+        here = next((f for f in files if (f.dev, f.ino) == (cursor.dev, cursor.ino)), None)
+        gone = cursor.deleted or here is None
+        plan = [] if here is None else [(here, cursor.stream.pos)]
+        plan += [(f, 0) for f in files if not self._known(f) and (gone or f.index > cursor.index)]
+        return nacked, plan
 
     # -- counts -------------------------------------------------------------------------
 
