@@ -1,0 +1,344 @@
+"""The simulated world: parameters, the simulation clock, agents draining the queue.
+
+One :class:`World` per run holds the simpy environment, the data queue
+(:class:`~spoolwatch.sim.sqs.SimQueue`), the cost ledger, the destination's faults and the
+figures every policy is measured by (agents over time, agent-seconds).
+
+How an agent drains (:func:`drain`), the approximations stated:
+
+* An agent works in steps of ``step_seconds`` (1 s). In one step it can take
+  ``min(agent_throughput, receivers x 10 / latency) x step`` records: ``agent_throughput``
+  is what one agent sends to the destination per second, and SQS returns at most 10
+  messages per receive, so ``receivers`` concurrent receive loops with a receive latency
+  drawn per step (log-normal, median 20 ms within a region) bound it as well.
+* The step's records are received, sent, then deleted (one request per 10 records each
+  way). A send to a destination that is down fails after ``destination_fail_seconds``; the
+  agent retries with back-off while extending the visibility timeout, and gives up after
+  ``send_attempts`` (Lambda agents) or never (always-on agents).
+* An agent finding the queue empty long-polls (``empty_wait_seconds`` for agents that stop
+  when the queue is empty, 20 s otherwise), billed as one receive per receive loop.
+* A crash (fault) hits the next agent to send after the crash time, right after a
+  successful send of one read batch (500 records, the agent's ``batching.max_records``)
+  and before its delete: those records come back after the visibility timeout and are
+  sent again (duplicates).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from spoolwatch.sim.costs import CostLedger, Prices
+from spoolwatch.sim.sqs import InFlight, SimQueue
+
+__all__ = [
+    "AGENT_THROUGHPUT",
+    "AgentRun",
+    "SimClock",
+    "SimParams",
+    "World",
+    "drain",
+]
+
+#: Records per second one agent sends to its destination. A conservative figure: the agent
+#: benchmark (``bench/agent_throughput.py``) measures more against a local HTTP destination,
+#: and the SQS receive bound (``receivers x 10 / 20 ms`` = 2,000/s by default) binds first.
+AGENT_THROUGHPUT = 3000.0
+
+LONG_POLL_SECONDS = 20.0
+
+#: Records an agent reads and acks together (``batching.max_records`` of the agent config):
+#: what a crash between send and delete leaves to be delivered twice.
+AGENT_READ_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimParams:
+    """Everything a run depends on besides the policy, the scenario and the seed."""
+
+    concurrency: int = 10
+    agent_throughput: float = AGENT_THROUGHPUT
+    receivers: int = 4
+    receive_latency_median: float = 0.020
+    receive_latency_sigma: float = 0.5
+    step_seconds: float = 1.0
+    empty_wait_seconds: float = 2.0
+    visibility_seconds: float = 120.0
+    max_receive_count: int = 5
+    in_flight_limit: int = 120_000
+    approx_lag_seconds: float = 60.0
+    record_bytes: int = 1024
+    lambda_memory_gb: float = 0.5
+    architecture: str = "arm64"
+    cold_start_median: float = 0.8
+    destination_fail_seconds: float = 5.0
+    send_attempts: int = 3
+    static_agents: int = 4
+    epoch: float = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+    sample_seconds: float = 10.0
+    prices: Prices = field(default_factory=Prices)
+
+
+class SimClock:
+    """A :class:`~spoolwatch.scaling.Clock` reading simpy's time plus an epoch."""
+
+    def __init__(self, env: simpy.Environment, epoch: float) -> None:
+        self.env = env
+        self.epoch = epoch
+
+    def now(self) -> float:
+        """Epoch seconds of the simulation's current time."""
+        return self.epoch + float(self.env.now)
+
+
+@dataclass(eq=False)
+class AgentRun:
+    """One draining agent: its name, what it processed, and signals from outside."""
+
+    name: str
+    processed: int = 0
+    stop: bool = False
+    crash: bool = False
+
+
+class World:
+    """The state of one run shared by the policy, the queue and the faults."""
+
+    def __init__(
+        self,
+        params: SimParams,
+        seed: int,
+        *,
+        outages: Sequence[tuple[float, float]] = (),
+        drain_from: float | None = None,
+        drain_threshold: int = 0,
+    ) -> None:
+        self.params = params
+        self.env = simpy.Environment()
+        self.rng = np.random.default_rng(seed)
+        self.clock = SimClock(self.env, params.epoch)
+        self.queue = SimQueue(
+            self.env,
+            max_receive_count=params.max_receive_count,
+            in_flight_limit=params.in_flight_limit,
+            approx_lag=params.approx_lag_seconds,
+        )
+        self.ledger = CostLedger(
+            params.prices, record_bytes=params.record_bytes, architecture=params.architecture
+        )
+        self.outages = tuple(outages)
+        self.drain_from = drain_from
+        self.drain_threshold = drain_threshold
+        self.active = 0
+        self.peak_agents = 0
+        self.agent_seconds = 0.0
+        self._changed_at = 0.0
+        self.pods = 0
+        self.over_recruited = 0
+        self.agents_started = 0
+        self.crashes_due = 0
+        self.crashes = 0
+        self.arrivals_done = False
+        self.drained_at: float | None = None
+        self.timeline: list[tuple[float, int, int]] = []
+        self.agents: list[AgentRun] = []
+        self._names = 0
+
+    # --- environment of the agents --------------------------------------------------------
+
+    def destination_up(self) -> bool:
+        """Whether the destination accepts records now."""
+        now = self.env.now
+        return not any(start <= now < end for start, end in self.outages)
+
+    def receive_latency(self) -> float:
+        """One SQS call's latency in seconds."""
+        median, sigma = self.params.receive_latency_median, self.params.receive_latency_sigma
+        return float(self.rng.lognormal(math.log(median), sigma))
+
+    def cold_start_seconds(self) -> float:
+        """One Lambda cold start (INIT) in seconds."""
+        return float(self.rng.lognormal(math.log(self.params.cold_start_median), 0.3))
+
+    def new_name(self, prefix: str) -> str:
+        """A unique, deterministic agent name."""
+        self._names += 1
+        return f"{prefix}-{self._names}"
+
+    # --- figures --------------------------------------------------------------------------
+
+    def _integrate(self) -> None:
+        now = float(self.env.now)
+        self.agent_seconds += self.active * (now - self._changed_at)
+        self.ledger.pod_seconds += self.pods * (now - self._changed_at)
+        self._changed_at = now
+
+    def pod_started(self) -> None:
+        """An always-on agent pod was created (billed from now and counted as an agent)."""
+        self.agent_started()
+        self.pods += 1
+
+    def pod_stopped(self) -> None:
+        """An agent pod ended."""
+        self.agent_stopped()
+        self.pods -= 1
+
+    def agent_started(self, count: int = 1) -> None:
+        """``count`` agents began to run (or to start)."""
+        self._integrate()
+        self.active += count
+        self.agents_started += count
+        self.peak_agents = max(self.peak_agents, self.active)
+
+    def agent_stopped(self, count: int = 1) -> None:
+        """``count`` agents stopped."""
+        self._integrate()
+        self.active -= count
+
+    def finish(self) -> None:
+        """Close the agent-seconds and pod-seconds integrals at the end of the run."""
+        self._integrate()
+
+    def check_drained(self) -> None:
+        """Note when the backlog first emptied after the last arrival (or, with
+        ``drain_from``, first fell to ``drain_threshold`` after that time)."""
+        if self.drained_at is not None:
+            return
+        if self.drain_from is None:
+            done = self.arrivals_done and self.queue.backlog() == 0
+        else:
+            done = self.env.now >= self.drain_from and self.queue.backlog() <= self.drain_threshold
+        if done:
+            self.drained_at = float(self.env.now)
+
+    def sampler(self) -> Generator[simpy.Event, Any, None]:
+        """Every ``sample_seconds``: the approximate-count snapshot and the timeline."""
+        while True:
+            self.queue.snapshot()
+            self.check_drained()
+            self.timeline.append((float(self.env.now), self.queue.backlog(), self.active))
+            yield self.env.timeout(self.params.sample_seconds)
+
+    def arrivals(self, schedule: Sequence[tuple[float, int]]) -> Generator[simpy.Event, Any, None]:
+        """Add records at the given ``(time, count)`` points, in time order."""
+        for when, count in schedule:
+            if when > self.env.now:
+                yield self.env.timeout(when - self.env.now)
+            self.queue.add(count)
+        self.arrivals_done = True
+        self.check_drained()
+
+    def crash_at(self, when: float) -> Generator[simpy.Event, Any, None]:
+        """At ``when``, make the next agent that sends a batch crash before deleting it."""
+        yield self.env.timeout(when)
+        self.crashes_due += 1
+
+    def take_crash(self) -> bool:
+        """Claim a pending crash fault (for the agent or invocation asking)."""
+        if self.crashes_due:
+            self.crashes_due -= 1
+            self.crashes += 1
+            return True
+        return False
+
+
+StepHook = Callable[[AgentRun], Generator[simpy.Event, Any, None]]
+
+
+def drain(
+    world: World,
+    agent: AgentRun,
+    *,
+    deadline: float | None,
+    until_empty: bool,
+    retry_forever: bool = False,
+    on_step: StepHook | None = None,
+    failure_delay: Callable[[int], float] | None = None,
+) -> Generator[simpy.Event, Any, str]:
+    """Run ``agent`` until empty/deadline/stop/failure/crash; returns which one.
+
+    On ``failed`` the batch in hand stays in flight until its visibility timeout, or, with
+    ``failure_delay``, is released with that delay (a function of how many times its
+    records were received: SQS's ``ApproximateReceiveCount``).
+    """
+    world.agents.append(agent)
+    try:
+        while True:
+            if agent.stop:
+                return "stopped"
+            if deadline is not None and world.env.now >= deadline:
+                return "deadline"
+            batch, woken = yield from _receive(world, deadline, until_empty)
+            if batch is None:
+                if until_empty and not woken:
+                    return "empty"
+                continue
+            if not (yield from _send(world, batch, retry_forever)):
+                if failure_delay is not None:
+                    world.queue.extend(batch, failure_delay(batch.receives))
+                    world.ledger.sqs_call(calls=math.ceil(batch.count / 10))
+                return "failed"
+            world.queue.mark_sent(batch)
+            if batch.extra.get("crash") and world.take_crash():
+                return "crashed"
+            world.queue.delete(batch)
+            world.ledger.sqs_call(calls=math.ceil(batch.count / 10))
+            world.check_drained()
+            agent.processed += batch.count
+            if on_step is not None:
+                yield from on_step(agent)
+    finally:
+        world.agents.remove(agent)
+
+
+def _receive(
+    world: World, deadline: float | None, until_empty: bool
+) -> Generator[simpy.Event, Any, tuple[InFlight | None, bool]]:
+    """One step's receive and processing time; ``(None, woken)`` after a long poll."""
+    p, env, queue = world.params, world.env, world.queue
+    latency = world.receive_latency()
+    rate = min(p.agent_throughput, p.receivers * 10.0 / latency)
+    step = p.step_seconds if deadline is None else max(0.0, min(p.step_seconds, deadline - env.now))
+    want = max(10, int(rate * step))
+    if world.crashes_due:
+        # the crash hits one read batch of the agent, not a whole step
+        want = min(want, AGENT_READ_BATCH)
+    batch = queue.receive(want, p.visibility_seconds)
+    if batch is not None and world.crashes_due:
+        batch.extra["crash"] = True
+    if batch is None:
+        world.ledger.sqs_call(calls=p.receivers)
+        wait = p.empty_wait_seconds if until_empty else LONG_POLL_SECONDS
+        if deadline is not None:
+            wait = max(0.0, min(wait, deadline - env.now))
+        arrived = queue.wait()
+        yield arrived | env.timeout(wait)
+        if not arrived.triggered:
+            queue.stop_waiting(arrived)
+            return None, False
+        return None, True
+    world.ledger.sqs_call(records=batch.count, calls=math.ceil(batch.count / 10))
+    yield env.timeout(max(latency, batch.count / rate))
+    return batch, False
+
+
+def _send(world: World, batch: InFlight, retry_forever: bool) -> Generator[simpy.Event, Any, bool]:
+    """Send ``batch``; retry with back-off while the destination is down."""
+    p, env = world.params, world.env
+    attempts = 0
+    while not world.destination_up():
+        yield env.timeout(p.destination_fail_seconds)
+        attempts += 1
+        if world.destination_up():
+            break
+        if not retry_forever and attempts >= p.send_attempts:
+            return False
+        world.queue.extend(batch, p.visibility_seconds)
+        world.ledger.sqs_call()
+        yield env.timeout(min(30.0, 2.0**attempts))
+    return True
