@@ -1,0 +1,237 @@
+"""Response bodies of the query API (pydantic models), shaped like DataRobot's deployment
+monitoring endpoints (``period``, ``metrics``, ``data``) plus ``buckets`` (a time series over
+the period) and traffic-light ``status`` fields. Re-exported by :mod:`spoolwatch.server.schemas`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "AccuracyBucket",
+    "AccuracyResponse",
+    "AgentState",
+    "CustomMetricBucket",
+    "CustomMetricSummaryResponse",
+    "CustomMetricValue",
+    "DriftBucket",
+    "EventItem",
+    "EventList",
+    "FeatureDrift",
+    "FeatureDriftResponse",
+    "FleetResponse",
+    "Histogram",
+    "MetricValue",
+    "Period",
+    "ServiceBucket",
+    "ServiceMetrics",
+    "ServiceStatsResponse",
+    "TargetDriftResponse",
+]
+
+Status = Literal["unknown", "green", "yellow", "red"]
+
+
+class Period(BaseModel):
+    """A half-open time range [start, end), aligned to whole hours."""
+
+    start: datetime
+    end: datetime
+
+
+class ServiceMetrics(BaseModel):
+    """Service health over a period or a bucket."""
+
+    totalPredictions: int
+    totalRequests: int
+    executionTime: float | None = Field(description="mean execution time per request, ms")
+    executionTimeP50: float | None = None
+    executionTimeP90: float | None = None
+    userErrorRate: float | None
+    serverErrorRate: float | None
+
+
+class ServiceBucket(BaseModel):
+    """Service health in one bucket of the period."""
+
+    period: Period
+    metrics: ServiceMetrics
+
+
+class ServiceStatsResponse(BaseModel):
+    """``GET .../serviceStats/``."""
+
+    deploymentId: str
+    modelId: str | None
+    period: Period
+    metrics: ServiceMetrics
+    status: Status
+    buckets: list[ServiceBucket]
+
+
+class Histogram(BaseModel):
+    """Counts of the baseline and of the period over the same bins."""
+
+    labels: list[str]
+    baseline: list[int]
+    current: list[int]
+
+
+class FeatureDrift(BaseModel):
+    """One feature's drift over the period."""
+
+    name: str
+    featureType: str
+    driftScore: float | None
+    status: Status
+    sampleSize: int
+    baselineSampleSize: int
+    missingCount: int
+    histogram: Histogram | None
+
+
+class FeatureDriftResponse(BaseModel):
+    """``GET .../featureDrift/``."""
+
+    deploymentId: str
+    modelId: str | None
+    period: Period
+    metric: str
+    thresholds: dict[str, float]
+    status: Status
+    count: int
+    data: list[FeatureDrift]
+
+
+class DriftBucket(BaseModel):
+    """A drift score in one bucket of the period."""
+
+    period: Period
+    driftScore: float | None
+    sampleSize: int
+
+
+class TargetDriftResponse(BaseModel):
+    """``GET .../targetDrift/``: the predictions' distribution against the target's."""
+
+    deploymentId: str
+    modelId: str | None
+    period: Period
+    metric: str
+    targetName: str | None
+    driftScore: float | None
+    status: Status
+    sampleSize: int
+    baselineSampleSize: int
+    meanPrediction: float | None
+    histogram: Histogram | None
+    buckets: list[DriftBucket]
+
+
+class MetricValue(BaseModel):
+    """An accuracy metric's value (DataRobot also carries a baseline; we have none)."""
+
+    value: float | None
+    baselineValue: float | None = None
+    percentChange: float | None = None
+
+
+class AccuracyBucket(BaseModel):
+    """Accuracy in one bucket of the period (by prediction time)."""
+
+    period: Period
+    sampleSize: int
+    metrics: dict[str, float | None]
+
+
+class AccuracyResponse(BaseModel):
+    """``GET .../accuracy/``: predictions joined with actuals by association id."""
+
+    deploymentId: str
+    modelId: str | None
+    period: Period
+    targetType: str
+    sampleSize: int
+    predictionsWithoutActuals: int
+    actualsWithoutPredictions: int
+    metrics: dict[str, MetricValue]
+    buckets: list[AccuracyBucket]
+
+
+class CustomMetricValue(BaseModel):
+    """A custom metric over a period or bucket: ``value`` is the requested aggregation."""
+
+    id: str
+    value: float | None
+    sum: float
+    mean: float | None
+    last: float | None
+    count: int
+
+
+class CustomMetricBucket(BaseModel):
+    """A custom metric in one bucket."""
+
+    period: Period
+    value: float | None
+    sum: float
+    mean: float | None
+    last: float | None
+    count: int
+
+
+class CustomMetricSummaryResponse(BaseModel):
+    """``GET .../customMetrics/{metricId}/summary/``."""
+
+    deploymentId: str
+    modelId: str | None
+    period: Period
+    aggregation: Literal["sum", "mean", "last"]
+    metric: CustomMetricValue
+    buckets: list[CustomMetricBucket]
+
+
+class EventItem(BaseModel):
+    """A deployment event, as reported."""
+
+    id: int
+    timestamp: str
+    eventType: str
+    message: str
+    orgId: str | None
+    deploymentId: str | None
+    data: dict[str, Any] | None
+
+
+class EventList(BaseModel):
+    """``GET .../events/``: newest first."""
+
+    count: int
+    data: list[EventItem]
+
+
+class AgentState(BaseModel):
+    """An agent's last heartbeat."""
+
+    agentId: str
+    receivedAt: datetime
+    ageSeconds: float
+    stale: bool
+    host: str | None
+    runtime: str | None
+    recordsPerSecond: float | None
+    backlog: dict[str, int | None]
+    errors: dict[str, int] | int | None
+    details: dict[str, Any]
+
+
+class FleetResponse(BaseModel):
+    """``GET /api/v2/spoolwatch/agents/``."""
+
+    count: int
+    totalBacklog: int
+    totalRecordsPerSecond: float
+    data: list[AgentState]
