@@ -301,3 +301,18 @@ def test_frame_with_a_bad_checksum_in_a_binary_spool_is_quarantined_and_the_rest
     (parked,) = list(inspect.quarantined())
     assert "CRC-32 mismatch" in parked.reason
     inspect.close()
+
+
+def test_one_agent_runs_twice_with_a_fresh_http_client_each_time(tmp_path: Path) -> None:
+    first, second = _stats_records(3), _stats_records(2)
+    spool = FilesystemSpool(tmp_path / "spool", create=True)
+    spool.write(first)
+    spool.close()
+    with RecordingServer() as server:
+        agent = Agent(_config(server.url, tmp_path / "spool"))
+        assert agent.run(until_empty=True).records_sent == 3
+        spool = FilesystemSpool(tmp_path / "spool")
+        spool.write(second)
+        spool.close()
+        assert agent.run(until_empty=True).records_sent == 2
+    assert _ids_in_order(server.accepted()) == [r.id for r in first + second]

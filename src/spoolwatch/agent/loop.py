@@ -11,8 +11,8 @@ Python API (what ``spoolwatch agent run`` and the serverless handler call)::
 
 ``Agent(config, sink=None, *, open_spool=..., clock=..., rng=..., on_stats=None)`` — without a
 sink it builds :class:`~spoolwatch.sinks.http.HttpSink` (or the dry-run sink) from the config;
-:meth:`Agent.close` (or ``with Agent(...) as agent``) closes it. One agent may ``run`` many
-times (a warm Lambda container keeps its connections and its memory of delivered ids).
+:meth:`run` closes it when it returns (and builds a new one if run again). One agent may
+``run`` many times; it keeps its memory of delivered ids between runs.
 ``on_stats(snapshot)`` is called every ``stats_interval_seconds`` (a live display, a metrics
 exporter).
 
@@ -131,6 +131,7 @@ class Agent:
         self.config = config
         self._own_sink = sink is None
         self._sink = sink if sink is not None else _default_sink(config)
+        self._sink_open = True
         self._open_spool = open_spool
         self._clock = clock
         self._rng = rng or random.Random()
@@ -148,8 +149,9 @@ class Agent:
 
     def close(self) -> None:
         """Close the sink the agent built (its HTTP connections); a given sink stays open."""
-        if self._own_sink:
+        if self._own_sink and self._sink_open:
             self._sink.close()
+            self._sink_open = False
 
     def __enter__(self) -> Agent:
         return self
@@ -173,6 +175,8 @@ class Agent:
     ) -> AgentResult:
         """Drain until empty / ``max_seconds`` / ``deadline`` / :meth:`stop`; see module doc."""
         until_empty = until_empty or self.config.run_once
+        if not self._sink_open:
+            self._sink, self._sink_open = _default_sink(self.config), True
         self.stats = {c.name: ChannelStats(c.name) for c in self.config.channels}
         control = StopControl(
             grace=self.config.retry.shutdown_grace_seconds,
@@ -217,6 +221,7 @@ class Agent:
         finally:
             for thread in threads:
                 thread.join()
+            self.close()
         result = self._result(readers, control, started, until_empty)
         self._report(result)
         return result
