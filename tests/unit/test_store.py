@@ -186,3 +186,24 @@ def test_old_dedupe_state_is_pruned(store: Store) -> None:
         record_ids=["r1", "r2"],
     )
     assert again.duplicate is False
+
+
+def test_a_database_of_an_older_version_is_upgraded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import inspect
+
+    from spoolwatch.store import migrations
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+    old = open_store(url)
+    assert old.migrate() == 1
+    old.close()
+    monkeypatch.undo()
+    upgraded = open_store(url)
+    with upgraded.read() as conn:
+        indexes = {i["name"] for i in inspect(conn).get_indexes("ingested_records")}
+        versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
+    assert "ix_ingested_records_created_at" in indexes
+    assert sorted(versions) == [1, 2]
