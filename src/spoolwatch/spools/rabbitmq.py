@@ -8,11 +8,13 @@ persistent (``delivery_mode=2``), body = the JSON envelope.
 Behaviour worth knowing:
 
 * ``write`` publishes the whole batch with publisher confirms pipelined (no wait per
-  message) and returns once the broker confirmed every record; nacked or unroutable records
-  raise :class:`SpoolUnavailable`. After a lost connection the unconfirmed records are
-  published again on a new connection (at-least-once: a record may then appear twice).
-* ``read`` consumes with ``basic_qos(prefetch)`` and manual acks; ``ack`` acknowledges a
-  contiguous run of delivery tags with one ``multiple=True`` frame.
+  message) and returns once the broker confirmed every record. Nacked records are published
+  again a few times, then :class:`SpoolUnavailable` is raised; unroutable records (the queue
+  was deleted) raise :class:`ConfigError`. After a lost connection the unconfirmed records
+  are published again on a new connection (at-least-once: a record may then appear twice).
+* ``read`` consumes with manual acks and ``basic_qos`` of ``prefetch`` or twice the largest
+  read, whichever is more; ``ack`` acknowledges a contiguous run of delivery tags with one
+  ``multiple=True`` frame.
 * When the broker closes the connection (restart, ``rabbitmqctl close_connection``), the
   next call reconnects. Deliveries read on the dead connection are not acked on the new one:
   the broker has already requeued them and hands them out again (``redelivered=True``).
@@ -213,6 +215,7 @@ class RabbitMQSpool(Spool):
         self._conn: Any = None
         self._generation = 0
         self._consumer: Any = None
+        self._window = 0
         self._publisher: Any = None
         self._buffer: deque[tuple[int, bool, bytes]] = deque()
         self._outstanding: deque[int] = deque()  # consumer tags not yet settled, in order
@@ -405,12 +408,18 @@ class RabbitMQSpool(Spool):
         self._buffer.append((method.delivery_tag, bool(method.redelivered), body))
         self._outstanding.append(method.delivery_tag)
 
-    def _ensure_consumer(self) -> None:
+    def _ensure_consumer(self, wanted: int) -> None:
         conn = self._connection()
+        # A window of at least two reads keeps the broker sending while a batch is in hand.
+        window = min(65535, max(self.config.prefetch, 2 * wanted))
         if self._consumer is not None:
+            if window > self._window:
+                self._call("set prefetch", partial(self._consumer.basic_qos, prefetch_count=window))
+                self._window = window
             return
         channel = self._call("open a channel", conn.channel)
-        self._call("set prefetch", lambda: channel.basic_qos(prefetch_count=self.config.prefetch))
+        self._call("set prefetch", partial(channel.basic_qos, prefetch_count=window))
+        self._window = window
         self._call(
             f"consume from {self.config.queue!r}",
             lambda: channel.basic_consume(self.config.queue, self._on_delivery, auto_ack=False),
@@ -418,7 +427,7 @@ class RabbitMQSpool(Spool):
         self._consumer = channel
 
     def _fill(self, wanted: int, deadline: float) -> None:
-        self._ensure_consumer()
+        self._ensure_consumer(wanted)
         self._call("receive", lambda: self._conn.process_data_events(time_limit=0))
         while not self._buffer:
             remaining = deadline - time.monotonic()
