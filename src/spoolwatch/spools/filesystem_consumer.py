@@ -57,12 +57,14 @@ class OpenFile:
     deleted: bool = False
 
 
-def resolve_start(directory: str, files: list[SpoolFile]) -> tuple[SpoolFile | None, int, bool]:
+def resolve_start(
+    directory: str, files: list[SpoolFile], *, announce: bool = False
+) -> tuple[SpoolFile | None, int, bool]:
     """Where reading starts: (file, offset, whether that is the saved position).
 
     A file whose inode, size or first bytes no longer match the saved progress is a reused
     name (the spool was emptied and the producer restarted), so reading starts again at
-    the oldest file, offset 0.
+    the oldest file, offset 0 (logged when ``announce`` is set).
     """
     oldest = files[0] if files else None
     progress = load_progress(directory)
@@ -71,7 +73,7 @@ def resolve_start(directory: str, files: list[SpoolFile]) -> tuple[SpoolFile | N
     for candidate in files:
         if candidate.name == progress.file and _same_file(candidate, progress):
             return candidate, progress.offset, True
-    if oldest is not None:
+    if oldest is not None and announce:
         logger.info(
             "spool progress names %s@%d, which is gone or was replaced; reading %s from the start",
             progress.file,
@@ -118,7 +120,7 @@ class SpoolConsumer:
     def start(self) -> None:
         """Open the file where the saved progress points; drop files before it."""
         files = list_spool_files(self.directory)
-        first, offset, resumed = resolve_start(self.directory, files)
+        first, offset, resumed = resolve_start(self.directory, files, announce=True)
         if first is None:
             return
         if resumed:
