@@ -345,14 +345,28 @@ class RabbitMQSpool(Spool):
         self._returned += 1
         self._wake()
 
-    def _publish(self, queue: str, messages: Sequence[tuple[bytes, Any]], action: str) -> None:
-        """Publish ``messages`` to ``queue``; return when the broker confirmed all of them."""
+    def _publish(
+        self,
+        queue: str,
+        messages: Sequence[tuple[bytes, Any]],
+        action: str,
+        *,
+        declare: bool = False,
+    ) -> None:
+        """Publish ``messages`` to ``queue``; return when the broker confirmed all of them.
+
+        ``declare`` declares ``queue`` (durable) first, on every connection attempt."""
         remaining = list(range(len(messages)))
 
         def attempt() -> None:
             nonlocal remaining
             self._connection()
-            impl = self._publisher._impl
+            channel = self._publisher
+            if declare:
+                self._call(
+                    f"declare {queue!r}", partial(channel.queue_declare, queue, durable=True)
+                )
+            impl = channel._impl
             seq_to_index: dict[int, int] = {}
             self._nacked.clear()
             self._returned = 0
@@ -533,10 +547,8 @@ class RabbitMQSpool(Spool):
             for d in live
         ]
         queue = self.config.dead_letter_queue
-        channel = self._publisher
-        self._call(f"declare {queue!r}", lambda: channel.queue_declare(queue, durable=True))
         generation = self._generation
-        self._publish(queue, messages, f"publish to {queue!r}")
+        self._publish(queue, messages, f"publish to {queue!r}", declare=True)
         if generation == self._generation:
             self.ack(live)
 
@@ -581,7 +593,10 @@ class RabbitMQSpool(Spool):
                 self._call("close a channel", channel.close)
 
     def peek(self, limit: int | None = None) -> Iterator[Delivery]:
-        """Waiting records, without consuming them. They come back marked redelivered."""
+        """Waiting records, without consuming them. They come back marked redelivered.
+
+        Records this spool object has prefetched but not yet returned from ``read`` are
+        held by its consumer and not shown."""
         for tag, _properties, body in self._browse(self.config.queue, limit):
             yield self._delivery(_PEEK_GENERATION, tag, False, body)
 
