@@ -329,3 +329,14 @@ def test_open_spool_dispatches_queue_urls_to_the_sqs_spool(sqs: Any) -> None:
     assert isinstance(spool, SqsSpool)
     spool.write([_record()])
     assert spool.backlog().visible == 1
+
+
+def test_fifo_group_stays_the_first_deployment_for_the_producers_lifetime(sqs: Any) -> None:
+    url = _queue(sqs, fifo=True)
+    spool = from_url(url)
+    spool.write([_record(1, deployment="dep-A")])
+    spool.write([_record(2, deployment="dep-B")])
+    reply = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["MessageGroupId"]
+    )
+    assert [m["Attributes"]["MessageGroupId"] for m in reply["Messages"]] == ["dep-A", "dep-A"]

@@ -2,9 +2,10 @@
 
 Wire-compatible with DataRobot's library: one JSON envelope per message body, sent with
 ``SendMessageBatch``; on FIFO queues ``MessageGroupId`` is the producer's group (given at
-construction, else the first record's deployment id, else ``"AAAAAAAA"``). Unlike that
-library we also send ``MessageDeduplicationId`` = the record id, so FIFO queues work without
-content-based deduplication and a retried send never duplicates a record.
+construction, else the deployment id of the first record written, else ``"AAAAAAAA"``).
+Unlike that library we also send ``MessageDeduplicationId`` = the record id, so FIFO queues
+work without content-based deduplication and a retried send never duplicates a record
+(within SQS's five-minute deduplication window).
 
 Behaviour worth knowing:
 
@@ -116,7 +117,7 @@ class SqsConfig:
     #: Visibility timeout given to received messages; ``None`` = the queue's default.
     visibility_timeout: int | None = None
     dead_letter_queue_url: str | None = None
-    #: FIFO MessageGroupId; default: the deployment id of the first record of each write.
+    #: FIFO MessageGroupId; default: the deployment id of the first record written.
     message_group_id: str | None = None
     #: How often entries reported as failed are sent (or deleted) before giving up.
     attempts: int = 4
@@ -178,6 +179,7 @@ class SqsSpool(Spool):
         self._dlq_url: str | None = config.dead_letter_queue_url
         # Receipt handles read and not yet settled: close() makes them visible again.
         self._in_hand: dict[str, None] = {}
+        self._group: str | None = None
 
     @property
     def name(self) -> str:
@@ -239,9 +241,13 @@ class SqsSpool(Spool):
     # -- writing ---------------------------------------------------------------------------
 
     def _group_for(self, records: Sequence[Record]) -> str:
-        if self.config.message_group_id:
-            return self.config.message_group_id
-        return next((r.deployment_id for r in records if r.deployment_id), DEFAULT_GROUP)
+        # One group per producer, fixed at its first write, keeps all of its records in
+        # order (DataRobot's library fixes it when the spool is opened).
+        if self._group is None:
+            self._group = self.config.message_group_id or next(
+                (r.deployment_id for r in records if r.deployment_id), DEFAULT_GROUP
+            )
+        return self._group
 
     def write(self, records: Sequence[Record]) -> None:
         entries = []
