@@ -438,6 +438,7 @@ def test_service_stats_match_the_reported_requests(client: TestClient) -> None:
     assert metrics["executionTime"] == pytest.approx(50.0)
     assert metrics["userErrorRate"] == pytest.approx(0.25)
     assert metrics["serverErrorRate"] == pytest.approx(0.25)
+    assert metrics["peakLoad"] == 2  # two requests in the same minute of each hour
     assert stats["status"] == "red"
     by_hour = {
         b["period"]["start"][11:13]: b["metrics"]["totalPredictions"]

@@ -74,6 +74,7 @@ def _metrics(summary: ServiceHealthSummary) -> dict[str, Any]:
         "executionTimeP90": summary.execution_time_p90,
         "userErrorRate": summary.user_error_rate,
         "serverErrorRate": summary.system_error_rate,
+        "peakLoad": summary.peak_requests_per_minute,
     }
 
 

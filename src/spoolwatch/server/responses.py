@@ -52,6 +52,7 @@ class ServiceMetrics(BaseModel):
     executionTimeP90: float | None = None
     userErrorRate: float | None
     serverErrorRate: float | None
+    peakLoad: int = Field(default=0, description="requests in the busiest minute")
 
 
 class ServiceBucket(BaseModel):
