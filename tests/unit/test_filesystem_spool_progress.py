@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -312,3 +313,42 @@ def test_a_record_can_be_nacked_again_after_it_came_back(tmp_path: Path) -> None
         spool.ack(first)
         rest = spool.read(10)
     assert len(rest) == 1 and not rest[0].redelivered
+
+
+@pytest.mark.parametrize("data_format", ["JSON", "BYTE_ARRAY"])
+def test_consumer_keeps_up_with_a_writer_process_through_rotations(
+    tmp_path: Path, data_format: str
+) -> None:
+    count = 1500
+    script = (
+        "import sys\n"
+        "from spoolwatch.spools.filesystem import FilesystemSpool\n"
+        "from tests.spool_contract import sample_records\n"
+        "spool = FilesystemSpool(sys.argv[1], data_format=sys.argv[2], max_file_size=20000,\n"
+        "                        max_files=1000)\n"
+        f"records = sample_records({count}, tag='w')\n"
+        "for start in range(0, len(records), 7):\n"
+        "    spool.write(records[start:start + 7])\n"
+        "spool.close()\n"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", script, str(tmp_path), data_format], cwd=REPO)
+    seen: list[object] = []
+    try:
+        with FilesystemSpool(tmp_path) as spool:
+            deadline = time.monotonic() + 120
+            while len(seen) < count and time.monotonic() < deadline:
+                deliveries = spool.read(50, wait=0.5)
+                assert all(d.error is None for d in deliveries), [d.error for d in deliveries]
+                seen += [
+                    d.record.payload.get("batchId")
+                    or d.record.payload.get("message")
+                    or d.record.payload.get("tag")
+                    for d in deliveries
+                    if d.record
+                ]
+                spool.ack(deliveries)
+            assert spool.read(10, wait=0.2) == []
+    finally:
+        assert writer.wait(timeout=120) == 0
+    assert seen == [f"w-{i}" for i in range(count)]
+    assert len(list(tmp_path.glob("fs_spool.*"))) == 1  # consumed files were deleted
