@@ -353,3 +353,26 @@ def test_open_spool_dispatches_amqp_urls_to_the_rabbitmq_spool(
         assert spool.backlog().visible == 1
     finally:
         spool.delete_queues()
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (pika.exceptions.ChannelClosedByBroker(406, "PRECONDITION_FAILED"), ConfigError),
+        (pika.exceptions.ChannelClosedByBroker(403, "ACCESS_REFUSED"), ConfigError),
+        (pika.exceptions.ConnectionClosedByBroker(320, "CONNECTION_FORCED"), SpoolUnavailable),
+        (pika.exceptions.ProbableAccessDeniedError("vhost"), ConfigError),
+        (pika.exceptions.ProbableAuthenticationError("login"), ConfigError),
+        (pika.exceptions.StreamLostError("reset"), SpoolUnavailable),
+        (pika.exceptions.AMQPConnectionError("refused"), SpoolUnavailable),
+        (ConnectionResetError("reset"), SpoolUnavailable),
+    ],
+)
+def test_pika_errors_are_translated_by_what_to_do_next(
+    error: Exception, expected: type[Exception]
+) -> None:
+    from spoolwatch.spools.rabbitmq import _translate
+
+    translated = _translate(error, "publish", "amqp://u:***@h/%2F?queue=q")
+    assert type(translated) is expected
+    assert "publish" in str(translated)

@@ -340,3 +340,32 @@ def test_fifo_group_stays_the_first_deployment_for_the_producers_lifetime(sqs: A
         QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["MessageGroupId"]
     )
     assert [m["Attributes"]["MessageGroupId"] for m in reply["Messages"]] == ["dep-A", "dep-A"]
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        ("ThrottlingException", 400, SpoolUnavailable),
+        ("InternalError", 500, SpoolUnavailable),
+        ("SomethingNew", 503, SpoolUnavailable),
+        ("AWS.SimpleQueueService.NonExistentQueue", 400, ConfigError),
+        ("AccessDenied", 403, ConfigError),
+        ("InvalidClientTokenId", 403, ConfigError),
+    ],
+)
+def test_botocore_errors_are_translated_by_what_to_do_next(
+    code: str, status: int, expected: type[Exception]
+) -> None:
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    from spoolwatch.spools.sqs import _translate
+
+    error = ClientError(
+        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "ReceiveMessage",
+    )
+    translated = _translate(error, "receive messages", "sqs://q")
+    assert type(translated) is expected
+    assert "sqs://q" in str(translated) and "receive messages" in str(translated)
+    unreachable = _translate(EndpointConnectionError(endpoint_url="http://x"), "send", "q")
+    assert isinstance(unreachable, SpoolUnavailable)
