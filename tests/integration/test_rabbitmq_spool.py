@@ -376,3 +376,16 @@ def test_pika_errors_are_translated_by_what_to_do_next(
     translated = _translate(error, "publish", "amqp://u:***@h/%2F?queue=q")
     assert type(translated) is expected
     assert "publish" in str(translated)
+
+
+def test_writing_after_the_queue_was_deleted_is_an_error_not_a_silent_drop(
+    spool: RabbitMQSpool, rabbitmq_url: str
+) -> None:
+    spool.write([_record(1)])
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
+    try:
+        connection.channel().queue_delete(spool.config.queue)
+    finally:
+        connection.close()
+    with pytest.raises(ConfigError, match="unroutable"):
+        spool.write([_record(2)])
