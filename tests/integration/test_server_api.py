@@ -710,3 +710,25 @@ def test_migrations_run_twice_safely(session_store: Store) -> None:
     with session_store.read() as conn:
         count = conn.execute(text("SELECT count(*) FROM schema_version")).scalar_one()
     assert count == len(MIGRATIONS)
+
+
+def test_feature_values_that_cannot_be_binned_are_422_and_fold_nothing(
+    client: TestClient,
+) -> None:
+    _drift_deployment(client)
+    body = {
+        "data": [
+            {
+                "timestamp": "2026-11-24 10:00:00.000+0000",
+                "features": [
+                    {"name": "x", "values": [1.0, 2.0]},
+                    {"name": "color", "values": [["red"], {"a": 1}]},
+                ],
+            }
+        ]
+    }
+    response = client.post(f"/api/v2/deployments/{DEP}/predictionInputs/fromJSON/", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "data", 0, "features", 1, "values"]
+    drift = client.get(f"/api/v2/deployments/{DEP}/featureDrift/", params=DAY).json()
+    assert all(f["sampleSize"] == 0 for f in drift["data"])

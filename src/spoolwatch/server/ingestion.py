@@ -21,6 +21,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, delete, select
 
+from spoolwatch.errors import InvalidRecord
 from spoolwatch.server import schemas
 from spoolwatch.store import schema
 from spoolwatch.store.base import Store
@@ -198,7 +199,14 @@ class Ingestor:
             deployment = self.deployment(str(raw["deploymentId"]))
         if kind is IngestKind.CUSTOM_METRIC and not metric_id:
             raise IngestError(422, "customMetrics needs a metric id in the path")
-        result = self._commit(kind, deployment, raw, metric_id, idempotency_key, record_ids)
+        try:
+            result = self._commit(kind, deployment, raw, metric_id, idempotency_key, record_ids)
+        except InvalidRecord as exc:
+            # Found while folding (the transaction was rolled back): name the field like
+            # a validation error.
+            parts = exc.field.split(".") if exc.field else []
+            loc: list[str | int] = ["body", *(int(p) if p.isdigit() else p for p in parts)]
+            raise IngestError(422, [{"loc": loc, "msg": str(exc), "type": "value_error"}]) from None
         self._maybe_prune()
         if self.on_ingested is not None and not result.duplicate:
             try:

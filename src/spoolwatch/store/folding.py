@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import Connection, Table, and_, case, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from spoolwatch.errors import ConfigError
+from spoolwatch.errors import ConfigError, InvalidRecord
 from spoolwatch.monitoring.baseline import Baseline
 from spoolwatch.monitoring.custom import CustomMetricAggregate
 from spoolwatch.monitoring.health import ServiceHealth
@@ -171,14 +171,30 @@ def _target_counts(
     return target.bin_counts(monitored), total
 
 
-def _fold_drift_item(group: _DriftGroup, deployment: Deployment, item: Mapping[str, Any]) -> int:
-    features = {f["name"]: f["values"] for f in item.get("features") or ()}
+def _add_features(
+    group: _DriftGroup, baseline: Baseline, features: list[Mapping[str, Any]], where: str
+) -> None:
+    for index, column in enumerate(features):
+        try:
+            group.aggregate.add(baseline, {column["name"]: column["values"]})
+        except (TypeError, ValueError):
+            # Nested lists or objects cannot be binned; the whole request is refused.
+            field = f"{where}.features.{index}.values"
+            raise InvalidRecord(
+                f"{field}: values must be numbers, strings, booleans or null", field=field
+            ) from None
+
+
+def _fold_drift_item(
+    group: _DriftGroup, deployment: Deployment, item: Mapping[str, Any], where: str
+) -> int:
+    columns = item.get("features") or []
     predictions = item.get("predictions")
-    rows = len(next(iter(features.values()))) if features else len(predictions or ())
+    rows = len(columns[0]["values"]) if columns else len(predictions or ())
     group.rows += rows
     baseline = deployment.baseline
-    if baseline is not None and features:
-        group.aggregate.add(baseline, features)
+    if baseline is not None and columns:
+        _add_features(group, baseline, columns, where)
     if predictions:
         group.prediction_rows += len(predictions)
         counts, total = _target_counts(
@@ -206,7 +222,7 @@ def fold_prediction_inputs(
     groups: dict[tuple[str, int], _DriftGroup] = {}
     total_rows = 0
     accuracy: list[dict[str, Any]] = []
-    for item in items:
+    for position, item in enumerate(items):
         key = (item.get("modelId") or deployment.model_id, hour_of(item["timestamp"], cache))
         if skip_drift:
             features = item.get("features") or ()
@@ -214,7 +230,8 @@ def fold_prediction_inputs(
                 len(features[0]["values"]) if features else len(item.get("predictions") or ())
             )
         else:
-            total_rows += _fold_drift_item(groups.setdefault(key, _DriftGroup()), deployment, item)
+            group = groups.setdefault(key, _DriftGroup())
+            total_rows += _fold_drift_item(group, deployment, item, f"data.{position}")
         if not skip_accuracy and item.get("associationIds") and item.get("predictions"):
             accuracy.extend(_accuracy_rows(deployment, key, item))
     _store_drift(conn, deployment.id, groups)
