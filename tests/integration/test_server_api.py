@@ -732,3 +732,11 @@ def test_feature_values_that_cannot_be_binned_are_422_and_fold_nothing(
     assert response.json()["detail"][0]["loc"] == ["body", "data", 0, "features", 1, "values"]
     drift = client.get(f"/api/v2/deployments/{DEP}/featureDrift/", params=DAY).json()
     assert all(f["sampleSize"] == 0 for f in drift["data"])
+
+
+def test_malformed_aggregate_is_422(client: TestClient) -> None:
+    create_deployment(client)
+    body = {"data": [{"timestamp": "2026-11-24 10:00:00.000+0000", "features": [None]}]}
+    response = client.post(f"/api/v2/deployments/{DEP}/predictionStats/fromJSON/", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "data", 0]

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection
 
+from spoolwatch.errors import InvalidRecord
 from spoolwatch.monitoring.baseline import FeatureBaseline
 from spoolwatch.monitoring.histogram import merge_counts
 from spoolwatch.store.deployments import Deployment
@@ -105,8 +106,13 @@ def fold_prediction_stats(
     cache: dict[str, int] = {}
     groups: dict[tuple[str, int], _DriftGroup] = {}
     total = 0
-    for item in items:
+    for position, item in enumerate(items):
         key = (item.get("modelId") or deployment.model_id, hour_of(item["timestamp"], cache))
-        total += _fold_item(groups.setdefault(key, _DriftGroup()), deployment, item)
+        try:
+            total += _fold_item(groups.setdefault(key, _DriftGroup()), deployment, item)
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            # The aggregate's shape is only loosely validated; a broken one refuses the request.
+            field = f"data.{position}"
+            raise InvalidRecord(f"{field}: malformed aggregate ({exc})", field=field) from None
     _store_drift(conn, deployment.id, groups)
     return total
