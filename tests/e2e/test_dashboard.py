@@ -237,10 +237,13 @@ def test_overview_shows_status_badges_and_draws_predictions(
     busy = page.page.locator(f"tr[data-deployment-id='{monitored.busy_id}']")
     badges = busy.locator(".badge")
     assert badges.count() == 3
-    service_badge = badges.nth(0).get_attribute("class") or ""
-    assert "green" in service_badge, service_badge
-    drift_badge = badges.nth(1).get_attribute("class") or ""
-    assert "unknown" not in drift_badge, drift_badge
+    api = httpx.get(f"{monitored.url}/api/v2/deployments/{monitored.busy_id}/", timeout=30).json()
+    for i, health in enumerate(("serviceHealth", "modelHealth", "accuracyHealth")):
+        shown = badges.nth(i).get_attribute("class") or ""
+        assert shown == f"badge {api[health]['status']}", (health, shown)
+    assert api["serviceHealth"]["status"] != "unknown"
+    assert api["modelHealth"]["status"] != "unknown"
+    assert badges.nth(2).inner_text().startswith("Accuracy ")
     empty = page.page.locator(f"tr[data-deployment-id='{monitored.empty_id}'] .badge")
     assert all("unknown" in (empty.nth(i).get_attribute("class") or "") for i in range(3))
     assert page.page.inner_text("#tile-deployments") == "2"
@@ -276,6 +279,26 @@ def test_choosing_a_feature_redraws_its_baseline_and_current_histogram(
     assert traces == ["baseline (training)", "current"]
     page.page.locator("#chart-histogram").scroll_into_view_if_needed()
     page.screenshot("deployment-histogram-region")
+    assert page.errors == []
+
+
+def test_clicking_a_drift_bar_shows_that_feature_histogram(
+    monitored: Monitored, visit: Any
+) -> None:
+    page = visit(f"{monitored.url}/deployments/{monitored.busy_id}")
+    page.traces("chart-drift")
+    names: list[str] = page.page.evaluate("() => document.getElementById('chart-drift').data[0].y")
+    target = "age" if page.page.input_value("#feature-select") != "age" else "region"
+    bar = page.page.locator("#chart-drift .bars .point").nth(names.index(target))
+    page.page.locator("#chart-drift").scroll_into_view_if_needed()
+    box = bar.bounding_box()
+    assert box is not None
+    # Plotly listens on its drag layer above the bars: click where the bar is drawn.
+    page.page.mouse.click(box["x"] + min(max(box["width"] / 2, 1), 4), box["y"] + box["height"] / 2)
+    assert page.page.input_value("#feature-select") == target
+    labels = page.page.evaluate("() => document.getElementById('chart-histogram').data[0].x")
+    assert labels[-1] == "(missing)"
+    assert ("north" in labels) == (target == "region")
     assert page.errors == []
 
 

@@ -110,8 +110,8 @@ class SimulatedDay:
     def _request(self, reporter: Reporter, index: int, size: int) -> None:
         drift = self.drift_level(self._now)
         batch = self.model.batch(size, drift=drift)
-        failed = self._rng.random() < (0.5 if self._incident() else 0.006)
-        user_error = not failed and self._rng.random() < 0.012
+        failed = self._rng.random() < (0.35 if self._incident() else 0.003)
+        user_error = not failed and self._rng.random() < 0.005
         latency = float(18.0 + 0.045 * size + self._rng.lognormal(1.6, 0.5))
         if self._incident():
             latency *= 2.5

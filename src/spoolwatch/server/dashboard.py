@@ -22,10 +22,10 @@ Routes::
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -71,17 +71,27 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 router = APIRouter()
 
 
-@lru_cache(maxsize=1)
 def plotly_js_path() -> Path:
-    """Path of ``plotly.min.js`` inside the installed ``plotly`` package."""
-    try:
-        import plotly
-    except ImportError as exc:
-        raise MissingExtra("plotly", "server") from exc
-    path = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+    """Path of ``plotly.min.js`` inside the installed ``plotly`` package (not imported)."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or spec.origin is None:
+        raise MissingExtra("plotly", "server")
+    path = Path(spec.origin).resolve().parent / "package_data" / "plotly.min.js"
     if not path.is_file():
         raise MissingExtra("plotly (with its package_data/plotly.min.js)", "server")
     return path
+
+
+def _plotly_js_or_none() -> Path | None:
+    try:
+        return plotly_js_path()
+    except MissingExtra as exc:
+        logger.warning("the dashboard cannot serve plotly.js: %s", exc)
+        return None
+
+
+# Found once, when the app is built: importing inside request threads is slow and racy.
+_PLOTLY_JS = _plotly_js_or_none()
 
 
 def _page(request: Request, template: str, title: str, **context: object) -> HTMLResponse:
@@ -118,12 +128,10 @@ def agents_page(request: Request) -> HTMLResponse:
 @router.get(PLOTLY_ROUTE, include_in_schema=False)
 def plotly_js() -> FileResponse:
     """plotly.js from the installed plotly package (no CDN: the dashboard works offline)."""
-    try:
-        path = plotly_js_path()
-    except MissingExtra as exc:
-        raise HTTPException(status_code=503, detail=str(exc)) from exc
+    if _PLOTLY_JS is None:
+        raise HTTPException(status_code=503, detail=str(MissingExtra("plotly", "server")))
     return FileResponse(
-        path,
+        _PLOTLY_JS,
         media_type="text/javascript",
         headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
     )

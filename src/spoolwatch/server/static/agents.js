@@ -51,19 +51,25 @@
     }
   }
 
+  /* Few agents: thin bars, not one bar across the whole chart. */
+  function barGap(agents) {
+    return agents.length < 4 ? 0.75 : 0.3;
+  }
+
   function renderCharts(agents) {
     const names = agents.map((a) => a.agentId);
     SW.plot("chart-agent-records", [{
       type: "bar", x: names, y: agents.map((a) => (a.details || {}).sent || 0),
       marker: { color: SW.COLORS.blue },
       hovertemplate: "%{x}<br>%{y:,} records sent<extra></extra>",
-    }], { xaxis: { type: "category", automargin: true } }, "No agents yet");
+    }], { xaxis: { type: "category", automargin: true }, bargap: barGap(agents) }, "No agents yet");
     SW.plot("chart-agent-heartbeats", [{
       type: "bar", x: names, y: agents.map((a) => a.ageSeconds),
       marker: { color: agents.map((a) => SW.COLORS[agentStatus(a)[0]]) },
       hovertemplate: "%{x}<br>last heartbeat %{y:.0f} s ago<extra></extra>",
     }], {
       xaxis: { type: "category", automargin: true },
+      bargap: barGap(agents),
       yaxis: { title: { text: "seconds" }, gridcolor: "#eef1f5", rangemode: "tozero" },
     }, "No agents yet");
   }

@@ -198,6 +198,28 @@ const SW = (() => {
     window.setInterval(run, REFRESH_MS);
   }
 
+  const ACCURACY_METRICS = {
+    binary: ["accuracy", "auc", "f1", "logLoss"],
+    multiclass: ["accuracy", "logLoss"],
+    regression: ["rmse", "mae", "r2"],
+  };
+  const METRIC_LABELS = {
+    accuracy: "Accuracy", auc: "AUC", f1: "F1", logLoss: "LogLoss",
+    rmse: "RMSE", mae: "MAE", r2: "R²",
+  };
+
+  /* The headline accuracy metric of an accuracy report: {name, label, value, text} or null. */
+  function mainAccuracy(report, targetType) {
+    const names = (ACCURACY_METRICS[targetType] || Object.keys(report.metrics))
+      .filter((name) => report.metrics[name] && report.metrics[name].value != null);
+    if (!report.sampleSize || !names.length) return null;
+    const name = names[0];
+    const value = report.metrics[name].value;
+    const label = METRIC_LABELS[name] || name;
+    const shown = name === "accuracy" ? pct(value) : num(value, 3);
+    return { name, label, value, text: `${label} ${shown}` };
+  }
+
   /* The period a page shows: ?range=24h|7d|30d, as API query parameters. */
   const RANGES = {
     "24h": { hours: 24, bucket: "PT1H", label: "Last 24 hours" },
@@ -241,6 +263,7 @@ const SW = (() => {
   }
 
   return {
+    ACCURACY_METRICS, METRIC_LABELS, mainAccuracy,
     range, periodQuery, wireRangeSelect, bucketTimes,
     api, badge, setBadge, setText, statusOf, num, pct, ms, time, ago, plot, layout,
     cell, placeholder, clearChildren, start, COLORS, PALETTE,

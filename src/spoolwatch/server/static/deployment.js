@@ -4,15 +4,8 @@
 (() => {
   const deploymentId = document.body.dataset.deploymentId;
   const base = `/api/v2/deployments/${encodeURIComponent(deploymentId)}`;
-  const ACCURACY_METRICS = {
-    binary: ["accuracy", "auc", "f1", "logLoss"],
-    multiclass: ["accuracy", "logLoss"],
-    regression: ["rmse", "mae", "r2"],
-  };
-  const METRIC_LABELS = {
-    accuracy: "Accuracy", auc: "AUC", f1: "F1", logLoss: "LogLoss",
-    rmse: "RMSE", mae: "MAE", r2: "R²",
-  };
+  const ACCURACY_METRICS = SW.ACCURACY_METRICS;
+  const METRIC_LABELS = SW.METRIC_LABELS;
   const DRIFT_WORDS = { green: "no drift", yellow: "drifting", red: "drifted", unknown: "no data" };
   let selectedFeature = null;
   let lastDrift = null;
@@ -29,7 +22,6 @@
     SW.setBadge("badge-service", service);
     const drift = SW.statusOf(deployment.modelHealth && deployment.modelHealth.status);
     SW.setBadge("badge-drift", drift, DRIFT_WORDS[drift]);
-    SW.setBadge("badge-accuracy", deployment.accuracyHealth && deployment.accuracyHealth.status);
   }
 
   function serviceHealth(stats) {
@@ -96,11 +88,20 @@
       xaxis: { title: { text: drift.metric }, gridcolor: "#eef1f5", rangemode: "tozero" },
       shapes,
     }, "No drift data yet (needs training data and predictions with features)");
+    const el = document.getElementById("chart-drift");
+    if (el.on && !el.dataset.clickable) {
+      el.dataset.clickable = "yes";
+      el.on("plotly_click", (data) => {
+        const point = data.points && data.points[0];
+        if (point) selectFeature(point.y);
+      });
+    }
   }
 
   function featureSelect(drift) {
     const select = document.getElementById("feature-select");
     const names = drift.data.map((f) => f.name);
+    select.parentElement.hidden = names.length === 0;
     if (!selectedFeature || !names.includes(selectedFeature)) {
       const worst = [...drift.data].sort((a, b) => (b.driftScore || 0) - (a.driftScore || 0))[0];
       selectedFeature = worst ? worst.name : null;
@@ -165,11 +166,10 @@
   function accuracy(report, targetType) {
     const names = (ACCURACY_METRICS[targetType] || Object.keys(report.metrics))
       .filter((name) => report.metrics[name] !== undefined);
-    const main = names[0];
+    const main = SW.mainAccuracy(report, targetType);
     if (main) {
-      SW.setText("tile-accuracy-label", METRIC_LABELS[main] || main);
-      const value = report.metrics[main].value;
-      SW.setText("tile-accuracy", main === "accuracy" ? SW.pct(value) : SW.num(value, 3));
+      SW.setText("tile-accuracy-label", main.label);
+      SW.setText("tile-accuracy", main.name === "accuracy" ? SW.pct(main.value) : SW.num(main.value, 3));
     }
     SW.setText("accuracy-chart-title",
       `Accuracy over time · ${SW.num(report.sampleSize)} predictions with actuals, ${SW.num(report.predictionsWithoutActuals)} waiting`);
@@ -252,6 +252,9 @@
       SW.api(`${base}/events/?${SW.periodQuery(false)}&limit=50`),
     ]);
     header(deployment);
+    const accuracyMain = SW.mainAccuracy(acc, deployment.targetType);
+    SW.setBadge("badge-accuracy", deployment.accuracyHealth && deployment.accuracyHealth.status,
+      accuracyMain ? accuracyMain.text : undefined);
     serviceHealth(stats);
     lastDrift = drift;
     driftChart(drift);
@@ -263,9 +266,14 @@
     await customMetrics();
   }
 
-  document.getElementById("feature-select").addEventListener("change", (event) => {
-    selectedFeature = event.target.value;
+  function selectFeature(name) {
+    selectedFeature = name;
+    document.getElementById("feature-select").value = name;
     histogramChart();
+  }
+
+  document.getElementById("feature-select").addEventListener("change", (event) => {
+    selectFeature(event.target.value);
   });
   SW.wireRangeSelect("range-select");
   SW.start(load);

@@ -28,7 +28,18 @@
     return span;
   }
 
-  function renderTable(deployments, stats) {
+  /* The accuracy badge: the service's status, labelled with the main metric when known. */
+  function accuracyBadge(deployment, report) {
+    const status = SW.statusOf(deployment.accuracyHealth && deployment.accuracyHealth.status);
+    const main = report && SW.mainAccuracy(report, deployment.targetType);
+    const span = SW.badge(status, main ? main.text : STATUS_WORDS[status]);
+    if (deployment.accuracyHealth && deployment.accuracyHealth.message) {
+      span.title = deployment.accuracyHealth.message;
+    }
+    return span;
+  }
+
+  function renderTable(deployments, stats, accuracy) {
     const tbody = document.querySelector("#deployments-table tbody");
     if (!deployments.length) {
       SW.placeholder(tbody, 8, "No deployments yet. Create one with 'spoolwatch deployments create' or POST /api/v2/deployments/.");
@@ -49,7 +60,7 @@
       SW.cell(row, SW.pct(errorRate), "num");
       SW.cell(row, healthBadge(deployment.serviceHealth, STATUS_WORDS));
       SW.cell(row, healthBadge(deployment.modelHealth, DRIFT_WORDS));
-      SW.cell(row, healthBadge(deployment.accuracyHealth, STATUS_WORDS));
+      SW.cell(row, accuracyBadge(deployment, accuracy[i]));
       tbody.appendChild(row);
     });
   }
@@ -81,10 +92,12 @@
     ]);
     const deployments = list.data || [];
     const query = SW.periodQuery();
-    const stats = await Promise.all(deployments.map((d) =>
-      SW.api(`/api/v2/deployments/${encodeURIComponent(d.id)}/serviceStats/?${query}`)
+    const perDeployment = (endpoint) => Promise.all(deployments.map((d) =>
+      SW.api(`/api/v2/deployments/${encodeURIComponent(d.id)}/${endpoint}/?${query}`)
         .catch(() => null)));
-    renderTable(deployments, stats);
+    const [stats, accuracy] = await Promise.all(
+      [perDeployment("serviceStats"), perDeployment("accuracy")]);
+    renderTable(deployments, stats, accuracy);
     renderChart(deployments, stats);
     const predictions = stats.reduce((sum, s) => sum + (s ? s.metrics.totalPredictions : 0), 0);
     const drifting = deployments.filter((d) =>
