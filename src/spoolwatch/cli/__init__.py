@@ -6,6 +6,7 @@ import typer
 
 from spoolwatch import __version__
 from spoolwatch.cli import agent, demo, deploy, deployments, drift, fleet, serve, spool, tokens
+from spoolwatch.cli import simulate as simulate_cli
 
 app = typer.Typer(
     name="spoolwatch",
@@ -17,6 +18,7 @@ app = typer.Typer(
 app.add_typer(spool.app, name="spool")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(agent.app, name="agent")
+app.command("simulate", help=simulate_cli.HELP)(simulate_cli.simulate)
 app.command("drift")(drift.drift)
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)

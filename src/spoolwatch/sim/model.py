@@ -6,8 +6,10 @@ figures every policy is measured by (agents over time, agent-seconds).
 
 How an agent drains (:func:`drain`), the approximations stated:
 
-* An agent works in steps of ``step_seconds`` (1 s). In one step it can take
-  ``min(agent_throughput, receivers x 10 / latency) x step`` records: ``agent_throughput``
+* An agent works in steps of one read batch: at most 500 records (the agent's
+  ``batching.max_records``, so in-flight counts are the real agent's) and at most
+  ``min(agent_throughput, receivers x 10 / latency) x step_seconds``; a step lasts the
+  batch's size divided by that rate. ``agent_throughput``
   is what one agent sends to the destination per second, and SQS returns at most 10
   messages per receive, so ``receivers`` concurrent receive loops with a receive latency
   drawn per step (log-normal, median 20 ms within a region) bound it as well.
@@ -18,8 +20,7 @@ How an agent drains (:func:`drain`), the approximations stated:
 * An agent finding the queue empty long-polls (``empty_wait_seconds`` for agents that stop
   when the queue is empty, 20 s otherwise), billed as one receive per receive loop.
 * A crash (fault) hits the next agent to send after the crash time, right after a
-  successful send of one read batch (500 records, the agent's ``batching.max_records``)
-  and before its delete: those records come back after the visibility timeout and are
+  successful send of one read batch and before its delete: those records come back after the visibility timeout and are
   sent again (duplicates).
 """
 
@@ -304,10 +305,8 @@ def _receive(
     latency = world.receive_latency()
     rate = min(p.agent_throughput, p.receivers * 10.0 / latency)
     step = p.step_seconds if deadline is None else max(0.0, min(p.step_seconds, deadline - env.now))
-    want = max(10, int(rate * step))
-    if world.crashes_due:
-        # the crash hits one read batch of the agent, not a whole step
-        want = min(want, AGENT_READ_BATCH)
+    # one read batch at a time, as the agent reads (and so holds in flight) at most that many
+    want = max(10, min(int(rate * step), AGENT_READ_BATCH))
     batch = queue.receive(want, p.visibility_seconds)
     if batch is not None and world.crashes_due:
         batch.extra["crash"] = True

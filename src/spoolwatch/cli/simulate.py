@@ -1,0 +1,80 @@
+"""``spoolwatch simulate``: compare scaling policies in the discrete-event simulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from spoolwatch.cli.output import console, fail, print_json_line
+from spoolwatch.errors import ConfigError, MissingExtra
+
+HELP = (
+    "Run scaling policies through a scenario in a discrete-event simulation (modelled SQS, "
+    "Lambda, DynamoDB and their prices) and print, per policy: time to drain, record age "
+    "p50/p95/p99, peak agents, agent-seconds, cost in dollars, duplicate deliveries, records "
+    "lost and over-recruitment. The same seed gives the same figures. Policies: spoolwatch, "
+    "recipe, lambda-esm, keda, static, or all. Scenarios: burst-1m, diurnal, spiky, outage."
+)
+
+
+def simulate(
+    policy: str = typer.Option("all", "--policy", "-p", help="A policy name, or all."),
+    scenario: str = typer.Option(..., "--scenario", "-s", help="burst-1m|diurnal|spiky|outage"),
+    seed: int = typer.Option(0, "--seed", help="Random seed (an integer >= 0)."),
+    concurrency: int = typer.Option(
+        10, "--concurrency", help="Most agents at once, the same cap for every policy."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Draw backlog and agents over time into this PNG."
+    ),
+) -> None:
+    """Compare scaling policies in the simulator."""
+    try:
+        from spoolwatch.sim.model import SimParams
+        from spoolwatch.sim.policies import POLICIES
+        from spoolwatch.sim.report import COST_COLUMNS, HEADERS, TIME_COLUMNS, document, rows
+        from spoolwatch.sim.run import simulate as run_one
+        from spoolwatch.sim.scenarios import SCENARIOS
+    except ImportError as exc:  # simpy is in the [sim] extra
+        fail(str(MissingExtra(exc.name or "simpy", "sim")))
+    if policy != "all" and policy not in POLICIES:
+        fail(f"--policy: unknown policy {policy!r}; choose from all, {', '.join(POLICIES)}")
+    if scenario not in SCENARIOS:
+        fail(f"--scenario: unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
+    if seed < 0:
+        fail(f"--seed must be an integer >= 0, got {seed}")
+    if not 1 <= concurrency <= 1000:
+        fail(f"--concurrency must be between 1 and 1000, got {concurrency}")
+    if plot is not None and (plot.suffix.lower() != ".png" or not plot.parent.is_dir()):
+        fail(f"--plot: {plot} must be a .png file in an existing folder")
+    params = SimParams(concurrency=concurrency)
+    names = list(POLICIES) if policy == "all" else [policy]
+    try:
+        results = [run_one(name, scenario, seed=seed, params=params) for name in names]
+    except ConfigError as exc:
+        fail(str(exc))
+    if plot is not None:
+        from spoolwatch.sim.plot import plot_results
+
+        try:
+            plot_results(results, plot, title=f"{scenario} (seed {seed}, concurrency {concurrency})")
+        except (ConfigError, MissingExtra) as exc:
+            fail(str(exc))
+    if as_json:
+        print_json_line(document(results, scenario=scenario, seed=seed, params=params))
+        return
+    body = rows(results)
+    titles = (f"{scenario}: {SCENARIOS[scenario].summary}", "cost and delivery")
+    for title, columns in zip(titles, (TIME_COLUMNS, COST_COLUMNS), strict=True):
+        table = Table(*(HEADERS[i] for i in columns), title=title, box=None)
+        for row in body:
+            table.add_row(*(row[i] for i in columns))
+        console.print(table)
+    if plot is not None:
+        console.print(f"plot written to {plot}")
+
+
+simulate.__doc__ = HELP
