@@ -740,3 +740,16 @@ def test_malformed_aggregate_is_422(client: TestClient) -> None:
     response = client.post(f"/api/v2/deployments/{DEP}/predictionStats/fromJSON/", json=body)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "data", 0]
+
+
+def test_unreachable_database_is_503_so_agents_retry() -> None:
+    from spoolwatch.store.engine import create_engine
+
+    down = Store(create_engine("postgresql://postgres@127.0.0.1:9/none", pool_pre_ping=False))
+    c = TestClient(create_app(down, settings=ServerSettings(auth=False)))
+    response = c.post(
+        f"/api/v2/deployments/{DEP}/predictionRequests/fromJSON/", json=_stats_body(1)
+    )
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "2"
+    assert "postgres" not in response.text

@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 
 from spoolwatch import __version__
 from spoolwatch.server import deployments_api, fleet, ingest, metrics, outcomes, query, schemas
@@ -24,7 +25,7 @@ from spoolwatch.server.auth import TokenChecker, require_token
 from spoolwatch.server.ingestion import Ingestor, IngestResult
 from spoolwatch.server.limits import BodyLimit
 from spoolwatch.server.settings import ServerSettings
-from spoolwatch.store.base import Store, open_store
+from spoolwatch.store.base import Store, StoreUnavailable, open_store
 
 __all__ = ["API_MINOR_VERSION", "create_app"]
 
@@ -75,6 +76,7 @@ def create_app(
     app.state.alerts = alerts
     app.state.counters = counters
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_exception_handler(StoreUnavailable, _store_unavailable)  # type: ignore[arg-type]
 
     app.add_api_route(
         "/api/v2/version/",
@@ -90,6 +92,16 @@ def create_app(
         _include_dashboard(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+async def _store_unavailable(_request: Request, exc: StoreUnavailable) -> JSONResponse:
+    """503 with Retry-After: agents keep their records and retry later."""
+    logger.warning("store unavailable: %s", exc)
+    return JSONResponse(
+        {"detail": "the database is unavailable; retry later"},
+        status_code=503,
+        headers={"Retry-After": "2"},
+    )
 
 
 def version() -> dict[str, Any]:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from spoolwatch.errors import ConfigError, TransientError
 from spoolwatch.store.engine import create_engine
@@ -62,6 +63,8 @@ class Store:
                 conn.commit()
         except OperationalError as exc:
             raise StoreUnavailable(f"database {self.url} is unavailable: {exc.orig}") from exc
+        except PoolTimeout as exc:
+            raise StoreUnavailable(f"database {self.url} is busy: no free connection") from exc
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -72,6 +75,8 @@ class Store:
                 conn.rollback()
         except OperationalError as exc:
             raise StoreUnavailable(f"database {self.url} is unavailable: {exc.orig}") from exc
+        except PoolTimeout as exc:
+            raise StoreUnavailable(f"database {self.url} is busy: no free connection") from exc
 
     def lock_deployment(self, conn: Connection, deployment_id: str) -> None:
         """Serialise writers of one deployment until the transaction ends (PostgreSQL)."""

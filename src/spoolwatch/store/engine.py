@@ -44,7 +44,10 @@ def create_engine(url: str | None = None, **kwargs: Any) -> Engine:
     if backend == "sqlite":
         return _sqlite_engine(text, parsed.database, **kwargs)
     if backend == "postgresql":
-        return sa_create_engine(text, pool_pre_ping=True, **kwargs)
+        # Folds into one deployment queue on an advisory lock while holding a connection, so
+        # the pool allows as many connections as the service has worker threads.
+        options = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 30, **kwargs}
+        return sa_create_engine(text, **options)
     raise ConfigError(f"--db: unsupported database {backend!r}; use sqlite:/// or postgresql://")
 
 
