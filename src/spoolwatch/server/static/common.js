@@ -97,6 +97,13 @@ const SW = (() => {
     });
   }
 
+  /* A number with as many decimals as its size deserves (1234 → "1,234", 0.1234 → "0.123"). */
+  function smart(value) {
+    if (value == null || Number.isNaN(Number(value))) return "–";
+    const size = Math.abs(Number(value));
+    return num(value, size >= 1000 ? 0 : size >= 10 ? 1 : 3);
+  }
+
   function pct(value, digits = 1) {
     if (value == null || Number.isNaN(Number(value))) return "–";
     return `${(Number(value) * 100).toFixed(digits)}%`;
@@ -265,7 +272,7 @@ const SW = (() => {
   return {
     ACCURACY_METRICS, METRIC_LABELS, mainAccuracy,
     range, periodQuery, wireRangeSelect, bucketTimes,
-    api, badge, setBadge, setText, statusOf, num, pct, ms, time, ago, plot, layout,
+    api, badge, setBadge, setText, statusOf, num, smart, pct, ms, time, ago, plot, layout,
     cell, placeholder, clearChildren, start, COLORS, PALETTE,
   };
 })();

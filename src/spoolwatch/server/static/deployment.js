@@ -52,18 +52,20 @@
     ], { showlegend: true, legend: { orientation: "h", y: 1.12, x: 0 } });
     SW.plot("chart-errors", [
       {
-        type: "scatter", mode: "lines", stackgroup: "errors", name: "server errors", x,
+        type: "bar", name: "server errors", x,
         y: active.map((b) => b.metrics.serverErrorRate || 0),
-        line: { color: SW.COLORS.red },
+        marker: { color: SW.COLORS.red },
+        hovertemplate: "%{x|%d %b %H:%M}<br>server errors %{y:.1%}<extra></extra>",
       },
       {
-        type: "scatter", mode: "lines", stackgroup: "errors", name: "user errors", x,
+        type: "bar", name: "user errors", x,
         y: active.map((b) => b.metrics.userErrorRate || 0),
-        line: { color: SW.COLORS.yellow },
+        marker: { color: SW.COLORS.yellow },
+        hovertemplate: "%{x|%d %b %H:%M}<br>user errors %{y:.1%}<extra></extra>",
       },
     ], {
-      showlegend: true, legend: { orientation: "h", y: 1.12, x: 0 },
-      yaxis: { tickformat: ".1%", gridcolor: "#eef1f5", rangemode: "tozero" },
+      barmode: "stack", showlegend: true, legend: { orientation: "h", y: 1.12, x: 0 },
+      yaxis: { tickformat: ".0%", gridcolor: "#eef1f5", rangemode: "tozero" },
     });
   }
 
@@ -211,7 +213,7 @@
       }
       const metric = summary.metric;
       card.querySelector("h3").textContent =
-        `${metric.id} · mean ${SW.num(metric.mean, 3)} · last ${SW.num(metric.last, 3)} · ${SW.num(metric.count)} values`;
+        `${metric.id} · mean ${SW.smart(metric.mean)} · last ${SW.smart(metric.last)} · ${SW.num(metric.count)} values`;
       const active = summary.buckets.filter((b) => b.count > 0);
       SW.plot(id, [{
         type: "scatter", mode: "lines+markers", x: SW.bucketTimes(active),

@@ -79,7 +79,7 @@
     }).filter((t) => t.y.some((v) => v > 0));
     SW.plot("chart-overview-predictions", traces, {
       barmode: "stack",
-      showlegend: deployments.length > 1,
+      showlegend: traces.length > 1,
       legend: { orientation: "h", y: -0.2 },
       yaxis: { title: { text: "predictions" }, gridcolor: "#eef1f5", rangemode: "tozero" },
     }, "No predictions in this period");
