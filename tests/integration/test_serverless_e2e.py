@@ -43,17 +43,21 @@ class Stack:
     table: str
     server: RecordingServer
     env: dict[str, str]
+    dynamodb: Any
+    workers: list[ServerlessAgent]
 
     def worker(self, **overrides: str) -> ServerlessAgent:
-        return from_env({**self.env, **overrides})
+        """A handler's worker as Lambda would build it from this environment."""
+        worker = from_env({**self.env, **overrides})
+        self.workers.append(worker)
+        return worker
 
     def leases(self, target: int) -> LeaseTable:
-        store = DynamoLeaseStore(boto3.client("dynamodb"), self.table)
+        store = DynamoLeaseStore(self.dynamodb, self.table)
         return LeaseTable(store, slots=target, lease_seconds=3.0, clock=SystemClock())
 
     def breaker_state(self) -> BreakerState:
-        worker = self.worker()
-        return worker.breaker.state()
+        return self.workers[0].breaker.state() if self.workers else self.worker().breaker.state()
 
     def fill(self, rows: int) -> set[str]:
         """Report ``rows`` prediction rows (25 per record on SQS); return the record ids."""
@@ -103,7 +107,8 @@ def stack(moto_server: str) -> Iterator[Stack]:
     )["QueueUrl"]
     agent = sqs.create_queue(QueueName=f"agent-{suffix}")["QueueUrl"]
     table = f"state-{suffix}"
-    create_table(boto3.client("dynamodb"), table)
+    dynamodb = boto3.client("dynamodb")
+    create_table(dynamodb, table)
     with RecordingServer() as server:
         env = {
             "SPOOLWATCH_DATA_QUEUE_URL": data,
@@ -120,7 +125,12 @@ def stack(moto_server: str) -> Iterator[Stack]:
             "SPOOLWATCH_SCALING_BASE_COOLDOWN_SECONDS": "2",
             "SPOOLWATCH_SCALING_PROBE_TIMEOUT_SECONDS": "30",
         }
-        yield Stack(sqs, data, agent, table, server, env)
+        stack = Stack(sqs, data, agent, table, server, env, dynamodb, [])
+        yield stack
+        for worker in stack.workers:
+            worker.close()
+    sqs.close()
+    dynamodb.close()
 
 
 def _lambda(stack: Stack, worker: ServerlessAgent, deadline: float = 8.0) -> FakeLambda:
@@ -232,8 +242,8 @@ def test_breaker_opens_while_destination_fails_then_closes_after_recovery(stack:
     assert set(stack.delivered_ids()) == written
     assert stack.breaker_state() is BreakerState.CLOSED
     breaker = CircuitBreaker(
-        DynamoBreakerStore(boto3.client("dynamodb"), stack.table),
-        stack.worker().settings.scaling,
+        DynamoBreakerStore(stack.dynamodb, stack.table),
+        stack.workers[0].settings.scaling,
         SystemClock(),
     )
     assert breaker.status().failures_in_window == 0

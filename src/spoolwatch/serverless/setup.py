@@ -22,6 +22,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> ServerlessAgent:
     else:
         token = settings.api_token or None
     dynamodb = client("dynamodb")
+    sqs = client("sqs")
     clock = SystemClock()
     leases = LeaseTable.from_settings(
         DynamoLeaseStore(dynamodb, settings.state_table), settings.scaling, clock
@@ -31,9 +32,10 @@ def from_env(environ: Mapping[str, str] | None = None) -> ServerlessAgent:
     )
     return ServerlessAgent(
         settings,
-        queues=AgentQueues(settings.data_queue_url, settings.agent_queue_url),
+        queues=AgentQueues(settings.data_queue_url, settings.agent_queue_url, sqs=sqs),
         leases=leases,
         breaker=breaker,
         agent_config=build_agent_config(settings, config_text=config_text, token=token),
         clock=clock,
+        clients=(dynamodb, sqs),
     )

@@ -34,7 +34,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -114,6 +114,7 @@ class ServerlessAgent:
         check_destination: Callable[[TargetConfig], DestinationProblem | None] = (
             check_destination
         ),
+        clients: Sequence[Any] = (),
     ) -> None:
         self.settings = settings
         self.queues = queues
@@ -123,6 +124,13 @@ class ServerlessAgent:
         self.clock = clock or SystemClock()
         self.agent_factory = agent_factory
         self.check_destination = check_destination
+        self._clients = list(clients)
+
+    def close(self) -> None:
+        """Close the AWS clients this worker was built with (their connection pools)."""
+        for aws_client in self._clients:
+            aws_client.close()
+        self._clients.clear()
 
     # --- the schedule ---------------------------------------------------------------------
 

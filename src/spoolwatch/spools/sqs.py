@@ -174,6 +174,7 @@ class SqsSpool(Spool):
     def __init__(self, config: SqsConfig, client: Any = None) -> None:
         self.config = config
         self._client = client
+        self._owns_client = client is None  # a client we create is ours to close
         self._queue_url = config.queue_url
         self._max_bytes: int | None = None
         self._dlq_url: str | None = config.dead_letter_queue_url
@@ -582,10 +583,18 @@ class SqsSpool(Spool):
         )
 
     def close(self) -> None:
-        """Make records read but not settled visible again at once (best effort)."""
+        """Make records read but not settled visible again at once (best effort), then
+        close the client this spool created (its connection pool)."""
         handles, self._in_hand = list(self._in_hand), {}
-        if not handles:
-            return
+        try:
+            if handles:
+                self._give_back(handles)
+        finally:
+            if self._owns_client and self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def _give_back(self, handles: list[str]) -> None:
         entries = [{"ReceiptHandle": h, "VisibilityTimeout": 0} for h in handles]
         try:
             self._settle(
