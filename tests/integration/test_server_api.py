@@ -236,7 +236,7 @@ def test_every_request_of_datarobots_library_is_ingested(
         assert response.status_code == 202, (path, response.text)
         if "/actuals/" in path:
             location = response.headers["location"]
-            assert location.startswith("/api/v2/status/")
+            assert location.startswith("http://testserver/api/v2/status/")
             status = client.get(location, follow_redirects=False)
             assert status.status_code == 303
     stats = client.get(f"/api/v2/deployments/{DEP}/serviceStats/", params=DAY).json()

@@ -1,6 +1,6 @@
 """DataRobot's ingestion endpoints: the agent (ours or DataRobot's library) posts here.
 
-Every route answers 202 like DataRobot; actuals add ``Location: /api/v2/status/<id>/``,
+Every route answers 202 like DataRobot; actuals add ``Location: <base>/api/v2/status/<id>/``,
 which answers 303 (done). A repeated ``Idempotency-Key`` replays the first answer without
 folding again; ``X-Spoolwatch-Record-Ids`` (comma-separated record ids) lets the store drop
 records it already has.
@@ -71,7 +71,10 @@ async def _ingest(
         )
     except IngestError as exc:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
-    headers = {"Location": result.location} if result.location else None
+    headers = None
+    if result.location:
+        # Absolute, as DataRobot answers: its clients poll the header's URL as given.
+        headers = {"Location": str(request.base_url).rstrip("/") + result.location}
     return JSONResponse(result.body, status_code=result.status, headers=headers)
 
 
