@@ -753,3 +753,31 @@ def test_unreachable_database_is_503_so_agents_retry() -> None:
     assert response.status_code == 503
     assert response.headers["retry-after"] == "2"
     assert "postgres" not in response.text
+
+
+def test_records_regrouped_with_new_ones_are_folded_once(client: TestClient) -> None:
+    create_deployment(client)
+    path = f"/api/v2/deployments/{DEP}/predictionRequests/fromJSON/"
+
+    def body(*counts: int) -> dict[str, Any]:
+        return {"data": [_stats_body(n)["data"][0] for n in counts]}
+
+    assert (
+        client.post(
+            path,
+            json=body(1, 2),
+            headers={"X-Spoolwatch-Record-Ids": "r1,r2", "Idempotency-Key": "a"},
+        ).status_code
+        == 202
+    )
+    assert (
+        client.post(
+            path,
+            json=body(2, 4),
+            headers={"X-Spoolwatch-Record-Ids": "r2,r3", "Idempotency-Key": "b"},
+        ).status_code
+        == 202
+    )
+    stats = client.get(f"/api/v2/deployments/{DEP}/serviceStats/", params=DAY).json()
+    assert stats["metrics"]["totalPredictions"] == 7
+    assert stats["metrics"]["totalRequests"] == 3

@@ -259,11 +259,7 @@ class Ingestor:
                 )
             else:
                 if record_ids and len(new_ids) < len(set(record_ids)):
-                    logger.warning(
-                        "request repeats %d of %d record ids; folding it whole",
-                        len(set(record_ids)) - len(new_ids),
-                        len(set(record_ids)),
-                    )
+                    raw = _without_repeats(kind, raw, record_ids, set(new_ids))
                 result = self._fold(conn, kind, deployment, raw, metric_id)
             if key:
                 conn.execute(
@@ -369,6 +365,37 @@ def _replay(conn: Connection, key: str, path: str) -> IngestResult | None:
             ],
         )
     return IngestResult(row.status, orjson.loads(row.body), location=row.location, duplicate=True)
+
+
+#: Kinds whose body holds one ``data`` item per record, in the order of the record ids.
+_ONE_ITEM_PER_RECORD = {
+    IngestKind.PREDICTION_REQUESTS,
+    IngestKind.PREDICTION_INPUTS,
+    IngestKind.PREDICTION_STATS,
+}
+
+
+def _without_repeats(
+    kind: IngestKind, raw: dict[str, Any], record_ids: Sequence[str], new: set[str]
+) -> dict[str, Any]:
+    """The body without the items of records already ingested, where items map to records.
+
+    A re-sent batch may be merged differently from the first time (new records joined an
+    old request), so the key differs but some record ids repeat. Actuals are stored by
+    association id and fold idempotently anyway; custom-metric buckets and events cannot be
+    told apart by record, so those are folded whole (and logged).
+    """
+    data = raw.get("data")
+    if kind in _ONE_ITEM_PER_RECORD and isinstance(data, list) and len(data) == len(record_ids):
+        kept = [item for item, rid in zip(data, record_ids, strict=True) if rid in new]
+        return {**raw, "data": kept}
+    if kind is not IngestKind.ACTUALS:
+        logger.warning(
+            "request repeats %d of %d record ids; folding it whole",
+            len(set(record_ids)) - len(new),
+            len(set(record_ids)),
+        )
+    return raw
 
 
 def _new_record_ids(conn: Connection, record_ids: Sequence[str]) -> list[str]:
