@@ -60,7 +60,8 @@ def simulate(
         from spoolwatch.sim.plot import plot_results
 
         try:
-            plot_results(results, plot, title=f"{scenario} (seed {seed}, concurrency {concurrency})")
+            title = f"{scenario} (seed {seed}, concurrency {concurrency})"
+            plot_results(results, plot, title=title)
         except (ConfigError, MissingExtra) as exc:
             fail(str(exc))
     if as_json:

@@ -20,8 +20,8 @@ How an agent drains (:func:`drain`), the approximations stated:
 * An agent finding the queue empty long-polls (``empty_wait_seconds`` for agents that stop
   when the queue is empty, 20 s otherwise), billed as one receive per receive loop.
 * A crash (fault) hits the next agent to send after the crash time, right after a
-  successful send of one read batch and before its delete: those records come back after the visibility timeout and are
-  sent again (duplicates).
+  successful send of one read batch and before its delete: those records come back after
+  the visibility timeout and are sent again (duplicates).
 """
 
 from __future__ import annotations

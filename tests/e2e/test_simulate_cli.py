@@ -1,0 +1,80 @@
+"""``spoolwatch simulate`` end to end: JSON output, the plot, the table, bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from spoolwatch.cli import app
+
+runner = CliRunner()
+
+
+def _simulate(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "spoolwatch", "simulate", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_burst_through_the_cli_prints_one_json_document() -> None:
+    done = _simulate("--policy", "spoolwatch", "--scenario", "burst-1m", "--seed", "4", "--json")
+    assert done.returncode == 0, done.stderr
+    document = orjson.loads(done.stdout)
+    assert document["scenario"]["name"] == "burst-1m"
+    assert document["seed"] == 4
+    (result,) = document["results"]
+    assert result["policy"] == "spoolwatch"
+    assert result["records"] == result["delivered"] == 1_000_000
+    assert result["lost"] == 0
+    assert result["drained_at"] > 0
+    assert result["cost"]["total"] == pytest.approx(
+        sum(v for k, v in result["cost"].items() if k != "total")
+    )
+    again = _simulate("--policy", "spoolwatch", "--scenario", "burst-1m", "--seed", "4", "--json")
+    second = orjson.loads(again.stdout)["results"][0]
+    assert {k: v for k, v in second.items() if k != "wall_seconds"} == {
+        k: v for k, v in result.items() if k != "wall_seconds"
+    }
+
+
+def test_all_policies_table_and_plot(tmp_path: Path) -> None:
+    plot = tmp_path / "burst.png"
+    result = runner.invoke(
+        app, ["simulate", "--scenario", "burst-1m", "--concurrency", "20", "--plot", str(plot)]
+    )
+    assert result.exit_code == 0, result.output
+    for policy in ("spoolwatch", "recipe", "lambda-esm", "keda", "static"):
+        assert policy in result.output
+    assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--policy", "nope", "--scenario", "burst-1m"], "unknown policy 'nope'"),
+        (["--scenario", "weekly"], "unknown scenario 'weekly'"),
+        (["--scenario", "burst-1m", "--seed", "-3"], "--seed must be an integer >= 0"),
+        (["--scenario", "burst-1m", "--concurrency", "0"], "--concurrency must be between"),
+        (["--scenario", "burst-1m", "--plot", "/no/such/dir/x.png"], "--plot"),
+        (["--scenario", "burst-1m", "--plot", "{tmp}/out.jpg"], "must be a .png"),
+    ],
+)
+def test_bad_input_is_refused_with_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["simulate", *(a.format(tmp=tmp_path) for a in args)])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not list(tmp_path.iterdir())
+
+
+def test_missing_scenario_is_a_usage_error() -> None:
+    result = runner.invoke(app, ["simulate", "--policy", "static"])
+    assert result.exit_code == 2
