@@ -85,3 +85,34 @@ def test_lambda_package_holds_spoolwatch_and_arm64_wheels(tmp_path: Path) -> Non
     native = [n for n in names if n.startswith("pydantic_core/") and n.endswith(".so")]
     assert native and all("aarch64" in n for n in native), native
     assert not any(name.startswith("numpy/") for name in names)
+
+
+@pytest.mark.slow
+def test_lambda_package_alone_is_enough_to_import_the_handler(tmp_path: Path) -> None:
+    # Built for this machine's platform so an isolated interpreter (no site-packages) can
+    # import from it; boto3 comes along because Lambda's runtime would provide it.
+    import platform
+    import subprocess
+    import sys
+
+    arch = "arm64" if platform.machine() in {"aarch64", "arm64"} else "x86_64"
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    result = build_lambda_zip(
+        tmp_path / "agent.zip", arch=arch, python_version=version, with_boto3=True
+    )
+    unpacked = tmp_path / "unpacked"
+    zipfile.ZipFile(result.path).extractall(unpacked)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "import spoolwatch.serverless.handler, spoolwatch.serverless.setup;"
+        "import spoolwatch.spools.sqs, spoolwatch.agent.loop, spoolwatch.sinks.http;"
+        "print('ok')"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, str(unpacked)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert completed.stdout.strip() == "ok", completed.stderr[-2000:]
