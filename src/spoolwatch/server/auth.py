@@ -22,11 +22,14 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="spoolwatch"'}
 
 
 def bearer_token(header: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header, or ``None``."""
+    """The token of an ``Authorization: Bearer <token>`` header, or ``None``.
+
+    ``Token <token>``, the older scheme DataRobot's API also takes, is accepted too.
+    """
     if not header:
         return None
     parts = header.split()
-    if len(parts) != 2 or parts[0].lower() != "bearer":
+    if len(parts) != 2 or parts[0].lower() not in {"bearer", "token"}:
         return None
     return parts[1]
 
