@@ -61,7 +61,10 @@ def test_demo_delivers_every_record_and_flags_the_drifted_features(tmp_path: Pat
     assert (Path(summary["data_dir"]) / "spoolwatch.db").is_file()
 
 
-def test_demo_prints_its_summary_and_serves_the_dashboard_until_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_demo_prints_its_summary_and_serves_the_dashboard_until_stopped(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
     port = free_port()
     process = subprocess.Popen(
         [*COMMAND, "--rows", "600", "--port", str(port), "--data-dir", str(tmp_path)],
@@ -81,7 +84,7 @@ def test_demo_prints_its_summary_and_serves_the_dashboard_until_ctrl_c(tmp_path:
         assert listing["count"] == 1
         fleet = httpx.get(f"http://127.0.0.1:{port}/api/v2/spoolwatch/agents/", timeout=10).json()
         assert [a["agentId"] for a in fleet["data"]] == ["demo-agent"]
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         assert process.wait(timeout=30) == 0
     finally:
         if process.poll() is None:

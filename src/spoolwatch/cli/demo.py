@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
+from types import FrameType
 
 import typer
 from rich.table import Table
@@ -70,12 +72,19 @@ def demo(
     (err_console if as_json else console).print(
         f"\nDashboard: [bold]{summary.url}/[/]   (Ctrl-C to stop)"
     )
+    # SIGTERM (a service manager, `kill`) stops the demo as gracefully as Ctrl-C does.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         runner.serve_forever()
     except KeyboardInterrupt:
         console.print("stopping…")
     finally:
         runner.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _status(value: str) -> str:
