@@ -780,3 +780,24 @@ def test_records_regrouped_with_new_ones_are_folded_once(client: TestClient) -> 
     stats = client.get(f"/api/v2/deployments/{DEP}/serviceStats/", params=DAY).json()
     assert stats["metrics"]["totalPredictions"] == 7
     assert stats["metrics"]["totalRequests"] == 3
+
+
+def test_metrics_need_the_token_too(store: Store, token: str) -> None:
+    c = make_client(store)
+    assert c.get("/metrics").status_code == 401
+    assert c.get("/metrics", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_agent_without_recent_heartbeat_is_stale(client: TestClient, store: Store) -> None:
+    import time
+
+    from spoolwatch.server.fleet import fleet_state
+
+    client.post(
+        "/api/v2/spoolwatch/agents/heartbeat/",
+        json={"agentId": "a", "backlog": {"q": 9}, "recordsPerSecond": 3.0},
+    )
+    fresh = fleet_state(store, stale_seconds=60)
+    later = fleet_state(store, stale_seconds=60, now=time.time() + 120)
+    assert fresh["data"][0]["stale"] is False and fresh["totalBacklog"] == 9
+    assert later["data"][0]["stale"] is True and later["totalBacklog"] == 0
