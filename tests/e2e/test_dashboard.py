@@ -174,6 +174,7 @@ def _report_a_day(url: str, deployment_id: str, model_id: str, token: str | None
         target=TargetConfig(url=url, api_token=Secret(token) if token else None),
         channels=(ChannelConfig(name="dashboard-test", address=address),),
         agent_id="dashboard-test-agent",
+        heartbeat_interval_seconds=0.2,
     )
     result = Agent(config).run(until_empty=True)
     assert result.exit_code == 0 and result.quarantined == 0, result.as_dict()
