@@ -64,6 +64,7 @@ def test_all_policies_table_and_plot(tmp_path: Path) -> None:
         (["--scenario", "weekly"], "unknown scenario 'weekly'"),
         (["--scenario", "burst-1m", "--seed", "-3"], "--seed must be an integer >= 0"),
         (["--scenario", "burst-1m", "--concurrency", "0"], "--concurrency must be between"),
+        (["--scenario", "burst-1m", "--agent-throughput", "0"], "--agent-throughput must be"),
         (["--scenario", "burst-1m", "--plot", "/no/such/dir/x.png"], "--plot"),
         (["--scenario", "burst-1m", "--plot", "{tmp}/out.jpg"], "must be a .png"),
     ],
@@ -73,6 +74,18 @@ def test_bad_input_is_refused_with_exit_2(args: list[str], message: str, tmp_pat
     assert result.exit_code == 2
     assert message in result.output
     assert not list(tmp_path.iterdir())
+
+
+def test_a_slower_agent_drains_the_burst_later() -> None:
+    fast = _simulate("--policy", "static", "--scenario", "burst-1m", "--json")
+    slow = _simulate(
+        "--policy", "static", "--scenario", "burst-1m", "--agent-throughput", "500", "--json"
+    )
+    assert fast.returncode == slow.returncode == 0, slow.stderr
+    fast_drain = orjson.loads(fast.stdout)["results"][0]["drained_at"]
+    slow_document = orjson.loads(slow.stdout)
+    assert slow_document["params"]["agent_throughput"] == 500
+    assert slow_document["results"][0]["drained_at"] > 3 * fast_drain
 
 
 def test_missing_scenario_is_a_usage_error() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import typer
@@ -25,6 +26,11 @@ def simulate(
     seed: int = typer.Option(0, "--seed", help="Random seed (an integer >= 0)."),
     concurrency: int = typer.Option(
         10, "--concurrency", help="Most agents at once, the same cap for every policy."
+    ),
+    agent_throughput: float | None = typer.Option(
+        None,
+        "--agent-throughput",
+        help="Records/s one agent sends to the destination (default 3000, see the docs).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     plot: Path | None = typer.Option(
@@ -50,7 +56,11 @@ def simulate(
         fail(f"--concurrency must be between 1 and 1000, got {concurrency}")
     if plot is not None and (plot.suffix.lower() != ".png" or not plot.parent.is_dir()):
         fail(f"--plot: {plot} must be a .png file in an existing folder")
+    if agent_throughput is not None and not agent_throughput > 0:
+        fail(f"--agent-throughput must be a number > 0, got {agent_throughput}")
     params = SimParams(concurrency=concurrency)
+    if agent_throughput is not None:
+        params = dataclasses.replace(params, agent_throughput=agent_throughput)
     names = list(POLICIES) if policy == "all" else [policy]
     try:
         results = [run_one(name, scenario, seed=seed, params=params) for name in names]
