@@ -389,3 +389,17 @@ def test_writing_after_the_queue_was_deleted_is_an_error_not_a_silent_drop(
         connection.close()
     with pytest.raises(ConfigError, match="unroutable"):
         spool.write([_record(2)])
+
+
+def test_a_larger_read_after_small_ones_loses_and_duplicates_nothing(spool: RabbitMQSpool) -> None:
+    records = [_record(i) for i in range(1500)]
+    spool.write(records)
+    first = _read(spool, 10)
+    spool.ack(first)
+    rest: list[Delivery] = []
+    while batch := spool.read(1000, wait=1):  # asks for a larger prefetch window
+        spool.ack(batch)
+        rest += batch
+    assert [d.record_id for d in first + rest] == [r.id for r in records]
+    spool.close()
+    assert spool.read(10, wait=0.3) == []

@@ -418,7 +418,9 @@ class RabbitMQSpool(Spool):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _on_delivery(self, _channel: Any, method: Any, _properties: Any, body: bytes) -> None:
+    def _on_delivery(self, channel: Any, method: Any, _properties: Any, body: bytes) -> None:
+        if channel is not self._consumer:
+            return  # a closed consumer channel's delivery: the broker requeued it
         self._buffer.append((method.delivery_tag, bool(method.redelivered), body))
         self._outstanding.append(method.delivery_tag)
 
@@ -427,10 +429,15 @@ class RabbitMQSpool(Spool):
         # A window of at least two reads keeps the broker sending while a batch is in hand.
         window = min(65535, max(self.config.prefetch, 2 * wanted))
         if self._consumer is not None:
-            if window > self._window:
-                self._call("set prefetch", partial(self._consumer.basic_qos, prefetch_count=window))
-                self._window = window
-            return
+            # The broker applies a prefetch to consumers started after it, so a larger
+            # window needs a new consumer; switch only while nothing is in hand.
+            if window <= self._window or self._handed or self._buffer:
+                return
+            closing, self._consumer = self._consumer, None
+            self._call("stop consuming", closing.close)
+            self._buffer.clear()
+            self._outstanding.clear()
+            self._settled.clear()
         channel = self._call("open a channel", conn.channel)
         self._call("set prefetch", partial(channel.basic_qos, prefetch_count=window))
         self._window = window
