@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from spoolwatch.cli.output import console, fail, print_json_line
 from spoolwatch.errors import ConfigError, SpoolwatchError
+
+if TYPE_CHECKING:
+    from spoolwatch.store.base import Store
 
 app = typer.Typer(
     help="API tokens for the monitoring service (stored hashed).", no_args_is_help=True
@@ -22,7 +26,7 @@ DB_OPTION = typer.Option(
 )
 
 
-def open_db(db: str | None):  # type: ignore[no-untyped-def]
+def open_db(db: str | None) -> Store:
     """The migrated store at ``db``, or exit 2 with the reason."""
     try:
         from spoolwatch.store.base import open_store
