@@ -55,13 +55,17 @@ class LambdaFunction:
         self.invocations = 0
         self.timeouts = 0
 
-    def _environment(self) -> Generator[simpy.Event, Any, None]:
-        """Take a warm environment or create one (a cold start)."""
-        env = self.world.env
+    def _warm(self) -> bool:
+        """Take an idle environment that is still warm, if there is one."""
+        now = self.world.env.now
         while self.idle:
-            idle_since = self.idle.pop()
-            if env.now - idle_since <= self.keep_warm:
-                return
+            if now - self.idle.pop() <= self.keep_warm:
+                return True
+        return False
+
+    def _admit_new(self) -> Generator[simpy.Event, Any, None]:
+        """Wait until the function may add a new environment (1,000 per 10 s)."""
+        env = self.world.env
         while True:
             while self.created and self.created[0] <= env.now - 10.0:
                 self.created.popleft()
@@ -70,7 +74,6 @@ class LambdaFunction:
             yield env.timeout(self.created[0] + 10.0 - env.now + 1e-6)
         self.created.append(env.now)
         self.cold_starts += 1
-        yield env.timeout(self.world.cold_start_seconds())
 
     def invoke(self, body: Body) -> simpy.Process:
         """Start one invocation of ``body(deadline)``; returns its simpy process."""
@@ -78,12 +81,17 @@ class LambdaFunction:
 
     def _run(self, body: Body) -> Generator[simpy.Event, Any, Any]:
         env = self.world.env
-        self.running += 1
         self.invocations += 1
+        cold = not self._warm()
+        if cold:
+            # waiting for the scaling limit is neither billed nor a running agent
+            yield from self._admit_new()
+        self.running += 1
         self.world.agent_started()
         began = env.now
         try:
-            yield from self._environment()
+            if cold:
+                yield env.timeout(self.world.cold_start_seconds())  # INIT, billed
             start = env.now
             result = yield env.process(body(start + self.timeout))
             if env.now - start > self.timeout:
