@@ -10,6 +10,7 @@ Usage: ``python bench/simulate.py [--seed N] [--no-plots]``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -73,6 +74,15 @@ def main() -> int:
     # invocation in the simulation): it is left out to keep the benchmark short
     burst1000 = _run("burst-1m", seed, 1000, ["spoolwatch", "lambda-esm", "keda"])
     _print("burst-1m at concurrency 1000 (spoolwatch, lambda-esm, keda)", burst1000)
+    minute = []
+    for cap in (10, 100, 1000):
+        params = SimParams(concurrency=cap, schedule_seconds=60.0)
+        result = simulate("spoolwatch", "burst-1m", seed=seed, params=params)
+        minute.append(dataclasses.replace(result, policy=f"spoolwatch, cap {cap}"))
+    print("### burst-1m, spoolwatch with rate(1 minute) at concurrency 10, 100, 1000")
+    print()
+    print(text_table(minute, TIME_COLUMNS))
+    print()
     _headlines(runs, {10: _by(runs["burst-1m"]), 100: _by(burst100), 1000: _by(burst1000)})
     return 0
 

@@ -65,6 +65,7 @@ def test_all_policies_table_and_plot(tmp_path: Path) -> None:
         (["--scenario", "burst-1m", "--seed", "-3"], "--seed must be an integer >= 0"),
         (["--scenario", "burst-1m", "--concurrency", "0"], "--concurrency must be between"),
         (["--scenario", "burst-1m", "--agent-throughput", "0"], "--agent-throughput must be"),
+        (["--scenario", "burst-1m", "--schedule", "10"], "--schedule must be between"),
         (["--scenario", "burst-1m", "--plot", "/no/such/dir/x.png"], "--plot"),
         (["--scenario", "burst-1m", "--plot", "{tmp}/out.jpg"], "must be a .png"),
     ],

@@ -32,6 +32,9 @@ def simulate(
         "--agent-throughput",
         help="Records/s one agent sends to the destination (default 3000, see the docs).",
     ),
+    schedule: float = typer.Option(
+        300.0, "--schedule", help="Seconds between spoolwatch's scheduled invocations."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     plot: Path | None = typer.Option(
         None, "--plot", help="Draw backlog and agents over time into this PNG."
@@ -58,7 +61,9 @@ def simulate(
         fail(f"--plot: {plot} must be a .png file in an existing folder")
     if agent_throughput is not None and not agent_throughput > 0:
         fail(f"--agent-throughput must be a number > 0, got {agent_throughput}")
-    params = SimParams(concurrency=concurrency)
+    if not 60 <= schedule <= 86_400:
+        fail(f"--schedule must be between 60 and 86400 seconds (EventBridge rates), got {schedule}")
+    params = SimParams(concurrency=concurrency, schedule_seconds=schedule)
     if agent_throughput is not None:
         params = dataclasses.replace(params, agent_throughput=agent_throughput)
     names = list(POLICIES) if policy == "all" else [policy]

@@ -81,6 +81,7 @@ class SimParams:
     destination_fail_seconds: float = 5.0
     send_attempts: int = 3
     static_agents: int = 4
+    schedule_seconds: float = 300.0  # spoolwatch's ScheduleExpression, rate(5 minutes)
     epoch: float = 1_767_225_600.0  # 2026-01-01T00:00:00Z
     sample_seconds: float = 10.0
     prices: Prices = field(default_factory=Prices)

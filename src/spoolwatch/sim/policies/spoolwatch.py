@@ -8,7 +8,8 @@ DynamoDB requests (a conditional write is a write unit whether it wins or not).
 
 The simulated handler, as the SAM template deploys it:
 
-* an EventBridge schedule (every 5 minutes) invokes the function; recruits and hand-offs
+* an EventBridge schedule (every ``SimParams.schedule_seconds``, 5 minutes by default)
+  invokes the function; recruits and hand-offs
   are messages on the agent queue, whose trigger starts one invocation per message
   (``MaximumConcurrency`` = target concurrency); ``RecursiveLoop: Allow``, so the 16-hop
   loop stop does not apply;
@@ -134,8 +135,6 @@ class SpoolwatchPolicy(Policy):
     name = "spoolwatch"
     summary = "spoolwatch.scaling: decide(), lease slots, circuit breaker"
 
-    schedule_seconds = 300.0
-
     def start(self) -> None:
         """Build the real scaling objects over counting stores and start the schedule."""
         world = self.world
@@ -171,10 +170,11 @@ class SpoolwatchPolicy(Policy):
 
     def _schedule(self) -> Generator[simpy.Event, Any, None]:
         env = self.world.env
-        yield env.timeout(self.first_tick(self.schedule_seconds))
+        period = self.world.params.schedule_seconds
+        yield env.timeout(self.first_tick(period))
         while True:
             self.function.invoke(self._handler(0))
-            yield env.timeout(self.schedule_seconds)
+            yield env.timeout(period)
 
     def _handler(self, hops: int) -> Any:
         def body(deadline: float) -> Generator[simpy.Event, Any, None]:
