@@ -35,15 +35,12 @@ Behaviour worth knowing:
 from __future__ import annotations
 
 import logging
-import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from spoolwatch.errors import (
     ConfigError,
@@ -56,6 +53,7 @@ from spoolwatch.errors import (
 from spoolwatch.records import decode_json, encode_json
 from spoolwatch.records.envelope import Record
 from spoolwatch.spools.base import Backlog, Delivery, QuarantinedItem, Spool
+from spoolwatch.spools.rabbitmq_config import RabbitMQConfig, config_from_url, mask_url
 
 try:
     import pika
@@ -64,109 +62,30 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise MissingExtra("pika", "rabbitmq") from exc
 
-__all__ = ["RabbitMQConfig", "RabbitMQSpool", "from_url", "mask_url"]
+__all__ = ["RabbitMQConfig", "RabbitMQSpool", "connection_parameters", "from_url", "mask_url"]
 
 logger = logging.getLogger(__name__)
 
-_TLS_VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 _PERSISTENT = 2
 _PEEK_GENERATION = -1
 
 
-def mask_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (for names, logs and errors)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
-
-
-@dataclass(frozen=True, kw_only=True)
-class RabbitMQConfig:
-    """Where and how to reach the queue. TLS options mirror DataRobot's library."""
-
-    url: str = "amqp://guest:guest@localhost:5672/%2F"
-    queue: str
-    prefetch: int = 500
-    #: TLS: CA bundle to verify the broker; client certificate and key for mutual TLS.
-    ca_certificate_path: str | None = None
-    certificate_path: str | None = None
-    keyfile_path: str | None = None
-    #: Lowest TLS version accepted: ``TLSv1.2`` (default) or ``TLSv1.3``.
-    tls_version: str | None = None
-    #: Heartbeat interval in seconds; ``None`` accepts the broker's proposal.
-    heartbeat: int | None = None
-    #: Connection attempts per (re)connect and the pause between them (seconds).
-    connection_attempts: int = 3
-    retry_delay: float = 1.0
-    #: How often one operation reconnects after losing the connection before it gives up.
-    reconnect_attempts: int = 3
-    #: Seconds to wait for the broker to confirm a batch of published records.
-    confirm_timeout: float = 30.0
-    #: Dead-letter queue; default ``<queue>.quarantine``.
-    quarantine_queue: str | None = None
-    #: Shown by the broker for this connection (``rabbitmqctl list_connections``).
-    connection_name: str | None = None
-
-    def __post_init__(self) -> None:
-        scheme = urlsplit(self.url).scheme.lower()
-        if scheme not in {"amqp", "amqps"}:
-            raise ConfigError(f"RabbitMQ url must start with amqp:// or amqps://, got {scheme!r}")
-        if not self.queue or len(self.queue.encode("utf-8")) > 255:
-            raise ConfigError("RabbitMQ queue name must be 1 to 255 bytes long")
-        if not 0 < self.prefetch <= 65535:
-            raise ConfigError(f"RabbitMQ prefetch must be 1..65535, got {self.prefetch}")
-        if (self.certificate_path is None) != (self.keyfile_path is None):
-            raise ConfigError(
-                "RabbitMQ mutual TLS needs both certificate_path and keyfile_path, or neither"
-            )
-        if self.tls_version is not None and self.tls_version not in _TLS_VERSIONS:
-            raise ConfigError(
-                f"RabbitMQ tls_version must be one of {sorted(_TLS_VERSIONS)}, "
-                f"got {self.tls_version!r}"
-            )
-        if self.connection_attempts < 1 or self.reconnect_attempts < 0:
-            raise ConfigError("RabbitMQ connection_attempts must be >= 1, reconnect >= 0")
-
-    @property
-    def dead_letter_queue(self) -> str:
-        """The quarantine queue's name."""
-        return self.quarantine_queue or f"{self.queue}.quarantine"
-
-    @property
-    def uses_tls(self) -> bool:
-        """TLS for ``amqps://`` or whenever a certificate path is given."""
-        return urlsplit(self.url).scheme.lower() == "amqps" or any(
-            (self.ca_certificate_path, self.certificate_path, self.keyfile_path)
-        )
-
-    def connection_parameters(self) -> Any:
-        """pika connection parameters for this configuration."""
-        try:
-            params = pika.URLParameters(self.url)
-        except ValueError as exc:
-            raise ConfigError(f"bad RabbitMQ url {mask_url(self.url)}: {exc}") from None
-        params.connection_attempts = self.connection_attempts
-        params.retry_delay = self.retry_delay
-        params.blocked_connection_timeout = 60
-        if self.heartbeat is not None:
-            params.heartbeat = self.heartbeat
-        if self.connection_name:
-            params.client_properties = {"connection_name": self.connection_name}
-        if self.uses_tls:
-            params.ssl_options = pika.SSLOptions(self._ssl_context(), params.host)
-        return params
-
-    def _ssl_context(self) -> ssl.SSLContext:
-        try:
-            context = ssl.create_default_context(cafile=self.ca_certificate_path)
-            if self.certificate_path and self.keyfile_path:
-                context.load_cert_chain(self.certificate_path, self.keyfile_path)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"RabbitMQ TLS files cannot be loaded: {exc}") from exc
-        context.minimum_version = _TLS_VERSIONS[self.tls_version or "TLSv1.2"]
-        return context
+def connection_parameters(config: RabbitMQConfig) -> Any:
+    """pika connection parameters for ``config``."""
+    try:
+        params = pika.URLParameters(config.url)
+    except ValueError as exc:
+        raise ConfigError(f"bad RabbitMQ url {mask_url(config.url)}: {exc}") from None
+    params.connection_attempts = config.connection_attempts
+    params.retry_delay = config.retry_delay
+    params.blocked_connection_timeout = 60
+    if config.heartbeat is not None:
+        params.heartbeat = config.heartbeat
+    if config.connection_name:
+        params.client_properties = {"connection_name": config.connection_name}
+    if config.uses_tls:
+        params.ssl_options = pika.SSLOptions(config.ssl_context(), params.host)
+    return params
 
 
 def _translate(exc: BaseException, action: str, where: str) -> SpoolwatchError:
@@ -211,7 +130,7 @@ class RabbitMQSpool(Spool):
 
     def __init__(self, config: RabbitMQConfig) -> None:
         self.config = config
-        self._params = config.connection_parameters()
+        self._params = connection_parameters(config)
         self._conn: Any = None
         self._generation = 0
         self._consumer: Any = None
@@ -642,22 +561,4 @@ def _text(value: object, default: str) -> str:
 
 def from_url(address: str, **options: Any) -> RabbitMQSpool:
     """``amqp(s)://user:pass@host:port/vhost?queue=NAME`` (or ``queue=`` as an option)."""
-    parts = urlsplit(address)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    queue_values = [unquote(value) for key, value in query if key == "queue"]
-    rest = [(key, value) for key, value in query if key != "queue"]
-    queue = options.pop("queue", None)
-    if queue_values:
-        if queue is not None and queue != queue_values[-1]:
-            raise ConfigError(
-                f"RabbitMQ queue given twice: {queue_values[-1]!r} in the URL and {queue!r}"
-            )
-        queue = queue_values[-1]
-    if not queue:
-        raise ConfigError(f"RabbitMQ address {mask_url(address)} names no queue (add ?queue=NAME)")
-    url = urlunsplit(parts._replace(query=urlencode(rest)))
-    try:
-        config = RabbitMQConfig(url=url, queue=str(queue), **options)
-    except TypeError as exc:
-        raise ConfigError(f"unknown RabbitMQ spool option: {exc}") from None
-    return RabbitMQSpool(config)
+    return RabbitMQSpool(config_from_url(address, **options))

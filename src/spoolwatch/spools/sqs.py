@@ -37,13 +37,10 @@ import hashlib
 import json
 import logging
 import math
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from spoolwatch.errors import (
     ConfigError,
@@ -55,6 +52,15 @@ from spoolwatch.errors import (
 )
 from spoolwatch.records import Record, decode_json, encode_json
 from spoolwatch.spools.base import Backlog, Delivery, QuarantinedItem, Spool
+from spoolwatch.spools.sqs_config import (
+    DEFAULT_GROUP,
+    MAX_BATCH,
+    MAX_VISIBILITY,
+    MAX_WAIT,
+    SQS_MAX_BYTES,
+    SqsConfig,
+    config_from_url,
+)
 
 try:
     import boto3
@@ -67,11 +73,6 @@ __all__ = ["SqsConfig", "SqsSpool", "from_url"]
 
 logger = logging.getLogger(__name__)
 
-MAX_BATCH = 10
-SQS_MAX_BYTES = 1_048_576
-MAX_WAIT = 20
-MAX_VISIBILITY = 43_200
-DEFAULT_GROUP = "AAAAAAAA"
 BROWSE_HIDE_SECONDS = 30
 REDRIVE_REASON = "moved by the queue's redrive policy"
 _ATTR_REASON = "spoolwatch-reason"
@@ -100,50 +101,6 @@ _TRANSIENT_CODES = {
     "KmsThrottled",
     "KMS.ThrottlingException",
 }
-_AWS_HOST = re.compile(r"^(?:sqs[.-](?P<a>[a-z0-9-]+)|(?P<b>[a-z0-9-]+)\.queue)\.amazonaws\.")
-
-
-@dataclass(frozen=True, kw_only=True)
-class SqsConfig:
-    """Which queue and how to talk to it. ``queue_url`` wins over ``queue_name``."""
-
-    queue_url: str | None = None
-    queue_name: str | None = None
-    region: str | None = None
-    #: ``None`` = boto3's own resolution (``AWS_ENDPOINT_URL``, then AWS).
-    endpoint_url: str | None = None
-    #: Longest long poll of one ReceiveMessage call (0..20 s).
-    wait_time_seconds: int = MAX_WAIT
-    #: Visibility timeout given to received messages; ``None`` = the queue's default.
-    visibility_timeout: int | None = None
-    dead_letter_queue_url: str | None = None
-    #: FIFO MessageGroupId; default: the deployment id of the first record written.
-    message_group_id: str | None = None
-    #: How often entries reported as failed are sent (or deleted) before giving up.
-    attempts: int = 4
-
-    def __post_init__(self) -> None:
-        if not (self.queue_url or self.queue_name):
-            raise ConfigError("SQS spool needs queue_url or queue_name")
-        if not 0 <= self.wait_time_seconds <= MAX_WAIT:
-            raise ConfigError(f"SQS wait_time_seconds must be 0..20, got {self.wait_time_seconds}")
-        vt = self.visibility_timeout
-        if vt is not None and not 0 <= vt <= MAX_VISIBILITY:
-            raise ConfigError(f"SQS visibility_timeout must be 0..43200, got {vt}")
-        if self.attempts < 1:
-            raise ConfigError("SQS attempts must be at least 1")
-
-    @property
-    def short_name(self) -> str:
-        """The queue's name (last path part of the URL, or the name given)."""
-        if self.queue_url:
-            return self.queue_url.rstrip("/").rsplit("/", 1)[-1]
-        return str(self.queue_name)
-
-    @property
-    def fifo(self) -> bool:
-        """FIFO iff the name ends in ``.fifo``, as AWS requires."""
-        return self.short_name.endswith(".fifo")
 
 
 def _translate(exc: Exception, action: str, where: str) -> SpoolwatchError:
@@ -640,27 +597,7 @@ def _loads(text: str) -> dict[str, Any]:
 
 def from_url(address: str, **options: Any) -> SqsSpool:
     """``sqs://NAME``, ``https://sqs.<region>.amazonaws.com/<account>/<name>``, or a queue
-    URL of another endpoint (``http://127.0.0.1:PORT/<account>/<name>``, e.g. moto)."""
-    parts = urlsplit(address)
+    URL of another endpoint (``http://127.0.0.1:PORT/<account>/<name>``, e.g. moto).
+    ``client`` (a boto3 SQS client) is passed to the spool; other options configure it."""
     client = options.pop("client", None)
-    if parts.query or parts.fragment:
-        raise ConfigError(f"SQS address {address!r} must not have a query; pass options instead")
-    if parts.scheme == "sqs":
-        name = (parts.netloc + parts.path).strip("/")
-        if not name or "/" in name:
-            raise ConfigError(f"SQS address {address!r} must be sqs://QUEUE_NAME")
-        options.setdefault("queue_name", name)
-    elif parts.scheme in {"http", "https"} and parts.path.strip("/"):
-        options.setdefault("queue_url", address)
-        match = _AWS_HOST.match(parts.hostname or "")
-        if match:
-            options.setdefault("region", match.group("a") or match.group("b"))
-        else:
-            options.setdefault("endpoint_url", f"{parts.scheme}://{parts.netloc}")
-    else:
-        raise ConfigError(f"not an SQS address: {address!r} (use sqs://NAME or a queue URL)")
-    try:
-        config = SqsConfig(**options)
-    except TypeError as exc:
-        raise ConfigError(f"unknown SQS spool option: {exc}") from None
-    return SqsSpool(config, client=client)
+    return SqsSpool(config_from_url(address, **options), client=client)
