@@ -102,6 +102,11 @@ def _dumps(value: Any) -> bytes:
         return orjson.dumps(value, option=_DUMP)
 
 
+@functools.lru_cache(maxsize=8)
+def _predictions_tail(flags: tuple[str, ...]) -> bytes:
+    return b"]" + b"".join(b',"%s":true' % flag.encode() for flag in flags) + b"}"
+
+
 @functools.lru_cache(maxsize=4096)
 def _path(deployment_id: str, endpoint: str) -> str:
     return f"deployments/{quote(deployment_id, safe='')}/{endpoint}/fromJSON/"
@@ -266,12 +271,11 @@ def _convert(record: Record) -> Piece:
         )
     if data_type == DataType.PREDICTIONS_DATA:
         item, flags = predictions_item(payload)
-        tail = b"]" + b"".join(b',"%s":true' % k.encode() for k in _SKIP_FLAGS if k in flags)
         return Piece(
             _deployment_path(record, "predictionInputs"),
             _DATA_HEAD,
             (_dumps(item),),
-            tail + b"}",
+            _predictions_tail(tuple(k for k in _SKIP_FLAGS if k in flags)),
             record.id,
             rows,
         )
