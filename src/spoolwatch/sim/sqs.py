@@ -16,7 +16,8 @@ Approximations (stated so the figures can be judged):
   were not deleted in time (visibility expired after a successful send, or an agent crashed
   between send and delete). Counted once per extra send, the same way for every policy.
 * ``ApproximateNumberOfMessages`` / ``...NotVisible`` lag the truth by ``approx_lag``
-  seconds (about a minute): :meth:`SimQueue.approx` returns a snapshot that old.
+  seconds (about a minute): :meth:`SimQueue.approx` returns the newest snapshot at least
+  that old; snapshots are taken every ``sample_seconds`` of the scenario (5-60 s).
 * The in-flight limit (120,000 for standard queues): receives beyond it return nothing.
 * Long polling: agents waiting for messages park on :meth:`SimQueue.wait`; an arrival wakes
   one waiter per ``wake_per`` (10) records, as a long-poll receive returns as soon as
