@@ -481,6 +481,10 @@ class RabbitMQSpool(Spool):
     # -- inspection ------------------------------------------------------------------------
 
     def backlog(self) -> Backlog:
+        """Visible: the broker's ready count plus what this object prefetched and has not
+        returned yet. In flight: what ``read`` returned and is not settled (other
+        consumers' unacked messages are not counted)."""
+
         def count() -> int:
             self._connection()
             ok = self._call(
