@@ -15,7 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from spoolwatch.serverless.worker import monotonic_deadline
+
+def monotonic_deadline(seconds: float) -> Callable[[], int]:
+    """A ``get_remaining_time_in_millis`` for ``seconds`` from now."""
+    end = time.monotonic() + seconds
+    return lambda: max(0, int((end - time.monotonic()) * 1000))
 
 
 @dataclass

@@ -23,7 +23,8 @@ from spoolwatch.scaling import (
 from spoolwatch.serverless.aws import RecruitMessage
 from spoolwatch.serverless.destination import DestinationProblem
 from spoolwatch.serverless.settings import ServerlessSettings
-from spoolwatch.serverless.worker import ServerlessAgent, build_agent_config
+from spoolwatch.serverless.setup import build_agent_config
+from spoolwatch.serverless.worker import ServerlessAgent
 
 BASE_ENV = {
     "SPOOLWATCH_DATA_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/data",
@@ -48,6 +49,7 @@ class FakeQueues:
 
     def recruit(self, count: int, message: RecruitMessage) -> int:
         self.posted.extend([message] * count)
+        self.pending += count  # waiting in the agent queue until an invocation takes them
         return count
 
 
@@ -251,3 +253,74 @@ def test_agent_config_from_a_file_is_pointed_at_the_data_queue_and_destination()
     assert config.target.url == "http://127.0.0.1:8080"
     assert config.target.api_token is not None and config.target.api_token.reveal() == "tok"
     assert config.batching.max_records == 7
+
+
+class SlowAgent:
+    """Sends its first records at once, then keeps running for a while."""
+
+    def __init__(self, queues: FakeQueues, seconds: float) -> None:
+        from spoolwatch.agent.stats import ChannelStats
+
+        self.queues = queues
+        self.seconds = seconds
+        self.stats = {"sqs": ChannelStats("sqs")}
+        self.breaker_states: list[BreakerState] = []
+        self.worker: ServerlessAgent | None = None
+
+    def run(self, **_: Any) -> AgentResult:
+        import time
+
+        self.stats["sqs"].add(sent=10)
+        end = time.monotonic() + self.seconds
+        while time.monotonic() < end:
+            if self.worker is not None:
+                self.breaker_states.append(self.worker.breaker.state())
+            time.sleep(0.05)
+        self.queues.visible = 0
+        return AgentResult(records_sent=10, stopped_by="empty")
+
+    def stop(self, reason: str = "") -> None:
+        return None
+
+
+def test_probe_closes_the_breaker_at_its_first_accepted_records_not_at_the_end() -> None:
+    queues = FakeQueues(visible=30)
+    problem = DestinationProblem(FailureKind.DESTINATION_UNREACHABLE, "connection refused")
+    worker, clock = make_worker(queues, problem=problem)
+    worker.on_recruit(RecruitMessage("recruit"), FakeContext("a"))
+    worker.on_recruit(RecruitMessage("recruit"), FakeContext("b"))
+    clock.advance(31)
+    worker.check_destination = lambda target: None
+    agent = SlowAgent(queues, seconds=1.0)
+    agent.worker = worker
+    worker.agent_factory = lambda config: agent  # type: ignore[assignment,return-value]
+    worker.on_recruit(RecruitMessage("recruit"), FakeContext("probe"))
+    assert agent.breaker_states[0] is BreakerState.HALF_OPEN
+    assert agent.breaker_states[-1] is BreakerState.CLOSED  # closed while still running
+    assert worker.breaker.state() is BreakerState.CLOSED
+
+
+def test_running_agent_recruits_again_when_the_backlog_grows() -> None:
+    queues = FakeQueues(visible=5)  # wants 1: the agent itself
+    worker, _ = make_worker(queues)
+    worker.settings = ServerlessSettings(
+        data_queue_url=worker.settings.data_queue_url,
+        agent_queue_url=worker.settings.agent_queue_url,
+        state_table="state",
+        scaling=ScalingSettings(target_concurrency=3, records_per_agent=10, lease_seconds=0.9),
+        destination_url="http://127.0.0.1:8080",
+    )
+    agent = SlowAgent(queues, seconds=1.0)
+    worker.agent_factory = lambda config: agent  # type: ignore[assignment,return-value]
+    queues_before = len(queues.posted)
+    original = agent.run
+
+    def grow_then_run(**kwargs: Any) -> AgentResult:
+        queues.visible = 40  # traffic arrives while the agent runs
+        return original(**kwargs)
+
+    agent.run = grow_then_run  # type: ignore[method-assign]
+    outcome = worker.on_recruit(RecruitMessage("recruit"), FakeContext())
+    assert outcome.recruited == 0
+    recruited_later = len(queues.posted) - queues_before
+    assert recruited_later == 2  # ceil(40/10)=4 capped at 3, minus itself

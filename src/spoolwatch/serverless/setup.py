@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from typing import Literal
 
+from spoolwatch.agent.config import AgentConfig, ChannelConfig, TargetConfig, parse_config
+from spoolwatch.agent.secrets import Secret
 from spoolwatch.scaling import CircuitBreaker, LeaseTable, SystemClock
 from spoolwatch.serverless.aws import AgentQueues, client, fetch_api_token, read_config_text
 from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore
 from spoolwatch.serverless.settings import ServerlessSettings
-from spoolwatch.serverless.worker import ServerlessAgent, build_agent_config
+from spoolwatch.serverless.worker import ServerlessAgent
 
-__all__ = ["from_env"]
+__all__ = ["build_agent_config", "from_env"]
 
 
 def from_env(environ: Mapping[str, str] | None = None) -> ServerlessAgent:
@@ -38,4 +42,31 @@ def from_env(environ: Mapping[str, str] | None = None) -> ServerlessAgent:
         agent_config=build_agent_config(settings, config_text=config_text, token=token),
         clock=clock,
         clients=(dynamodb, sqs),
+    )
+
+
+def build_agent_config(
+    settings: ServerlessSettings, *, config_text: str | None, token: str | None
+) -> AgentConfig:
+    """The agent's config: the optional file, pointed at the data queue and the destination."""
+    channel = ChannelConfig(name="sqs", address=settings.data_queue_url)
+    secret = Secret(token, source="aws") if token else None
+    if config_text:
+        config = parse_config(config_text, source=settings.agent_config)
+        target = config.target
+        if settings.destination_url or secret is not None:
+            target = TargetConfig(
+                url=settings.destination_url or target.url,
+                api_token=secret or target.api_token,
+                kind=target.kind,
+                verify_ssl=target.verify_ssl,
+                timeout_seconds=target.timeout_seconds,
+            )
+        return dataclasses.replace(config, target=target, channels=(channel,))
+    kind: Literal["spoolwatch", "datarobot"] = (
+        "datarobot" if settings.destination_kind == "datarobot" else "spoolwatch"
+    )
+    return AgentConfig(
+        target=TargetConfig(url=settings.destination_url, api_token=secret, kind=kind),
+        channels=(channel,),
     )

@@ -15,12 +15,14 @@ short invocation and no recruits — and a broken hand-off chain heals within on
    breaker and stop here, before taking a single record (see
    :mod:`spoolwatch.serverless.destination`);
 5. ``decide`` with running = live leases and pending = waiting recruit messages; post the
-   recruits;
+   recruits; decide again every heartbeat period while running (counts lag and traffic
+   rises);
 6. run the agent in-process on the data queue until it is empty or the deadline
    (``context.get_remaining_time_in_millis()`` minus a margin) is near, renewing the lease
    by heartbeat (a lost lease stops the agent);
 7. tell the breaker: destination failures (unreachable, 5xx, 429, auth) count, poison
-   records do not (they are quarantined); a probe's success closes it;
+   records do not (they are quarantined); a probe closes it as soon as its first records
+   were accepted;
 8. release the lease; if the run stopped healthy (deadline, lost lease) with work left and
    the breaker is not open, post one hand-off message so a fresh invocation carries on.
 
@@ -36,13 +38,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import orjson
 
-from spoolwatch.agent.config import AgentConfig, ChannelConfig, TargetConfig, parse_config
+from spoolwatch.agent.config import AgentConfig, TargetConfig
 from spoolwatch.agent.loop import Agent, AgentResult
-from spoolwatch.agent.secrets import Secret
 from spoolwatch.scaling import (
     BreakerDecision,
     BreakerState,
@@ -58,7 +59,7 @@ from spoolwatch.serverless.aws import AgentQueues, RecruitMessage
 from spoolwatch.serverless.destination import DestinationProblem, check_destination
 from spoolwatch.serverless.settings import ServerlessSettings
 
-__all__ = ["InvocationContext", "ServerlessAgent", "SessionOutcome"]
+__all__ = ["InvocationContext", "ServerlessAgent", "SessionOutcome", "log_decision"]
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +192,8 @@ class ServerlessAgent:
                 )
                 return SessionOutcome(why="destination_not_ready")
             outcome.recruited = self._recruit(visible, in_flight, gate, holder, message)
-            outcome.result = self._run_agent(lease, context)
-            self._report(outcome.result, gate)
+            outcome.result, confirmed = self._run_agent(lease, context, gate)
+            self._report(outcome.result, gate, probe_confirmed=confirmed)
         finally:
             self.leases.release(lease)
         outcome.handed_off = self._hand_off(outcome.result, message, holder)
@@ -226,37 +227,64 @@ class ServerlessAgent:
         )
         return recruited
 
-    def _run_agent(self, lease: Any, context: InvocationContext) -> AgentResult:
+    def _run_agent(
+        self, lease: Any, context: InvocationContext, gate: BreakerDecision
+    ) -> tuple[AgentResult, bool]:
+        """Run the agent with a watcher beside it; returns the result and whether the
+        breaker was already told of a probe's success."""
         config = dataclasses.replace(self.agent_config, agent_id=context.aws_request_id)
         agent = self.agent_factory(config)
         heartbeat = LeaseHeartbeat(self.leases, lease, self.settings.scaling.heartbeat_seconds)
-        done = threading.Event()
-
-        def watch_lease() -> None:
-            while not done.wait(0.2):
-                if heartbeat.lost.is_set():
-                    log.warning("lease slot %s was lost; stopping the agent", lease.slot)
-                    agent.stop("lease_lost")
-                    return
-
-        watcher = threading.Thread(target=watch_lease, name="lease-watch", daemon=True)
+        watch = _RunWatch(self, agent, heartbeat, gate, context.aws_request_id)
         heartbeat.start()
-        watcher.start()
+        watch.start()
         try:
-            return agent.run(
+            result = agent.run(
                 until_empty=True,
                 deadline=lambda: context.get_remaining_time_in_millis() / 1000.0,
                 deadline_margin=self.settings.deadline_margin_seconds,
             )
         finally:
-            done.set()
+            watch.stop()
             heartbeat.stop()
-            watcher.join()
+        return result, watch.probe_confirmed
 
-    def _report(self, result: AgentResult, gate: BreakerDecision) -> None:
+    def redecide(self, holder: str) -> int:
+        """While running: look at the backlog again and recruit if it grew (lagging counts,
+        rising traffic). Errors are logged, never raised into the run."""
+        try:
+            visible, in_flight = self.queues.data_backlog()
+            running = self.leases.count_running()
+            pending = self.queues.pending_recruits()
+            decision = decide(
+                visible, in_flight, running, pending, self.breaker.state(), self.settings.scaling
+            )
+            recruited = 0
+            if decision.recruits:
+                recruited = self.queues.recruit(
+                    decision.recruits, RecruitMessage("recruit", requested_by=holder)
+                )
+            if recruited:
+                log_decision(
+                    "agent_recruited",
+                    **decision.as_log(),
+                    holder=holder,
+                    recruited=recruited,
+                    why=decision.reason,
+                )
+            return recruited
+        except Exception:
+            log.warning(
+                "re-deciding while running failed; the schedule will recruit", exc_info=True
+            )
+            return 0
+
+    def _report(
+        self, result: AgentResult, gate: BreakerDecision, *, probe_confirmed: bool = False
+    ) -> None:
         failed = result.failed_because
         if failed is None and not result.channel_errors:
-            state = self.breaker.record_success(probe=gate.probe)
+            state = self.breaker.record_success(probe=gate.probe and not probe_confirmed)
             log_decision(
                 "agent_finished",
                 records=result.records_sent,
@@ -331,34 +359,51 @@ class ServerlessAgent:
         return {"batchItemFailures": failures}
 
 
-def build_agent_config(
-    settings: ServerlessSettings, *, config_text: str | None, token: str | None
-) -> AgentConfig:
-    """The agent's config: the optional file, pointed at the data queue and the destination."""
-    channel = ChannelConfig(name="sqs", address=settings.data_queue_url)
-    secret = Secret(token, source="aws") if token else None
-    if config_text:
-        config = parse_config(config_text, source=settings.agent_config)
-        target = config.target
-        if settings.destination_url or secret is not None:
-            target = TargetConfig(
-                url=settings.destination_url or target.url,
-                api_token=secret or target.api_token,
-                kind=target.kind,
-                verify_ssl=target.verify_ssl,
-                timeout_seconds=target.timeout_seconds,
-            )
-        return dataclasses.replace(config, target=target, channels=(channel,))
-    kind: Literal["spoolwatch", "datarobot"] = (
-        "datarobot" if settings.destination_kind == "datarobot" else "spoolwatch"
-    )
-    return AgentConfig(
-        target=TargetConfig(url=settings.destination_url, api_token=secret, kind=kind),
-        channels=(channel,),
-    )
+class _RunWatch:
+    """Beside a running agent: stops it when its lease is lost, closes a half-open breaker
+    as soon as the probe's first records were accepted (so recovery does not wait for the
+    probe's whole run), and re-decides every heartbeat period."""
 
+    def __init__(
+        self,
+        worker: ServerlessAgent,
+        agent: Agent,
+        heartbeat: LeaseHeartbeat,
+        gate: BreakerDecision,
+        holder: str,
+    ) -> None:
+        self.worker = worker
+        self.agent = agent
+        self.heartbeat = heartbeat
+        self.gate = gate
+        self.holder = holder
+        self.probe_confirmed = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="agent-watch", daemon=True)
 
-def monotonic_deadline(seconds: float) -> Callable[[], int]:
-    """A ``get_remaining_time_in_millis`` for ``seconds`` from now (tests and local runs)."""
-    end = time.monotonic() + seconds
-    return lambda: max(0, int((end - time.monotonic()) * 1000))
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _sent(self) -> int:
+        stats = getattr(self.agent, "stats", {})
+        return sum(getattr(channel, "sent", 0) for channel in stats.values())
+
+    def _run(self) -> None:
+        interval = self.worker.settings.scaling.heartbeat_seconds
+        next_decision = time.monotonic() + interval
+        while not self._done.wait(0.2):
+            if self.heartbeat.lost.is_set():
+                log.warning("lease slot %s was lost; stopping the agent", self.heartbeat.lease.slot)
+                self.agent.stop("lease_lost")
+                return
+            if self.gate.probe and not self.probe_confirmed and self._sent() > 0:
+                state = self.worker.breaker.record_success(probe=True)
+                self.probe_confirmed = True
+                log_decision("probe_succeeded", holder=self.holder, breaker=state.value)
+            if time.monotonic() >= next_decision:
+                next_decision = time.monotonic() + interval
+                self.worker.redecide(self.holder)
