@@ -801,3 +801,22 @@ def test_agent_without_recent_heartbeat_is_stale(client: TestClient, store: Stor
     later = fleet_state(store, stale_seconds=60, now=time.time() + 120)
     assert fresh["data"][0]["stale"] is False and fresh["totalBacklog"] == 9
     assert later["data"][0]["stale"] is True and later["totalBacklog"] == 0
+    assert (fresh["data"][0]["state"], later["data"][0]["state"]) == ("running", "silent")
+
+
+def test_agent_that_said_it_stopped_is_stopped_not_silent(client: TestClient, store: Store) -> None:
+    import time
+
+    from spoolwatch.server.fleet import fleet_state
+
+    beat = {"agentId": "a", "backlog": {"q": 4}, "recordsPerSecond": 2.0, "sent": 31}
+    client.post("/api/v2/spoolwatch/agents/heartbeat/", json={**beat, "state": "stopped"})
+    fresh = fleet_state(store, stale_seconds=60)
+    later = fleet_state(store, stale_seconds=60, now=time.time() + 120)
+    for fleet in (fresh, later):
+        assert fleet["data"][0]["state"] == "stopped" and fleet["data"][0]["details"]["sent"] == 31
+        # a stopped agent's last backlog and rate are no longer the fleet's load
+        assert fleet["totalBacklog"] == 0 and fleet["totalRecordsPerSecond"] == 0
+    client.post("/api/v2/spoolwatch/agents/heartbeat/", json={**beat, "state": "running"})
+    again = client.get("/api/v2/spoolwatch/agents/").json()
+    assert again["data"][0]["state"] == "running" and again["totalBacklog"] == 4

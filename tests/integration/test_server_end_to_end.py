@@ -271,3 +271,33 @@ def test_reporter_records_reach_the_service_through_every_spool(
     metric = service.get("customMetrics/6512aa00bb11cc22dd33ee99/summary/")["metric"]
     assert (metric["count"], metric["sum"]) == (3, 9.0)
     assert service.get("events/")["data"][0]["eventType"] == "model_deployed"
+
+
+def test_agent_run_ends_with_a_stopped_heartbeat_on_the_service(
+    service: Service, tmp_path: Path
+) -> None:
+    from spoolwatch.report import Reporter
+    from spoolwatch.spools.filesystem import FilesystemSpool
+
+    body = {"id": DEP, "modelId": MODEL, "label": "short run"}
+    assert service.client.post("/api/v2/deployments/", json=body).status_code == 201
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    spool = FilesystemSpool(str(spool_dir))
+    with Reporter(spool, deployment_id=DEP, model_id=MODEL) as reporter:
+        for _ in range(3):
+            reporter.report_deployment_stats(num_predictions=2, execution_time_ms=5.0)
+    written = spool.backlog().total
+    spool.close()
+    config = AgentConfig(
+        target=TargetConfig(url=service.url, api_token=Secret(service.token)),
+        channels=(ChannelConfig(name="e2e", address=str(spool_dir)),),
+        agent_id="short-run",
+        heartbeat_interval_seconds=60,
+    )
+    result = Agent(config).run(until_empty=True, max_seconds=60)
+    assert result.exit_code == 0 and result.records_sent == written
+    response = service.client.get("/api/v2/spoolwatch/agents/")
+    agent = next(a for a in response.json()["data"] if a["agentId"] == "short-run")
+    assert agent["state"] == "stopped" and agent["stale"] is False
+    assert agent["details"]["sent"] == written and agent["details"]["stoppedBy"] == "empty"

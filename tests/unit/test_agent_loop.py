@@ -337,3 +337,34 @@ def test_visibility_is_extended_while_waiting_to_retry(spool_name: str) -> None:
     ).run(until_empty=True)
     assert [count for count, _ in extended] == [3, 3] and all(s > 0 for _, s in extended)
     assert result.records_sent == 3
+
+
+def test_last_heartbeat_says_stopped_with_the_final_counts(spool_name: str) -> None:
+    MemorySpool(spool_name).write([stats_record() for _ in range(7)])
+    sink = ScriptedSink()
+    config = make_config(spool_name, heartbeat=True, agent_id="a-1", heartbeat_interval_seconds=60)
+    Agent(config, sink, rng=random.Random(1)).run(until_empty=True)
+    # The first beat goes out at the start, before anything is sent; the last one at the end.
+    assert len(sink.beats) >= 2 and sink.beats[0]["state"] == "running"
+    last = sink.beats[-1]
+    assert last["state"] == "stopped" and last["stoppedBy"] == "empty"
+    assert last["sent"] == 7 and last["quarantined"] == 0
+
+
+def test_no_last_heartbeat_when_the_destination_takes_none(spool_name: str) -> None:
+    class NoHeartbeats(ScriptedSink):
+        def heartbeat(self, status: dict[str, Any]) -> bool:
+            self.beats.append(status)
+            return False
+
+    MemorySpool(spool_name).write([stats_record()])
+    sink = NoHeartbeats()
+    Agent(make_config(spool_name, heartbeat=True), sink).run(until_empty=True)
+    assert [beat["state"] for beat in sink.beats] == ["running"]
+
+
+def test_no_heartbeat_at_all_when_heartbeats_are_off(spool_name: str) -> None:
+    MemorySpool(spool_name).write([stats_record()])
+    sink = ScriptedSink()
+    Agent(make_config(spool_name, heartbeat=False), sink).run(until_empty=True)
+    assert sink.beats == []

@@ -22,7 +22,8 @@ read empty (``until_empty``), ``max_seconds`` passed, ``deadline()`` (seconds re
 fell to ``deadline_margin``, or :meth:`Agent.stop` was called (signals). The stop order:
 stop reading → finish the batch in hand (its retries may go on for
 ``retry.shutdown_grace_seconds``, or until ``deadline_margin / 3`` remain; after that the
-records are given back un-acked, never dropped) → ack → close spools and the sink.
+records are given back un-acked, never dropped) → ack → close spools → a last heartbeat
+(``"state": "stopped"`` with the final counts, when heartbeats are on) → close the sink.
 
 ``Agent.stop()`` is safe from a signal handler or another thread; calling it twice gives up
 on batches in hand at once.
@@ -141,6 +142,7 @@ class Agent:
         self._pending_stop: str | None = None
         self.agent_id = config.agent_id or f"{socket.gethostname()}-{os.getpid()}"
         self.stats = {c.name: ChannelStats(c.name) for c in config.channels}
+        self._beating = False
 
     @property
     def sink(self) -> Sink:
@@ -216,12 +218,19 @@ class Agent:
         )
         for thread in threads:
             thread.start()
+        self._beating = self.config.heartbeat_enabled and not self.config.dry_run
         try:
             self._supervise(threads, control, started, max_seconds)
         finally:
             for thread in threads:
                 thread.join()
-            self.close()
+            try:
+                if self._beating:
+                    # Without it the fleet keeps the last in-run state (often "sent 0").
+                    reason = control.reason or ("empty" if until_empty else "stop")
+                    self._heartbeat(self._clock() - started, state="stopped", stopped_by=reason)
+            finally:
+                self.close()
         result = self._result(readers, control, started, until_empty)
         self._report(result)
         return result
@@ -237,7 +246,6 @@ class Agent:
         next_stats = started + interval
         next_beat = started
         previous = (started, 0, 0)
-        beating = self.config.heartbeat_enabled and not self.config.dry_run
         while any(t.is_alive() for t in threads):
             now = self._clock()
             if max_seconds is not None and now - started >= max_seconds:
@@ -248,8 +256,8 @@ class Agent:
                 previous = (now, snapshot.total("sent"), snapshot.total("rows"))
                 self._publish(snapshot)
                 next_stats = now + interval
-            if beating and now >= next_beat:
-                beating = self._heartbeat(now - started)
+            if self._beating and now >= next_beat:
+                self._beating = self._heartbeat(now - started)
                 next_beat = now + self.config.heartbeat_interval_seconds
             for thread in threads:
                 thread.join(0.05)
@@ -298,7 +306,10 @@ class Agent:
         except OSError as exc:
             logger.warning("cannot write agent stats to %s: %s", path, exc)
 
-    def _heartbeat(self, elapsed: float) -> bool:
+    def _heartbeat(
+        self, elapsed: float, *, state: str = "running", stopped_by: str | None = None
+    ) -> bool:
+        """Post the agent's state; False when the destination takes no heartbeats."""
         snapshot = self.snapshot(elapsed)
         errors: Counter[str] = Counter()
         for channel in snapshot.channels.values():
@@ -315,7 +326,10 @@ class Agent:
             "quarantined": snapshot.total("quarantined"),
             "backlog": {name: c["backlog"] for name, c in snapshot.channels.items()},
             "errors": dict(errors),
+            "state": state,
         }
+        if stopped_by is not None:
+            status["stoppedBy"] = stopped_by
         try:
             return self._sink.heartbeat(status)
         except Exception as exc:  # health reports must never stop the agent

@@ -68,14 +68,16 @@ def fleet_state(store: Store, stale_seconds: float, *, now: float | None = None)
     agents = []
     for row in rows:
         body = orjson.loads(row.body)
-        known = {"agentId", "host", "runtime", "recordsPerSecond", "backlog", "errors"}
+        known = {"agentId", "host", "runtime", "recordsPerSecond", "backlog", "errors", "state"}
         age = max(0.0, now - row.received_at)
+        stopped = body.get("state") == "stopped"
         agents.append(
             {
                 "agentId": row.agent_id,
                 "receivedAt": to_datetime(row.received_at),
                 "ageSeconds": round(age, 3),
                 "stale": age > stale_seconds,
+                "state": "stopped" if stopped else "silent" if age > stale_seconds else "running",
                 "host": body.get("host"),
                 "runtime": body.get("runtime"),
                 "recordsPerSecond": body.get("recordsPerSecond"),
@@ -84,7 +86,8 @@ def fleet_state(store: Store, stale_seconds: float, *, now: float | None = None)
                 "details": {k: v for k, v in body.items() if k not in known},
             }
         )
-    live = [a for a in agents if not a["stale"]]
+    # A stopped agent's last backlog and rate are history, not the fleet's present load.
+    live = [a for a in agents if a["state"] == "running"]
     return {
         "count": len(agents),
         "totalBacklog": sum(_total_backlog(a["backlog"]) for a in live),
@@ -104,5 +107,6 @@ async def post_heartbeat(request: Request, heartbeat: schemas.AgentHeartbeat) ->
 @router.get("/agents/", response_model=schemas.FleetResponse, summary="The agent fleet")
 def get_fleet(request: Request) -> dict[str, Any]:
     """The latest heartbeat of every agent seen in the last day; ``stale`` after
-    ``agent_stale_seconds`` without one."""
+    ``agent_stale_seconds`` without one; ``state`` running, stopped (its last heartbeat said
+    so) or silent (stale without having said it stopped)."""
     return fleet_state(request.app.state.store, request.app.state.settings.agent_stale_seconds)

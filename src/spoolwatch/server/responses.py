@@ -221,6 +221,10 @@ class AgentState(BaseModel):
     receivedAt: datetime
     ageSeconds: float
     stale: bool
+    state: Literal["running", "stopped", "silent"] = Field(
+        default="running",
+        description="stopped: its last heartbeat said so; silent: stale without saying so",
+    )
     host: str | None
     runtime: str | None
     recordsPerSecond: float | None

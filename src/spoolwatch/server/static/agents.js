@@ -3,6 +3,7 @@
 
 (() => {
   function agentStatus(agent) {
+    if (agent.state === "stopped") return ["unknown", "stopped"];
     if (agent.stale) return ["red", "silent"];
     const errors = typeof agent.errors === "number"
       ? agent.errors
@@ -80,7 +81,7 @@
     renderTable(agents);
     renderCharts(agents);
     SW.setText("tile-agents", SW.num(fleet.count));
-    SW.setText("tile-alive", SW.num(agents.filter((a) => !a.stale).length));
+    SW.setText("tile-alive", SW.num(agents.filter((a) => a.state === "running").length));
     SW.setText("tile-sent", SW.num(agents.reduce((s, a) => s + ((a.details || {}).sent || 0), 0)));
     SW.setText("tile-quarantined",
       SW.num(agents.reduce((s, a) => s + ((a.details || {}).quarantined || 0), 0)));

@@ -106,7 +106,7 @@
     SW.setText("tile-predictions", SW.num(predictions));
     SW.setText("tile-drifting", SW.num(drifting));
     if (fleet) {
-      const alive = fleet.data.filter((a) => !a.stale).length;
+      const alive = fleet.data.filter((a) => a.state === "running").length;
       SW.setText("tile-agents", `${alive} / ${fleet.count}`);
     }
   }
