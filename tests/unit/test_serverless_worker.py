@@ -62,12 +62,21 @@ class FakeContext:
 
 
 class FakeAgent:
+    """Accepts its first records at once, runs a moment, then drains (or not)."""
+
     def __init__(self, result: AgentResult, queues: FakeQueues, drain: bool) -> None:
+        from spoolwatch.agent.stats import ChannelStats
+
         self.result = result
         self.queues = queues
         self.drain = drain
+        self.stats = {"sqs": ChannelStats("sqs")}
 
     def run(self, **_: Any) -> AgentResult:
+        import time
+
+        self.stats["sqs"].add(sent=self.result.records_sent)
+        time.sleep(0.5)
         if self.drain:
             self.queues.visible = 0
         return self.result
@@ -186,7 +195,9 @@ def test_half_open_breaker_lets_one_probe_through_and_its_success_closes_it() ->
     assert worker.on_schedule()["recruited"] == 1  # the single probe
     worker.check_destination = lambda target: None
     outcome = worker.on_recruit(RecruitMessage("recruit"), FakeContext("probe"))
-    assert outcome.ran and outcome.recruited == 0  # a probe recruits nobody
+    # Once its first records were accepted the breaker closed and the probe scaled up:
+    # 3 wanted, itself running, 1 recruit still waiting from the schedule.
+    assert outcome.ran and outcome.recruited == 1
     assert worker.breaker.state() is BreakerState.CLOSED
 
 
@@ -321,6 +332,5 @@ def test_running_agent_recruits_again_when_the_backlog_grows() -> None:
 
     agent.run = grow_then_run  # type: ignore[method-assign]
     outcome = worker.on_recruit(RecruitMessage("recruit"), FakeContext())
-    assert outcome.recruited == 0
-    recruited_later = len(queues.posted) - queues_before
-    assert recruited_later == 2  # ceil(40/10)=4 capped at 3, minus itself
+    recruited = len(queues.posted) - queues_before
+    assert recruited == outcome.recruited == 2  # ceil(40/10)=4 capped at 3, minus itself

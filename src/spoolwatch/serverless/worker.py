@@ -14,9 +14,9 @@ short invocation and no recruits — and a broken hand-off chain heals within on
 4. ask the destination (``GET /api/v2/version/``); down → record the failure with the
    breaker and stop here, before taking a single record (see
    :mod:`spoolwatch.serverless.destination`);
-5. ``decide`` with running = live leases and pending = waiting recruit messages; post the
-   recruits; decide again every heartbeat period while running (counts lag and traffic
-   rises);
+5. once the first records were accepted (the backlog is real; the queue's counts lag),
+   ``decide`` with running = live leases and pending = waiting recruit messages and post
+   the recruits; decide again every heartbeat period while running (traffic rises);
 6. run the agent in-process on the data queue until it is empty or the deadline
    (``context.get_remaining_time_in_millis()`` minus a margin) is near, renewing the lease
    by heartbeat (a lost lease stops the agent);
@@ -191,47 +191,28 @@ class ServerlessAgent:
                     why="destination_not_ready",
                 )
                 return SessionOutcome(why="destination_not_ready")
-            outcome.recruited = self._recruit(visible, in_flight, gate, holder, message)
-            outcome.result, confirmed = self._run_agent(lease, context, gate)
-            self._report(outcome.result, gate, probe_confirmed=confirmed)
+            log_decision(
+                "agent_started",
+                holder=holder,
+                slot=lease.slot,
+                visible=visible,
+                in_flight=in_flight,
+                trigger=message.reason,
+                hop=message.hop,
+                probe=gate.probe,
+            )
+            outcome.result, watch = self._run_agent(lease, context, gate)
+            outcome.recruited = watch.recruited
+            self._report(outcome.result, gate, probe_confirmed=watch.probe_confirmed)
         finally:
             self.leases.release(lease)
         outcome.handed_off = self._hand_off(outcome.result, message, holder)
         return outcome
 
-    def _recruit(
-        self,
-        visible: int,
-        in_flight: int,
-        gate: BreakerDecision,
-        holder: str,
-        message: RecruitMessage,
-    ) -> int:
-        running = self.leases.count_running()
-        pending = self.queues.pending_recruits()
-        decision = decide(visible, in_flight, running, pending, gate, self.settings.scaling)
-        recruited = 0
-        if decision.recruits:
-            recruited = self.queues.recruit(
-                decision.recruits, RecruitMessage("recruit", requested_by=holder)
-            )
-        log_decision(
-            "agent_started",
-            **decision.as_log(),
-            holder=holder,
-            recruited=recruited,
-            trigger=message.reason,
-            hop=message.hop,
-            probe=gate.probe,
-            why=decision.reason,
-        )
-        return recruited
-
     def _run_agent(
         self, lease: Any, context: InvocationContext, gate: BreakerDecision
-    ) -> tuple[AgentResult, bool]:
-        """Run the agent with a watcher beside it; returns the result and whether the
-        breaker was already told of a probe's success."""
+    ) -> tuple[AgentResult, _RunWatch]:
+        """Run the agent with a watcher beside it (recruiting, probe, lease)."""
         config = dataclasses.replace(self.agent_config, agent_id=context.aws_request_id)
         agent = self.agent_factory(config)
         heartbeat = LeaseHeartbeat(self.leases, lease, self.settings.scaling.heartbeat_seconds)
@@ -247,18 +228,19 @@ class ServerlessAgent:
         finally:
             watch.stop()
             heartbeat.stop()
-        return result, watch.probe_confirmed
+        return result, watch
 
-    def redecide(self, holder: str) -> int:
-        """While running: look at the backlog again and recruit if it grew (lagging counts,
-        rising traffic). Errors are logged, never raised into the run."""
+    def redecide(self, holder: str, gate: BreakerDecision | None = None) -> int:
+        """While running: read the backlog, the running agents and the waiting recruits,
+        ``decide``, and post the recruits. ``gate`` is this agent's breaker decision while it
+        matters (an unconfirmed probe recruits nobody); else the breaker's current state.
+        Errors are logged, never raised into the run."""
         try:
             visible, in_flight = self.queues.data_backlog()
             running = self.leases.count_running()
             pending = self.queues.pending_recruits()
-            decision = decide(
-                visible, in_flight, running, pending, self.breaker.state(), self.settings.scaling
-            )
+            breaker = gate if gate is not None else self.breaker.state()
+            decision = decide(visible, in_flight, running, pending, breaker, self.settings.scaling)
             recruited = 0
             if decision.recruits:
                 recruited = self.queues.recruit(
@@ -378,6 +360,7 @@ class _RunWatch:
         self.gate = gate
         self.holder = holder
         self.probe_confirmed = False
+        self.recruited = 0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="agent-watch", daemon=True)
 
@@ -395,15 +378,23 @@ class _RunWatch:
     def _run(self) -> None:
         interval = self.worker.settings.scaling.heartbeat_seconds
         next_decision = time.monotonic() + interval
+        decided = False
         while not self._done.wait(0.2):
             if self.heartbeat.lost.is_set():
                 log.warning("lease slot %s was lost; stopping the agent", self.heartbeat.lease.slot)
                 self.agent.stop("lease_lost")
                 return
-            if self.gate.probe and not self.probe_confirmed and self._sent() > 0:
+            sent = self._sent()
+            if self.gate.probe and not self.probe_confirmed and sent > 0:
                 state = self.worker.breaker.record_success(probe=True)
                 self.probe_confirmed = True
                 log_decision("probe_succeeded", holder=self.holder, breaker=state.value)
-            if time.monotonic() >= next_decision:
+            # The first decision waits for the first accepted records: then the backlog is
+            # real (the queue's counts lag) and the destination takes records.
+            if (not decided and sent > 0) or time.monotonic() >= next_decision:
+                decided = True
                 next_decision = time.monotonic() + interval
-                self.worker.redecide(self.holder)
+                unconfirmed = self.gate.probe and not self.probe_confirmed
+                self.recruited += self.worker.redecide(
+                    self.holder, self.gate if unconfirmed else None
+                )
