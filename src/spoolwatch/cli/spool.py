@@ -78,7 +78,11 @@ def _show_waiting(spool: Spool, limit: int | None, as_json: bool) -> Counter[str
 
 def _show_quarantine(spool: Spool, limit: int | None, as_json: bool) -> Counter[str]:
     counts: Counter[str] = Counter()
-    table = Table("quarantined at", "position", "reason", "bytes", box=None)
+    table = Table(box=None)
+    table.add_column("quarantined at", no_wrap=True)
+    table.add_column("position", overflow="fold")
+    table.add_column("reason", overflow="fold", ratio=1)
+    table.add_column("bytes", justify="right")
     for item in spool.quarantined(limit):
         counts["QUARANTINED"] += 1
         if as_json:
@@ -118,10 +122,7 @@ def inspect(
         fail(str(exc), code=1)
     finally:
         spool.close()
-    if as_json:
-        err_console.print(_summary(counts, spool.name))
-    else:
-        console.print(_summary(counts, spool.name))
+    (err_console if as_json else console).print(_summary(counts, spool.name), soft_wrap=True)
 
 
 def _summary(counts: Counter[str], name: str) -> str:
