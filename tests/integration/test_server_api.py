@@ -10,6 +10,7 @@ import json
 import uuid
 import warnings
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -574,6 +575,66 @@ def test_accuracy_joins_actuals_whichever_arrives_first(
     # rows a (no, 0.1), b (yes, 0.8), c (yes, 0.4): two right at threshold 0.5
     assert accuracy["metrics"]["accuracy"]["value"] == pytest.approx(2 / 3)
     assert accuracy["metrics"]["auc"]["value"] == pytest.approx(1.0)
+
+
+def _binary_rows(client: TestClient, hour: datetime, right: int, wrong: int, tag: str) -> None:
+    """``right`` predictions of the actual class and ``wrong`` of the other, with actuals."""
+    ids = [f"{tag}-{i}" for i in range(right + wrong)]
+    body = {
+        "data": [
+            {
+                "timestamp": hour.strftime("%Y-%m-%d %H:%M:%S.000+0000"),
+                "predictions": [[0.2, 0.8]] * (right + wrong),
+                "associationIds": ids,
+                "classNames": ["no", "yes"],
+            }
+        ]
+    }
+    actuals = [{"associationId": a, "actualValue": "yes"} for a in ids[:right]]
+    actuals += [{"associationId": a, "actualValue": "no"} for a in ids[right:]]
+    path = f"/api/v2/deployments/{DEP}"
+    assert client.post(f"{path}/predictionInputs/fromJSON/", json=body).status_code == 202
+    response = client.post(f"{path}/actuals/fromJSON/", json={"data": actuals})
+    assert response.status_code == 202
+
+
+def test_accuracy_status_compares_with_the_first_joined_predictions(
+    store: Store, token: str
+) -> None:
+    client = make_client(store, accuracy_reference_rows=200)
+    client.headers["Authorization"] = f"Bearer {token}"
+    create_deployment(client, targetType="binary", targetName="label", classNames=["no", "yes"])
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    path = f"/api/v2/deployments/{DEP}"
+    _binary_rows(client, now - timedelta(hours=10), 170, 30, "early")  # reference: 85%
+    health = client.get(f"{path}/").json()["accuracyHealth"]
+    assert health["status"] == "green" and "reference 0.85" in health["message"]
+    _binary_rows(client, now - timedelta(hours=2), 120, 80, "late")  # 60%: 29% worse
+    day = {
+        "start": (now - timedelta(hours=23)).isoformat(),
+        "end": (now + timedelta(hours=1)).isoformat(),
+        "bucketSize": "PT1H",
+    }
+    accuracy = client.get(f"{path}/accuracy/", params=day).json()
+    assert accuracy["metric"] == "accuracy" and accuracy["status"] == "red"
+    shown = accuracy["metrics"]["accuracy"]
+    assert shown["value"] == pytest.approx(290 / 400) and shown["baselineValue"] == 0.85
+    assert shown["percentChange"] == pytest.approx((290 / 400 - 0.85) / 0.85 * 100)
+    statuses = [b["status"] for b in accuracy["buckets"] if b["sampleSize"]]
+    assert statuses == ["green", "red"]
+    health = client.get(f"{path}/").json()["accuracyHealth"]
+    assert health["status"] == "red" and "red in 1 bucket(s), at worst 0.6" in health["message"]
+
+
+def test_accuracy_status_is_unknown_below_100_joined_rows(client: TestClient) -> None:
+    create_deployment(client, targetType="binary", targetName="label", classNames=["no", "yes"])
+    _binary_rows(client, datetime.now(UTC) - timedelta(hours=1), 50, 49, "few")
+    accuracy = client.get(f"/api/v2/deployments/{DEP}/accuracy/").json()
+    assert accuracy["status"] == "unknown" and accuracy["sampleSize"] == 99
+    assert accuracy["metrics"]["accuracy"]["baselineValue"] is None
+    assert client.get(f"/api/v2/deployments/{DEP}/").json()["accuracyHealth"]["status"] == (
+        "unknown"
+    )
 
 
 def test_regression_accuracy_after_actuals(client: TestClient) -> None:

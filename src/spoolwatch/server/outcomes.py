@@ -14,9 +14,11 @@ from spoolwatch.errors import ConfigError
 from spoolwatch.monitoring.accuracy import binary_metrics, multiclass_metrics, regression_metrics
 from spoolwatch.monitoring.custom import CustomMetricAggregate
 from spoolwatch.server import schemas
+from spoolwatch.server.accuracy_status import judge_rows, usable_rows
 from spoolwatch.server.auth import require_token
 from spoolwatch.server.periods import QueryPeriod, load_rows, resolve_period
 from spoolwatch.server.query import _NOT_FOUND, Bucket, End, ModelId, Start, require_deployment
+from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import schema as tables
 from spoolwatch.store.base import Store
 from spoolwatch.store.deployments import Deployment
@@ -56,30 +58,9 @@ def _joined(
     return list(rows), int(waiting), int(orphans)
 
 
-def _usable(deployment: Deployment, rows: Sequence[Any]) -> tuple[list[Any], list[Any]]:
-    """Predictions and actuals of the rows whose shapes fit the deployment's target type."""
-    predictions: list[Any] = []
-    actuals: list[Any] = []
-    n_classes = len(deployment.class_names)
-    for row in rows:
-        prediction, actual = orjson.loads(row.prediction), orjson.loads(row.actual)
-        if deployment.target_type == "regression":
-            if isinstance(prediction, int | float) and isinstance(actual, int | float):
-                predictions.append(prediction)
-                actuals.append(actual)
-        elif (
-            isinstance(prediction, list)
-            and len(prediction) == n_classes
-            and str(actual) in deployment.class_names
-        ):
-            predictions.append(prediction)
-            actuals.append(str(actual))
-    return predictions, actuals
-
-
 def compute_accuracy(deployment: Deployment, rows: Sequence[Any]) -> tuple[int, dict[str, Any]]:
     """Sample size and metrics (``{name: value}``) of joined rows."""
-    predictions, actuals = _usable(deployment, rows)
+    predictions, actuals = usable_rows(deployment, rows)
     try:
         if deployment.target_type == "regression":
             result: Any = regression_metrics(actuals, predictions)
@@ -99,18 +80,47 @@ def compute_accuracy(deployment: Deployment, rows: Sequence[Any]) -> tuple[int, 
 
 
 def accuracy_report(
-    store: Store, deployment: Deployment, period: QueryPeriod, model_id: str | None
+    store: Store,
+    deployment: Deployment,
+    period: QueryPeriod,
+    model_id: str | None,
+    settings: ServerSettings | None = None,
 ) -> dict[str, Any]:
-    """The ``accuracy`` response (see :class:`schemas.AccuracyResponse`)."""
+    """The ``accuracy`` response (see :class:`schemas.AccuracyResponse`).
+
+    ``status`` judges the deployment's accuracy metric against its reference (see
+    :mod:`spoolwatch.server.accuracy_status`): the worst of the whole period and its buckets.
+    """
     rows, waiting, orphans = _joined(store, deployment, period, model_id)
     size, metrics = compute_accuracy(deployment, rows)
     by_bucket: dict[int, list[Any]] = {}
     for row in rows:
         by_bucket.setdefault(period.bucket_of(row.predicted_at // 3600 * 3600), []).append(row)
+    starts = list(period.buckets())
+    judged = judge_rows(
+        store,
+        deployment,
+        settings or ServerSettings(),
+        rows,
+        [by_bucket.get(s, []) for s in starts],
+    )
     buckets = []
-    for start in period.buckets():
+    for index, start in enumerate(starts):
         n, values = compute_accuracy(deployment, by_bucket.get(start, []))
-        buckets.append({"period": period.bucket_period(start), "sampleSize": n, "metrics": values})
+        status = judged[1][index].status.value if judged else "unknown"
+        buckets.append(
+            {
+                "period": period.bucket_period(start),
+                "sampleSize": n,
+                "metrics": values,
+                "status": status,
+            }
+        )
+    shown = {k: {"value": v} for k, v in metrics.items()}
+    if judged is not None and judged[0].metric in shown:
+        shown[judged[0].metric].update(
+            baselineValue=judged[0].baseline_value, percentChange=judged[0].percent_change
+        )
     return {
         "deploymentId": deployment.id,
         "modelId": model_id,
@@ -119,7 +129,9 @@ def accuracy_report(
         "sampleSize": size,
         "predictionsWithoutActuals": waiting,
         "actualsWithoutPredictions": orphans,
-        "metrics": {k: {"value": v} for k, v in metrics.items()},
+        "metric": judged[0].metric if judged else None,
+        "status": judged[0].status.value if judged else "unknown",
+        "metrics": shown,
         "buckets": buckets,
     }
 
@@ -227,7 +239,9 @@ def get_accuracy(
     """Accuracy of predictions (by prediction time) whose actuals have arrived."""
     deployment = require_deployment(request, deployment_id)
     period = resolve_period(start, end, bucket_size)
-    return accuracy_report(request.app.state.store, deployment, period, model_id)
+    return accuracy_report(
+        request.app.state.store, deployment, period, model_id, request.app.state.settings
+    )
 
 
 @router.get(

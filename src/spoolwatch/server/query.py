@@ -251,7 +251,9 @@ def deployment_health(
     drift = drift_report(store, deployment, period, None, settings.drift_metric)
     target = target_drift(store, deployment, period, None, settings.drift_metric)
     model_status = worst_status([DriftStatus(drift["status"]), DriftStatus(target["status"])])
-    accuracy = accuracy_report(store, deployment, period, None)
+    # Hourly buckets: an hour of bad accuracy must not hide in a day of good accuracy.
+    hourly = resolve_period(None, None, "PT1H", default_span=24 * 3600, now=now)
+    accuracy = accuracy_report(store, deployment, hourly, None, settings)
     return {
         "serviceHealth": {
             "status": service["status"],
@@ -262,10 +264,30 @@ def deployment_health(
             "message": f"{target['sampleSize']} predictions",
         },
         "accuracyHealth": {
-            "status": "unknown",
-            "message": f"{accuracy['sampleSize']} predictions with actuals",
+            "status": accuracy["status"],
+            "message": _accuracy_message(accuracy),
         },
     }
+
+
+def _accuracy_message(report: dict[str, Any]) -> str:
+    """``"1200 predictions with actuals; accuracy 0.79 (reference 0.84, -5.1%)"``; the worst
+    bucket is named when it, not the whole period, decided the status."""
+    text = f"{report['sampleSize']} predictions with actuals"
+    name = report.get("metric")
+    shown = report["metrics"].get(name) if name else None
+    if not shown or shown.get("value") is None:
+        return text
+    text += f"; {name} {shown['value']:.3g}"
+    if shown.get("baselineValue") is not None:
+        text += f" (reference {shown['baselineValue']:.3g}, {shown['percentChange']:+.1f}%)"
+    worst = [b for b in report["buckets"] if b["status"] == report["status"]]
+    if report["status"] in ("yellow", "red") and worst:
+        values = [b["metrics"].get(name) for b in worst if b["metrics"].get(name) is not None]
+        if values:
+            extreme = min(values) if name == "accuracy" else max(values)
+            text += f"; {report['status']} in {len(worst)} bucket(s), at worst {extreme:.3g}"
+    return text
 
 
 @router.get(

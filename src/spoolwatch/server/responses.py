@@ -133,7 +133,8 @@ class TargetDriftResponse(BaseModel):
 
 
 class MetricValue(BaseModel):
-    """An accuracy metric's value (DataRobot also carries a baseline; we have none)."""
+    """An accuracy metric's value; the deployment's accuracy metric also carries its
+    reference (``baselineValue``) and the relative change against it in percent."""
 
     value: float | None
     baselineValue: float | None = None
@@ -146,6 +147,7 @@ class AccuracyBucket(BaseModel):
     period: Period
     sampleSize: int
     metrics: dict[str, float | None]
+    status: Status = "unknown"
 
 
 class AccuracyResponse(BaseModel):
@@ -158,6 +160,10 @@ class AccuracyResponse(BaseModel):
     sampleSize: int
     predictionsWithoutActuals: int
     actualsWithoutPredictions: int
+    metric: str | None = Field(default=None, description="the metric the status judges")
+    status: Status = Field(
+        default="unknown", description="worst of the whole period and of its buckets"
+    )
     metrics: dict[str, MetricValue]
     buckets: list[AccuracyBucket]
 

@@ -31,6 +31,9 @@ class ServerSettings:
     binds a loopback address. ``webhook_url`` receives a JSON alert when a deployment's
     status turns yellow or red (at most once per ``alert_period_seconds`` and status);
     statuses are re-evaluated at most every ``alert_check_seconds`` per deployment.
+    Accuracy turns yellow/red when its metric is ``accuracy_yellow``/``accuracy_red`` (relative)
+    worse than the reference, measured on a deployment's first ``accuracy_reference_rows``
+    joined predictions; with fewer than ``accuracy_min_rows`` joined rows it is unknown.
     """
 
     db_url: str | None = None
@@ -44,6 +47,10 @@ class ServerSettings:
     error_rate_yellow: float = 0.05
     error_rate_red: float = 0.2
     agent_stale_seconds: float = 120.0
+    accuracy_yellow: float = 0.10
+    accuracy_red: float = 0.20
+    accuracy_min_rows: int = 100
+    accuracy_reference_rows: int = 500
     cache_seconds: float = 5.0
     dashboard: bool = True
 
@@ -56,6 +63,8 @@ class ServerSettings:
             ("http://", "https://")
         ):
             raise ConfigError("--webhook-url must be an http:// or https:// URL")
+        if self.accuracy_reference_rows < self.accuracy_min_rows:
+            raise ConfigError("accuracy_reference_rows must be at least accuracy_min_rows")
 
     @classmethod
     def from_env(cls, **explicit: object) -> ServerSettings:

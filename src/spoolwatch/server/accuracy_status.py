@@ -1,0 +1,115 @@
+"""Accuracy status of a deployment: its health metric over a period against a reference.
+
+The reference is the metric over the deployment's first ``accuracy_reference_rows`` (default
+500) joined predictions in prediction-time order, measured on all of its data whatever period
+is asked for: the model's accuracy when it went live. The
+judgement itself is :mod:`spoolwatch.monitoring.accuracy_health`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from spoolwatch.errors import ConfigError
+from spoolwatch.monitoring.accuracy_health import (
+    AccuracyHealthConfig,
+    AccuracyJudgement,
+    ScoreSummary,
+    judge_period,
+    row_scores,
+)
+from spoolwatch.server.settings import ServerSettings
+from spoolwatch.store import schema as tables
+from spoolwatch.store.base import Store
+from spoolwatch.store.deployments import Deployment
+
+__all__ = ["accuracy_config", "judge_rows", "usable_rows"]
+
+logger = logging.getLogger(__name__)
+
+
+def accuracy_config(settings: ServerSettings) -> AccuracyHealthConfig:
+    """The service's accuracy thresholds and minimum rows (metric: the target type's default)."""
+    return AccuracyHealthConfig(
+        yellow=settings.accuracy_yellow,
+        red=settings.accuracy_red,
+        min_rows=settings.accuracy_min_rows,
+    )
+
+
+def usable_rows(deployment: Deployment, rows: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+    """Predictions and actuals of the rows whose shapes fit the deployment's target type."""
+    predictions: list[Any] = []
+    actuals: list[Any] = []
+    n_classes = len(deployment.class_names)
+    for row in rows:
+        prediction, actual = orjson.loads(row.prediction), orjson.loads(row.actual)
+        if deployment.target_type == "regression":
+            if isinstance(prediction, int | float) and isinstance(actual, int | float):
+                predictions.append(prediction)
+                actuals.append(actual)
+        elif (
+            isinstance(prediction, list)
+            and len(prediction) == n_classes
+            and str(actual) in deployment.class_names
+        ):
+            predictions.append(prediction)
+            actuals.append(str(actual))
+    return predictions, actuals
+
+
+def _summary(deployment: Deployment, metric: str, rows: Sequence[Any]) -> ScoreSummary:
+    predictions, actuals = usable_rows(deployment, rows)
+    try:
+        scores = row_scores(
+            metric, deployment.target_type, actuals, predictions, deployment.class_names
+        )
+    except (ConfigError, ValueError, TypeError):  # e.g. non-numeric probabilities
+        return ScoreSummary.of(metric, [])
+    return ScoreSummary.of(metric, scores)
+
+
+def _reference(
+    store: Store, deployment: Deployment, metric: str, limit: int
+) -> ScoreSummary | None:
+    t = tables.accuracy_rows
+    with store.read() as conn:
+        rows = conn.execute(
+            select(t.c.prediction, t.c.actual)
+            .where(
+                t.c.deployment_id == deployment.id,
+                t.c.actual.is_not(None),
+                t.c.predicted_at.is_not(None),
+            )
+            .order_by(t.c.predicted_at, t.c.association_id)
+            .limit(limit)
+        ).all()
+    return _summary(deployment, metric, rows) if rows else None
+
+
+def judge_rows(
+    store: Store,
+    deployment: Deployment,
+    settings: ServerSettings,
+    rows: Sequence[Any],
+    buckets: Sequence[Sequence[Any]],
+) -> tuple[AccuracyJudgement, list[AccuracyJudgement]] | None:
+    """The period's and each bucket's judgement of joined ``rows``; ``None`` when the
+    deployment's metric does not apply (a misconfigured deployment is logged, not fatal)."""
+    config = accuracy_config(settings)
+    try:
+        metric = config.metric_for(deployment.target_type)
+    except ConfigError as exc:
+        logger.warning("deployment %s: %s", deployment.id, exc)
+        return None
+    reference = None
+    if config.baseline_value is None:
+        reference = _reference(store, deployment, metric, settings.accuracy_reference_rows)
+    total = _summary(deployment, metric, rows)
+    windows = [_summary(deployment, metric, bucket) for bucket in buckets]
+    return judge_period(total, windows, reference, config)
