@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -19,6 +19,7 @@ from tests.integration.test_server_api import (  # noqa: F401 - fixtures
     DEP,
     MODEL,
     TestClient,
+    _binary_rows,
     create_deployment,
     make_client,
     postgres_database,
@@ -146,3 +147,21 @@ def test_ingestion_triggers_the_alert(
     while not received and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [(a["check"], a["status"]) for a in received] == [("service", "red")]
+
+
+def test_accuracy_falling_below_its_reference_posts_an_accuracy_alert(
+    store: Store, token: str, webhook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, received = webhook
+    client = _client(store, token, url, accuracy_reference_rows=200)
+    create_deployment(client, targetType="binary", targetName="label", classNames=["no", "yes"])
+    alerts = client.app.state.alerts  # type: ignore[attr-defined]
+    _binary_rows(client, T0 - timedelta(hours=5), 180, 20, "early")  # reference: 90 %
+    _binary_rows(client, T0, 180, 20, "same")
+    assert alerts.evaluate(DEP, now=T0.timestamp()) == []
+    _binary_rows(client, T0, 40, 160, "bad")  # the hour now at 55 %
+    sent = alerts.evaluate(DEP, now=T0.timestamp() + 60)
+    assert [(a["check"], a["status"]) for a in sent] == [("accuracy", "red")]
+    summary = received[-1]["summary"]
+    assert summary["metric"] == "accuracy" and summary["baselineValue"] == pytest.approx(0.9)
+    assert summary["value"] == pytest.approx(220 / 400) and summary["sampleSize"] == 400

@@ -10,7 +10,7 @@ next evaluation.
 Webhook body::
 
     {"event": "deployment.status", "deploymentId": "...", "deploymentName": "...",
-     "check": "service" | "drift", "status": "yellow" | "red", "previousStatus": ...,
+     "check": "service" | "drift" | "accuracy", "status": "yellow" | "red", "previousStatus": ...,
      "period": {"start": ..., "end": ...}, "summary": {...}, "sentAt": ...}
 """
 
@@ -92,6 +92,7 @@ class AlertNotifier:
 
     def statuses(self, deployment: Deployment, now: float) -> dict[str, tuple[str, Any]]:
         """``{check: (status, summary)}`` for the window ending ``now``."""
+        from spoolwatch.server.outcomes import accuracy_report
         from spoolwatch.server.periods import resolve_period
         from spoolwatch.server.query import drift_report, service_stats, target_drift
 
@@ -105,6 +106,8 @@ class AlertNotifier:
         target = target_drift(self.store, deployment, period, None, self.settings.drift_metric)
         drifting = [f["name"] for f in features["data"] if f["status"] in _ALERTING]
         drift = worst_status([DriftStatus(features["status"]), DriftStatus(target["status"])])
+        accuracy = accuracy_report(self.store, deployment, period, None, self.settings)
+        metric = accuracy["metrics"].get(accuracy["metric"]) or {}
         return {
             "service": (service["status"], service["metrics"]),
             "drift": (
@@ -114,6 +117,10 @@ class AlertNotifier:
                     "target": target["status"],
                     "targetDriftScore": target["driftScore"],
                 },
+            ),
+            "accuracy": (
+                accuracy["status"],
+                {"metric": accuracy["metric"], "sampleSize": accuracy["sampleSize"], **metric},
             ),
         }
 
