@@ -75,3 +75,16 @@ def test_seen_ids_can_be_switched_off() -> None:
     seen = SeenIds(max_ids=0)
     seen.add_all(["a"])
     assert "a" not in seen
+
+
+def test_gc_threshold_is_raised_during_runs_and_restored_after() -> None:
+    import gc
+
+    from spoolwatch.agent.loop import _fewer_gc_passes
+
+    before = gc.get_threshold()
+    with _fewer_gc_passes():
+        with _fewer_gc_passes():
+            assert gc.get_threshold()[0] >= 50_000
+        assert gc.get_threshold()[0] >= 50_000
+    assert gc.get_threshold() == before

@@ -14,7 +14,8 @@ sink it builds :class:`~spoolwatch.sinks.http.HttpSink` (or the dry-run sink) fr
 :meth:`run` closes it when it returns (and builds a new one if run again). One agent may
 ``run`` many times; it keeps its memory of delivered ids between runs.
 ``on_stats(snapshot)`` is called every ``stats_interval_seconds`` (a live display, a metrics
-exporter).
+exporter). While any agent runs, the garbage collector's first threshold is raised (records
+are acyclic; frequent young-generation passes are wasted work) and restored afterwards.
 
 ``Agent.run(until_empty=False, max_seconds=None, deadline=None, deadline_margin=10.0)``
 starts one reader thread per channel and returns an :class:`AgentResult` when: every channel
@@ -31,6 +32,8 @@ on batches in hand at once.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import os
 import random
@@ -38,7 +41,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +61,35 @@ from spoolwatch.spools.registry import open_spool as default_open_spool
 __all__ = ["EXIT_CODES", "Agent", "AgentResult"]
 
 logger = logging.getLogger(__name__)
+
+#: Young-generation threshold of the garbage collector while agents run.
+_GC_THRESHOLD = 50_000
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, int, int] | None = None
+
+
+@contextlib.contextmanager
+def _fewer_gc_passes() -> Iterator[None]:
+    """Raise the collector's first threshold while any agent runs, restore it after.
+
+    Decoded records are acyclic, so the default threshold (a pass every 700 allocations)
+    spends close to a tenth of the agent's CPU on collections that free nothing.
+    """
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(max(_gc_saved[0], _GC_THRESHOLD), _gc_saved[1], _gc_saved[2])
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0 and _gc_saved is not None:
+                gc.set_threshold(*_gc_saved)
+
 
 #: Exit codes of ``spoolwatch agent run``.
 EXIT_CODES = {
@@ -220,7 +252,10 @@ class Agent:
             thread.start()
         self._beating = self.config.heartbeat_enabled and not self.config.dry_run
         try:
-            self._supervise(threads, control, started, max_seconds)
+            with _fewer_gc_passes():
+                self._supervise(threads, control, started, max_seconds)
+                for thread in threads:
+                    thread.join()
         finally:
             for thread in threads:
                 thread.join()

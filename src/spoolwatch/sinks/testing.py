@@ -104,6 +104,8 @@ class RecordingServer:
         self.bytes = 0
         #: Records carried by the answered-2xx requests (from ``X-Spoolwatch-Record-Ids``).
         self.records = 0
+        #: ``time.monotonic()`` when the last 2xx answer was decided (system-wide on Linux).
+        self.last_accepted_at: float | None = None
         self._script: deque[tuple[int, dict[str, str], bytes]] = deque()
         self._rules: list[tuple[str, int, bytes]] = []
         self._lock = threading.Lock()
@@ -157,8 +159,10 @@ class RecordingServer:
             self.count += 1
             self.bytes += len(body)
             ids = headers.get("x-spoolwatch-record-ids", "")
-            if ids and 200 <= status < 300:
-                self.records += ids.count(",") + 1
+            if 200 <= status < 300:
+                self.last_accepted_at = time.monotonic()
+                if ids:
+                    self.records += ids.count(",") + 1
             if self.keep:
                 self.requests.append(RecordedRequest(path, headers, body, status))
 
