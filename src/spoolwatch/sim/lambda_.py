@@ -75,11 +75,14 @@ class LambdaFunction:
         self.created.append(env.now)
         self.cold_starts += 1
 
-    def invoke(self, body: Body) -> simpy.Process:
-        """Start one invocation of ``body(deadline)``; returns its simpy process."""
-        return self.world.env.process(self._run(body))
+    def invoke(self, body: Body, *, agent: bool = True) -> simpy.Process:
+        """Start one invocation of ``body(deadline)``; returns its simpy process.
 
-    def _run(self, body: Body) -> Generator[simpy.Event, Any, Any]:
+        ``agent=False``: an invocation that drains nothing (a schedule's look at the
+        backlog) is billed but not counted among the running agents."""
+        return self.world.env.process(self._run(body, agent))
+
+    def _run(self, body: Body, agent: bool = True) -> Generator[simpy.Event, Any, Any]:
         env = self.world.env
         self.invocations += 1
         cold = not self._warm()
@@ -87,7 +90,8 @@ class LambdaFunction:
             # waiting for the scaling limit is neither billed nor a running agent
             yield from self._admit_new()
         self.running += 1
-        self.world.agent_started()
+        if agent:
+            self.world.agent_started()
         began = env.now
         try:
             if cold:
@@ -98,7 +102,8 @@ class LambdaFunction:
                 self.timeouts += 1
         finally:
             self.running -= 1
-            self.world.agent_stopped()
+            if agent:
+                self.world.agent_stopped()
             self.world.ledger.lambda_run(env.now - began, self.world.params.lambda_memory_gb)
             self.idle.append(env.now)
         return result

@@ -16,7 +16,12 @@ How an agent drains (:func:`drain`), the approximations stated:
 * The step's records are received, sent, then deleted (one request per 10 records each
   way). A send to a destination that is down fails after ``destination_fail_seconds``; the
   agent retries with back-off while extending the visibility timeout, and gives up after
-  ``send_attempts`` (Lambda agents) or never (always-on agents).
+  ``send_attempts`` (the recipe's agents) or never (always-on agents). spoolwatch's own
+  agent (``give_up_at``) retries as :mod:`spoolwatch.agent.channel` does: back-off from
+  :class:`~spoolwatch.agent.config.RetryConfig` (0.5 s doubling to 30 s, ±25 % jitter),
+  the visibility extended by the delay + 30 s before each wait, until the next wait would
+  pass its give-up point; then the records are given back (visible again at once) and the
+  run ends ``failed``.
 * An agent finding the queue empty long-polls (``empty_wait_seconds`` for agents that stop
   when the queue is empty, 20 s otherwise), billed as one receive per receive loop.
 * A crash (fault) hits the next agent to send after the crash time, right after a
@@ -34,6 +39,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from spoolwatch.agent.config import RetryConfig
 from spoolwatch.sim.costs import CostLedger, Prices
 from spoolwatch.sim.sqs import InFlight, SimQueue
 
@@ -53,6 +59,9 @@ __all__ = [
 AGENT_THROUGHPUT = 3000.0
 
 LONG_POLL_SECONDS = 20.0
+
+#: The real agent's back-off (``retry`` in its config), used by ``drain(give_up_at=...)``.
+AGENT_RETRY = RetryConfig()
 
 #: Records an agent reads and acks together (``batching.max_records`` of the agent config):
 #: what a crash between send and delete leaves to be delivered twice.
@@ -261,13 +270,14 @@ def drain(
     until_empty: bool,
     retry_forever: bool = False,
     on_step: StepHook | None = None,
-    failure_delay: Callable[[int], float] | None = None,
+    give_up_at: Callable[[], float] | None = None,
 ) -> Generator[simpy.Event, Any, str]:
     """Run ``agent`` until empty/deadline/stop/failure/crash; returns which one.
 
-    On ``failed`` the batch in hand stays in flight until its visibility timeout, or, with
-    ``failure_delay``, is released with that delay (a function of how many times its
-    records were received: SQS's ``ApproximateReceiveCount``).
+    ``deadline``: no read starts after it. Without ``give_up_at``, on ``failed`` the batch
+    in hand stays in flight until its visibility timeout. With ``give_up_at`` (the time
+    after which the batch in hand is given up, asked again before every retry) sends retry
+    as the real agent's do and a failed batch is given back at once.
     """
     world.agents.append(agent)
     try:
@@ -281,10 +291,11 @@ def drain(
                 if until_empty and not woken:
                     return "empty"
                 continue
-            if not (yield from _send(world, batch, retry_forever)):
-                if failure_delay is not None:
-                    world.queue.extend(batch, failure_delay(batch.receives))
-                    world.ledger.sqs_call(calls=math.ceil(batch.count / 10))
+            if give_up_at is None:
+                sent = yield from _send(world, batch, retry_forever)
+            else:
+                sent = yield from _send_until(world, batch, give_up_at)
+            if not sent:
                 return "failed"
             world.queue.mark_sent(batch)
             if batch.extra.get("crash") and world.take_crash():
@@ -342,4 +353,29 @@ def _send(world: World, batch: InFlight, retry_forever: bool) -> Generator[simpy
         world.queue.extend(batch, p.visibility_seconds)
         world.ledger.sqs_call()
         yield env.timeout(min(30.0, 2.0**attempts))
+    return True
+
+
+def _send_until(
+    world: World, batch: InFlight, give_up_at: Callable[[], float]
+) -> Generator[simpy.Event, Any, bool]:
+    """Send ``batch`` as the real agent does (see the module docstring); ``False`` when it
+    was given back."""
+    p, env, retry = world.params, world.env, AGENT_RETRY
+    attempt = 0
+    calls = math.ceil(batch.count / 10)
+    while not world.destination_up():
+        yield env.timeout(p.destination_fail_seconds)
+        if world.destination_up():
+            break
+        attempt += 1
+        base = min(retry.max_seconds, retry.initial_seconds * retry.multiplier ** (attempt - 1))
+        delay = base * (1.0 + float(world.rng.uniform(-retry.jitter, retry.jitter)))
+        if env.now + delay >= give_up_at():
+            world.queue.release(batch)  # nack(pending): visible again at once
+            world.ledger.sqs_call(calls=calls)
+            return False
+        world.queue.extend(batch, delay + 30.0)
+        world.ledger.sqs_call(calls=calls)
+        yield env.timeout(delay)
     return True

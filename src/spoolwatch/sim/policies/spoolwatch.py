@@ -1,136 +1,126 @@
-"""``spoolwatch``: the real :mod:`spoolwatch.scaling` code (policy, leases, breaker).
+"""``spoolwatch``: the Lambda handler as shipped, driving the real :mod:`spoolwatch.scaling`.
 
-Nothing of the policy is re-implemented here: every invocation calls
-:meth:`CircuitBreaker.allow`, :meth:`LeaseTable.acquire`, :func:`decide`,
-:meth:`LeaseTable.renew`/``release`` and ``record_success``/``record_failure`` on the
-in-memory stores, with a clock reading simpy's time plus an epoch. The stores count their
-DynamoDB requests (a conditional write is a write unit whether it wins or not).
+Nothing of the scaling policy is re-implemented: :func:`decide`,
+:meth:`CircuitBreaker.allow`/``record_success``/``record_failure`` and
+:meth:`LeaseTable.acquire`/``renew``/``release``/``count_running`` run on in-memory stores
+(:mod:`~spoolwatch.sim.policies.counting`, which bill their DynamoDB requests), with a clock
+reading simpy's time plus an epoch. The flow around them follows
+:mod:`spoolwatch.serverless.worker` step for step:
 
-The simulated handler, as the SAM template deploys it:
+* **Schedule** (EventBridge, every ``SimParams.schedule_seconds``; ``rate(5 minutes)`` in
+  the template): approximate counts of the data queue → breaker state → if the backlog is
+  not empty, live leases and waiting recruits → ``decide`` → post the recruits. It never
+  drains; it is billed as a short invocation and is not counted as an agent.
+* **Agent** (one invocation per agent-queue message; the queue's trigger has
+  ``MaximumConcurrency`` = target concurrency; ``RecursiveLoop: Allow``):
+  ``breaker.allow`` (refused: exit) → approximate counts (empty: exit) → ``leases.acquire``
+  (no slot: exit) → the destination check, ``GET /api/v2/version/``: while the destination
+  is down it fails after ``destination_fail_seconds`` and the invocation records the
+  failure (``DESTINATION_UNREACHABLE``), releases its lease and exits without receiving a
+  single record → the agent runs until the queue reads empty or 60 s before the 900 s limit
+  (``deadline_margin_seconds``). Beside it, a heartbeat renews the lease every
+  ``heartbeat_seconds`` (``lease_seconds / 3``; a lost lease stops the agent) and a watch
+  confirms a half-open probe at the first accepted records (the breaker closes then) and
+  decides — at the first accepted records or after one heartbeat period, whichever comes
+  first, then every heartbeat period — with running = live leases, pending = waiting
+  recruits, and the probe's own gate while it is unconfirmed. There is no scale-in.
+  A send to a down destination is retried with the agent's back-off until 20 s
+  (``margin / 3``) before the limit, the batch's visibility extended meanwhile; then it is
+  given back with ``nack`` (visible again at once) and the run has failed. At the end:
+  ``record_success`` (closing the breaker if an unconfirmed probe) or
+  ``record_failure(DESTINATION_UNREACHABLE)``; release the lease; hand off (one
+  agent-queue message) only when the run stopped healthy (deadline or lost lease, not
+  empty) with work left and the breaker is not open.
+* A crashed invocation reports nothing: its lease frees when it expires, and its
+  agent-queue message comes back after that queue's visibility timeout (5,400 s).
 
-* an EventBridge schedule (every ``SimParams.schedule_seconds``, 5 minutes by default)
-  invokes the function; recruits and hand-offs
-  are messages on the agent queue, whose trigger starts one invocation per message
-  (``MaximumConcurrency`` = target concurrency); ``RecursiveLoop: Allow``, so the 16-hop
-  loop stop does not apply;
-* an invocation: ``breaker.allow`` → ``leases.acquire`` (no slot: exit) → approximate counts
-  → drain. Once the first batch was received and sent (the backlog is real, whatever the
-  lagging counts say): approximate counts (visible and in flight) →
-  ``decide(visible, in_flight, running, pending)`` with ``pending`` = messages waiting in
-  the agent queue → post the recruits. An invocation whose first receive finds nothing
-  exits without recruiting. A probe reports its success at that first batch, so the breaker
-  closes without waiting for a whole drain. It drains until the queue is empty or 60 s
-  before the 900 s limit, renewing the lease every ``heartbeat_seconds`` and deciding
-  again then; an agent that finds more agents running than :func:`decide` wants
-  (``running > wanted``) stops → ``record_success`` or, when the destination
-  keeps failing, ``record_failure(DESTINATION_UNREACHABLE)`` → release the lease → post a
-  hand-off when stopped by the deadline with work left;
-* a crashed invocation reports nothing and keeps its lease until it expires.
+Where the model still differs from what ships (besides :mod:`~spoolwatch.sim.model`'s
+general approximations):
+
+* The agent: the simulated one receives with ``receivers`` (4) concurrent receive loops and
+  its deletes take no time; the shipped agent has one reader thread per channel (one in
+  Lambda) that receives 10 messages per call up to 500, sends, then deletes them 10 per call,
+  one call after another. At 20 ms per SQS call that is some 250 records/s per agent, not
+  2,000: the simulated spoolwatch (and ``static``/``keda``, which run the same agent) drain
+  faster than the shipped agent would. The real reader ends its run at the first read that
+  finds nothing within 0.5 s; the simulated one long-polls ``empty_wait_seconds`` (2 s).
+* Every SQS and DynamoDB call of the handler takes a fixed 20 ms; the watch reacts at once
+  (the real one polls every 0.2 s) and sees the first records once they are deleted (the
+  real one once they are accepted).
+* The agent queue's waiting recruits are counted exactly; SQS's approximate counts of that
+  queue lag like the data queue's, so the real handler may recruit more (the lease slots
+  still cap the agents; the surplus exit at once, billed as short invocations).
+* The destination is either up or down (unreachable after ``destination_fail_seconds``):
+  429, 5xx, auth errors and poison records are not modelled. A failing send that ends after
+  the destination came back counts as the retry that succeeded. The give-up point is
+  checked before each back-off wait, not during it (a lease lost mid-wait gives up at the
+  next retry rather than after the 10 s shutdown grace).
+* Lambda's retry of an agent-queue message after a function error is modelled only for a
+  crash; the agent's own heartbeats to the destination are not modelled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import simpy
 
 from spoolwatch.scaling import (
     BreakerDecision,
-    BreakerRecord,
     BreakerState,
     CircuitBreaker,
-    ClaimResult,
     FailureKind,
-    FailureRecord,
     Lease,
     LeaseTable,
-    MemoryBreakerStore,
-    MemoryLeaseStore,
     ScalingSettings,
     decide,
 )
-from spoolwatch.sim.costs import CostLedger
+from spoolwatch.serverless.settings import ServerlessSettings
 from spoolwatch.sim.lambda_ import AgentQueueTrigger, LambdaFunction
-from spoolwatch.sim.model import AgentRun, drain
+from spoolwatch.sim.model import AGENT_RETRY, AgentRun, drain
 from spoolwatch.sim.policies.base import Policy
+from spoolwatch.sim.policies.counting import CountingBreakerStore, CountingLeaseStore
 
 __all__ = ["CountingBreakerStore", "CountingLeaseStore", "SpoolwatchPolicy"]
 
-DEADLINE_MARGIN = 60.0
+#: ``SPOOLWATCH_DEADLINE_MARGIN_SECONDS``'s default: stop reading this long before the limit.
+DEADLINE_MARGIN = cast(
+    float, ServerlessSettings.__dataclass_fields__["deadline_margin_seconds"].default
+)
+#: One SQS or DynamoDB call of the handler (within a region).
+AWS_CALL_SECONDS = 0.02
+#: ``GET /api/v2/version/`` answered by a destination that is up.
+CHECK_SECONDS = 0.05
+#: The agent queue's visibility timeout in the template (six times the function timeout).
+AGENT_QUEUE_VISIBILITY = 5400.0
+UNREACHABLE = FailureKind.DESTINATION_UNREACHABLE
 
 
-@dataclass
-class _Run:
-    """What one invocation keeps while it drains."""
+@dataclass(eq=False)
+class _Session:
+    """One agent invocation's run: what its heartbeat and watch share with it."""
 
+    agent: AgentRun
     lease: Lease
-    beat: float
-    probe: bool
-    gate: BreakerDecision | None
-    first: bool = True
+    gate: BreakerDecision
+    hops: int
+    give_up: float  # the batch in hand is given back by then (deadline - margin / 3)
+    started: simpy.Event  # the first records were accepted
+    finished: simpy.Event
+    stopped_at: float | None = None
+    probe_confirmed: bool = False
 
-
-class CountingLeaseStore(MemoryLeaseStore):
-    """The in-memory lease store, counting the DynamoDB requests it stands for."""
-
-    def __init__(self, ledger: CostLedger) -> None:
-        super().__init__()
-        self.ledger = ledger
-
-    def try_claim(self, slot: int, holder: str, now: float, expires_at: float) -> ClaimResult:
-        """A conditional put: one write unit."""
-        self.ledger.dynamodb_write_units += 1
-        return super().try_claim(slot, holder, now, expires_at)
-
-    def renew(self, slot: int, holder: str, expires_at: float) -> bool:
-        """A conditional update: one write unit."""
-        self.ledger.dynamodb_write_units += 1
-        return super().renew(slot, holder, expires_at)
-
-    def release(self, slot: int, holder: str) -> bool:
-        """A conditional delete: one write unit."""
-        self.ledger.dynamodb_write_units += 1
-        return super().release(slot, holder)
-
-    def read_all(self, slots: int) -> list[Lease]:
-        """One strongly consistent query: a read unit per 4 KB (~40 leases)."""
-        leases = super().read_all(slots)
-        self.ledger.dynamodb_read_units += max(1, -(-len(leases) // 40))
-        return leases
-
-
-class CountingBreakerStore(MemoryBreakerStore):
-    """The in-memory breaker store, counting the DynamoDB requests it stands for."""
-
-    def __init__(self, ledger: CostLedger) -> None:
-        super().__init__()
-        self.ledger = ledger
-
-    def read_state(self) -> BreakerRecord:
-        """One strongly consistent get: one read unit."""
-        self.ledger.dynamodb_read_units += 1
-        return super().read_state()
-
-    def write_state(self, record: BreakerRecord, expected_version: int) -> bool:
-        """A conditional put: one write unit."""
-        self.ledger.dynamodb_write_units += 1
-        return super().write_state(record, expected_version)
-
-    def add_failure(self, failure: FailureRecord) -> None:
-        """A put: one write unit."""
-        self.ledger.dynamodb_write_units += 1
-        super().add_failure(failure)
-
-    def failures_since(self, since: float, limit: int) -> list[FailureRecord]:
-        """A query: one read unit."""
-        self.ledger.dynamodb_read_units += 1
-        return super().failures_since(since, limit)
+    def give_up_at(self) -> float:
+        """When the batch in hand is given up: the deadline's or a stop's grace."""
+        if self.stopped_at is None:
+            return self.give_up
+        return min(self.give_up, self.stopped_at + AGENT_RETRY.shutdown_grace_seconds)
 
 
 class SpoolwatchPolicy(Policy):
-    """Schedule + agent queue + the real scaling code."""
+    """Schedule + agent queue + the real scaling code, in the shipped handler's flow."""
 
     name = "spoolwatch"
     summary = "spoolwatch.scaling: decide(), lease slots, circuit breaker"
@@ -142,9 +132,8 @@ class SpoolwatchPolicy(Policy):
         self.leases = LeaseTable.from_settings(
             CountingLeaseStore(world.ledger), self.settings, world.clock
         )
-        self.breaker = CircuitBreaker(
-            CountingBreakerStore(world.ledger), self.settings, world.clock
-        )
+        self.breaker_store = CountingBreakerStore(world.ledger)
+        self.breaker = CircuitBreaker(self.breaker_store, self.settings, world.clock)
         self.function = LambdaFunction(world)
         self.trigger = AgentQueueTrigger(
             world,
@@ -153,113 +142,201 @@ class SpoolwatchPolicy(Policy):
             max_concurrency=world.params.concurrency,
             loop_detection=False,
         )
-        self.decisions: list[int] = []
         self.running_peak = 0
-        self.breaker_opened = 0
         self.lease_refusals = 0
+        self.destination_checks = 0
+        self.checks_failed = 0
+        self.hand_offs = 0
+        self.probes_unreported = 0
         world.env.process(self._schedule())
 
     def figures(self) -> dict[str, float | int | str | None]:
-        """Breaker openings, refused leases, the most leases held at once."""
+        """Breaker openings, refused leases, destination checks, hand-offs, and more."""
         return {
-            "breaker_opened": self.breaker_opened,
+            "breaker_opened": self.breaker_store.openings,
             "lease_refusals": self.lease_refusals,
             "leases_peak": self.running_peak,
+            "destination_checks": self.destination_checks,
+            "checks_failed": self.checks_failed,
+            "hand_offs": self.hand_offs,
+            "probes_unreported": self.probes_unreported,
             "cold_starts": self.function.cold_starts,
         }
+
+    # --- reads the handler makes ----------------------------------------------------------
+
+    def _backlog(self) -> int:
+        """The data queue's approximate visible + in-flight count (one SQS call)."""
+        visible, in_flight = self.world.queue.approx()
+        self.world.ledger.sqs_call()
+        return visible + in_flight
+
+    def _decide(self, breaker: BreakerDecision | BreakerState, hops: int) -> None:
+        """Counts, live leases and waiting recruits → :func:`decide` → post the recruits."""
+        visible, in_flight = self.world.queue.approx()
+        self.world.ledger.sqs_call(calls=2)  # the data queue's counts, the agent queue's
+        running = self.leases.count_running()
+        self.running_peak = max(self.running_peak, running)
+        decision = decide(visible, in_flight, running, self.trigger.pending, breaker, self.settings)
+        self.trigger.post(decision.recruits, hops)
+
+    # --- the schedule ---------------------------------------------------------------------
 
     def _schedule(self) -> Generator[simpy.Event, Any, None]:
         env = self.world.env
         period = self.world.params.schedule_seconds
         yield env.timeout(self.first_tick(period))
         while True:
-            self.function.invoke(self._handler(0))
+            self.function.invoke(self._on_schedule, agent=False)
             yield env.timeout(period)
+
+    def _on_schedule(self, deadline: float) -> Generator[simpy.Event, Any, None]:
+        """``ServerlessAgent.on_schedule``: look at the backlog and recruit; never drain."""
+        env = self.world.env
+        state = self.breaker.state()
+        if self._backlog() == 0:
+            yield env.timeout(2 * AWS_CALL_SECONDS)
+            return
+        yield env.timeout(5 * AWS_CALL_SECONDS)
+        self._decide(state, 1)
+
+    # --- one agent ------------------------------------------------------------------------
 
     def _handler(self, hops: int) -> Any:
         def body(deadline: float) -> Generator[simpy.Event, Any, None]:
-            yield from self._invocation(hops, deadline)
+            yield from self._on_recruit(hops, deadline)
 
         return body
 
-    def _decide(self, breaker: BreakerDecision | None, hops: int) -> bool:
-        """Read the counts, run :func:`decide`, post the recruits; ``False`` when surplus.
-
-        An agent is surplus when more agents run than the backlog wants: it then stops, so
-        a quiet queue is drained by one agent, not by every scheduled invocation.
-        """
-        visible, in_flight = self.world.queue.approx()
-        self.world.ledger.sqs_call()
-        running = self.leases.count_running()
-        self.running_peak = max(self.running_peak, running)
-        state = breaker if breaker is not None else self.breaker.state()
-        decision = decide(visible, in_flight, running, self.trigger.pending, state, self.settings)
-        self.decisions.append(decision.recruits)
-        self.trigger.post(decision.recruits, hops + 1)
-        return decision.running <= max(1, decision.wanted)
-
-    def _invocation(self, hops: int, deadline: float) -> Generator[simpy.Event, Any, None]:
+    def _on_recruit(self, hops: int, deadline: float) -> Generator[simpy.Event, Any, None]:
+        """``ServerlessAgent.on_recruit``: gates, destination check, run, report, hand-off."""
         world = self.world
+        env = world.env
         holder = world.new_name("lambda")
         gate = self.breaker.allow(holder=holder)
-        lease = self.leases.acquire(holder) if gate.allowed else None
+        lease = None
+        if gate.allowed and self._backlog() > 0:
+            lease = self.leases.acquire(holder)
+            self.lease_refusals += lease is None
+        yield env.timeout(4 * AWS_CALL_SECONDS)
         if lease is None:
-            self.lease_refusals += gate.allowed
-            world.over_recruited += hops > 0
+            # a probe that exits here never reports: its claim holds until it times out
+            self.probes_unreported += gate.probe
+            world.over_recruited += 1
             return
-        agent = AgentRun(holder)
-        state = _Run(lease=lease, beat=world.env.now, probe=gate.probe, gate=gate)
-        outcome = yield from drain(
-            world,
-            agent,
-            deadline=deadline - DEADLINE_MARGIN,
-            until_empty=True,
-            on_step=lambda a: self._heartbeat(a, state, hops),
-            failure_delay=self._failure_delay,
+        if not (yield from self._destination_ready()):
+            self.breaker.record_failure(reason="GET /api/v2/version/: timed out", kind=UNREACHABLE)
+            self.leases.release(lease)
+            world.over_recruited += 1
+            return
+        session = _Session(
+            agent=AgentRun(holder),
+            lease=lease,
+            gate=gate,
+            hops=hops,
+            give_up=deadline - DEADLINE_MARGIN / 3,
+            started=env.event(),
+            finished=env.event(),
         )
-        if agent.processed == 0:
-            world.over_recruited += hops > 0
+        outcome = yield from self._run(session, deadline)
+        if session.agent.processed == 0:
+            world.over_recruited += 1
         if outcome == "crashed":
+            env.process(self._redeliver(hops))
             return
-        if outcome == "failed":
-            before = self.breaker.state()
-            after = self.breaker.record_failure(
-                reason="destination unreachable", kind=FailureKind.DESTINATION_UNREACHABLE
-            )
-            self.breaker_opened += before is not after and after is BreakerState.OPEN
-        elif state.probe:
-            self.breaker.record_success(probe=True)
-        self.leases.release(state.lease)
-        if outcome == "deadline" and sum(world.queue.approx()) > 0:
-            self.trigger.post(1, hops + 1)
+        failed = outcome == "failed"
+        if failed:
+            self.breaker.record_failure(reason="destination unreachable", kind=UNREACHABLE)
+        else:
+            self.breaker.record_success(probe=gate.probe and not session.probe_confirmed)
+        self.leases.release(session.lease)
+        if not failed and outcome != "empty":
+            self._hand_off(hops)
 
-    def _failure_delay(self, receives: int) -> float:
-        """Nack delay after a failed send: doubles with each receive, at most 12 hours."""
-        return min(43_200.0, self.world.params.visibility_seconds * 2.0**receives)
-
-    def _heartbeat(
-        self, agent: AgentRun, state: _Run, hops: int
-    ) -> Generator[simpy.Event, Any, None]:
+    def _destination_ready(self) -> Generator[simpy.Event, Any, bool]:
+        """The destination check: one HTTP call, before a single record is received."""
         world = self.world
-        gate, state.gate = state.gate, None
-        if state.first:
-            # the first batch went through: the backlog is real, decide on recruits now
-            state.first = False
-            if state.probe:
-                self.breaker.record_success(probe=True)
-                state.probe = False
-                gate = None
-            if not self._decide(gate, hops):
-                agent.stop = True
-                return
-        if world.env.now - state.beat >= self.settings.heartbeat_seconds:
-            state.beat = world.env.now
-            renewed = self.leases.renew(state.lease)
-            if renewed is None:
-                agent.stop = True
-                return
-            state.lease = renewed
-            if not self._decide(None, hops):
-                agent.stop = True
+        self.destination_checks += 1
+        if world.destination_up():
+            yield world.env.timeout(CHECK_SECONDS)
+            return True
+        yield world.env.timeout(world.params.destination_fail_seconds)
+        self.checks_failed += 1
+        return False
+
+    def _run(self, session: _Session, deadline: float) -> Generator[simpy.Event, Any, str]:
+        """The agent with its lease heartbeat and its watch beside it."""
+        env = self.world.env
+        env.process(self._heartbeat(session))
+        env.process(self._watch(session))
+        try:
+            return (
+                yield from drain(
+                    self.world,
+                    session.agent,
+                    deadline=deadline - DEADLINE_MARGIN,
+                    until_empty=True,
+                    on_step=lambda agent: self._accepted(session),
+                    give_up_at=session.give_up_at,
+                )
+            )
+        finally:
+            session.finished.succeed()
+
+    def _accepted(self, session: _Session) -> Generator[simpy.Event, Any, None]:
+        if not session.started.triggered:
+            session.started.succeed()
         return
         yield  # pragma: no cover - makes this a generator
+
+    def _heartbeat(self, session: _Session) -> Generator[simpy.Event, Any, None]:
+        """``LeaseHeartbeat``: renew every heartbeat period; a lost lease stops the agent."""
+        env = self.world.env
+        while True:
+            yield env.timeout(self.settings.heartbeat_seconds) | session.finished
+            if session.finished.triggered:
+                return
+            renewed = self.leases.renew(session.lease)
+            if renewed is None:
+                session.stopped_at = env.now
+                session.agent.stop = True
+                return
+            session.lease = renewed
+
+    def _watch(self, session: _Session) -> Generator[simpy.Event, Any, None]:
+        """``_RunWatch``: confirm a probe at the first accepted records; decide then (or
+        after one heartbeat period) and every heartbeat period after that."""
+        env = self.world.env
+        interval = self.settings.heartbeat_seconds
+        gate = session.gate
+        next_decision = env.now + interval
+        decided = False
+        while True:
+            waits = [env.timeout(max(0.0, next_decision - env.now)), session.finished]
+            if not session.started.triggered:
+                waits.append(session.started)
+            yield env.any_of(waits)
+            if session.finished.triggered:
+                return
+            sent = session.started.triggered
+            if gate.probe and not session.probe_confirmed and sent:
+                self.breaker.record_success(probe=True)
+                session.probe_confirmed = True
+            if (not decided and sent) or env.now >= next_decision - 1e-9:
+                decided = True
+                next_decision = env.now + interval
+                unconfirmed = gate.probe and not session.probe_confirmed
+                breaker = gate if unconfirmed else self.breaker.state()
+                self._decide(breaker, session.hops + 1)
+
+    def _hand_off(self, hops: int) -> None:
+        """One agent-queue message when the breaker is not open and work is left."""
+        if self.breaker.state() is BreakerState.OPEN or self._backlog() == 0:
+            return
+        self.hand_offs += 1
+        self.trigger.post(1, hops + 1)
+
+    def _redeliver(self, hops: int) -> Generator[simpy.Event, Any, None]:
+        """A crashed invocation's agent-queue message comes back after its visibility."""
+        yield self.world.env.timeout(AGENT_QUEUE_VISIBILITY)
+        self.trigger.post(1, hops)
