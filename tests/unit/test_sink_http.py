@@ -146,3 +146,15 @@ def test_payload_no_converter_expects_rejects_only_that_record() -> None:
     )
     result = _sink(lambda request: httpx.Response(202)).send([_record(), odd])
     assert result.accepted == [0] and "cannot convert" in result.rejected[1].reason
+
+
+def test_records_per_request_are_capped_so_the_ids_header_stays_small() -> None:
+    bodies: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        assert len(request.headers["x-spoolwatch-record-ids"]) < 8000
+        return httpx.Response(202)
+
+    _sink(handler, max_records_per_request=1000).send([_record() for _ in range(250)])
+    assert [len(orjson.loads(b)["data"]) for b in bodies] == [200, 50]

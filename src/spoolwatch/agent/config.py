@@ -171,7 +171,7 @@ batching:
   max_records: 500                    # records read from a spool at once
   wait_seconds: 0.5                   # how long one read waits for the first record
   max_request_bytes: 1000000          # merged request body limit
-  max_records_per_request: 100        # records merged into one request at most
+  max_records_per_request: 100        # records merged into one request (at most 200)
 retry:                                # destination down, 5xx, 429: back off, keep records
   initial_seconds: 0.5
   max_seconds: 30

@@ -34,11 +34,14 @@ from spoolwatch.errors import DestinationUnavailable, InvalidRecord
 from spoolwatch.records import Record
 from spoolwatch.sinks.base import Rejection, SendResult, Sink
 
-__all__ = ["HEARTBEAT_PATH", "HttpSink", "api_base"]
+__all__ = ["HEARTBEAT_PATH", "MAX_RECORDS_PER_REQUEST", "DryRunSink", "HttpSink", "api_base"]
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_PATH = "spoolwatch/agents/heartbeat/"
+#: Records per request at most, whatever the config says: their ids travel in one header
+#: (about 37 bytes each), and servers commonly refuse header blocks above 8-16 KiB.
+MAX_RECORDS_PER_REQUEST = 200
 _TRANSIENT_4XX = {401, 403, 408, 429}
 
 
@@ -117,7 +120,7 @@ class HttpSink(Sink):
         requests = merge_pieces(
             self.pieces(records, result),
             max_bytes=self._batching.max_request_bytes,
-            max_records=self._batching.max_records_per_request,
+            max_records=min(self._batching.max_records_per_request, MAX_RECORDS_PER_REQUEST),
         )
         for request in requests:
             if not self._deliver(request, records, result):
@@ -208,7 +211,7 @@ class DryRunSink(HttpSink):
         requests = merge_pieces(
             self.pieces(records, result),
             max_bytes=self._batching.max_request_bytes,
-            max_records=self._batching.max_records_per_request,
+            max_records=min(self._batching.max_records_per_request, MAX_RECORDS_PER_REQUEST),
         )
         for request in requests:
             logger.debug(
