@@ -221,6 +221,7 @@ class Agent:
         self._control = control
         if self._pending_stop:
             control.request_stop(self._pending_stop)
+            self._pending_stop = None
         readers = [
             ChannelReader(
                 channel,
