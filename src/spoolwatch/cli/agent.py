@@ -59,12 +59,13 @@ def run(
     from spoolwatch.agent.loop import Agent
     from spoolwatch.errors import ConfigError, MissingExtra
 
-    _setup_logging(log_level)
+    live_display = console.is_terminal and not json_output
+    _setup_logging(log_level, live_display)
     try:
         agent_config = load_config(config)
         if dry_run:
             agent_config = replace(agent_config, dry_run=True)
-        live = _LiveView() if console.is_terminal and not json_output else None
+        live = _LiveView() if live_display else None
         agent = Agent(agent_config, on_stats=live.update if live else None)
     except (ConfigError, MissingExtra) as exc:
         fail(str(exc))
@@ -101,12 +102,19 @@ def config_example() -> None:
     sys.stdout.write(EXAMPLE_CONFIG)
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str, live_display: bool) -> None:
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         fail(f"--log-level: unknown level {level!r}; use DEBUG, INFO, WARNING or ERROR")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler: logging.Handler
+    if live_display:
+        from rich.logging import RichHandler
+
+        # Through the live display's console, so log lines print above the table.
+        handler = RichHandler(console=console, show_path=False)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("spoolwatch")
     root.handlers[:] = [handler]
     root.setLevel(numeric)
