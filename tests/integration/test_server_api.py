@@ -540,6 +540,71 @@ def test_drifted_feature_turns_red(client: TestClient) -> None:
     assert drift["status"] == "red"
 
 
+def test_calibrated_class_probabilities_show_no_target_drift(client: TestClient) -> None:
+    # Training labels are 30 % "yes"; the model says 0.3 for every row. Counting each row's
+    # most probable class would see 0 % "yes" (red); the probabilities expect 30 %.
+    labels = ["yes"] * 300 + ["no"] * 700
+    create_deployment(
+        client,
+        targetType="binary",
+        targetName="label",
+        classNames=["no", "yes"],
+        trainingData={"x": [float(i) for i in range(1000)], "label": labels},
+    )
+    body = {
+        "data": [
+            {
+                "timestamp": "2026-11-24 10:00:00.000+0000",
+                "predictions": [[0.7, 0.3]] * 1000,
+                "classNames": ["no", "yes"],
+            }
+        ]
+    }
+    path = f"/api/v2/deployments/{DEP}"
+    assert client.post(f"{path}/predictionInputs/fromJSON/", json=body).status_code == 202
+    target = client.get(f"{path}/targetDrift/", params=DAY).json()
+    no, yes = target["histogram"]["current"][:2]
+    assert target["histogram"]["labels"][:2] == ["no", "yes"]
+    assert (no + yes, abs(yes - 300) <= 1) == (1000, True)
+    assert target["status"] == "green" and target["driftScore"] < 0.001
+    assert target["meanPrediction"] == pytest.approx(0.3)
+
+
+def test_drift_of_one_hour_shows_in_the_day_status_and_its_bucket(client: TestClient) -> None:
+    _drift_deployment(client)
+    path = f"/api/v2/deployments/{DEP}/predictionInputs/fromJSON/"
+    for hour in range(21):
+        shifted = hour == 20
+        values = [float(80 + i % 20) if shifted else float(i % 100) for i in range(300)]
+        body = {
+            "data": [
+                {
+                    "timestamp": f"2026-11-24 {hour:02d}:10:00.000+0000",
+                    "features": [
+                        {"name": "x", "values": values},
+                        {"name": "color", "values": ["red", "blue"] * 150},
+                    ],
+                    "predictions": [v * 2 for v in values],
+                }
+            ]
+        }
+        assert client.post(path, json=body).status_code == 202
+    drift = client.get(f"/api/v2/deployments/{DEP}/featureDrift/", params=DAY).json()
+    x, color = (next(f for f in drift["data"] if f["name"] == n) for n in ("x", "color"))
+    # the day's mix is close to the baseline, the shifted hour is not
+    assert x["driftScore"] < 0.25 and x["status"] == "red" and drift["status"] == "red"
+    assert x["driftingHours"] == 1 and x["peakDriftScore"] > 1.0
+    assert color["status"] == "green" and color["driftingHours"] == 0
+    assert color["peakDriftScore"] is None
+    target = client.get(
+        f"/api/v2/deployments/{DEP}/targetDrift/", params={**DAY, "bucketSize": "PT1H"}
+    ).json()
+    statuses = [b["status"] for b in target["buckets"]]
+    assert statuses[:20] == ["green"] * 20 and statuses[20] == "red"
+    assert statuses[21:] == ["unknown"] * 3
+    assert target["status"] == "red" and target["driftingHours"] == 1
+
+
 @pytest.mark.parametrize("actuals_first", [False, True])
 def test_accuracy_joins_actuals_whichever_arrives_first(
     client: TestClient, actuals_first: bool
@@ -623,7 +688,7 @@ def test_accuracy_status_compares_with_the_first_joined_predictions(
     statuses = [b["status"] for b in accuracy["buckets"] if b["sampleSize"]]
     assert statuses == ["green", "red"]
     health = client.get(f"{path}/").json()["accuracyHealth"]
-    assert health["status"] == "red" and "red in 1 bucket(s), at worst 0.6" in health["message"]
+    assert health["status"] == "red" and "worse in 1 of 24 hours, at worst 0.6" in health["message"]
 
 
 def test_accuracy_status_is_unknown_below_100_joined_rows(client: TestClient) -> None:

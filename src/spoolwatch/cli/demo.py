@@ -6,11 +6,15 @@ import logging
 import signal
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from spoolwatch.cli.output import console, err_console, fail, print_json_line
+
+if TYPE_CHECKING:  # the demo's dependencies load only when it runs
+    from spoolwatch.demo.runner import DemoSummary
 
 __all__ = ["demo"]
 
@@ -95,6 +99,31 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+def _print_last_day(summary: DemoSummary) -> None:
+    health = summary.health
+    if health:
+        console.print(
+            "Health over the last day: "
+            + ", ".join(
+                f"{name} {_status(health.get(name, {}).get('status', 'unknown'))}"
+                for name in ("service", "model", "accuracy")
+            )
+        )
+        console.print(f"  accuracy: {health.get('accuracy', {}).get('message', '-')}")
+    target = summary.target_drift
+    if target.get("driftScore") is not None:
+        peak = target.get("peakDriftScore")
+        worst = (
+            f", up to {peak:.3f} in an hour ({target['driftingHours']} h drifting)"
+            if peak is not None
+            else ""
+        )
+        console.print(
+            f"Target drift over the last day: {_status(target['status'])} · "
+            f"PSI {target['driftScore']:.3f}{worst}"
+        )
+
+
 def _print_summary(summary: object) -> None:
     from spoolwatch.demo.runner import DemoSummary
 
@@ -135,9 +164,12 @@ def _print_summary(summary: object) -> None:
         f"{_status(summary.drift_status_after)} after"
     )
     console.print(
-        f"Accuracy: {_percent(summary.accuracy_before)} before drift, "
-        f"{_percent(summary.accuracy_after)} after"
+        f"Accuracy: {_percent(summary.accuracy_before)} before drift "
+        f"({_status(summary.accuracy_status_before)}), {_percent(summary.accuracy_after)} after "
+        f"({_status(summary.accuracy_status_after)}); reference "
+        f"{_percent(summary.accuracy_reference)} (the first 500 predictions with actuals)"
     )
+    _print_last_day(summary)
     s = summary.seconds
     console.print(
         f"Done in {s.get('total', 0):.1f} s (model {s.get('model', 0):.1f} s, "

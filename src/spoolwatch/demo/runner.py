@@ -93,6 +93,13 @@ class DemoSummary:
     drift_status_after: str = "unknown"
     accuracy_before: float | None = None
     accuracy_after: float | None = None
+    accuracy_status_before: str = "unknown"
+    accuracy_status_after: str = "unknown"
+    accuracy_reference: float | None = None
+    #: The deployment's health over the last day: {"service"|"model"|"accuracy": {status, message}}
+    health: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Target drift over the last day: status, whole-day score, worst drifting hour, hours.
+    target_drift: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -310,6 +317,25 @@ class Demo:
         acc_after = self._query(f"{base}/accuracy/", drift_full, end)
         summary.accuracy_before = _metric(acc_before, "accuracy")
         summary.accuracy_after = _metric(acc_after, "accuracy")
+        summary.accuracy_status_before = acc_before.get("status", "unknown")
+        summary.accuracy_status_after = acc_after.get("status", "unknown")
+        summary.accuracy_reference = (
+            acc_after.get("metrics", {}).get("accuracy", {}).get("baselineValue")
+        )
+        self._last_day(summary, base)
+
+    def _last_day(self, summary: DemoSummary, base: str) -> None:
+        """The deployment's health and target drift over the last day, as the dashboard shows."""
+        deployment = httpx.get(f"{self.url}{base}/", timeout=60).json()
+        summary.health = {
+            name: deployment.get(f"{name}Health") or {} for name in ("service", "model", "accuracy")
+        }
+        response = httpx.get(f"{self.url}{base}/targetDrift/", params={"bucketSize": "PT1H"})
+        target = response.json() if response.status_code == 200 else {}
+        summary.target_drift = {
+            key: target.get(key) for key in ("status", "driftScore", "peakDriftScore")
+        }
+        summary.target_drift["driftingHours"] = target.get("driftingHours", 0)
 
     # -- life cycle -------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from spoolwatch.errors import ConfigError
 
-__all__ = ["TargetType", "prediction_values"]
+__all__ = ["TargetType", "class_counts_from_mass", "prediction_values"]
 
 
 class TargetType(StrEnum):
@@ -66,3 +66,37 @@ def prediction_values(
         return TargetType.BINARY, probabilities[:, column]
     labels = names if names is not None else [str(i) for i in range(n_classes)]
     return TargetType.MULTICLASS, np.asarray(labels, dtype=object)[probabilities.argmax(axis=1)]
+
+
+def class_counts_from_mass(
+    mass: Sequence[float] | npt.NDArray[Any], rows: int, rng: np.random.Generator | None = None
+) -> npt.NDArray[Any]:
+    """Whole counts per class, summing to ``rows``, whose expectation is ``mass``.
+
+    ``mass`` is the sum of each class's predicted probabilities over ``rows`` rows. Each class
+    gets the whole part of its mass; the rows left over (fewer than the number of classes) go
+    to classes drawn in proportion to the fractional parts (with ``rng``, fresh entropy by
+    default: a draw seeded by the input would count the same class for every identical
+    one-row request, which is the bias this avoids).
+
+    Target drift of a classifier compares these counts with the training labels' counts. A
+    calibrated model on unchanged traffic expects as many rows of a class as its probabilities
+    add up to, so the two agree; counting each row's most probable class (argmax) would not:
+    it under-counts the rarer classes (a model predicting 0.3 for every row of a class that
+    is 30 % of the rows counts it 0 times).
+    """
+    values = np.asarray(mass, dtype=np.float64)
+    if rows < 0 or values.ndim != 1 or not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise ConfigError("class probability sums must be finite and non-negative")
+    total = float(values.sum())
+    if rows == 0 or total <= 0:
+        return np.zeros(values.size, dtype=np.int64)
+    scaled = values * (rows / total)  # rows whose probabilities do not add up to 1 are rescaled
+    counts = np.floor(scaled).astype(np.int64)
+    left = rows - int(counts.sum())
+    if left > 0:
+        fractions = scaled - counts
+        weights = fractions / fractions.sum() if fractions.sum() > 0 else None
+        draws = (rng or np.random.default_rng()).choice(values.size, size=left, p=weights)
+        counts += np.bincount(draws, minlength=values.size)
+    return counts

@@ -9,6 +9,7 @@ last 7 days; aligned to whole hours), ``modelId`` and, where there is a time ser
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -16,11 +17,12 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from spoolwatch.errors import ConfigError
-from spoolwatch.monitoring.drift import DriftConfig, FeatureDrift, compute_feature_drift
+from spoolwatch.monitoring.drift import DriftConfig, FeatureDrift
 from spoolwatch.monitoring.health import ServiceHealth, ServiceHealthSummary
 from spoolwatch.monitoring.histogram import DriftAggregate
 from spoolwatch.monitoring.metrics import drift_metric
 from spoolwatch.monitoring.status import DriftStatus, worst_status
+from spoolwatch.monitoring.windows import WindowedDrift, drift_over_windows
 from spoolwatch.server import schemas
 from spoolwatch.server.auth import require_token
 from spoolwatch.server.periods import QueryPeriod, load_rows, resolve_period
@@ -155,19 +157,42 @@ def _merged(rows: list[Any]) -> DriftAggregate:
     return total
 
 
+def _grouped(rows: list[Any], key: Callable[[int], int]) -> list[DriftAggregate]:
+    """The rows' aggregates merged per ``key(hour)``, in key order."""
+    groups: dict[int, list[Any]] = {}
+    for row in rows:
+        groups.setdefault(key(row.hour), []).append(row)
+    return [_merged(groups[k]) for k in sorted(groups)]
+
+
+def _windowed(data: dict[str, Any], windowed: WindowedDrift) -> dict[str, Any]:
+    return {**data, "peakDriftScore": windowed.peak, "driftingHours": windowed.drifting_windows}
+
+
 def drift_report(
     store: Store, deployment: Deployment, period: QueryPeriod, model_id: str | None, metric: str
 ) -> dict[str, Any]:
-    """The ``featureDrift`` response (see :class:`schemas.FeatureDriftResponse`)."""
+    """The ``featureDrift`` response (see :class:`schemas.FeatureDriftResponse`).
+
+    A feature's status is the worst of the whole period's and of each hour's (see
+    :mod:`spoolwatch.monitoring.windows`); ``driftScore`` is the whole period's.
+    """
     config = _config(metric)
     thresholds = config.thresholds_for("").to_dict()
     data: list[dict[str, Any]] = []
     status = DriftStatus.UNKNOWN
     if deployment.baseline is not None:
-        aggregate = _merged(_drift_rows(store, deployment, period, model_id))
-        report = aggregate.drift(deployment.baseline, config)
-        data = [_feature(f) for f in report.features]
-        status = worst_status(f.status for f in report.features)
+        rows = _drift_rows(store, deployment, period, model_id)
+        total = _merged(rows)
+        hours = _grouped(rows, lambda hour: hour)
+        statuses = []
+        for name, feature in deployment.baseline.features.items():
+            windowed = drift_over_windows(
+                feature, total.features.get(name), [h.features.get(name) for h in hours], config
+            )
+            data.append(_windowed(_feature(windowed.drift), windowed))
+            statuses.append(windowed.drift.status)
+        status = worst_status(statuses)
     return {
         "deploymentId": deployment.id,
         "modelId": model_id,
@@ -183,7 +208,8 @@ def drift_report(
 def target_drift(
     store: Store, deployment: Deployment, period: QueryPeriod, model_id: str | None, metric: str
 ) -> dict[str, Any]:
-    """The ``targetDrift`` response (see :class:`schemas.TargetDriftResponse`)."""
+    """The ``targetDrift`` response (see :class:`schemas.TargetDriftResponse`); the status is
+    the worst of the whole period's and each hour's, each bucket has its own."""
     config = _config(metric)
     rows = _drift_rows(store, deployment, period, model_id)
     target = deployment.baseline.target if deployment.baseline is not None else None
@@ -205,38 +231,39 @@ def target_drift(
         "baselineSampleSize": 0,
         "meanPrediction": mean,
         "histogram": None,
+        "peakDriftScore": None,
+        "driftingHours": 0,
         "buckets": [],
     }
     if target is None:
         return result
-    by_bucket: dict[int, list[Any]] = {}
-    for row in rows:
-        by_bucket.setdefault(period.bucket_of(row.hour), []).append(row)
     total = _merged(rows).target
-    drift = compute_feature_drift(
-        target, total if total is not None else [0] * target.n_bins, config
-    )
+    hours = [h.target for h in _grouped(rows, lambda hour: hour)]
+    windowed = drift_over_windows(target, total, hours, config)
+    drift = windowed.drift
     result.update(
+        _windowed({}, windowed),
         driftScore=drift.value,
         status=drift.status.value,
         sampleSize=drift.current_rows,
         baselineSampleSize=drift.reference_rows,
         histogram=_histogram(drift),
     )
-    buckets = []
-    for start in period.buckets():
-        counts = _merged(by_bucket.get(start, [])).target
-        one = compute_feature_drift(
-            target, counts if counts is not None else [0] * target.n_bins, config
-        )
-        buckets.append(
-            {
-                "period": period.bucket_period(start),
-                "driftScore": one.value,
-                "sampleSize": one.current_rows,
-            }
-        )
-    result["buckets"] = buckets
+    starts = list(period.buckets())
+    grouped: dict[int, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(period.bucket_of(row.hour), []).append(row)
+    in_buckets = [_merged(grouped.get(start, [])).target for start in starts]
+    buckets = drift_over_windows(target, total, in_buckets, config)
+    result["buckets"] = [
+        {
+            "period": period.bucket_period(start),
+            "driftScore": one.value,
+            "sampleSize": one.current_rows,
+            "status": one.status.value,
+        }
+        for start, one in zip(starts, buckets.windows, strict=True)
+    ]
     return result
 
 
@@ -271,8 +298,8 @@ def deployment_health(
 
 
 def _accuracy_message(report: dict[str, Any]) -> str:
-    """``"1200 predictions with actuals; accuracy 0.79 (reference 0.84, -5.1%)"``; the worst
-    bucket is named when it, not the whole period, decided the status."""
+    """``"1200 predictions with actuals; accuracy 0.79 (reference 0.84, -5.1%); worse in 3 of
+    24 hours, at worst 0.64"`` (the hours judged yellow or red)."""
     text = f"{report['sampleSize']} predictions with actuals"
     name = report.get("metric")
     shown = report["metrics"].get(name) if name else None
@@ -281,13 +308,17 @@ def _accuracy_message(report: dict[str, Any]) -> str:
     text += f"; {name} {shown['value']:.3g}"
     if shown.get("baselineValue") is not None:
         text += f" (reference {shown['baselineValue']:.3g}, {shown['percentChange']:+.1f}%)"
-    worst = [b for b in report["buckets"] if b["status"] == report["status"]]
-    if report["status"] in ("yellow", "red") and worst:
-        values = [b["metrics"].get(name) for b in worst if b["metrics"].get(name) is not None]
-        if values:
-            extreme = min(values) if name == "accuracy" else max(values)
-            text += f"; {report['status']} in {len(worst)} bucket(s), at worst {extreme:.3g}"
+    worse = [b["metrics"].get(name) for b in report["buckets"] if b["status"] in _WARNING]
+    values = [v for v in worse if v is not None]
+    if values:
+        extreme = min(values) if name == "accuracy" else max(values)
+        text += (
+            f"; worse in {len(values)} of {len(report['buckets'])} hours, at worst {extreme:.3g}"
+        )
     return text
+
+
+_WARNING = ("yellow", "red")
 
 
 @router.get(

@@ -82,7 +82,8 @@ class Histogram(BaseModel):
 
 
 class FeatureDrift(BaseModel):
-    """One feature's drift over the period."""
+    """One feature's drift over the period: ``driftScore`` is the whole period's, ``status``
+    the worst of the whole period's and each hour's."""
 
     name: str
     featureType: str
@@ -92,6 +93,10 @@ class FeatureDrift(BaseModel):
     baselineSampleSize: int
     missingCount: int
     histogram: Histogram | None
+    peakDriftScore: float | None = Field(
+        default=None, description="the largest score of the hours judged drifting"
+    )
+    driftingHours: int = Field(default=0, description="hours judged yellow or red")
 
 
 class FeatureDriftResponse(BaseModel):
@@ -113,6 +118,7 @@ class DriftBucket(BaseModel):
     period: Period
     driftScore: float | None
     sampleSize: int
+    status: Status = "unknown"
 
 
 class TargetDriftResponse(BaseModel):
@@ -129,6 +135,10 @@ class TargetDriftResponse(BaseModel):
     baselineSampleSize: int
     meanPrediction: float | None
     histogram: Histogram | None
+    peakDriftScore: float | None = Field(
+        default=None, description="the largest score of the hours judged drifting"
+    )
+    driftingHours: int = Field(default=0, description="hours judged yellow or red")
     buckets: list[DriftBucket]
 
 

@@ -23,7 +23,7 @@ from spoolwatch.monitoring.baseline import Baseline
 from spoolwatch.monitoring.custom import CustomMetricAggregate
 from spoolwatch.monitoring.health import ServiceHealth
 from spoolwatch.monitoring.histogram import DriftAggregate, merge_counts
-from spoolwatch.monitoring.prediction import prediction_values
+from spoolwatch.monitoring.prediction import class_counts_from_mass, prediction_values
 from spoolwatch.records.timestamps import parse_timestamp
 from spoolwatch.store import schema
 from spoolwatch.store.deployments import Deployment
@@ -152,22 +152,27 @@ def _target_counts(
 ) -> tuple[np.ndarray[Any, Any] | None, float]:
     """Counts over the target baseline and the sum of the monitored numeric value."""
     try:
-        kind, monitored = prediction_values(predictions, class_names or None)
+        _, monitored = prediction_values(predictions, class_names or None)
     except (ConfigError, ValueError, TypeError):  # text or ragged predictions
         return None, 0.0
     total = float(np.nansum(monitored)) if monitored.dtype.kind == "f" else 0.0
     target = baseline.target
     if target is None:
         return None, total
-    if target.kind.value == "categorical" and kind.value != "multiclass":
-        # Classification baselines hold class labels: count the predicted class (argmax).
+    if target.kind.value == "categorical":
+        # Classification baselines hold class labels: count the rows each class is expected
+        # to have, the sums of its probabilities (see class_counts_from_mass for why not argmax).
         probabilities = np.asarray(predictions, dtype=np.float64)
         if probabilities.ndim != 2:
             return None, total
         names = list(class_names or baseline.class_names)
         if len(names) != probabilities.shape[1]:
             return None, total
-        monitored = np.asarray(names, dtype=object)[probabilities.argmax(axis=1)]
+        try:
+            counts = class_counts_from_mass(probabilities.sum(axis=0), probabilities.shape[0])
+        except ConfigError:  # negative or non-finite probabilities
+            return None, total
+        return target.bin_counts(np.repeat(np.asarray(names, dtype=object), counts)), total
     return target.bin_counts(monitored), total
 
 

@@ -1,7 +1,9 @@
 """Folding client-side aggregates (``predictionStats``) into the drift histograms.
 
 DataRobot's stats aggregator sends, per feature, a histogram of centroids and counts (numeric)
-or category counts, and per class the number of rows it was predicted (``decisionCount``).
+or category counts, and per class the sum of its probabilities (``sum``) and the number of
+rows it was predicted (``decisionCount``). Target drift counts each class's expected rows
+from the sums, as for row-level predictions (``decisionCount`` only when the sums are absent).
 These are re-counted over the deployment's baseline bins: each centroid's count goes to the
 bin the centroid falls in, which is exact when the client's bins are finer than ours.
 """
@@ -14,9 +16,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection
 
-from spoolwatch.errors import InvalidRecord
+from spoolwatch.errors import ConfigError, InvalidRecord
 from spoolwatch.monitoring.baseline import FeatureBaseline
 from spoolwatch.monitoring.histogram import merge_counts
+from spoolwatch.monitoring.prediction import class_counts_from_mass
 from spoolwatch.store.deployments import Deployment
 from spoolwatch.store.folding import _DriftGroup, _store_drift, hour_of
 
@@ -87,16 +90,24 @@ def _fold_predictions(
     else:
         if len(predictions) == 2:
             group.prediction_sum += float(predictions[1].get("sum") or 0.0)
-        decisions = [int(p.get("decisionCount") or 0) for p in predictions]
         labels = (
             names if len(names) == len(predictions) else [str(i) for i in range(len(predictions))]
         )
-        values = np.repeat(np.asarray(labels, dtype=object), decisions)
+        values = np.repeat(np.asarray(labels, dtype=object), _class_counts(predictions, count))
     if target is not None and (target.kind.value == "categorical") == (len(predictions) > 1):
         counts = target.bin_counts(values)
         current = group.aggregate.target
         group.aggregate.target = counts if current is None else merge_counts(current, counts)
     return count
+
+
+def _class_counts(predictions: Sequence[Mapping[str, Any]], rows: int) -> Any:
+    """Rows per class from the sums of its probabilities (see ``class_counts_from_mass``);
+    the predicted-class counts (``decisionCount``) when the sums are missing or unusable."""
+    try:
+        return class_counts_from_mass([float(p["sum"]) for p in predictions], rows)
+    except (KeyError, TypeError, ValueError, ConfigError):
+        return [int(p.get("decisionCount") or 0) for p in predictions]
 
 
 def fold_prediction_stats(

@@ -220,11 +220,14 @@ const SW = (() => {
     const names = (ACCURACY_METRICS[targetType] || Object.keys(report.metrics))
       .filter((name) => report.metrics[name] && report.metrics[name].value != null);
     if (!report.sampleSize || !names.length) return null;
-    const name = names[0];
-    const value = report.metrics[name].value;
+    /* The metric the service judges accuracy by, when it names one. */
+    const name = names.includes(report.metric) ? report.metric : names[0];
+    const { value, percentChange } = report.metrics[name];
     const label = METRIC_LABELS[name] || name;
     const shown = name === "accuracy" ? pct(value) : num(value, 3);
-    return { name, label, value, text: `${label} ${shown}` };
+    const change = percentChange == null ? ""
+      : ` (${percentChange >= 0 ? "+" : ""}${percentChange.toFixed(1)}% vs reference)`;
+    return { name, label, value, text: `${label} ${shown}${change}` };
   }
 
   /* The period a page shows: ?range=24h|7d|30d, as API query parameters. */

@@ -83,8 +83,17 @@
       y: scored.map((f) => f.name), x: scored.map((f) => f.driftScore),
       marker: { color: scored.map((f) => SW.COLORS[SW.statusOf(f.status)]) },
       customdata: scored.map((f) => [DRIFT_WORDS[SW.statusOf(f.status)], f.sampleSize]),
-      hovertemplate: "%{y}: %{x:.3f}<br>%{customdata[0]} · %{customdata[1]:,} rows<extra></extra>",
+      hovertemplate: "%{y}: %{x:.3f} over the period<br>%{customdata[0]} · %{customdata[1]:,} rows<extra></extra>",
+    }, {
+      /* A feature can drift for a few hours only: its status follows the worst hour. */
+      type: "scatter", mode: "markers", name: "worst drifting hour",
+      y: scored.filter((f) => f.peakDriftScore != null).map((f) => f.name),
+      x: scored.filter((f) => f.peakDriftScore != null).map((f) => f.peakDriftScore),
+      customdata: scored.filter((f) => f.peakDriftScore != null).map((f) => f.driftingHours),
+      marker: { symbol: "diamond", size: 9, color: "#333a48" },
+      hovertemplate: "%{y}: up to %{x:.3f} in an hour<br>drifting in %{customdata} hour(s)<extra></extra>",
     }], {
+      showlegend: false,
       margin: { l: 110, r: 16, t: 10, b: 40 },
       yaxis: { autorange: "reversed", gridcolor: "#eef1f5" },
       xaxis: { title: { text: drift.metric }, gridcolor: "#eef1f5", rangemode: "tozero" },
@@ -154,13 +163,16 @@
   function targetDrift(target) {
     const status = SW.statusOf(target.status);
     const score = target.driftScore == null ? "" : ` · ${target.metric.toUpperCase()} ${target.driftScore.toFixed(3)}`;
-    SW.setBadge("badge-target-drift", status, `${DRIFT_WORDS[status]}${score}`);
+    const peak = target.peakDriftScore == null ? ""
+      : `, up to ${target.peakDriftScore.toFixed(3)} (${target.driftingHours} h drifting)`;
+    SW.setBadge("badge-target-drift", status, `${DRIFT_WORDS[status]}${score}${peak}`);
     const active = target.buckets.filter((b) => b.sampleSize > 0 && b.driftScore != null);
     SW.plot("chart-target-drift", [{
       type: "scatter", mode: "lines+markers", x: SW.bucketTimes(active),
       y: active.map((b) => b.driftScore), line: { color: SW.COLORS.purple, width: 2 },
-      marker: { size: 5 },
-      hovertemplate: "%{x|%d %b %H:%M}<br>drift %{y:.3f}<extra></extra>",
+      marker: { size: 7, color: active.map((b) => SW.COLORS[SW.statusOf(b.status)]) },
+      customdata: active.map((b) => [DRIFT_WORDS[SW.statusOf(b.status)], b.sampleSize]),
+      hovertemplate: "%{x|%d %b %H:%M}<br>drift %{y:.3f} · %{customdata[0]} · %{customdata[1]:,} rows<extra></extra>",
     }], { yaxis: { title: { text: target.metric }, gridcolor: "#eef1f5", rangemode: "tozero" } },
     "No prediction drift data yet");
   }
@@ -255,8 +267,8 @@
     ]);
     header(deployment);
     const accuracyMain = SW.mainAccuracy(acc, deployment.targetType);
-    SW.setBadge("badge-accuracy", deployment.accuracyHealth && deployment.accuracyHealth.status,
-      accuracyMain ? accuracyMain.text : undefined);
+    /* The status of the period shown (the deployment's accuracyHealth is the last day's). */
+    SW.setBadge("badge-accuracy", acc.status, accuracyMain ? accuracyMain.text : undefined);
     serviceHealth(stats);
     lastDrift = drift;
     driftChart(drift);
