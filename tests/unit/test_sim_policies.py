@@ -7,14 +7,12 @@ import itertools
 
 import pytest
 
-from spoolwatch.scaling import CircuitBreaker, LeaseTable
 from spoolwatch.sim.model import SimParams, World
 from spoolwatch.sim.policies import (
     POLICIES,
     KedaPolicy,
     LambdaEsmPolicy,
     RecipePolicy,
-    SpoolwatchPolicy,
     StaticPolicy,
 )
 from spoolwatch.sim.run import simulate
@@ -93,30 +91,6 @@ def test_static_runs_exactly_n_agents_all_the_time() -> None:
     assert {a for t, _, a in world.timeline if t > 0} == {3}
     assert world.agent_seconds == pytest.approx(3 * 600)
     assert world.ledger.pod_seconds == pytest.approx(3 * 600)
-
-
-def test_spoolwatch_policy_drives_the_real_scaling_code() -> None:
-    world = _world(5, 10_000)
-    policy = SpoolwatchPolicy(world)
-    policy.start()
-    assert isinstance(policy.leases, LeaseTable)
-    assert isinstance(policy.breaker, CircuitBreaker)
-    world.env.run(until=400)
-    assert policy.leases.clock.now() == world.params.epoch + 400
-    assert world.queue.acked == 10_000
-
-
-def test_spoolwatch_never_holds_more_leases_than_the_target_concurrency() -> None:
-    result = simulate("spoolwatch", "burst-1m", seed=3, params=SimParams(concurrency=6))
-    assert result.extra["leases_peak"] == 6
-    assert result.delivered == 1_000_000
-
-
-def test_spoolwatch_breaker_opens_in_the_outage_and_no_record_is_lost() -> None:
-    result = simulate("spoolwatch", "outage", seed=0)
-    assert result.extra["breaker_opened"] >= 1
-    assert result.lost == 0
-    assert result.remaining == 0
 
 
 def test_lambda_trigger_loses_records_to_the_dead_letter_queue_in_the_outage() -> None:
