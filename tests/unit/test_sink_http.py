@@ -158,3 +158,57 @@ def test_records_per_request_are_capped_so_the_ids_header_stays_small() -> None:
 
     _sink(handler, max_records_per_request=1000).send([_record() for _ in range(250)])
     assert [len(orjson.loads(b)["data"]) for b in bodies] == [200, 50]
+
+
+def _actuals(ids: tuple[str, ...] = ("a-1",)) -> Record:
+    return Record.new(
+        DataType.ACTUALS_DATA,
+        "d1",
+        {"actualsList": [{"associationId": i, "actualValue": 1.0} for i in ids], "modelId": "m"},
+    )
+
+
+def _job_sink(answers: list[httpx.Response], seen: list[str], **options: float) -> HttpSink:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        if request.method == "POST":
+            return httpx.Response(202, headers={"Location": "/api/v2/status/job-7/"})
+        return answers.pop(0)
+
+    target = TargetConfig(url="https://dr.example.com", api_token=Secret(TOKEN))
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    return HttpSink(target, client=client, poll_seconds=0.01, **options)
+
+
+def test_actuals_job_is_polled_until_its_status_url_redirects() -> None:
+    seen: list[str] = []
+    running = httpx.Response(200, json={"status": "RUNNING"})
+    sink = _job_sink([running, running, httpx.Response(303)], seen)
+    result = sink.send([_actuals()])
+    assert result.accepted == [0] and result.failure is None
+    assert seen == [
+        "POST /api/v2/deployments/d1/actuals/fromJSON/",
+        *["GET /api/v2/status/job-7/"] * 3,
+    ]
+
+
+def test_actuals_job_that_ends_in_error_quarantines_its_records() -> None:
+    seen: list[str] = []
+    failed = httpx.Response(200, json={"status": "ERROR", "message": "column missing"})
+    result = _job_sink([failed], seen).send([_actuals()])
+    assert result.accepted == []
+    assert "ended error" in result.rejected[0].reason
+    assert "column missing" in result.rejected[0].reason
+
+
+def test_actuals_job_still_running_after_the_wait_is_taken_as_accepted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[str] = []
+    answers = [httpx.Response(200, json={"status": "running"}) for _ in range(100)]
+    sink = _job_sink(answers, seen, actuals_wait_seconds=0.05)
+    with caplog.at_level(logging.WARNING):
+        result = sink.send([_actuals()])
+    assert result.accepted == [0]
+    assert "still running" in caplog.text
+    assert TOKEN not in caplog.text

@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 import orjson
@@ -50,6 +51,18 @@ def api_base(url: str) -> str:
     return url.replace("/api/v2", "").rstrip("/") + "/api/v2/"
 
 
+_JOB_RUNNING = {"initialized", "running", "inqueue", "queued"}
+_JOB_FAILED = {"abort", "aborted", "error", "failed"}
+
+
+def _job_state(response: httpx.Response) -> str:
+    try:
+        doc = response.json()
+    except ValueError:
+        return ""
+    return str(doc.get("status", "")).lower() if isinstance(doc, dict) else ""
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After")
     if not value:
@@ -73,8 +86,12 @@ class HttpSink(Sink):
         *,
         max_body_chars: int = 2000,
         client: httpx.Client | None = None,
+        actuals_wait_seconds: float = 60.0,
+        poll_seconds: float = 1.0,
     ) -> None:
         self._base = api_base(target.url)
+        self._actuals_wait = actuals_wait_seconds
+        self._poll_seconds = poll_seconds
         self._batching = batching or BatchingConfig()
         self._max_body_chars = max_body_chars
         headers = {
@@ -164,6 +181,8 @@ class HttpSink(Sink):
         except httpx.TransportError as exc:
             return DestinationUnavailable(f"POST {url}: {type(exc).__name__}: {exc}"), "connection"
         status = response.status_code
+        if status == 202 and "Location" in response.headers and "/actuals/" in request.path:
+            return self._await_job(url, response.headers["Location"])
         if 200 <= status < 300:
             return None
         body = response.text[: self._max_body_chars]
@@ -181,6 +200,54 @@ class HttpSink(Sink):
                 f"POST {url}: HTTP {status}", retry_after=_retry_after(response)
             ), kind
         return Rejection(f"POST {url} answered HTTP {status}: {body}", status=status, body=body)
+
+    def _await_job(self, url: str, location: str) -> Rejection | None:
+        """Actuals are an asynchronous job (202 + ``Location``): poll it as DataRobot's own
+        client does. 303 or a finished status: done. ``abort``/``error``: the upload was
+        refused, so the records are quarantined with the job's answer. Still running after
+        ``actuals_wait_seconds``, or a status URL that cannot be read: the destination has
+        accepted the upload, so the records are acked (sending them again would not help)
+        and a warning says so."""
+        status_url = urljoin(url, location)
+        deadline = time.monotonic() + self._actuals_wait
+        while True:
+            try:
+                response = self._client.get(status_url, follow_redirects=False)
+            except httpx.HTTPError as exc:
+                logger.warning(
+                    "actuals job %s: %s; taking the 202 as accepted", status_url, type(exc).__name__
+                )
+                return None
+            if response.status_code == 303:
+                return None
+            state = _job_state(response)
+            if response.status_code == 200 and state in _JOB_FAILED:
+                body = response.text[: self._max_body_chars]
+                return Rejection(
+                    f"actuals job {status_url} ended {state}: {body}",
+                    status=response.status_code,
+                    body=body,
+                )
+            running = response.status_code >= 500 or (
+                response.status_code == 200 and state in _JOB_RUNNING
+            )
+            if not running:
+                if response.status_code != 200:
+                    logger.warning(
+                        "actuals job %s answered HTTP %s; taking the 202 as accepted",
+                        status_url,
+                        response.status_code,
+                    )
+                return None
+            if time.monotonic() + self._poll_seconds > deadline:
+                logger.warning(
+                    "actuals job %s still %s after %.0f s; taking the 202 as accepted",
+                    status_url,
+                    state or "unknown",
+                    self._actuals_wait,
+                )
+                return None
+            time.sleep(self._poll_seconds)
 
     def heartbeat(self, status: dict[str, Any]) -> bool:
         """Post a heartbeat; False (disable) on 404/405, True otherwise (even on errors)."""
@@ -224,6 +291,54 @@ class DryRunSink(HttpSink):
             result.requests += 1
             result.rows += request.rows
         return result
+
+    def _await_job(self, url: str, location: str) -> Rejection | None:
+        """Actuals are an asynchronous job (202 + ``Location``): poll it as DataRobot's own
+        client does. 303 or a finished status: done. ``abort``/``error``: the upload was
+        refused, so the records are quarantined with the job's answer. Still running after
+        ``actuals_wait_seconds``, or a status URL that cannot be read: the destination has
+        accepted the upload, so the records are acked (sending them again would not help)
+        and a warning says so."""
+        status_url = urljoin(url, location)
+        deadline = time.monotonic() + self._actuals_wait
+        while True:
+            try:
+                response = self._client.get(status_url, follow_redirects=False)
+            except httpx.HTTPError as exc:
+                logger.warning(
+                    "actuals job %s: %s; taking the 202 as accepted", status_url, type(exc).__name__
+                )
+                return None
+            if response.status_code == 303:
+                return None
+            state = _job_state(response)
+            if response.status_code == 200 and state in _JOB_FAILED:
+                body = response.text[: self._max_body_chars]
+                return Rejection(
+                    f"actuals job {status_url} ended {state}: {body}",
+                    status=response.status_code,
+                    body=body,
+                )
+            running = response.status_code >= 500 or (
+                response.status_code == 200 and state in _JOB_RUNNING
+            )
+            if not running:
+                if response.status_code != 200:
+                    logger.warning(
+                        "actuals job %s answered HTTP %s; taking the 202 as accepted",
+                        status_url,
+                        response.status_code,
+                    )
+                return None
+            if time.monotonic() + self._poll_seconds > deadline:
+                logger.warning(
+                    "actuals job %s still %s after %.0f s; taking the 202 as accepted",
+                    status_url,
+                    state or "unknown",
+                    self._actuals_wait,
+                )
+                return None
+            time.sleep(self._poll_seconds)
 
     def heartbeat(self, status: dict[str, Any]) -> bool:
         return False
