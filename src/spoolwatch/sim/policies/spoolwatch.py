@@ -40,13 +40,16 @@ general approximations):
 * The agent: the simulated one receives with ``receivers`` (4) concurrent receive loops and
   its deletes take no time; the shipped agent has one reader thread per channel (one in
   Lambda) that receives 10 messages per call up to 500, sends, then deletes them 10 per call,
-  one call after another. At 20 ms per SQS call that is some 250 records/s per agent, not
-  2,000: the simulated spoolwatch (and ``static``/``keda``, which run the same agent) drain
-  faster than the shipped agent would. The real reader ends its run at the first read that
+  one call after another. At 20 ms per SQS call and 50 ms per HTTP request of 100 records
+  that is some 220 records/s per agent, not 2,000: the simulated spoolwatch (and
+  ``static``/``keda``, which run the same agent) drain faster than the shipped agent would
+  (with ``receivers=1``, 500 records/s, the 1M burst at cap 10 takes 352 s, not 211 s;
+  the trigger takes 686 s). The real reader ends its run at the first read that
   finds nothing within 0.5 s; the simulated one long-polls ``empty_wait_seconds`` (2 s).
-* Every SQS and DynamoDB call of the handler takes a fixed 20 ms; the watch reacts at once
-  (the real one polls every 0.2 s) and sees the first records once they are deleted (the
-  real one once they are accepted).
+* Each SQS or DynamoDB call of the schedule and of an agent's gates takes a fixed 20 ms
+  (a breaker write, a lost slot race are not timed); the calls of the watch, the heartbeat
+  and the end of a run take no time. The watch reacts at once (the real one polls every
+  0.2 s) and sees the first records once they are deleted (the real one once accepted).
 * The agent queue's waiting recruits are counted exactly; SQS's approximate counts of that
   queue lag like the data queue's, so the real handler may recruit more (the lease slots
   still cap the agents; the surplus exit at once, billed as short invocations).
@@ -171,10 +174,16 @@ class SpoolwatchPolicy(Policy):
         self.world.ledger.sqs_call()
         return visible + in_flight
 
-    def _decide(self, breaker: BreakerDecision | BreakerState, hops: int) -> None:
-        """Counts, live leases and waiting recruits → :func:`decide` → post the recruits."""
-        visible, in_flight = self.world.queue.approx()
-        self.world.ledger.sqs_call(calls=2)  # the data queue's counts, the agent queue's
+    def _decide(
+        self, breaker: BreakerDecision | BreakerState, hops: int, counts: tuple[int, int] | None
+    ) -> None:
+        """Counts (read now unless given), live leases, waiting recruits → :func:`decide` →
+        post the recruits."""
+        if counts is None:
+            counts = self.world.queue.approx()
+            self.world.ledger.sqs_call()
+        visible, in_flight = counts
+        self.world.ledger.sqs_call()  # the agent queue's counts: the waiting recruits
         running = self.leases.count_running()
         self.running_peak = max(self.running_peak, running)
         decision = decide(visible, in_flight, running, self.trigger.pending, breaker, self.settings)
@@ -193,12 +202,14 @@ class SpoolwatchPolicy(Policy):
     def _on_schedule(self, deadline: float) -> Generator[simpy.Event, Any, None]:
         """``ServerlessAgent.on_schedule``: look at the backlog and recruit; never drain."""
         env = self.world.env
+        counts = self.world.queue.approx()
+        self.world.ledger.sqs_call()
         state = self.breaker.state()
-        if self._backlog() == 0:
+        if sum(counts) == 0:
             yield env.timeout(2 * AWS_CALL_SECONDS)
             return
         yield env.timeout(5 * AWS_CALL_SECONDS)
-        self._decide(state, 1)
+        self._decide(state, 1, counts)
 
     # --- one agent ------------------------------------------------------------------------
 
@@ -214,11 +225,14 @@ class SpoolwatchPolicy(Policy):
         env = world.env
         holder = world.new_name("lambda")
         gate = self.breaker.allow(holder=holder)
-        lease = None
-        if gate.allowed and self._backlog() > 0:
-            lease = self.leases.acquire(holder)
-            self.lease_refusals += lease is None
-        yield env.timeout(4 * AWS_CALL_SECONDS)
+        lease, calls = None, 1
+        if gate.allowed:
+            calls += 1
+            if self._backlog() > 0:
+                calls += 2  # read the slots, claim one
+                lease = self.leases.acquire(holder)
+                self.lease_refusals += lease is None
+        yield env.timeout(calls * AWS_CALL_SECONDS)
         if lease is None:
             # a probe that exits here never reports: its claim holds until it times out
             self.probes_unreported += gate.probe
@@ -327,7 +341,7 @@ class SpoolwatchPolicy(Policy):
                 next_decision = env.now + interval
                 unconfirmed = gate.probe and not session.probe_confirmed
                 breaker = gate if unconfirmed else self.breaker.state()
-                self._decide(breaker, session.hops + 1)
+                self._decide(breaker, session.hops + 1, None)
 
     def _hand_off(self, hops: int) -> None:
         """One agent-queue message when the breaker is not open and work is left."""
