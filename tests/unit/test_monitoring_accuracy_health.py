@@ -143,3 +143,28 @@ def test_empty_scores_have_no_value() -> None:
     empty = ScoreSummary.of("accuracy", [])
     assert empty.value is None and empty.count == 0 and math.isnan(empty.mean)
     assert judge_accuracy(empty, _hits(0.8, 500), CONFIG).status is DriftStatus.UNKNOWN
+
+
+def test_merged_summaries_equal_the_summary_of_all_scores() -> None:
+    rng = np.random.default_rng(8)
+    a, b = rng.normal(1, 2, 40), rng.normal(3, 1, 70)
+    merged = ScoreSummary.of("mae", a).merge(ScoreSummary.of("mae", b))
+    both = ScoreSummary.of("mae", np.concatenate([a, b]))
+    assert merged.count == both.count
+    assert merged.mean == pytest.approx(both.mean) and merged.variance == pytest.approx(
+        both.variance
+    )
+    assert ScoreSummary.of("mae", []).merge(merged) == merged
+
+
+def test_hours_too_small_alone_are_judged_pooled() -> None:
+    # 60 joined rows an hour: no hour reaches 100 rows; the last 6 hours fell to 60 %.
+    reference = _hits(0.85, 500, seed=1)
+    hours = [_hits(0.85, 60, seed=200 + h) for h in range(18)]
+    hours += [_hits(0.60, 60, seed=300 + h) for h in range(6)]
+    total = ScoreSummary.of("accuracy", np.concatenate([_scores(h) for h in hours]))
+    assert all(judge_accuracy(h, reference, CONFIG).status is DriftStatus.UNKNOWN for h in hours)
+    whole, windows = judge_period(total, hours, reference, CONFIG)
+    assert whole.status is DriftStatus.RED
+    assert [w.status for w in windows[-6:]] == [DriftStatus.RED] * 6
+    assert all(w.count == 120 for w in windows)  # pairs of hours

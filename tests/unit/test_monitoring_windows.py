@@ -7,10 +7,10 @@ import pytest
 
 from spoolwatch.errors import ConfigError
 from spoolwatch.monitoring.baseline import FeatureBaseline
-from spoolwatch.monitoring.drift import compute_feature_drift
+from spoolwatch.monitoring.drift import DriftConfig, compute_feature_drift
 from spoolwatch.monitoring.prediction import class_counts_from_mass
 from spoolwatch.monitoring.status import DriftStatus
-from spoolwatch.monitoring.windows import drift_over_windows
+from spoolwatch.monitoring.windows import drift_over_windows, pool_newest_first
 
 
 def test_class_counts_add_up_to_the_rows_and_follow_the_probability_sums() -> None:
@@ -75,3 +75,44 @@ def test_empty_windows_and_period_are_unknown() -> None:
     windowed = drift_over_windows(target, None, [None, None])
     assert windowed.drift.status is DriftStatus.UNKNOWN and windowed.peak is None
     assert [w.status for w in windowed.windows] == [DriftStatus.UNKNOWN] * 2
+
+
+def test_windows_are_pooled_newest_first_until_they_have_enough_rows() -> None:
+    assert pool_newest_first([50, 50, 50, 50, 50], 100) == [[0], [1, 2], [3, 4]]
+    assert pool_newest_first([500, 10, 200], 100) == [[0, 1], [2]]
+    assert pool_newest_first([0, 0], 30) == [[0, 1]]
+    assert pool_newest_first([], 30) == []
+
+
+def test_sparse_hours_are_judged_pooled() -> None:
+    # 20 rows an hour: no hour alone reaches 30 rows, but pairs do; the last 6 hours drifted.
+    target = _target()
+    rng = np.random.default_rng(5)
+    hours = [target.bin_counts(_labels(0.3, 20, rng)) for _ in range(18)]
+    hours += [target.bin_counts(_labels(0.9, 20, rng)) for _ in range(6)]
+    windowed = drift_over_windows(target, np.sum(hours, axis=0), hours)
+    assert all(compute_feature_drift(target, h).status is DriftStatus.UNKNOWN for h in hours)
+    assert windowed.drift.status is DriftStatus.RED
+    assert [w.status for w in windowed.windows[-6:]] == [DriftStatus.RED] * 6
+    assert windowed.windows[-1] is windowed.windows[-2]  # one pool, one judgement
+
+
+def test_recent_hours_too_weak_one_pool_at_a_time_show_drift_together() -> None:
+    # 40 rows an hour; the last 5 hours moved from 30 % to 50 % "yes": no hour alone is
+    # significant at the corrected level, the last hours together are.
+    target = _target()
+    steady = target.bin_counts(["yes"] * 12 + ["no"] * 28)
+    moved = target.bin_counts(["yes"] * 20 + ["no"] * 20)
+    hours = [steady] * 19 + [moved] * 5
+    windowed = drift_over_windows(target, np.sum(hours, axis=0), hours)
+    pools = pool_newest_first([40] * 24, 30)
+    alone = compute_feature_drift(
+        target, moved, DriftConfig(alpha=DriftConfig().alpha / (2 * len(pools) - 2))
+    )
+    assert alone.status is DriftStatus.GREEN
+    assert windowed.drift.status is DriftStatus.YELLOW
+    drifting = [w.status is DriftStatus.YELLOW for w in windowed.windows]
+    # the shortest recent span that is significant: some of the moved hours, none before
+    first = drifting.index(True)
+    assert first >= 19 and all(drifting[first:])
+    assert windowed.drifting_windows == 24 - first and windowed.peak is not None

@@ -23,7 +23,8 @@ The status answers two questions, both of which must say "yes" for a warning:
 
 With fewer than ``min_rows`` (default 100) rows, current or reference, the status is
 ``unknown``. :func:`judge_period` gives a period the worst status of the whole period and
-of its windows: an hour of bad accuracy is not hidden by a day of good accuracy.
+of its windows and recent spans, as for drift (see :mod:`spoolwatch.monitoring.windows`): an
+hour of bad accuracy is not hidden by a day of good accuracy.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import numpy.typing as npt
 
 from spoolwatch.errors import ConfigError
 from spoolwatch.monitoring.status import DriftStatus
+from spoolwatch.monitoring.windows import judge_windows
 
 __all__ = [
     "ACCURACY_HEALTH_METRICS",
@@ -123,6 +125,21 @@ class ScoreSummary:
             return cls(metric, 0, math.nan, math.nan)
         variance = float(values.var(ddof=1)) if values.size > 1 else 0.0
         return cls(metric, int(values.size), float(values.mean()), variance)
+
+    def merge(self, other: ScoreSummary) -> ScoreSummary:
+        """The summary of both sets of scores (Chan et al.'s pairwise variance update)."""
+        if other.count == 0:
+            return self
+        if self.count == 0:
+            return other
+        n = self.count + other.count
+        delta = other.mean - self.mean
+        m2 = (
+            self.variance * (self.count - 1)
+            + other.variance * (other.count - 1)
+            + delta**2 * self.count * other.count / n
+        )
+        return ScoreSummary(self.metric, n, self.mean + delta * other.count / n, m2 / (n - 1))
 
     @property
     def value(self) -> float | None:
@@ -239,6 +256,13 @@ def judge_accuracy(
     return AccuracyJudgement(metric, status, value, baseline, percent, p_value, current.count)
 
 
+def _merged(summaries: Sequence[ScoreSummary], metric: str) -> ScoreSummary:
+    merged = ScoreSummary.of(metric, [])
+    for summary in summaries:
+        merged = merged.merge(summary)
+    return merged
+
+
 def judge_period(
     total: ScoreSummary,
     windows: Sequence[ScoreSummary],
@@ -247,11 +271,17 @@ def judge_period(
 ) -> tuple[AccuracyJudgement, list[AccuracyJudgement]]:
     """The period's judgement (worst of the whole period and its windows) and each window's.
 
-    Windows are tested at ``alpha / n`` where n counts the windows with enough rows.
+    Windows are judged pooled until they have ``min_rows`` rows and in recent spans, each at
+    ``alpha / n`` for n pools and spans (see :mod:`spoolwatch.monitoring.windows`).
     """
-    judged = sum(1 for w in windows if w.count >= config.min_rows)
-    alpha = config.alpha / max(judged, 1)
-    per_window = [judge_accuracy(w, reference, config, alpha=alpha) for w in windows]
+
+    def judge(indexes: list[int], tests: int) -> AccuracyJudgement:
+        together = _merged([windows[i] for i in indexes], total.metric)
+        return judge_accuracy(together, reference, config, alpha=config.alpha / tests)
+
+    per_window = judge_windows(
+        [w.count for w in windows], config.min_rows, judge, lambda j: j.status.severity
+    )
     whole = judge_accuracy(total, reference, config)
     worst = whole.status
     for window in per_window:
