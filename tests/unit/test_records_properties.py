@@ -26,6 +26,7 @@ from spoolwatch.records import (
     encode_json,
     frame_record_id,
     next_frame,
+    validate_payload,
     validate_record,
 )
 from spoolwatch.records.binary_codec import encode_record_bytes
@@ -326,8 +327,9 @@ def test_invalid_payload_raises_invalid_record_naming_the_field(
 
 def test_unknown_payload_fields_are_kept_by_validation() -> None:
     payload = {"timestamp": STAMP, "numPredictions": 1, "executionTime": 2.0, "newField": [1]}
-    model = validate_record(Record("d", DataType.DEPLOYMENT_STATS, payload, id="i"))
-    assert model is not None and model.model_dump()["newField"] == [1]
+    validate_record(Record("d", DataType.DEPLOYMENT_STATS, payload, id="i"))
+    model = validate_payload(DataType.DEPLOYMENT_STATS, payload)
+    assert model.model_dump()["newField"] == [1]
 
 
 @SETTINGS

@@ -3,6 +3,10 @@
 Unknown fields are kept (``extra="allow"``): producers newer than this code may add fields.
 :func:`validate_payload` turns a payload dict into its model or raises
 :class:`~spoolwatch.errors.InvalidRecord` naming the field that is wrong.
+:func:`validate_record`, which the agent calls for every record, builds no model: it accepts
+plain payloads of the frequent data types with the checks of
+:mod:`spoolwatch.records.validate_fast` and leaves every other payload to the models, so it
+accepts and rejects exactly what :func:`validate_payload` does, with the same messages.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from spoolwatch.errors import InvalidRecord
 from spoolwatch.records.envelope import Record
 from spoolwatch.records.types import DataType
+from spoolwatch.records.validate_fast import FAST_CHECKS
 
 __all__ = [
     "PAYLOAD_MODELS",
@@ -196,13 +201,22 @@ def validate_payload(data_type: DataType, payload: dict[str, Any]) -> _Payload:
         raise InvalidRecord(message, field=field) from None
 
 
-def validate_record(record: Record) -> _Payload | None:
-    """Validate a record's payload; ``None`` for types without a schema (carried through)."""
+def validate_record(record: Record) -> None:
+    """Check a record's payload against its schema; raises :class:`InvalidRecord` if it breaks it.
+
+    Types without a schema (unknown ones) are carried through. No model is built: use
+    :func:`validate_payload` for typed access.
+    """
     data_type = record.known_type
     if data_type is None or data_type not in PAYLOAD_MODELS:
-        return None
+        return
+    payload = record.payload
+    check = FAST_CHECKS.get(data_type)
+    if check is not None and type(payload) is dict and check(payload) is None:
+        return
+    # Unusual or invalid: the models give the verdict and the message.
     try:
-        return validate_payload(data_type, record.payload)
+        validate_payload(data_type, payload)
     except InvalidRecord as exc:
         raise InvalidRecord(
             f"{exc} (record {record.id})", record_id=record.id, field=exc.field
