@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +28,7 @@ from spoolwatch.demo.traffic import CUSTOM_METRICS, SimulatedDay, TrafficPlan
 from spoolwatch.report import Reporter
 from spoolwatch.server.app import create_app
 from spoolwatch.server.settings import ServerSettings
+from spoolwatch.spools.memory import MemorySpool
 from tests.conftest import IN_CI, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -160,24 +163,48 @@ def _create_deployment(url: str, model: ExampleModel | None, label: str, **heade
     return str(response.json()["id"])
 
 
-def _report_a_day(url: str, deployment_id: str, model_id: str, token: str | None = None) -> None:
-    """The example model reports a day of traffic into a memory spool; the agent drains it."""
+def _agent_config(url: str, address: str, agent_id: str, token: str | None) -> AgentConfig:
     from spoolwatch.agent import Secret
 
+    return AgentConfig(
+        target=TargetConfig(url=url, api_token=Secret(token) if token else None),
+        channels=(ChannelConfig(name="dashboard-test", address=address),),
+        agent_id=agent_id,
+        heartbeat_interval_seconds=0.2,
+    )
+
+
+def _report_a_day(
+    url: str, deployment_id: str, model_id: str, token: str | None = None
+) -> Callable[[], None]:
+    """The example model reports a day of traffic into a memory spool; an agent drains it and
+    keeps running (alive on the agents page) until the returned function stops it. A second
+    agent drains an empty spool and stops (stopped on the agents page)."""
     address = f"memory://dashboard-{uuid.uuid4().hex}"
     day = SimulatedDay(
         ExampleModel(seed=3), TrafficPlan(rows=2_400, hours=24), datetime.now(UTC), seed=3
     )
     with Reporter(address, deployment_id=deployment_id, model_id=model_id, clock=day.clock) as r:
         day.run(r)
-    config = AgentConfig(
-        target=TargetConfig(url=url, api_token=Secret(token) if token else None),
-        channels=(ChannelConfig(name="dashboard-test", address=address),),
-        agent_id="dashboard-test-agent",
-        heartbeat_interval_seconds=0.2,
-    )
-    result = Agent(config).run(until_empty=True)
-    assert result.exit_code == 0 and result.quarantined == 0, result.as_dict()
+    written = MemorySpool(address.removeprefix("memory://")).backlog().total
+    agent = Agent(_agent_config(url, address, "dashboard-test-agent", token))
+    results: list[Any] = []
+    thread = threading.Thread(target=lambda: results.append(agent.run()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while sum(s.as_dict()["sent"] for s in agent.stats.values()) < written:
+        assert thread.is_alive() and time.monotonic() < deadline, results
+        time.sleep(0.05)
+    empty = f"memory://dashboard-empty-{uuid.uuid4().hex}"
+    done = Agent(_agent_config(url, empty, "dashboard-short-run", token)).run(until_empty=True)
+    assert done.exit_code == 0
+
+    def stop() -> None:
+        agent.stop("test finished")
+        thread.join(15)
+        assert results and results[0].exit_code == 0 and results[0].quarantined == 0
+
+    return stop
 
 
 @pytest.fixture(scope="module")
@@ -187,9 +214,10 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
     try:
         busy = _create_deployment(service.url, ExampleModel(seed=3), "Loan default")
         model_id = httpx.get(f"{service.url}/api/v2/deployments/{busy}/").json()["modelId"]
-        _report_a_day(service.url, busy, model_id)
+        stop_agent = _report_a_day(service.url, busy, model_id)
         empty = _create_deployment(service.url, None, "Not reporting yet")
         yield Monitored(service.url, busy, empty, store)
+        stop_agent()
     finally:
         service.stop()
 
@@ -321,6 +349,9 @@ def test_agents_page_shows_the_fleet_heartbeats(monitored: Monitored, visit: Any
     row = page.page.locator("#agents-table tbody tr").first
     assert "dashboard-test-agent" in row.inner_text()
     assert "alive" in row.locator(".badge").inner_text()
+    stopped = page.page.locator("#agents-table tbody tr", has_text="dashboard-short-run")
+    assert stopped.locator(".badge").inner_text() == "stopped"
+    assert page.page.inner_text("#tile-alive") == "1"
     page.screenshot("agents")
     assert page.errors == []
 
@@ -358,7 +389,7 @@ def test_dashboard_asks_for_a_token_when_the_service_needs_one(tmp_path: Path, v
         model_id = httpx.get(
             f"{service.url}/api/v2/deployments/{deployment}/", headers=auth
         ).json()["modelId"]
-        _report_a_day(service.url, deployment, model_id, token)
+        _report_a_day(service.url, deployment, model_id, token)()
         page = visit(f"{service.url}/deployments/{deployment}")
         page.page.wait_for_selector("#auth-panel:not([hidden])")
         assert page.page.locator(".js-plotly-plot").count() == 0

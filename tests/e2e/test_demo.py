@@ -61,6 +61,25 @@ def test_demo_delivers_every_record_and_flags_the_drifted_features(tmp_path: Pat
     assert (Path(summary["data_dir"]) / "spoolwatch.db").is_file()
 
 
+def test_full_demo_shows_accuracy_falling_and_target_drift_on_the_last_day(
+    tmp_path: Path,
+) -> None:
+    done = _run("--exit", "--json", "--port", str(free_port()), "--data-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    # accuracy ~84 % before the drift and ~70 % after, against the first joined predictions
+    assert summary["accuracy_status_before"] == "green"
+    assert summary["accuracy_status_after"] in {"yellow", "red"}
+    assert summary["accuracy_reference"] == pytest.approx(summary["accuracy_before"], abs=0.05)
+    health = {name: h["status"] for name, h in summary["health"].items()}
+    assert health["accuracy"] in {"yellow", "red"} and health["model"] == "red", health
+    assert "reference" in summary["health"]["accuracy"]["message"]
+    # the day's mixed target distribution is close to training, the drifted hours are not
+    target = summary["target_drift"]
+    assert target["status"] == "red" and target["driftingHours"] >= 3
+    assert target["peakDriftScore"] > 0.25 > target["driftScore"]
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_demo_prints_its_summary_and_serves_the_dashboard_until_stopped(
     tmp_path: Path, stop_signal: signal.Signals
