@@ -114,7 +114,7 @@ def _print_last_day(summary: DemoSummary) -> None:
     if target.get("driftScore") is not None:
         peak = target.get("peakDriftScore")
         worst = (
-            f", up to {peak:.3f} in an hour ({target['driftingHours']} h drifting)"
+            f", up to {peak:.3f} in the {target['driftingHours']} hours that drifted"
             if peak is not None
             else ""
         )
