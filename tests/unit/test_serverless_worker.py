@@ -334,3 +334,84 @@ def test_running_agent_recruits_again_when_the_backlog_grows() -> None:
     outcome = worker.on_recruit(RecruitMessage("recruit"), FakeContext())
     recruited = len(queues.posted) - queues_before
     assert recruited == outcome.recruited == 2  # ceil(40/10)=4 capped at 3, minus itself
+
+
+class StoppableAgent:
+    """Runs until stopped (or a time limit); records why it was stopped."""
+
+    def __init__(self, seconds: float = 3.0) -> None:
+        import threading
+
+        from spoolwatch.agent.stats import ChannelStats
+
+        self.stats = {"sqs": ChannelStats("sqs")}
+        self.stopped = threading.Event()
+        self.reason = ""
+        self.seconds = seconds
+
+    def run(self, **_: Any) -> AgentResult:
+        self.stats["sqs"].add(sent=5)
+        self.stopped.wait(self.seconds)
+        return AgentResult(records_sent=5, stopped_by=self.reason or "deadline")
+
+    def stop(self, reason: str = "") -> None:
+        self.reason = self.reason or reason
+        self.stopped.set()
+
+
+def _scaling_worker(queues: FakeQueues, agent: StoppableAgent) -> ServerlessAgent:
+    worker, _ = make_worker(queues)
+    worker.settings = ServerlessSettings(
+        data_queue_url=worker.settings.data_queue_url,
+        agent_queue_url=worker.settings.agent_queue_url,
+        state_table="state",
+        scaling=ScalingSettings(target_concurrency=3, records_per_agent=10, lease_seconds=0.9),
+        destination_url="http://127.0.0.1:8080",
+    )
+    worker.leases = LeaseTable(MemoryLeaseStore(), slots=3, lease_seconds=60, clock=worker.clock)
+    worker.agent_factory = lambda config: agent  # type: ignore[assignment,return-value]
+    return worker
+
+
+def _hold(worker: ServerlessAgent, *slots: int) -> None:
+    """Other agents hold these slots (claimed straight in the store)."""
+    now = worker.clock.now()
+    for slot in slots:
+        assert worker.leases.store.try_claim(slot, f"other-{slot}", now, now + 60).won
+
+
+def test_surplus_agent_on_a_high_slot_stops_and_does_not_hand_off() -> None:
+    queues = FakeQueues(visible=5)  # wants 1 agent
+    agent = StoppableAgent()
+    worker = _scaling_worker(queues, agent)
+    _hold(worker, 0, 1)  # this agent gets slot 2
+    outcome = worker.on_recruit(RecruitMessage("recruit"), FakeContext("me"))
+    assert agent.reason == "surplus"
+    assert not outcome.handed_off
+    assert worker.leases.count_running() == 2  # its slot was released
+
+
+def test_agent_on_the_lowest_slot_stays_when_others_are_surplus() -> None:
+    queues = FakeQueues(visible=5)
+    agent = StoppableAgent(seconds=1.0)
+    worker = _scaling_worker(queues, agent)
+    _hold(worker, 1, 2)  # this agent gets slot 0
+    worker.on_recruit(RecruitMessage("recruit"), FakeContext("me"))
+    assert agent.reason == ""  # ran to its own end
+
+
+def test_agent_stops_when_the_breaker_opens_while_it_runs() -> None:
+    queues = FakeQueues(visible=30)
+    agent = StoppableAgent()
+    worker = _scaling_worker(queues, agent)
+    original = agent.run
+
+    def fail_elsewhere(**kwargs: Any) -> AgentResult:
+        for reason in ("a", "b"):  # other agents fail meanwhile: the breaker opens
+            worker.breaker.record_failure(reason=reason, kind=FailureKind.SERVER_ERROR)
+        return original(**kwargs)
+
+    agent.run = fail_elsewhere  # type: ignore[method-assign]
+    outcome = worker.on_recruit(RecruitMessage("recruit"), FakeContext("me"))
+    assert agent.reason == "breaker_open"
+    assert not outcome.handed_off

@@ -6,7 +6,13 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Literal
 
-from spoolwatch.agent.config import AgentConfig, ChannelConfig, TargetConfig, parse_config
+from spoolwatch.agent.config import (
+    AgentConfig,
+    BatchingConfig,
+    ChannelConfig,
+    TargetConfig,
+    parse_config,
+)
 from spoolwatch.agent.secrets import Secret
 from spoolwatch.scaling import CircuitBreaker, LeaseTable, SystemClock
 from spoolwatch.serverless.aws import AgentQueues, client, fetch_api_token, read_config_text
@@ -14,7 +20,10 @@ from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore
 from spoolwatch.serverless.settings import ServerlessSettings
 from spoolwatch.serverless.worker import ServerlessAgent
 
-__all__ = ["build_agent_config", "from_env"]
+__all__ = ["LAMBDA_BATCH_RECORDS", "build_agent_config", "from_env"]
+
+#: Records an agent in Lambda reads at once when no agent config says otherwise.
+LAMBDA_BATCH_RECORDS = 100
 
 
 def from_env(environ: Mapping[str, str] | None = None) -> ServerlessAgent:
@@ -69,4 +78,7 @@ def build_agent_config(
     return AgentConfig(
         target=TargetConfig(url=settings.destination_url, api_token=secret, kind=kind),
         channels=(channel,),
+        # Read batches of 100 from SQS (10 receives): a crash between send and delete
+        # repeats at most that many records, and the first records go out sooner.
+        batching=BatchingConfig(max_records=LAMBDA_BATCH_RECORDS),
     )

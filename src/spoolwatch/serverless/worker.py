@@ -16,7 +16,9 @@ short invocation and no recruits — and a broken hand-off chain heals within on
    :mod:`spoolwatch.serverless.destination`);
 5. once the first records were accepted (the backlog is real; the queue's counts lag),
    ``decide`` with running = live leases and pending = waiting recruit messages and post
-   the recruits; decide again every heartbeat period while running (traffic rises);
+   the recruits; decide again every heartbeat period while running (traffic rises). An
+   agent stops early when the breaker opened, or when fewer agents are wanted than run and
+   its slot is beyond the lowest ``wanted`` live slots (scale-in without a stampede);
 6. run the agent in-process on the data queue until it is empty or the deadline
    (``context.get_remaining_time_in_millis()`` minus a margin) is near, renewing the lease
    by heartbeat (a lost lease stops the agent);
@@ -34,13 +36,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-import orjson
 
 from spoolwatch.agent.config import AgentConfig, TargetConfig
 from spoolwatch.agent.loop import Agent, AgentResult
@@ -49,6 +47,7 @@ from spoolwatch.scaling import (
     BreakerState,
     CircuitBreaker,
     Clock,
+    Decision,
     FailureKind,
     LeaseTable,
     SystemClock,
@@ -56,8 +55,10 @@ from spoolwatch.scaling import (
 )
 from spoolwatch.scaling.leases import LeaseHeartbeat
 from spoolwatch.serverless.aws import AgentQueues, RecruitMessage
+from spoolwatch.serverless.decision_log import log_decision
 from spoolwatch.serverless.destination import DestinationProblem, check_destination
 from spoolwatch.serverless.settings import ServerlessSettings
+from spoolwatch.serverless.watch import RunWatch
 
 __all__ = ["InvocationContext", "ServerlessAgent", "SessionOutcome", "log_decision"]
 
@@ -72,6 +73,11 @@ _FAILURE_KINDS = {
     "timeout": FailureKind.DESTINATION_UNREACHABLE,
     "unavailable": FailureKind.DESTINATION_UNREACHABLE,
 }
+
+
+#: Runs that stopped for these reasons are not handed on: the queue read empty, fewer
+#: agents are wanted, the breaker opened, or another agent holds the slot now.
+_NO_HAND_OFF = frozenset({"empty", "surplus", "breaker_open", "lease_lost"})
 
 
 class InvocationContext(Protocol):
@@ -91,12 +97,6 @@ class SessionOutcome:
     recruited: int = 0
     handed_off: bool = False
     result: AgentResult | None = None
-
-
-def log_decision(event: str, /, **fields: Any) -> None:
-    """One structured JSON log line (``event`` first, then the fields)."""
-    fields.pop("event", None)
-    log.info("%s", orjson.dumps({"event": event, **fields}, default=str).decode())
 
 
 class ServerlessAgent:
@@ -211,12 +211,12 @@ class ServerlessAgent:
 
     def _run_agent(
         self, lease: Any, context: InvocationContext, gate: BreakerDecision
-    ) -> tuple[AgentResult, _RunWatch]:
+    ) -> tuple[AgentResult, RunWatch]:
         """Run the agent with a watcher beside it (recruiting, probe, lease)."""
         config = dataclasses.replace(self.agent_config, agent_id=context.aws_request_id)
         agent = self.agent_factory(config)
         heartbeat = LeaseHeartbeat(self.leases, lease, self.settings.scaling.heartbeat_seconds)
-        watch = _RunWatch(self, agent, heartbeat, gate, context.aws_request_id)
+        watch = RunWatch(self, agent, heartbeat, gate, context.aws_request_id)
         heartbeat.start()
         watch.start()
         try:
@@ -230,11 +230,13 @@ class ServerlessAgent:
             heartbeat.stop()
         return result, watch
 
-    def redecide(self, holder: str, gate: BreakerDecision | None = None) -> int:
+    def redecide(
+        self, holder: str, gate: BreakerDecision | None = None
+    ) -> tuple[int, Decision | None]:
         """While running: read the backlog, the running agents and the waiting recruits,
-        ``decide``, and post the recruits. ``gate`` is this agent's breaker decision while it
-        matters (an unconfirmed probe recruits nobody); else the breaker's current state.
-        Errors are logged, never raised into the run."""
+        ``decide``, and post the recruits; returns (recruited, decision). ``gate`` is this
+        agent's breaker decision while it matters (an unconfirmed probe recruits nobody);
+        else the breaker's current state. Errors are logged, never raised into the run."""
         try:
             visible, in_flight = self.queues.data_backlog()
             running = self.leases.count_running()
@@ -246,20 +248,26 @@ class ServerlessAgent:
                 recruited = self.queues.recruit(
                     decision.recruits, RecruitMessage("recruit", requested_by=holder)
                 )
-            if recruited:
-                log_decision(
-                    "agent_recruited",
-                    **decision.as_log(),
-                    holder=holder,
-                    recruited=recruited,
-                    why=decision.reason,
-                )
-            return recruited
+            log_decision(
+                "agent_decided",
+                **decision.as_log(),
+                holder=holder,
+                recruited=recruited,
+                why=decision.reason,
+            )
+            return recruited, decision
         except Exception:
             log.warning(
                 "re-deciding while running failed; the schedule will recruit", exc_info=True
             )
-            return 0
+            return 0, None
+
+    def is_surplus(self, slot: int, keep: int) -> bool:
+        """Whether the agent on ``slot`` is beyond the ``keep`` lowest live slots: when fewer
+        agents are wanted than run, those stop, and agents deciding at the same moment agree
+        on which (nobody stops twice, somebody always stays)."""
+        live = sorted(lease.slot for lease in self.leases.running())
+        return slot in live and live.index(slot) >= keep
 
     def _report(
         self, result: AgentResult, gate: BreakerDecision, *, probe_confirmed: bool = False
@@ -293,7 +301,7 @@ class ServerlessAgent:
         )
 
     def _hand_off(self, result: AgentResult | None, message: RecruitMessage, holder: str) -> bool:
-        if result is None or result.stopped_by == "empty":
+        if result is None or result.stopped_by in _NO_HAND_OFF:
             return False
         if result.failed_because is not None or result.channel_errors:
             # A failing run is not handed on: the breaker decides, and the schedule recruits
@@ -339,62 +347,3 @@ class ServerlessAgent:
                 log.exception("agent invocation failed for message %s", message_id)
                 failures.append({"itemIdentifier": message_id})
         return {"batchItemFailures": failures}
-
-
-class _RunWatch:
-    """Beside a running agent: stops it when its lease is lost, closes a half-open breaker
-    as soon as the probe's first records were accepted (so recovery does not wait for the
-    probe's whole run), and re-decides every heartbeat period."""
-
-    def __init__(
-        self,
-        worker: ServerlessAgent,
-        agent: Agent,
-        heartbeat: LeaseHeartbeat,
-        gate: BreakerDecision,
-        holder: str,
-    ) -> None:
-        self.worker = worker
-        self.agent = agent
-        self.heartbeat = heartbeat
-        self.gate = gate
-        self.holder = holder
-        self.probe_confirmed = False
-        self.recruited = 0
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="agent-watch", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _sent(self) -> int:
-        stats = getattr(self.agent, "stats", {})
-        return sum(getattr(channel, "sent", 0) for channel in stats.values())
-
-    def _run(self) -> None:
-        interval = self.worker.settings.scaling.heartbeat_seconds
-        next_decision = time.monotonic() + interval
-        decided = False
-        while not self._done.wait(0.2):
-            if self.heartbeat.lost.is_set():
-                log.warning("lease slot %s was lost; stopping the agent", self.heartbeat.lease.slot)
-                self.agent.stop("lease_lost")
-                return
-            sent = self._sent()
-            if self.gate.probe and not self.probe_confirmed and sent > 0:
-                state = self.worker.breaker.record_success(probe=True)
-                self.probe_confirmed = True
-                log_decision("probe_succeeded", holder=self.holder, breaker=state.value)
-            # The first decision waits for the first accepted records: then the backlog is
-            # real (the queue's counts lag) and the destination takes records.
-            if (not decided and sent > 0) or time.monotonic() >= next_decision:
-                decided = True
-                next_decision = time.monotonic() + interval
-                unconfirmed = self.gate.probe and not self.probe_confirmed
-                self.recruited += self.worker.redecide(
-                    self.holder, self.gate if unconfirmed else None
-                )
