@@ -943,6 +943,8 @@ def test_agent_that_said_it_stopped_is_stopped_not_silent(client: TestClient, st
         assert fleet["data"][0]["state"] == "stopped" and fleet["data"][0]["details"]["sent"] == 31
         # a stopped agent's last backlog and rate are no longer the fleet's load
         assert fleet["totalBacklog"] == 0 and fleet["totalRecordsPerSecond"] == 0
+    assert "spoolwatch_agents_live 0.0" in client.get("/metrics").text
     client.post("/api/v2/spoolwatch/agents/heartbeat/", json={**beat, "state": "running"})
     again = client.get("/api/v2/spoolwatch/agents/").json()
     assert again["data"][0]["state"] == "running" and again["totalBacklog"] == 4
+    assert "spoolwatch_agents_live 1.0" in client.get("/metrics").text

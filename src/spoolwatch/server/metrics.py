@@ -137,9 +137,12 @@ def render(store: Store, counters: Counters, stale_seconds: float) -> str:
     ):
         w.metric(f"spoolwatch_deployment_hour_{key}", "gauge", text, samples[key])
     fleet: dict[str, Any] = fleet_state(store, stale_seconds)
-    live = [a for a in fleet["data"] if not a["stale"]]
+    live = [a for a in fleet["data"] if a["state"] == "running"]
     w.metric(
-        "spoolwatch_agents_live", "gauge", "Agents with a recent heartbeat.", [({}, len(live))]
+        "spoolwatch_agents_live",
+        "gauge",
+        "Agents running, with a recent heartbeat.",
+        [({}, len(live))],
     )
     w.metric(
         "spoolwatch_agent_backlog",
