@@ -280,3 +280,49 @@ def test_fleet_status_without_a_queue_says_which_option_is_missing() -> None:
     result = CliRunner().invoke(app, ["fleet", "status"], env={"SPOOLWATCH_DATA_QUEUE_URL": ""})
     assert result.exit_code == 2
     assert "--data-queue is required" in result.output
+
+
+def test_config_from_s3_and_token_from_secrets_manager_or_ssm(stack: Stack) -> None:
+    s3 = boto3.client("s3")
+    bucket = f"config-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(
+        Bucket=bucket,
+        Key="agent.yaml",
+        Body=b"target: {url: 'https://ignored.example'}\n"
+        b"channels: [{name: x, spool: 'sqs://ignored'}]\n"
+        b"batching: {max_records: 30}\n",
+    )
+    secrets = boto3.client("secretsmanager")
+    arn = secrets.create_secret(
+        Name=f"token-{uuid.uuid4().hex[:8]}", SecretString='{"apiToken": "from-secrets"}'
+    )["ARN"]
+    ssm = boto3.client("ssm")
+    parameter = f"/spoolwatch/token-{uuid.uuid4().hex[:8]}"
+    ssm.put_parameter(Name=parameter, Value="from-ssm", Type="SecureString")
+    base = {k: v for k, v in stack.env.items() if k != "SPOOLWATCH_API_TOKEN"}
+
+    worker = stack.worker(
+        **{
+            **base,
+            "SPOOLWATCH_AGENT_CONFIG": f"s3://{bucket}/agent.yaml",
+            "SPOOLWATCH_API_TOKEN_SECRET": arn,
+        }
+    )
+    target = worker.agent_config.target
+    assert worker.agent_config.batching.max_records == 30
+    assert target.url == stack.server.url  # the destination variable wins over the file
+    assert target.api_token is not None and target.api_token.reveal() == "from-secrets"
+    assert worker.agent_config.channels[0].address == stack.data_queue_url
+
+    by_ssm = stack.worker(**{**base, "SPOOLWATCH_API_TOKEN_SECRET": f"ssm:{parameter}"})
+    token = by_ssm.agent_config.target.api_token
+    assert token is not None and token.reveal() == "from-ssm"
+    assert "from-ssm" not in repr(by_ssm.settings)
+
+    from spoolwatch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not found"):
+        stack.worker(**{**base, "SPOOLWATCH_AGENT_CONFIG": f"s3://{bucket}/missing.yaml"})
+    for client in (s3, secrets, ssm):
+        client.close()
