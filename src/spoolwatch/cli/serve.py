@@ -35,6 +35,32 @@ def serve(
     max_body_bytes: int | None = typer.Option(
         None, "--max-body-bytes", help="Largest request body accepted (default 16 MiB)."
     ),
+    fleet_data_queue: str | None = typer.Option(
+        None,
+        "--fleet-data-queue",
+        envvar="SPOOLWATCH_DATA_QUEUE_URL",
+        help="Serverless fleet: the SQS data queue URL (with --fleet-agent-queue and "
+        "--fleet-table, the agents page shows the fleet).",
+    ),
+    fleet_agent_queue: str | None = typer.Option(
+        None,
+        "--fleet-agent-queue",
+        envvar="SPOOLWATCH_AGENT_QUEUE_URL",
+        help="Serverless fleet: the SQS agent queue URL.",
+    ),
+    fleet_table: str | None = typer.Option(
+        None,
+        "--fleet-table",
+        envvar="SPOOLWATCH_STATE_TABLE",
+        help="Serverless fleet: the DynamoDB state table.",
+    ),
+    fleet_target_concurrency: int | None = typer.Option(
+        None,
+        "--fleet-target-concurrency",
+        envvar="SPOOLWATCH_TARGET_CONCURRENCY",
+        min=1,
+        help="Serverless fleet: lease slots (default 10).",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Run the monitoring service: DataRobot ingestion API, queries, dashboard, /metrics."""
@@ -46,7 +72,14 @@ def serve(
         from spoolwatch.server.app import create_app
 
         settings = ServerSettings.from_env(
-            db_url=db, auth=not no_auth, webhook_url=webhook_url, max_body_bytes=max_body_bytes
+            db_url=db,
+            auth=not no_auth,
+            webhook_url=webhook_url,
+            max_body_bytes=max_body_bytes,
+            fleet_data_queue_url=fleet_data_queue,
+            fleet_agent_queue_url=fleet_agent_queue,
+            fleet_table=fleet_table,
+            fleet_target_concurrency=fleet_target_concurrency,
         )
         app = create_app(settings=settings)
     except ImportError as exc:
@@ -56,6 +89,8 @@ def serve(
     store_url = app.state.store.url
     console.print(f"spoolwatch service on http://{host}:{port}  (store: {store_url})")
     console.print(f"API docs: http://{host}:{port}/docs   dashboard: http://{host}:{port}/")
+    if settings.fleet_configured:
+        console.print(f"serverless fleet: table {settings.fleet_table} (agents page)")
     if no_auth:
         console.print("[yellow]authentication is off (--no-auth)[/]")
     uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -19,7 +19,16 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from spoolwatch import __version__
-from spoolwatch.server import deployments_api, fleet, ingest, metrics, outcomes, query, schemas
+from spoolwatch.server import (
+    deployments_api,
+    fleet,
+    ingest,
+    metrics,
+    outcomes,
+    query,
+    schemas,
+    serverless_fleet,
+)
 from spoolwatch.server.alerts import AlertNotifier
 from spoolwatch.server.auth import TokenChecker, require_token
 from spoolwatch.server.ingestion import Ingestor, IngestResult
@@ -41,8 +50,8 @@ def create_app(
     """The service over ``store`` (a :class:`Store`, a database URL, or ``settings.db_url``).
 
     The store is migrated when opened here. ``app.state`` holds ``store``, ``settings``,
-    ``ingestor`` (:class:`~spoolwatch.server.ingestion.Ingestor`), ``alerts`` and
-    ``counters`` for routers mounted on top.
+    ``ingestor`` (:class:`~spoolwatch.server.ingestion.Ingestor`), ``alerts``, ``counters``
+    and ``fleet_reader`` (``None`` without a serverless fleet) for routers mounted on top.
     """
     settings = settings or ServerSettings()
     if not isinstance(store, Store):
@@ -75,6 +84,9 @@ def create_app(
     )
     app.state.alerts = alerts
     app.state.counters = counters
+    app.state.fleet_reader = (
+        serverless_fleet.FleetReader(settings) if settings.fleet_configured else None
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)  # type: ignore[arg-type]
 
@@ -86,7 +98,7 @@ def create_app(
         dependencies=[Depends(require_token)],
         tags=["service"],
     )
-    for module in (deployments_api, ingest, query, outcomes, fleet, metrics):
+    for module in (deployments_api, ingest, query, outcomes, fleet, serverless_fleet, metrics):
         app.include_router(module.router)
     if settings.dashboard:
         _include_dashboard(app)

@@ -121,8 +121,10 @@ def deployment_page(request: Request, deployment_id: str) -> HTMLResponse:
 
 @router.get("/agents", response_class=HTMLResponse, include_in_schema=False)
 def agents_page(request: Request) -> HTMLResponse:
-    """The agent fleet: last heartbeat and throughput of every agent."""
-    return _page(request, "agents.html", "Agents", page="agents")
+    """The agent fleet: last heartbeat and throughput of every agent, and the serverless
+    fleet's backlog, leases and breaker when the service reads one."""
+    fleet = getattr(request.app.state, "fleet_reader", None) is not None
+    return _page(request, "agents.html", "Agents", page="agents", serverless_fleet=fleet)
 
 
 @router.get(PLOTLY_ROUTE, include_in_schema=False)

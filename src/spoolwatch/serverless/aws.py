@@ -23,6 +23,7 @@ from spoolwatch.errors import ConfigError, MissingExtra, SpoolUnavailable
 
 try:
     import boto3
+    from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 except ImportError:  # pragma: no cover - the [serverless] extra is missing
     boto3 = None  # type: ignore[assignment]
@@ -42,11 +43,25 @@ _NOT_FOUND = {
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 
 
-def client(service: str) -> Any:
-    """A boto3 client created the standard way (``AWS_ENDPOINT_URL`` is honoured)."""
+def client(service: str, *, timeout_seconds: float | None = None) -> Any:
+    """A boto3 client created the standard way (``AWS_ENDPOINT_URL`` is honoured).
+
+    ``timeout_seconds`` bounds connecting and reading, with one retry: for callers that
+    answer a person and must not wait minutes when AWS cannot be reached.
+    """
     if boto3 is None:
         raise MissingExtra("boto3", "serverless")
-    return boto3.client(service)  # type: ignore[call-overload]
+    if timeout_seconds is None:
+        return boto3.client(service)  # type: ignore[call-overload]
+    config = Config(
+        connect_timeout=timeout_seconds,
+        read_timeout=timeout_seconds,
+        retries={"max_attempts": 2, "mode": "standard"},
+    )
+    try:
+        return boto3.client(service, config=config)  # type: ignore[call-overload]
+    except BotoCoreError as exc:  # e.g. no region configured
+        raise ConfigError(f"cannot create the AWS {service} client: {exc}") from exc
 
 
 def _translate(exc: Exception, what: str) -> Exception:

@@ -75,7 +75,87 @@
     }, "No agents yet");
   }
 
+  /* The serverless fleet on AWS: shown only while the service can read it. */
+  const BREAKER_LEVELS = { closed: "green", half_open: "yellow", open: "red" };
+
+  function seconds(value) {
+    return value == null ? "–" : `${SW.num(value, 1)} s`;
+  }
+
+  function breakerDetail(breaker) {
+    const parts = [];
+    if (breaker.reason) parts.push(breaker.reason);
+    if (breaker.state !== "closed" && breaker.reopensIn != null) {
+      parts.push(breaker.reopensIn > 0
+        ? `re-opens to a probe in ${seconds(breaker.reopensIn)}`
+        : "a probe agent may run now");
+    }
+    if (breaker.probeHolder) parts.push(`probe: ${breaker.probeHolder}`);
+    parts.push(`${SW.num(breaker.failuresInWindow)} counting failure(s) in the window`);
+    return parts.join(" · ");
+  }
+
+  function renderLeases(leases) {
+    const tbody = document.querySelector("#fleet-leases tbody");
+    if (!leases.length) {
+      SW.placeholder(tbody, 3, "No lease is held: no agent is running.");
+      return;
+    }
+    SW.clearChildren(tbody);
+    for (const lease of leases) {
+      const row = document.createElement("tr");
+      SW.cell(row, SW.num(lease.slot), "num");
+      SW.cell(row, lease.holder);
+      SW.cell(row, seconds(lease.expiresIn), "num");
+      tbody.appendChild(row);
+    }
+  }
+
+  function renderFailures(failures) {
+    const tbody = document.querySelector("#fleet-failures tbody");
+    if (!failures.length) {
+      SW.placeholder(tbody, 3, "No recent failures.");
+      return;
+    }
+    SW.clearChildren(tbody);
+    for (const failure of failures) {
+      const row = document.createElement("tr");
+      SW.cell(row, SW.time(new Date(failure.at * 1000).toISOString()));
+      const kind = document.createElement("span");
+      kind.className = "event-type";
+      kind.textContent = failure.kind;
+      SW.cell(row, kind);
+      SW.cell(row, failure.reason);
+      tbody.appendChild(row);
+    }
+  }
+
+  async function loadServerlessFleet(panel) {
+    let fleet;
+    try {
+      fleet = await SW.api(panel.dataset.fleetUrl);
+    } catch {
+      /* 503: AWS cannot be reached now; the next refresh tries again. */
+      panel.hidden = true;
+      return;
+    }
+    SW.setText("fleet-visible", SW.num(fleet.visible));
+    SW.setText("fleet-in-flight", SW.num(fleet.in_flight));
+    SW.setText("fleet-recruits", SW.num(fleet.pending_recruits));
+    SW.setText("fleet-leases-held",
+      `${SW.num(fleet.leases.length)} of ${SW.num(fleet.target_concurrency)}`);
+    const breaker = fleet.breaker || {};
+    SW.setBadge("fleet-breaker", BREAKER_LEVELS[breaker.state] || "unknown",
+      String(breaker.state || "unknown").replace("_", "-"));
+    SW.setText("fleet-breaker-detail", breakerDetail(breaker));
+    renderLeases(fleet.leases || []);
+    renderFailures(fleet.failures || []);
+    panel.hidden = false;
+  }
+
   async function load() {
+    const panel = document.getElementById("fleet-panel");
+    const serverless = panel ? loadServerlessFleet(panel) : Promise.resolve();
     const fleet = await SW.api("/api/v2/spoolwatch/agents/");
     const agents = fleet.data || [];
     renderTable(agents);
@@ -85,6 +165,7 @@
     SW.setText("tile-sent", SW.num(agents.reduce((s, a) => s + ((a.details || {}).sent || 0), 0)));
     SW.setText("tile-quarantined",
       SW.num(agents.reduce((s, a) => s + ((a.details || {}).quarantined || 0), 0)));
+    await serverless;
   }
 
   SW.start(load);
