@@ -47,6 +47,11 @@ class Scenario:
     drain_threshold: int = 0
 
 
+#: Steady traffic arrives in Poisson counts every quarter second: spread finely enough that an
+#: agent's read (two receives 0.5 s apart) finds the queue empty only when traffic is thin.
+ARRIVAL_STEP = 0.25
+
+
 def _burst(rng: np.random.Generator) -> Arrivals:
     return [(0.0, 1_000_000)]
 
@@ -63,12 +68,12 @@ def _diurnal(rng: np.random.Generator) -> Arrivals:
     def rate(t: float) -> float:
         return 50.0 - 40.0 * math.cos(2 * math.pi * t / 86_400.0)
 
-    return _poisson(rng, rate, 86_400.0, 1.0)
+    return _poisson(rng, rate, 86_400.0, ARRIVAL_STEP)
 
 
 def _spiky(rng: np.random.Generator) -> Arrivals:
     end = 6 * 3600.0
-    base = dict(_poisson(rng, lambda t: 20.0, end, 1.0))
+    base = dict(_poisson(rng, lambda t: 20.0, end, ARRIVAL_STEP))
     t = float(rng.exponential(1800.0))
     while t < end - 60:
         size = int(rng.integers(50_000, 200_001))
@@ -80,7 +85,7 @@ def _spiky(rng: np.random.Generator) -> Arrivals:
 
 
 def _outage(rng: np.random.Generator) -> Arrivals:
-    traffic = _poisson(rng, lambda t: 100.0, 2 * 3600.0, 1.0)
+    traffic = _poisson(rng, lambda t: 100.0, 2 * 3600.0, ARRIVAL_STEP)
     if traffic and traffic[0][0] == 0.0:
         traffic[0] = (0.0, traffic[0][1] + 1_000_000)
     else:

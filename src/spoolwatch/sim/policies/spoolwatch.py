@@ -74,6 +74,7 @@ from spoolwatch.scaling import (
     BreakerDecision,
     BreakerState,
     CircuitBreaker,
+    Decision,
     FailureKind,
     Lease,
     LeaseTable,
@@ -81,6 +82,7 @@ from spoolwatch.scaling import (
     decide,
 )
 from spoolwatch.serverless.settings import ServerlessSettings
+from spoolwatch.serverless.setup import LAMBDA_BATCH_RECORDS
 from spoolwatch.sim.lambda_ import AgentQueueTrigger, LambdaFunction
 from spoolwatch.sim.model import AGENT_RETRY, AgentRun, drain
 from spoolwatch.sim.policies.base import Policy
@@ -113,6 +115,7 @@ class _Session:
     started: simpy.Event  # the first records were accepted
     finished: simpy.Event
     stopped_at: float | None = None
+    stopped_by: str | None = None
     probe_confirmed: bool = False
 
     def give_up_at(self) -> float:
@@ -151,6 +154,7 @@ class SpoolwatchPolicy(Policy):
         self.checks_failed = 0
         self.hand_offs = 0
         self.probes_unreported = 0
+        self.stops: dict[str, int] = {"surplus": 0, "breaker_open": 0, "lease_lost": 0}
         world.env.process(self._schedule())
 
     def figures(self) -> dict[str, float | int | str | None]:
@@ -163,6 +167,9 @@ class SpoolwatchPolicy(Policy):
             "checks_failed": self.checks_failed,
             "hand_offs": self.hand_offs,
             "probes_unreported": self.probes_unreported,
+            "stopped_surplus": self.stops["surplus"],
+            "stopped_breaker_open": self.stops["breaker_open"],
+            "stopped_lease_lost": self.stops["lease_lost"],
             "cold_starts": self.function.cold_starts,
         }
 
@@ -176,9 +183,9 @@ class SpoolwatchPolicy(Policy):
 
     def _decide(
         self, breaker: BreakerDecision | BreakerState, hops: int, counts: tuple[int, int] | None
-    ) -> None:
+    ) -> Decision:
         """Counts (read now unless given), live leases, waiting recruits → :func:`decide` →
-        post the recruits."""
+        post the recruits; returns the decision."""
         if counts is None:
             counts = self.world.queue.approx()
             self.world.ledger.sqs_call()
@@ -188,6 +195,7 @@ class SpoolwatchPolicy(Policy):
         self.running_peak = max(self.running_peak, running)
         decision = decide(visible, in_flight, running, self.trigger.pending, breaker, self.settings)
         self.trigger.post(decision.recruits, hops)
+        return decision
 
     # --- the schedule ---------------------------------------------------------------------
 
@@ -264,7 +272,9 @@ class SpoolwatchPolicy(Policy):
         else:
             self.breaker.record_success(probe=gate.probe and not session.probe_confirmed)
         self.leases.release(session.lease)
-        if not failed and outcome != "empty":
+        # ``_NO_HAND_OFF``: a run that read empty or was stopped (surplus, breaker open,
+        # lease lost) is not handed on, nor is a failed one
+        if outcome == "deadline":
             self._hand_off(hops)
 
     def _destination_ready(self) -> Generator[simpy.Event, Any, bool]:
@@ -292,6 +302,7 @@ class SpoolwatchPolicy(Policy):
                     until_empty=True,
                     on_step=lambda agent: self._accepted(session),
                     give_up_at=session.give_up_at,
+                    read_batch=LAMBDA_BATCH_RECORDS,
                 )
             )
         finally:
@@ -312,10 +323,35 @@ class SpoolwatchPolicy(Policy):
                 return
             renewed = self.leases.renew(session.lease)
             if renewed is None:
-                session.stopped_at = env.now
-                session.agent.stop = True
+                self._stop(session, "lease_lost")
                 return
             session.lease = renewed
+
+    def _stop(self, session: _Session, why: str) -> None:
+        """``Agent.stop(why)``: stop reading; the batch in hand has the shutdown grace."""
+        if session.stopped_by is not None:
+            return
+        session.stopped_at = self.world.env.now
+        session.stopped_by = why
+        self.stops[why] += 1
+        session.agent.request_stop(self.world.env)
+
+    def _should_stop(self, session: _Session, decision: Decision) -> bool:
+        """``RunWatch._should_stop``: the breaker opened, or this agent is surplus (fewer
+        wanted than run and its slot beyond the lowest ``max(1, wanted)`` live slots)."""
+        if decision.breaker is BreakerState.OPEN:
+            self._stop(session, "breaker_open")
+            return True
+        keep = max(1, decision.wanted)
+        if decision.running > keep and self._is_surplus(session.lease.slot, keep):
+            self._stop(session, "surplus")
+            return True
+        return False
+
+    def _is_surplus(self, slot: int, keep: int) -> bool:
+        """``ServerlessAgent.is_surplus``: ``slot`` is beyond the ``keep`` lowest live slots."""
+        live = sorted(lease.slot for lease in self.leases.running())
+        return slot in live and live.index(slot) >= keep
 
     def _watch(self, session: _Session) -> Generator[simpy.Event, Any, None]:
         """``_RunWatch``: confirm a probe at the first accepted records; decide then (or
@@ -341,7 +377,9 @@ class SpoolwatchPolicy(Policy):
                 next_decision = env.now + interval
                 unconfirmed = gate.probe and not session.probe_confirmed
                 breaker = gate if unconfirmed else self.breaker.state()
-                self._decide(breaker, session.hops + 1, None)
+                decision = self._decide(breaker, session.hops + 1, None)
+                if not unconfirmed and self._should_stop(session, decision):
+                    return
 
     def _hand_off(self, hops: int) -> None:
         """One agent-queue message when the breaker is not open and work is left."""

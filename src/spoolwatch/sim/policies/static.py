@@ -12,7 +12,7 @@ from typing import Any
 
 import simpy
 
-from spoolwatch.sim.model import AgentRun, drain
+from spoolwatch.sim.model import AGENT_READ_BATCH, AgentRun, drain
 from spoolwatch.sim.policies.base import Policy
 
 __all__ = ["StaticPolicy", "run_pod"]
@@ -32,8 +32,14 @@ def run_pod(
             yield env.timeout(start_delay)
         if agent.stop:
             return "stopped"
+        # the same agent as spoolwatch's, with its default read batch
         outcome = yield from drain(
-            world, agent, deadline=None, until_empty=False, retry_forever=True
+            world,
+            agent,
+            deadline=None,
+            until_empty=False,
+            retry_forever=True,
+            read_batch=AGENT_READ_BATCH,
         )
         if agent.processed == 0:
             world.over_recruited += 1
