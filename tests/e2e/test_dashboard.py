@@ -356,6 +356,76 @@ def test_agents_page_shows_the_fleet_heartbeats(monitored: Monitored, visit: Any
     assert page.errors == []
 
 
+@pytest.mark.aws
+def test_agents_page_shows_the_serverless_fleet_read_from_aws(
+    tmp_path: Path, visit: Any, moto_server: str
+) -> None:
+    import boto3
+
+    from spoolwatch.scaling import (
+        CircuitBreaker,
+        FailureKind,
+        LeaseTable,
+        ScalingSettings,
+        SystemClock,
+    )
+    from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore, create_table
+
+    sqs, dynamodb = boto3.client("sqs"), boto3.client("dynamodb")
+    suffix = uuid.uuid4().hex[:8]
+    data = sqs.create_queue(QueueName=f"dash-data-{suffix}")["QueueUrl"]
+    agent = sqs.create_queue(QueueName=f"dash-agent-{suffix}")["QueueUrl"]
+    table = f"dash-state-{suffix}"
+    create_table(dynamodb, table)
+    for i in range(5):
+        sqs.send_message(QueueUrl=data, MessageBody=f"record-{i}")
+    scaling = ScalingSettings(target_concurrency=4, failure_threshold=1, lease_seconds=90.0)
+    clock = SystemClock()
+    leases = LeaseTable.from_settings(DynamoLeaseStore(dynamodb, table), scaling, clock)
+    assert leases.acquire("lambda-7f3a") is not None
+    breaker = CircuitBreaker(DynamoBreakerStore(dynamodb, table), scaling, clock)
+    breaker.record_failure(reason="destination answered 503", kind=FailureKind.SERVER_ERROR)
+    settings = ServerSettings(
+        db_url=f"sqlite:///{tmp_path / 'spoolwatch.db'}",
+        auth=False,
+        fleet_data_queue_url=data,
+        fleet_agent_queue_url=agent,
+        fleet_table=table,
+        fleet_target_concurrency=4,
+    )
+    service = LocalService(create_app(settings=settings), free_port())
+    service.start()
+    try:
+        page = visit(f"{service.url}/agents")
+        page.page.wait_for_selector("#fleet-panel:not([hidden])")
+        assert page.page.inner_text("#fleet-visible") == "5"
+        assert page.page.inner_text("#fleet-leases-held") == "1 of 4"
+        badge = page.page.locator("#fleet-breaker")
+        assert (badge.inner_text(), badge.get_attribute("class")) == ("open", "badge red")
+        detail = page.page.inner_text("#fleet-breaker-detail")
+        assert "destination answered 503" in detail and "re-opens to a probe in" in detail
+        lease_row = page.page.locator("#fleet-leases tbody tr").first
+        assert "lambda-7f3a" in lease_row.inner_text()
+        failure_row = page.page.locator("#fleet-failures tbody tr").first
+        assert "server_error" in failure_row.inner_text()
+        page.page.locator("#fleet-panel").scroll_into_view_if_needed()
+        page.screenshot("agents-serverless-fleet")
+        assert page.errors == []
+    finally:
+        service.stop()
+        sqs.close()
+        dynamodb.close()
+
+
+def test_agents_page_without_a_serverless_fleet_has_no_fleet_panel(
+    monitored: Monitored, visit: Any
+) -> None:
+    page = visit(f"{monitored.url}/agents")
+    page.page.wait_for_selector("#agents-table tbody tr:not(.placeholder)")
+    assert page.page.locator("#fleet-panel").count() == 0
+    assert page.errors == []
+
+
 def test_deployment_without_data_says_so_without_errors(monitored: Monitored, visit: Any) -> None:
     page = visit(f"{monitored.url}/deployments/{monitored.empty_id}")
     page.page.wait_for_selector("#chart-predictions .chart-empty")

@@ -302,7 +302,9 @@ class DynamoBreakerStore(BreakerStore):
             Item={
                 "pk": _s(self.pk),
                 "sk": _s(f"failure#{failure.at:017.6f}#{uuid.uuid4().hex}"),
-                "at": _n(failure.at),
+                # Exact (repr), not 6 decimals: rounded up, the failure would read back
+                # later than the moment it is counted at, and not count towards opening.
+                "at": {"N": repr(float(failure.at))},
                 "kind": _s(failure.kind.value),
                 "reason": _s(failure.reason),
                 "expires_at": _n(failure.expires_at),
