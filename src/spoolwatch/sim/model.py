@@ -6,24 +6,32 @@ figures every policy is measured by (agents over time, agent-seconds).
 
 How an agent drains (:func:`drain`), the approximations stated:
 
-* An agent works in steps of one read batch: at most 500 records (the agent's
-  ``batching.max_records``, so in-flight counts are the real agent's) and at most
-  ``min(agent_throughput, receivers x 10 / latency) x step_seconds``; a step lasts the
-  batch's size divided by that rate. ``agent_throughput``
-  is what one agent sends to the destination per second, and SQS returns at most 10
-  messages per receive, so ``receivers`` concurrent receive loops with a receive latency
-  drawn per step (log-normal, median 20 ms within a region) bound it as well.
-* The step's records are received, sent, then deleted (one request per 10 records each
-  way). A send to a destination that is down fails after ``destination_fail_seconds``; the
+* spoolwatch's agent (``read_batch``: the ``spoolwatch`` policy's Lambda agents with 100,
+  ``static``'s and ``keda``'s pods with the agent config's default 500) works its serial
+  cycle: receives of 10 messages one after another until ``read_batch`` (or one returns
+  nothing), one HTTP request of ``SEND_SECONDS`` per ``REQUEST_RECORDS`` plus its own work
+  at ``agent_throughput`` records/s, then deletes of 10 one after another; each SQS call
+  takes a log-normal latency (median 20 ms). That is about 0.53 s per 100 records, some
+  190 records/s per agent, whatever the read batch. A read that finds nothing waits
+  ``READ_WAIT_SECONDS`` (whole-second long polls round 0.5 s to 0, so no long poll) and
+  receives once more; still nothing: a Lambda agent's run ends (``empty``), a pod reads
+  again.
+* Other agents (the recipe's) work in steps of one read batch: at most 500 records and at
+  most ``min(agent_throughput, receivers x 10 / latency) x step_seconds``; a step lasts the
+  batch's size divided by that rate: ``receivers`` concurrent receive loops with a receive
+  latency drawn per step. Their records are received, sent, then deleted (one request per
+  10 records each way, deletes taking no time). Finding the queue empty they long-poll
+  (``empty_wait_seconds`` for agents that stop when the queue is empty, 20 s otherwise),
+  billed as one receive per receive loop.
+* A send to a destination that is down fails after ``destination_fail_seconds``; the
   agent retries with back-off while extending the visibility timeout, and gives up after
   ``send_attempts`` (the recipe's agents) or never (always-on agents). spoolwatch's own
-  agent (``give_up_at``) retries as :mod:`spoolwatch.agent.channel` does: back-off from
-  :class:`~spoolwatch.agent.config.RetryConfig` (0.5 s doubling to 30 s, ±25 % jitter),
-  the visibility extended by the delay + 30 s before each wait, until the next wait would
-  pass its give-up point; then the records are given back (visible again at once) and the
-  run ends ``failed``.
-* An agent finding the queue empty long-polls (``empty_wait_seconds`` for agents that stop
-  when the queue is empty, 20 s otherwise), billed as one receive per receive loop.
+  Lambda agent (``give_up_at``) retries as :mod:`spoolwatch.agent.channel` does: back-off
+  from :class:`~spoolwatch.agent.config.RetryConfig` (0.5 s doubling to 30 s, ±25 %
+  jitter), the visibility extended by the delay + 30 s before each wait, until the next
+  wait would pass its give-up point, or that point passes during a wait (a stop, signalled
+  by :meth:`AgentRun.request_stop`, moves it to the stop's grace); then the records are
+  given back (visible again at once) and the run ends ``failed``.
 * A crash (fault) hits the next agent to send after the crash time, right after a
   successful send of one read batch and before its delete: those records come back after
   the visibility timeout and are sent again (duplicates).
@@ -55,7 +63,8 @@ __all__ = [
 #: Records per second one agent sends to its destination. ``bench/agent_throughput.py``
 #: measured 9,600-19,700 records/s for one agent process on a full core of the development
 #: machine; a 512 MB Lambda function gets about 0.29 vCPU (1,769 MB = one vCPU), hence 3,000.
-#: The SQS receive bound (``receivers x 10 / 20 ms`` = 2,000/s by default) binds first.
+#: The recipe's agents: the SQS receive bound (``receivers x 10 / 20 ms`` = 2,000/s by
+#: default) binds first; spoolwatch's serial agent adds this to its calls' latencies.
 AGENT_THROUGHPUT = 3000.0
 
 LONG_POLL_SECONDS = 20.0

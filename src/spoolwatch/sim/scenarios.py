@@ -10,6 +10,8 @@
   first agent comes at 450 s) is draining, and at t = 160 s the next agent to send crashes
   between its send and its delete; 3 hours.
 
+Steady traffic (and the spikes' base) arrives as Poisson counts every quarter second.
+
 "Drained" is when the backlog first emptied after the last arrival; for ``outage``, when
 it first fell to 1,000 records (10 s of traffic) after the destination came back.
 

@@ -18,46 +18,59 @@ reading simpy's time plus an epoch. The flow around them follows
   is down it fails after ``destination_fail_seconds`` and the invocation records the
   failure (``DESTINATION_UNREACHABLE``), releases its lease and exits without receiving a
   single record → the agent runs until the queue reads empty or 60 s before the 900 s limit
-  (``deadline_margin_seconds``). Beside it, a heartbeat renews the lease every
-  ``heartbeat_seconds`` (``lease_seconds / 3``; a lost lease stops the agent) and a watch
-  confirms a half-open probe at the first accepted records (the breaker closes then) and
-  decides — at the first accepted records or after one heartbeat period, whichever comes
-  first, then every heartbeat period — with running = live leases, pending = waiting
-  recruits, and the probe's own gate while it is unconfirmed. There is no scale-in.
-  A send to a down destination is retried with the agent's back-off until 20 s
-  (``margin / 3``) before the limit, the batch's visibility extended meanwhile; then it is
-  given back with ``nack`` (visible again at once) and the run has failed. At the end:
-  ``record_success`` (closing the breaker if an unconfirmed probe) or
+  (``deadline_margin_seconds``), reading batches of ``LAMBDA_BATCH_RECORDS`` (100) in the
+  shipped agent's serial cycle (:func:`~spoolwatch.sim.model.drain` with ``read_batch``):
+  ten receives of 10, one send, ten deletes of 10, one call after another. Beside it, a
+  heartbeat renews the lease every ``heartbeat_seconds`` (``lease_seconds / 3``; a lost
+  lease stops the agent, ``lease_lost``) and a watch confirms a half-open probe at the
+  first accepted records (the breaker closes then) and decides — at the first accepted
+  records or after one heartbeat period, whichever comes first, then every heartbeat
+  period — with running = live leases, pending = waiting recruits, and the probe's own gate
+  while it is unconfirmed. At each decision not made under an unconfirmed probe's gate
+  (``RunWatch._should_stop``) the agent stops when the decision's breaker state is OPEN
+  (``breaker_open``), or when ``running > max(1, wanted)`` and its slot is not among the
+  lowest ``max(1, wanted)`` live slots (``is_surplus``; ``surplus``: agents deciding at
+  the same moment agree on who stops, and the lowest slot always stays). A stopped agent
+  reads nothing more and finishes its batch in hand: a send to a destination that is up
+  is acked; one to a destination that is down is retried until the 10 s shutdown grace
+  (``retry.shutdown_grace_seconds``) runs out, then given back. A send to a down
+  destination is retried with the agent's back-off until 20 s (``margin / 3``) before the
+  limit or the stop's grace, whichever is first, the batch's visibility extended
+  meanwhile; then it is given back with ``nack`` (visible again at once) and the run has
+  failed. At the end: ``record_success`` (closing the breaker if an unconfirmed probe) or
   ``record_failure(DESTINATION_UNREACHABLE)``; release the lease; hand off (one
-  agent-queue message) only when the run stopped healthy (deadline or lost lease, not
-  empty) with work left and the breaker is not open.
+  agent-queue message) only when the run stopped at the deadline (not ``empty``,
+  ``surplus``, ``breaker_open`` or ``lease_lost``: ``_NO_HAND_OFF``), did not fail, work
+  is left and the breaker is not open.
 * A crashed invocation reports nothing: its lease frees when it expires, and its
   agent-queue message comes back after that queue's visibility timeout (5,400 s).
 
 Where the model still differs from what ships (besides :mod:`~spoolwatch.sim.model`'s
 general approximations):
 
-* The agent: the simulated one receives with ``receivers`` (4) concurrent receive loops and
-  its deletes take no time; the shipped agent has one reader thread per channel (one in
-  Lambda) that receives 10 messages per call up to 500, sends, then deletes them 10 per call,
-  one call after another. At 20 ms per SQS call and 50 ms per HTTP request of 100 records
-  that is some 220 records/s per agent, not 2,000: the simulated spoolwatch (and
-  ``static``/``keda``, which run the same agent) drain faster than the shipped agent would
-  (with ``receivers=1``, 500 records/s, the 1M burst at cap 10 takes 352 s, not 211 s;
-  the trigger takes 686 s). The real reader ends its run at the first read that
-  finds nothing within 0.5 s; the simulated one long-polls ``empty_wait_seconds`` (2 s).
+* The agent's cycle is the shipped one (receive, send, delete in one thread), timed by its
+  calls: each SQS call a log-normal latency (median 20 ms, mean 23 ms), the send one HTTP
+  request of 50 ms plus the agent's own work at ``agent_throughput`` (3,000 records/s),
+  i.e. about 0.53 s per 100 records: some 190 records/s per agent, 1,900/s for 10. The
+  records of a read are taken at its first receive (the real ones over its ten), and are
+  deleted at once after the last delete call (the real ones 10 at a time). A read that
+  finds nothing waits 0.5 s and receives once more, as ``SqsSpool.read(wait=0.5)`` does;
+  SQS's short-poll sampling (an empty answer while a few messages wait) is not modelled.
+  Steady traffic arrives every quarter second, not continuously, so a lone agent on thin
+  traffic reads empty (and ends its run) a little more often than it would.
 * Each SQS or DynamoDB call of the schedule and of an agent's gates takes a fixed 20 ms
   (a breaker write, a lost slot race are not timed); the calls of the watch, the heartbeat
   and the end of a run take no time. The watch reacts at once (the real one polls every
   0.2 s) and sees the first records once they are deleted (the real one once accepted).
+  ``is_surplus`` reads the live leases without a DynamoDB call.
 * The agent queue's waiting recruits are counted exactly; SQS's approximate counts of that
   queue lag like the data queue's, so the real handler may recruit more (the lease slots
   still cap the agents; the surplus exit at once, billed as short invocations).
 * The destination is either up or down (unreachable after ``destination_fail_seconds``):
   429, 5xx, auth errors and poison records are not modelled. A failing send that ends after
   the destination came back counts as the retry that succeeded. The give-up point is
-  checked before each back-off wait, not during it (a lease lost mid-wait gives up at the
-  next retry rather than after the 10 s shutdown grace).
+  re-checked when a stop arrives during a back-off wait (the real reader polls it every
+  50 ms), but not during a send attempt that is failing (neither does the real one).
 * Lambda's retry of an agent-queue message after a function error is modelled only for a
   crash; the agent's own heartbeats to the destination are not modelled.
 """
