@@ -13,6 +13,13 @@ from spoolwatch.errors import ConfigError
 
 app = typer.Typer(help="Deployments monitored by the service.", no_args_is_help=True)
 
+_ACCURACY_FLAGS = {
+    "metric": "--accuracy-metric",
+    "yellow": "--accuracy-yellow",
+    "red": "--accuracy-red",
+    "baseline": "--accuracy-baseline",
+}
+
 
 def _feature_types(values: list[str]) -> dict[str, str]:
     out = {}
@@ -40,13 +47,32 @@ def create(
         None, "--id", help="Use this deployment id (24 hex characters)."
     ),
     model_id: str | None = typer.Option(None, "--model-id", help="Use this model id."),
+    accuracy_metric: str | None = typer.Option(
+        None,
+        "--accuracy-metric",
+        help="Judge accuracy by: accuracy or logLoss (classification), rmse or mae (regression).",
+    ),
+    accuracy_yellow: float | None = typer.Option(
+        None, "--accuracy-yellow", help="Yellow at this degradation, in percent (default 10)."
+    ),
+    accuracy_red: float | None = typer.Option(
+        None, "--accuracy-red", help="Red at this degradation, in percent (default 20)."
+    ),
+    accuracy_baseline: float | None = typer.Option(
+        None,
+        "--accuracy-baseline",
+        help="The metric's reference value (default: measured on the first joined rows).",
+    ),
     db: str | None = DB_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Create a deployment; its training data becomes the drift baseline."""
     from spoolwatch.store.deployments import (
+        AccuracySettings,
+        AccuracySettingsError,
         Deployment,
         DeploymentExists,
+        check_accuracy,
         check_target,
         create_deployment,
         new_object_id,
@@ -57,6 +83,15 @@ def create(
     names = tuple(c.strip() for c in class_names.split(",")) if class_names else ()
     try:
         check_target(target_type, names)
+        accuracy = check_accuracy(
+            target_type,
+            AccuracySettings(
+                metric=accuracy_metric,
+                yellow=None if accuracy_yellow is None else accuracy_yellow / 100,
+                red=None if accuracy_red is None else accuracy_red / 100,
+                baseline_value=accuracy_baseline,
+            ),
+        )
         ids = (
             validate_object_id(deployment_id, "--id") if deployment_id else new_object_id(),
             validate_object_id(model_id, "--model-id") if model_id else new_object_id(),
@@ -77,8 +112,11 @@ def create(
             target_name=target,
             class_names=names,
             baseline=baseline,
+            accuracy=accuracy,
         )
         create_deployment(open_db(db), deployment)
+    except AccuracySettingsError as exc:
+        fail(f"{_ACCURACY_FLAGS[exc.field]}: {exc}")
     except (ConfigError, DeploymentExists) as exc:
         fail(str(exc))
     if as_json:
@@ -90,11 +128,22 @@ def create(
                 "targetType": target_type,
                 "classNames": list(names),
                 "features": [f["name"] for f in deployment.to_json()["features"]],
+                "accuracy": deployment.to_json()["accuracy"],
             }
         )
         return
     console.print(f"deployment id: {deployment.id}")
     console.print(f"model id:      {deployment.model_id}")
+    if accuracy is not None:
+        shown = accuracy.to_json()
+        parts = [f"judged by {shown['metric']}"]
+        if shown["yellowPercent"] is not None:
+            parts.append(
+                f"yellow at {shown['yellowPercent']:g} %, red at {shown['redPercent']:g} %"
+            )
+        if shown["baselineValue"] is not None:
+            parts.append(f"baseline {shown['baselineValue']:g}")
+        console.print(f"accuracy:      {'; '.join(parts)}")
 
 
 @app.command("list")

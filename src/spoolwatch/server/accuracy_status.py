@@ -2,8 +2,9 @@
 
 The reference is the metric over the deployment's first ``accuracy_reference_rows`` (default
 500) joined predictions in prediction-time order, measured on all of its data whatever period
-is asked for: the model's accuracy when it went live. The
-judgement itself is :mod:`spoolwatch.monitoring.accuracy_health`.
+is asked for: the model's accuracy when it went live, unless the deployment gives its own
+baseline value. A deployment's own accuracy settings (metric, thresholds, baseline) win over
+the service's. The judgement itself is :mod:`spoolwatch.monitoring.accuracy_health`.
 """
 
 from __future__ import annotations
@@ -33,11 +34,23 @@ __all__ = ["accuracy_config", "judge_rows", "usable_rows"]
 logger = logging.getLogger(__name__)
 
 
-def accuracy_config(settings: ServerSettings) -> AccuracyHealthConfig:
-    """The service's accuracy thresholds and minimum rows (metric: the target type's default)."""
+def accuracy_config(
+    settings: ServerSettings, deployment: Deployment | None = None
+) -> AccuracyHealthConfig:
+    """The deployment's own accuracy settings where it has them, else the service's
+    thresholds and the target type's default metric; minimum rows from the service."""
+    own = deployment.accuracy if deployment is not None else None
+    if own is None:
+        return AccuracyHealthConfig(
+            yellow=settings.accuracy_yellow,
+            red=settings.accuracy_red,
+            min_rows=settings.accuracy_min_rows,
+        )
     return AccuracyHealthConfig(
-        yellow=settings.accuracy_yellow,
-        red=settings.accuracy_red,
+        metric=own.metric,
+        yellow=settings.accuracy_yellow if own.yellow is None else own.yellow,
+        red=settings.accuracy_red if own.red is None else own.red,
+        baseline_value=own.baseline_value,
         min_rows=settings.accuracy_min_rows,
     )
 
@@ -101,8 +114,8 @@ def judge_rows(
 ) -> tuple[AccuracyJudgement, list[AccuracyJudgement]] | None:
     """The period's and each bucket's judgement of joined ``rows``; ``None`` when the
     deployment's metric does not apply (a misconfigured deployment is logged, not fatal)."""
-    config = accuracy_config(settings)
     try:
+        config = accuracy_config(settings, deployment)
         metric = config.metric_for(deployment.target_type)
     except ConfigError as exc:
         logger.warning("deployment %s: %s", deployment.id, exc)

@@ -11,10 +11,14 @@ from fastapi.responses import Response
 from spoolwatch.errors import ConfigError
 from spoolwatch.server import schemas
 from spoolwatch.server.auth import require_token
+from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store.base import Store
 from spoolwatch.store.deployments import (
+    AccuracySettings,
+    AccuracySettingsError,
     Deployment,
     DeploymentExists,
+    check_accuracy,
     check_target,
     create_deployment,
     delete_deployment,
@@ -29,11 +33,39 @@ __all__ = ["deployment_from_request", "router"]
 router = APIRouter(prefix="/api/v2", dependencies=[Depends(require_token)], tags=["deployments"])
 
 
-def deployment_from_request(body: schemas.DeploymentCreate) -> Deployment:
+_ACCURACY_FIELDS = {
+    "metric": "metric",
+    "yellow": "yellowPercent",
+    "red": "redPercent",
+    "baseline": "baselineValue",
+}
+
+
+def _accuracy(body: schemas.DeploymentCreate, settings: ServerSettings) -> AccuracySettings | None:
+    given = body.accuracy
+    if given is None:
+        return None
+    return check_accuracy(
+        body.targetType,
+        AccuracySettings(
+            metric=given.metric,
+            yellow=None if given.yellowPercent is None else given.yellowPercent / 100,
+            red=None if given.redPercent is None else given.redPercent / 100,
+            baseline_value=given.baselineValue,
+        ),
+        default_yellow=settings.accuracy_yellow,
+        default_red=settings.accuracy_red,
+    )
+
+
+def deployment_from_request(
+    body: schemas.DeploymentCreate, settings: ServerSettings | None = None
+) -> Deployment:
     """A :class:`Deployment` from the API body (baseline from ``trainingData`` if given);
     :class:`ConfigError` naming the field when something does not fit."""
     class_names = tuple(body.classNames or ())
     check_target(body.targetType, class_names)
+    accuracy = _accuracy(body, settings or ServerSettings())
     baseline = None
     if body.trainingData is not None:
         import pandas as pd
@@ -60,6 +92,7 @@ def deployment_from_request(body: schemas.DeploymentCreate) -> Deployment:
         target_name=body.targetName,
         class_names=class_names,
         baseline=baseline,
+        accuracy=accuracy,
     )
 
 
@@ -81,10 +114,17 @@ def _response(request: Request, deployment: Deployment, with_health: bool) -> di
     responses={409: {"description": "id already taken"}, 422: {"description": "invalid body"}},
 )
 def create(request: Request, body: schemas.DeploymentCreate) -> dict[str, Any]:
-    """Create a deployment (optionally with given ``id``/``modelId`` and training data)."""
+    """Create a deployment (optionally with given ``id``/``modelId``, training data and its
+    own ``accuracy`` settings: metric, yellow/red thresholds in percent, baseline value)."""
     store: Store = request.app.state.store
     try:
-        deployment = create_deployment(store, deployment_from_request(body))
+        deployment = create_deployment(
+            store, deployment_from_request(body, request.app.state.settings)
+        )
+    except AccuracySettingsError as exc:
+        field = _ACCURACY_FIELDS.get(exc.field, exc.field)
+        detail = [{"loc": ["body", "accuracy", field], "msg": str(exc), "type": "value_error"}]
+        raise HTTPException(status_code=422, detail=detail) from exc
     except DeploymentExists as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from exc
     except ConfigError as exc:

@@ -231,6 +231,28 @@ class AgentHeartbeat(_Body):
 # --------------------------------------------------------------------------- deployments
 
 
+class AccuracySettingsBody(BaseModel):
+    """A deployment's own accuracy judgement; fields left out take the service's defaults."""
+
+    # Settings are few and easily misspelt: an unknown key is an error, not ignored.
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str | None = Field(
+        default=None, description="accuracy or logLoss (classification), rmse or mae (regression)"
+    )
+    yellowPercent: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description="degradation for yellow, in %"
+    )
+    redPercent: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description="degradation for red, in %"
+    )
+    baselineValue: float | None = Field(
+        default=None,
+        allow_inf_nan=False,
+        description="the metric's reference value (default: measured on the first joined rows)",
+    )
+
+
 class DeploymentCreate(_Body):
     """``POST /api/v2/deployments/``. ``id``/``modelId`` may be given (24 hex characters)."""
 
@@ -245,6 +267,7 @@ class DeploymentCreate(_Body):
         default=None, description="training columns {name: [values]}; includes the target"
     )
     featureTypes: dict[str, Literal["numeric", "categorical"]] | None = None
+    accuracy: AccuracySettingsBody | None = None
 
 
 class FeatureInfo(BaseModel):
@@ -273,6 +296,9 @@ class DeploymentResponse(BaseModel):
     features: list[FeatureInfo]
     hasBaseline: bool
     createdAt: float
+    accuracy: AccuracySettingsBody | None = Field(
+        default=None, description="the deployment's own accuracy settings (null: the service's)"
+    )
     serviceHealth: HealthStatus | None = None
     modelHealth: HealthStatus | None = None
     accuracyHealth: HealthStatus | None = None

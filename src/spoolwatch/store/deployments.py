@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import time
@@ -13,14 +14,19 @@ from sqlalchemy import Connection, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from spoolwatch.errors import ConfigError
+from spoolwatch.monitoring.accuracy_health import ACCURACY_HEALTH_METRICS
 from spoolwatch.monitoring.baseline import Baseline
 from spoolwatch.store import schema
 from spoolwatch.store.base import Store
 
 __all__ = [
+    "ACCURACY_METRICS_BY_TYPE",
     "TARGET_TYPES",
+    "AccuracySettings",
+    "AccuracySettingsError",
     "Deployment",
     "DeploymentExists",
+    "check_accuracy",
     "create_deployment",
     "delete_deployment",
     "get_deployment",
@@ -35,6 +41,132 @@ _OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 
 class DeploymentExists(ConfigError):
     """A deployment with that id already exists."""
+
+
+class AccuracySettingsError(ConfigError):
+    """A deployment's accuracy settings do not fit; ``field`` is ``metric``, ``yellow``,
+    ``red`` or ``baseline``."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+#: Accuracy metrics a deployment may be judged by, per target type; the first is the default.
+ACCURACY_METRICS_BY_TYPE = {
+    "binary": ("accuracy", "logLoss"),
+    "multiclass": ("accuracy", "logLoss"),
+    "regression": ("rmse", "mae"),
+}
+
+
+@dataclass(frozen=True)
+class AccuracySettings:
+    """How one deployment's accuracy is judged; ``None`` takes the service's default.
+
+    ``yellow``/``red`` are relative degradations against the reference (0.1 = 10 %);
+    ``baseline_value`` replaces the reference measured on the deployment's first joined rows.
+    """
+
+    metric: str | None = None
+    yellow: float | None = None
+    red: float | None = None
+    baseline_value: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form."""
+        return {
+            "metric": self.metric,
+            "yellow": self.yellow,
+            "red": self.red,
+            "baselineValue": self.baseline_value,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AccuracySettings:
+        """Read the stored form."""
+        return cls(
+            metric=data.get("metric"),
+            yellow=data.get("yellow"),
+            red=data.get("red"),
+            baseline_value=data.get("baselineValue"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """As the API shows it: thresholds in percent."""
+        return {
+            "metric": self.metric,
+            "yellowPercent": None if self.yellow is None else round(self.yellow * 100, 10),
+            "redPercent": None if self.red is None else round(self.red * 100, 10),
+            "baselineValue": self.baseline_value,
+        }
+
+
+def _check_threshold(field: str, value: float | None) -> None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise AccuracySettingsError(field, f"{field} threshold must be above 0 %, got {value!r}")
+
+
+def check_accuracy(
+    target_type: str,
+    settings: AccuracySettings | None,
+    *,
+    default_yellow: float = 0.10,
+    default_red: float = 0.20,
+) -> AccuracySettings | None:
+    """``settings`` checked against the target type and completed: the metric named (the
+    type's default when not given) and a threshold given alone paired with the default of
+    the other. :class:`AccuracySettingsError` names the field that does not fit."""
+    if settings is None or settings == AccuracySettings():
+        return None
+    allowed = ACCURACY_METRICS_BY_TYPE.get(target_type, ())
+    metric = settings.metric or (allowed[0] if allowed else None)
+    if metric not in ACCURACY_HEALTH_METRICS:
+        raise AccuracySettingsError(
+            "metric", f"accuracy metric {metric!r} is not one of {', '.join(allowed)}"
+        )
+    if metric not in allowed:
+        raise AccuracySettingsError(
+            "metric",
+            f"accuracy metric {metric!r} does not apply to {target_type} deployments; "
+            f"use {' or '.join(allowed)}",
+        )
+    _check_threshold("yellow", settings.yellow)
+    _check_threshold("red", settings.red)
+    yellow, red = settings.yellow, settings.red
+    if (yellow is None) != (red is None):
+        yellow = default_yellow if yellow is None else yellow
+        red = default_red if red is None else red
+    if yellow is not None and red is not None and yellow >= red:
+        field = "yellow" if settings.yellow is not None else "red"
+        raise AccuracySettingsError(
+            field,
+            f"the yellow threshold ({yellow * 100:g} %) must be below the red threshold "
+            f"({red * 100:g} %)",
+        )
+    if red is not None and metric == "accuracy" and red > 1:
+        raise AccuracySettingsError(
+            "red",
+            f"accuracy cannot fall by more than 100 %, so a red threshold of "
+            f"{red * 100:g} % would never be reached",
+        )
+    _check_baseline(metric, settings.baseline_value)
+    return AccuracySettings(metric, yellow, red, settings.baseline_value)
+
+
+def _check_baseline(metric: str, value: float | None) -> None:
+    if value is None:
+        return
+    if not math.isfinite(value):
+        raise AccuracySettingsError("baseline", f"baseline value must be finite, got {value!r}")
+    if metric == "accuracy" and not 0 < value <= 1:
+        raise AccuracySettingsError(
+            "baseline", f"an accuracy baseline is a share in (0, 1], got {value!r}"
+        )
+    if metric != "accuracy" and value < 0:
+        raise AccuracySettingsError(
+            "baseline", f"a {metric} baseline cannot be negative, got {value!r}"
+        )
 
 
 def new_object_id() -> str:
@@ -62,6 +194,7 @@ class Deployment:
     class_names: tuple[str, ...] = ()
     baseline: Baseline | None = None
     created_at: float = field(default_factory=time.time)
+    accuracy: AccuracySettings | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The deployment as the API shows it."""
@@ -81,6 +214,7 @@ class Deployment:
             "features": features,
             "hasBaseline": self.baseline is not None,
             "createdAt": self.created_at,
+            "accuracy": self.accuracy.to_json() if self.accuracy is not None else None,
         }
 
 
@@ -101,6 +235,7 @@ def check_target(target_type: str, class_names: tuple[str, ...]) -> None:
 def create_deployment(store: Store, deployment: Deployment) -> Deployment:
     """Insert ``deployment``; :class:`DeploymentExists` when its id is taken."""
     check_target(deployment.target_type, deployment.class_names)
+    accuracy = check_accuracy(deployment.target_type, deployment.accuracy)
     values = {
         "id": validate_object_id(deployment.id, "id"),
         "name": deployment.name,
@@ -114,6 +249,7 @@ def create_deployment(store: Store, deployment: Deployment) -> Deployment:
             else None
         ),
         "created_at": deployment.created_at,
+        "accuracy": orjson.dumps(accuracy.to_dict()).decode() if accuracy is not None else None,
     }
     try:
         with store.write() as conn:
@@ -134,6 +270,7 @@ def _from_row(row: Any) -> Deployment:
         class_names=tuple(orjson.loads(row.class_names or "[]")),
         baseline=baseline,
         created_at=row.created_at,
+        accuracy=AccuracySettings.from_dict(orjson.loads(row.accuracy)) if row.accuracy else None,
     )
 
 

@@ -47,9 +47,19 @@ def _indexes(conn: Connection) -> None:
         conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})"))
 
 
+def _deployment_accuracy(conn: Connection) -> None:
+    # Databases created at version 1 since this column joined the schema already have it.
+    columns = {c["name"] for c in inspect(conn).get_columns("deployments")}
+    if "accuracy" not in columns:
+        conn.execute(text("ALTER TABLE deployments ADD COLUMN accuracy TEXT"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema: tokens, deployments, hourly aggregates, events, fleet", _initial),
     Migration(2, "indexes for dedupe pruning, accuracy and events by time", _indexes),
+    Migration(
+        3, "per-deployment accuracy settings (deployments.accuracy, JSON)", _deployment_accuracy
+    ),
 )
 
 

@@ -70,6 +70,7 @@ deployments = Table(
     Column("class_names", Text, nullable=True),  # JSON list
     Column("baseline", Text, nullable=True),  # JSON of monitoring's Baseline
     Column("created_at", Float, nullable=False),
+    Column("accuracy", Text, nullable=True),  # JSON of AccuracySettings (migration 3)
 )
 
 idempotency_keys = Table(
