@@ -178,3 +178,17 @@ def test_fleet_settings_come_from_the_fleet_cli_variables(monkeypatch: pytest.Mo
     monkeypatch.setenv("SPOOLWATCH_TARGET_CONCURRENCY", "many")
     with pytest.raises(ConfigError, match="SPOOLWATCH_TARGET_CONCURRENCY"):
         ServerSettings.from_env()
+
+
+def test_serve_refuses_a_fleet_without_its_queues(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from spoolwatch.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["serve", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--fleet-table", "state"],
+        env={"SPOOLWATCH_DATA_QUEUE_URL": "", "SPOOLWATCH_AGENT_QUEUE_URL": ""},
+    )
+    assert result.exit_code == 2
+    assert "missing: --fleet-data-queue, --fleet-agent-queue" in " ".join(result.output.split())
