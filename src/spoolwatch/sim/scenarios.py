@@ -10,7 +10,7 @@
   first agent comes at 450 s) is draining, and at t = 160 s the next agent to send crashes
   between its send and its delete; 3 hours.
 
-Steady traffic (and the spikes' base) arrives as Poisson counts every quarter second.
+Steady traffic (and the spikes' base) arrives as Poisson counts every tenth of a second.
 
 "Drained" is when the backlog first emptied after the last arrival; for ``outage``, when
 it first fell to 1,000 records (10 s of traffic) after the destination came back.
@@ -49,9 +49,10 @@ class Scenario:
     drain_threshold: int = 0
 
 
-#: Steady traffic arrives in Poisson counts every quarter second: spread finely enough that an
-#: agent's read (two receives 0.5 s apart) finds the queue empty only when traffic is thin.
-ARRIVAL_STEP = 0.25
+#: Steady traffic arrives in Poisson counts every tenth of a second: fine enough that an
+#: agent's read (two receives 0.5 s apart) finds the queue empty about as often as with
+#: continuous arrivals (at 20 records/s: once in e^8 to e^10 reads, not once in e^5).
+ARRIVAL_STEP = 0.1
 
 
 def _burst(rng: np.random.Generator) -> Arrivals:

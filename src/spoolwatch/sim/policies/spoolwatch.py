@@ -56,8 +56,10 @@ general approximations):
   deleted at once after the last delete call (the real ones 10 at a time). A read that
   finds nothing waits 0.5 s and receives once more, as ``SqsSpool.read(wait=0.5)`` does;
   SQS's short-poll sampling (an empty answer while a few messages wait) is not modelled.
-  Steady traffic arrives every quarter second, not continuously, so a lone agent on thin
-  traffic reads empty (and ends its run) a little more often than it would.
+  Steady traffic arrives every tenth of a second, not continuously, so a lone agent on
+  thin traffic reads empty (and ends its run) a little more often than it would; SQS's
+  short polls (the reader's 0.5 s wait rounds to no long poll) can make it less rare. The
+  reader's ``GetQueueAttributes`` for its statistics is neither timed nor billed.
 * Each SQS or DynamoDB call of the schedule and of an agent's gates takes a fixed 20 ms
   (a breaker write, a lost slot race are not timed); the calls of the watch, the heartbeat
   and the end of a run take no time. The watch reacts at once (the real one polls every
