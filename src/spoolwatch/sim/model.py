@@ -11,8 +11,8 @@ How an agent drains (:func:`drain`), the approximations stated:
   cycle: receives of 10 messages one after another until ``read_batch`` (or one returns
   nothing), one HTTP request of ``SEND_SECONDS`` per ``REQUEST_RECORDS`` plus its own work
   at ``agent_throughput`` records/s, then deletes of 10 one after another; each SQS call
-  takes a log-normal latency (median 20 ms). That is about 0.53 s per 100 records, some
-  190 records/s per agent, whatever the read batch. A read that finds nothing waits
+  takes a log-normal latency (median 20 ms). That is about 0.54 s per 100 records,
+  186 records/s per agent, whatever the read batch. A read that finds nothing waits
   ``READ_WAIT_SECONDS`` (whole-second long polls round 0.5 s to 0, so no long poll) and
   receives once more; still nothing: a Lambda agent's run ends (``empty``), a pod reads
   again.

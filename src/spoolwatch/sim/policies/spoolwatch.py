@@ -51,7 +51,7 @@ general approximations):
 * The agent's cycle is the shipped one (receive, send, delete in one thread), timed by its
   calls: each SQS call a log-normal latency (median 20 ms, mean 23 ms), the send one HTTP
   request of 50 ms plus the agent's own work at ``agent_throughput`` (3,000 records/s),
-  i.e. about 0.53 s per 100 records: some 190 records/s per agent, 1,900/s for 10. The
+  i.e. about 0.54 s per 100 records: 186 records/s per agent, 1,860/s for 10. The
   records of a read are taken at its first receive (the real ones over its ten), and are
   deleted at once after the last delete call (the real ones 10 at a time). A read that
   finds nothing waits 0.5 s and receives once more, as ``SqsSpool.read(wait=0.5)`` does;

@@ -1,7 +1,7 @@
 """``static``: N always-on agents (pods), started before the run, never scaled.
 
 Each agent is spoolwatch's agent in its serial cycle with the config's default read batch of
-500 (about 190 records/s; :func:`~spoolwatch.sim.model.drain`), polls an empty queue every
+500 (about 186 records/s; :func:`~spoolwatch.sim.model.drain`), polls an empty queue every
 0.5 s, retries a failing destination forever while extending the visibility of what it
 holds, and is billed per second as a pod for the whole run. A crashed agent is
 replaced after ``restart_seconds``.
