@@ -82,7 +82,8 @@ class FleetReader:
                 self._cached = (now, self._fresh())
             outcome = self._cached[1]
         if isinstance(outcome, FleetUnavailable):
-            raise outcome
+            # A new exception per caller: a shared one would collect every caller's traceback.
+            raise FleetUnavailable(str(outcome))
         return outcome
 
     def _fresh(self) -> dict[str, Any] | FleetUnavailable:
