@@ -8,12 +8,12 @@ How an agent drains (:func:`drain`), the approximations stated:
 
 * spoolwatch's agent (``read_batch``: the ``spoolwatch`` policy's Lambda agents with 100,
   ``static``'s and ``keda``'s pods with the agent config's default 500) works its serial
-  cycle: receives of 10 messages one after another until ``read_batch`` (or one returns
-  nothing), one HTTP request of ``SEND_SECONDS`` per ``REQUEST_RECORDS`` plus its own work
-  at ``agent_throughput`` records/s, then deletes of 10 one after another; each SQS call
-  takes a log-normal latency (median 20 ms). That is about 0.54 s per 100 records,
-  186 records/s per agent, whatever the read batch. A read that finds nothing waits
-  ``READ_WAIT_SECONDS`` (whole-second long polls round 0.5 s to 0, so no long poll) and
+  cycle (:mod:`~spoolwatch.sim.agent_cycle`): receives of 10 messages one after another
+  until ``read_batch`` (or one returns nothing), one HTTP request of 50 ms per 100 records
+  plus its own work at ``agent_throughput`` records/s, then deletes of 10 one after
+  another; each SQS call takes a log-normal latency (median 20 ms). That is about 0.54 s
+  per 100 records, 186 records/s per agent, whatever the read batch. A read that finds
+  nothing waits 0.5 s (whole-second long polls round it to 0, so no long poll) and
   receives once more; still nothing: a Lambda agent's run ends (``empty``), a pod reads
   again.
 * Other agents (the recipe's) work in steps of one read batch: at most 500 records and at
@@ -47,7 +47,12 @@ from typing import Any
 import numpy as np
 import simpy
 
-from spoolwatch.agent.config import RetryConfig
+from spoolwatch.sim.agent_cycle import (
+    calls_seconds,
+    read_serially,
+    send_seconds,
+    send_until,
+)
 from spoolwatch.sim.costs import CostLedger, Prices
 from spoolwatch.sim.sqs import InFlight, SimQueue
 
@@ -69,19 +74,9 @@ AGENT_THROUGHPUT = 3000.0
 
 LONG_POLL_SECONDS = 20.0
 
-#: The real agent's back-off (``retry`` in its config), used by ``drain(give_up_at=...)``.
-AGENT_RETRY = RetryConfig()
-
 #: Records an agent reads and acks together (``batching.max_records`` of the agent config):
 #: what a crash between send and delete leaves to be delivered twice.
 AGENT_READ_BATCH = 500
-
-#: One HTTP request to the destination (up to ``REQUEST_RECORDS`` records), within a region.
-SEND_SECONDS = 0.050
-#: Records per request (``batching.max_records_per_request`` of the agent config).
-REQUEST_RECORDS = 100
-#: ``batching.wait_seconds``: how long a read that finds nothing waits before it is empty.
-READ_WAIT_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -306,8 +301,8 @@ def drain(
     after which the batch in hand is given up, asked again before every retry and when
     ``agent.stopping`` fires during a wait) sends retry as the real agent's do and a failed
     batch is given back at once. With ``read_batch`` the agent works spoolwatch's serial
-    cycle (:func:`_read_serially`) with batches of that many records; without it, the
-    parallel receive loops of the module docstring.
+    cycle (:mod:`~spoolwatch.sim.agent_cycle`) with batches of that many records; without
+    it, the parallel receive loops of the module docstring.
     """
     world.agents.append(agent)
     if agent.stopping is None:
@@ -321,7 +316,7 @@ def drain(
             if read_batch is None:
                 batch, woken = yield from _receive(world, deadline, until_empty)
             else:
-                batch, woken = yield from _read_serially(world, read_batch)
+                batch, woken = yield from read_serially(world, read_batch)
             if batch is None:
                 if until_empty and not woken:
                     return "empty"
@@ -329,18 +324,18 @@ def drain(
             if give_up_at is None:
                 sent = yield from _send(world, batch, retry_forever)
             else:
-                sent = yield from _send_until(world, agent, batch, give_up_at)
+                sent = yield from send_until(world, agent, batch, give_up_at)
             if not sent:
                 return "failed"
             if read_batch is not None:
-                yield world.env.timeout(_send_seconds(world, batch.count))
+                yield world.env.timeout(send_seconds(world, batch.count))
             world.queue.mark_sent(batch)
             if batch.extra.get("crash") and world.take_crash():
                 return "crashed"
             deletes = math.ceil(batch.count / 10)
             if read_batch is not None:
                 # DeleteMessageBatch, 10 entries a call, one call after another
-                yield world.env.timeout(_calls_seconds(world, deletes))
+                yield world.env.timeout(calls_seconds(world, deletes))
             world.queue.delete(batch)
             world.ledger.sqs_call(calls=deletes)
             world.check_drained()
@@ -380,47 +375,6 @@ def _receive(
     return batch, False
 
 
-def _calls_seconds(world: World, calls: int) -> float:
-    """The time of ``calls`` SQS calls made one after another."""
-    median, sigma = world.params.receive_latency_median, world.params.receive_latency_sigma
-    return float(world.rng.lognormal(math.log(median), sigma, size=calls).sum())
-
-
-def _send_seconds(world: World, count: int) -> float:
-    """One accepted send of ``count`` records: the agent's own work (validate, encode:
-    ``agent_throughput``) and one HTTP request per ``REQUEST_RECORDS``."""
-    return count / world.params.agent_throughput + math.ceil(count / REQUEST_RECORDS) * (
-        SEND_SECONDS
-    )
-
-
-def _read_serially(
-    world: World, read_batch: int
-) -> Generator[simpy.Event, Any, tuple[InFlight | None, bool]]:
-    """spoolwatch's ``SqsSpool.read(read_batch, wait=0.5)``: receives of 10, one after
-    another, until ``read_batch`` or a receive that returns nothing; a first receive that
-    returns nothing waits out the rest of ``READ_WAIT_SECONDS`` (whole-second long polls
-    round it to 0) and receives once more. ``(None, False)`` when both found nothing."""
-    p, env, queue = world.params, world.env, world.queue
-    batch = queue.receive(read_batch, p.visibility_seconds)
-    if batch is None:
-        first = _calls_seconds(world, 1)
-        world.ledger.sqs_call()
-        yield env.timeout(max(first, READ_WAIT_SECONDS))
-        batch = queue.receive(read_batch, p.visibility_seconds)
-        if batch is None:
-            world.ledger.sqs_call()
-            yield env.timeout(_calls_seconds(world, 1))
-            return None, False
-    if world.crashes_due:
-        batch.extra["crash"] = True
-    # a short read ends with one receive that returned nothing
-    calls = math.ceil(batch.count / 10) + (batch.count < read_batch)
-    world.ledger.sqs_call(records=batch.count, calls=calls)
-    yield env.timeout(_calls_seconds(world, calls))
-    return batch, False
-
-
 def _send(world: World, batch: InFlight, retry_forever: bool) -> Generator[simpy.Event, Any, bool]:
     """Send ``batch``; retry with back-off while the destination is down."""
     p, env = world.params, world.env
@@ -436,39 +390,3 @@ def _send(world: World, batch: InFlight, retry_forever: bool) -> Generator[simpy
         world.ledger.sqs_call()
         yield env.timeout(min(30.0, 2.0**attempts))
     return True
-
-
-def _send_until(
-    world: World, agent: AgentRun, batch: InFlight, give_up_at: Callable[[], float]
-) -> Generator[simpy.Event, Any, bool]:
-    """Send ``batch`` as the real agent does (see the module docstring); ``False`` when it
-    was given back."""
-    p, env, retry = world.params, world.env, AGENT_RETRY
-    attempt = 0
-    calls = math.ceil(batch.count / 10)
-    while not world.destination_up():
-        yield env.timeout(p.destination_fail_seconds)
-        if world.destination_up():
-            return True
-        attempt += 1
-        base = min(retry.max_seconds, retry.initial_seconds * retry.multiplier ** (attempt - 1))
-        delay = base * (1.0 + float(world.rng.uniform(-retry.jitter, retry.jitter)))
-        if env.now + delay >= give_up_at():
-            break
-        world.queue.extend(batch, delay + 30.0)
-        world.ledger.sqs_call(calls=calls)
-        end = env.now + delay
-        # the reader re-checks its give-up point while it waits: a stop during the wait
-        # gives the batch back once the stop's grace is over
-        while env.now < min(end, give_up_at()):
-            waits: list[simpy.Event] = [env.timeout(min(end, give_up_at()) - env.now)]
-            if agent.stopping is not None and not agent.stopping.triggered:
-                waits.append(agent.stopping)
-            yield env.any_of(waits)
-        if env.now >= give_up_at():
-            break
-    else:
-        return True
-    world.queue.release(batch)  # nack(pending): visible again at once
-    world.ledger.sqs_call(calls=calls)
-    return False

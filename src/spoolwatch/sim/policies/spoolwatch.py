@@ -98,8 +98,9 @@ from spoolwatch.scaling import (
 )
 from spoolwatch.serverless.settings import ServerlessSettings
 from spoolwatch.serverless.setup import LAMBDA_BATCH_RECORDS
+from spoolwatch.sim.agent_cycle import AGENT_RETRY
 from spoolwatch.sim.lambda_ import AgentQueueTrigger, LambdaFunction
-from spoolwatch.sim.model import AGENT_RETRY, AgentRun, drain
+from spoolwatch.sim.model import AgentRun, drain
 from spoolwatch.sim.policies.base import Policy
 from spoolwatch.sim.policies.counting import CountingBreakerStore, CountingLeaseStore
 
