@@ -443,8 +443,8 @@ def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 def changed(payload: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
     """A deep copy of the payload with the node at ``path`` replaced (or removed)."""
-    copy = json_copy(payload)
-    parent = copy
+    copy: dict[str, Any] = json_copy(payload)
+    parent: Any = copy
     for step in path[:-1]:
         parent = parent[step]
     if value is MISSING:
@@ -455,6 +455,7 @@ def changed(payload: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[
 
 
 def json_copy(value: Any) -> Any:
+    """A copy of the nested dicts and lists, so a change leaves the base payload as it is."""
     if isinstance(value, dict):
         return {key: json_copy(item) for key, item in value.items()}
     if isinstance(value, list):
