@@ -3,10 +3,11 @@
 Building the pydantic models of :mod:`spoolwatch.records.payloads` for every record costs
 more than the rest of the agent's work on it, so :func:`~spoolwatch.records.validate_record`
 first asks these checks. Each answers one question: is this payload *certainly* valid? It
-returns ``None`` when it is, else the name of the first field it could not accept (the same
-top-level field the models name, or ``"payload"`` for a key that is not a string).
-Anything not accepted here goes through the models, which
-give the verdict and the message, so the messages are the models' own.
+returns ``None`` when it is, else the first top-level field (in the model's order) it could
+not accept, or ``"payload"`` for a key that is not a string. Anything not accepted here goes
+through the models, which give the verdict and the message, so the messages are the models'
+own. The checks look at whole lists at once (``map(type, ...)`` into a frozenset's
+``issuperset``), which runs in C rather than one Python step per value.
 
 The checks therefore must never accept a payload the models reject (the differential tests
 prove it); they may leave unusual but valid input to the models: numbers as strings,
@@ -48,7 +49,8 @@ _NUMBERS: frozenset[type] = frozenset({float, int, bool, _NONE})
 _SCALARS: frozenset[type] = frozenset({bool, int, float, str, _NONE})
 #: Types an ``int | float | str`` actual value may have.
 _ACTUAL_VALUES: frozenset[type] = frozenset({int, float, str, bool})
-#: An int at least this large may not fit a float (the models reject it there).
+#: Ints from about 2**1024 up overflow a float, which the models reject where a float is
+#: expected; the fast path accepts only ints well below that and leaves the rest to them.
 _FLOAT_INT_LIMIT = 2**1023
 
 _PREDICTION_LISTS = ("associationIds", "forecastDistance", "rowIndex", "partition", "seriesId")
