@@ -22,7 +22,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: (name, script, arguments, what it measures)
 BENCHMARKS: list[tuple[str, str, list[str], str]] = [
-    ("spools", "spool_throughput.py", [], "records/s written and read+acked per spool"),
+    (
+        "spools",
+        "spool_throughput.py",
+        ["--features", "10"],
+        "records/s written and read+acked per spool, 25 rows x 10 features",
+    ),
+    (
+        "spools-light",
+        "spool_throughput.py",
+        ["--features", "3"],
+        "records/s written and read+acked per spool, 25 rows x 3 features",
+    ),
+    ("records", "record_validation.py", [], "microseconds per record validation, by data type"),
     ("agent", "agent_throughput.py", [], "records/s from a spool into an HTTP destination"),
     ("ingest", "ingest.py", [], "prediction rows/s folded into the service's aggregates"),
     ("drift", "drift.py", [], "drift statistics on 100k reference and 1M current rows"),

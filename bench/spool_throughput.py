@@ -25,9 +25,11 @@ ROWS = 25
 FEATURES = 10
 
 
-def make_records(count: int) -> list[Record]:
-    """``count`` PREDICTIONS_DATA records of 25 rows and 10 features, as the Reporter writes."""
-    features = {f"f{j}": [float(i * j % 97) / 7 for i in range(ROWS)] for j in range(FEATURES)}
+def make_records(count: int, features_per_row: int = FEATURES) -> list[Record]:
+    """``count`` PREDICTIONS_DATA records of 25 rows, as the Reporter writes them."""
+    features = {
+        f"f{j}": [float(i * j % 97) / 7 for i in range(ROWS)] for j in range(features_per_row)
+    }
     payload = {
         "timestamp": "2026-11-25 10:00:00.000+0000",
         "modelId": "650a1b2c3d4e5f6a7b8c9d0f",
@@ -41,19 +43,20 @@ def make_records(count: int) -> list[Record]:
     ]
 
 
-def measure(name: str, open_spool: Callable[[], Spool], records: list[Record]) -> None:
-    """Write all records (batches of 100), then read and ack them all (batches of 500)."""
+def measure(name: str, open_spool: Callable[[], Spool], batch: list[Record], count: int) -> None:
+    """Write ``count`` records (the batch of 100 again and again, as a model reports new
+    records without keeping old ones), then read and ack them all (batches of 500)."""
     writer = open_spool()
     started = time.perf_counter()
-    for i in range(0, len(records), 100):
-        writer.write(records[i : i + 100])
+    for _ in range(count // len(batch)):
+        writer.write(batch)
     write_seconds = time.perf_counter() - started
     writer.close()
 
     reader = open_spool()
     taken = 0
     started = time.perf_counter()
-    while taken < len(records):
+    while taken < count:
         batch = reader.read(500, wait=1.0)
         if not batch:
             break
@@ -61,7 +64,7 @@ def measure(name: str, open_spool: Callable[[], Spool], records: list[Record]) -
         taken += len(batch)
     read_seconds = time.perf_counter() - started
     reader.close()
-    n = len(records)
+    n = count
     print(
         f"{name:<22} write {n / write_seconds:>9,.0f} records/s   "
         f"read+ack {taken / read_seconds:>9,.0f} records/s   ({taken:,} of {n:,} read)"
@@ -80,12 +83,14 @@ def rabbitmq_answers(url: str) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--features", type=int, default=FEATURES, help="feature columns")
     parser.add_argument("--rabbitmq-url", default="amqp://guest:guest@127.0.0.1:5672/%2F")
     options = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    records = make_records(options.records)
-    print(f"{options.records:,} records of {ROWS} rows x {FEATURES} features, one core")
+    count = options.records - options.records % 100
+    batch = make_records(100, options.features)
+    print(f"{count:,} records of {ROWS} rows x {options.features} features, one core")
     with tempfile.TemporaryDirectory() as tmp:
         for data_format in ("JSON", "BYTE_ARRAY"):
             directory = os.path.join(tmp, data_format)
@@ -93,16 +98,17 @@ def main() -> None:
             measure(
                 f"filesystem {data_format.lower()}",
                 lambda d=directory, f=data_format: FilesystemSpool(d, data_format=f),
-                records,
+                batch,
+                count,
             )
     name = f"bench-{uuid.uuid4().hex[:8]}"
-    measure("memory", lambda: MemorySpool(name), records)
+    measure("memory", lambda: MemorySpool(name), batch, count)
     if rabbitmq_answers(options.rabbitmq_url):
         from spoolwatch.spools.rabbitmq import from_url
 
         queue = f"spoolwatch-bench-{uuid.uuid4().hex[:8]}"
         address = f"{options.rabbitmq_url}?queue={queue}"
-        measure("rabbitmq", lambda: from_url(address), records)
+        measure("rabbitmq", lambda: from_url(address), batch, count)
         import pika
 
         connection = pika.BlockingConnection(pika.URLParameters(options.rabbitmq_url))
