@@ -16,6 +16,8 @@ if ! answers 5672; then
     echo "starting RabbitMQ"
     rabbitmq-server -detached >/dev/null 2>&1 || true
     wait_for 5672 RabbitMQ 60 || true
+    # The port opens before every plugin has booted; wait for the broker itself.
+    timeout 60 rabbitmqctl await_startup >/dev/null 2>&1 || true
   else
     echo "RabbitMQ is not installed; its tests will skip (and fail under CI=true)" >&2
   fi
