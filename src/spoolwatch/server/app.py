@@ -15,6 +15,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
@@ -32,7 +34,7 @@ from spoolwatch.server import (
 from spoolwatch.server.alerts import AlertNotifier
 from spoolwatch.server.auth import TokenChecker, require_token
 from spoolwatch.server.ingestion import Ingestor, IngestResult
-from spoolwatch.server.limits import BodyLimit
+from spoolwatch.server.limits import BodyLimit, NulGuard
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store.base import Store, StoreUnavailable, open_store
 
@@ -87,8 +89,10 @@ def create_app(
     app.state.fleet_reader = (
         serverless_fleet.FleetReader(settings) if settings.fleet_configured else None
     )
+    app.add_middleware(NulGuard)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
 
     app.add_api_route(
         "/api/v2/version/",
@@ -114,6 +118,16 @@ async def _store_unavailable(_request: Request, exc: StoreUnavailable) -> JSONRe
         status_code=503,
         headers={"Retry-After": "2"},
     )
+
+
+async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming each field, without echoing the input: it may be NaN (not JSON), huge, or
+    a secret sent to the wrong field."""
+    detail = [
+        {key: value for key, value in error.items() if key not in {"input", "url"}}
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
 
 
 def version() -> dict[str, Any]:

@@ -230,6 +230,11 @@ class Ingestor:
                 422,
                 [{"loc": ["body"], "msg": "the body must be a JSON object", "type": "dict_type"}],
             )
+        # NUL arrives only as the \u0000 escape; the walk runs only when one is present.
+        found = schemas.nul_field(parsed) if b"\\u0000" in body else None
+        if found is not None:
+            msg = f"{'.'.join(map(str, found))}: {schemas.NUL_MESSAGE}"
+            raise IngestError(422, [{"loc": ["body", *found], "msg": msg, "type": "value_error"}])
         return parsed
 
     def _commit(

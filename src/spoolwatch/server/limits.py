@@ -1,12 +1,16 @@
-"""Request body size limit (413), enforced before the body is read into memory."""
+"""Request limits: body size (413, enforced before the body is read into memory) and NUL
+characters in the path or query (422: PostgreSQL text cannot hold them, SQLite would)."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
-__all__ = ["BodyLimit"]
+__all__ = ["NUL_MESSAGE", "BodyLimit", "NulGuard"]
+
+NUL_MESSAGE = "NUL characters (\\u0000) are not allowed"
 
 Scope = dict[str, Any]
 
@@ -70,3 +74,43 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class NulGuard:
+    """ASGI middleware: 422 naming the path or query parameter that holds a NUL character."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            loc = _nul_location(scope)
+            if loc is not None:
+                body = orjson.dumps(
+                    {"detail": [{"loc": loc, "msg": NUL_MESSAGE, "type": "value_error"}]}
+                )
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 422,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def _nul_location(scope: Scope) -> list[str] | None:
+    if "\x00" in scope.get("path", ""):
+        return ["path"]
+    query = scope.get("query_string", b"").decode("latin-1")
+    if "%00" not in query and "\x00" not in query:
+        return None
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return ["query", name.replace("\x00", "")]
+    return None

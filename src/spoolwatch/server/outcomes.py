@@ -277,7 +277,8 @@ def get_events(
     end: End = None,
     event_type: Annotated[str | None, Query(alias="eventType")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # Bounded so the database's 64-bit OFFSET cannot overflow.
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> dict[str, Any]:
     """Events reported for the deployment, newest first."""
     deployment = require_deployment(request, deployment_id)

@@ -17,6 +17,8 @@ HOUR = 3600
 DAY = 24 * HOUR
 _BUCKETS = {"PT1H": HOUR, "P1D": DAY, "P7D": 7 * DAY}
 DEFAULT_SPAN = 7 * DAY
+_EARLIEST = datetime(2, 1, 1, tzinfo=UTC).timestamp()
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
 
 
 def _seconds(moment: datetime) -> float:
@@ -69,6 +71,19 @@ def resolve_period(
     """The hour-aligned period for ``start``/``end`` (default: the last 7 days up to the end
     of the current hour); 422 when ``start`` is not before ``end`` or the bucket is unknown."""
     now = time.time() if now is None else now
+    for name, moment in (("start", start), ("end", end)):
+        # Hours are rounded outwards and must stay within what a datetime can show.
+        if moment is not None and not _EARLIEST <= _seconds(moment) <= _LATEST:
+            raise HTTPException(
+                status_code=422,
+                detail=[
+                    {
+                        "loc": ["query", name],
+                        "msg": "must be between 0002-01-01 and 9999-12-30",
+                        "type": "value_error",
+                    }
+                ],
+            )
     end_s = _seconds(end) if end is not None else now
     end_h = -(-int(end_s) // HOUR) * HOUR
     start_h = int(_seconds(start)) // HOUR * HOUR if start is not None else end_h - default_span

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from spoolwatch.records.timestamps import parse_timestamp
@@ -49,9 +50,41 @@ __all__ = [
     "ServiceStatsResponse",
     "TargetDriftResponse",
     "VersionResponse",
+    "nul_field",
 ]
 
 Status = Literal["unknown", "green", "yellow", "red"]
+
+NUL_MESSAGE = "NUL characters (\\u0000) are not allowed"
+
+
+def nul_field(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """Where in a parsed JSON value a string (or key) holds a NUL character, or ``None``.
+
+    PostgreSQL's text columns cannot store NUL, so such input is refused on every backend.
+    """
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                return (*path, key.replace("\x00", ""))
+            found = nul_field(item, (*path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_field(item, (*path, index))
+            if found is not None:
+                return found
+    return None
+
+
+def _refuse_nul(data: Any) -> Any:
+    found = nul_field(data)
+    if found is not None:
+        raise ValueError(f"{'.'.join(map(str, found))}: {NUL_MESSAGE}")
+    return data
 
 
 class _Body(BaseModel):
@@ -227,6 +260,20 @@ class AgentHeartbeat(_Body):
     backlog: dict[str, int | None] = Field(default_factory=dict)
     errors: dict[str, int] | int | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return _refuse_nul(data)
+
+    @model_validator(mode="after")
+    def _storable(self) -> AgentHeartbeat:
+        # Kept as JSON; orjson (like the databases) stops at 64-bit integers.
+        try:
+            orjson.dumps(self.model_dump())
+        except TypeError:
+            raise ValueError("an integer exceeds the 64-bit range") from None
+        return self
+
 
 # --------------------------------------------------------------------------- deployments
 
@@ -268,6 +315,19 @@ class DeploymentCreate(_Body):
     )
     featureTypes: dict[str, Literal["numeric", "categorical"]] | None = None
     accuracy: AccuracySettingsBody | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return _refuse_nul(data)
+
+    @field_validator("trainingData")
+    @classmethod
+    def _scalar_columns(cls, columns: dict[str, list[Any]] | None) -> dict[str, list[Any]] | None:
+        for name, values in (columns or {}).items():
+            if any(v is not None and not isinstance(v, str | int | float) for v in values):
+                raise ValueError(f"trainingData.{name}: values must be numbers, strings or null")
+        return columns
 
 
 class FeatureInfo(BaseModel):

@@ -1,0 +1,193 @@
+"""Bad input to the monitoring service: a 4xx naming the field, never a 500, nothing stored.
+
+Runs on SQLite and on the real PostgreSQL (NUL characters only fail on PostgreSQL, whose text
+columns cannot hold them).
+"""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from spoolwatch.server.app import create_app
+from spoolwatch.server.settings import ServerSettings
+from spoolwatch.store import schema
+from spoolwatch.store.base import Store, open_store
+from spoolwatch.store.tokens import create_token
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+TS = "2026-11-24T10:00:00Z"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('bad-input') / 'db.sqlite'}"
+        opened = open_store(url)
+        try:
+            yield opened
+        finally:
+            opened.close()
+        return
+    base: str = request.getfixturevalue("postgres_url")
+    import psycopg
+
+    name = f"spoolwatch_bad_input_{uuid.uuid4().hex[:10]}"
+    admin = base.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    opened = open_store(base.rsplit("/", 1)[0] + "/" + name)
+    try:
+        yield opened
+    finally:
+        opened.close()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def client(store: Store) -> TestClient:
+    token = create_token(store, "bad-input")[1]
+    app = create_app(store, settings=ServerSettings(cache_seconds=0.0))
+    c = TestClient(app, raise_server_exceptions=False)
+    c.headers["Authorization"] = f"Bearer {token}"
+    return c
+
+
+@pytest.fixture(scope="module")
+def deployment(client: TestClient) -> str:
+    dep = uuid.uuid4().hex[:24]
+    body = {"id": dep, "targetType": "regression", "targetName": "y"}
+    assert client.post("/api/v2/deployments/", json=body).status_code == 201
+    return dep
+
+
+def rows(store: Store, table: object) -> int:
+    with store.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+def test_nan_in_a_deployment_body_is_422_naming_the_field(client: TestClient) -> None:
+    body = '{"targetType": "regression", "accuracy": {"baselineValue": NaN}}'
+    response = client.post(
+        "/api/v2/deployments/", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "accuracy", "baselineValue"]
+
+
+def test_end_near_year_9999_is_422_naming_end(client: TestClient, deployment: str) -> None:
+    response = client.get(
+        f"/api/v2/deployments/{deployment}/serviceStats/", params={"end": "9999-12-31T23:59:59"}
+    )
+    assert response.status_code == 422, response.text
+    assert "end" in str(response.json()["detail"])
+
+
+def test_events_offset_beyond_64_bits_is_422_naming_offset(
+    client: TestClient, deployment: str
+) -> None:
+    response = client.get(
+        f"/api/v2/deployments/{deployment}/events/", params={"offset": str(10**23)}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["query", "offset"]
+
+
+def test_heartbeat_with_an_integer_beyond_64_bits_is_422_and_not_stored(
+    client: TestClient, store: Store
+) -> None:
+    before = rows(store, schema.agent_heartbeats)
+    for body in (
+        {"agentId": "huge-backlog", "backlog": {"sqs": 10**30}},
+        {"agentId": "huge-extra", "cycles": 10**30},
+    ):
+        response = client.post("/api/v2/spoolwatch/agents/heartbeat/", json=body)
+        assert response.status_code == 422, response.text
+        assert "64-bit" in response.text
+    assert rows(store, schema.agent_heartbeats) == before
+
+
+def test_training_data_with_nested_values_is_422_naming_the_column(
+    client: TestClient, store: Store
+) -> None:
+    before = rows(store, schema.deployments)
+    body = {
+        "targetType": "regression",
+        "targetName": "y",
+        "trainingData": {"a": [[1], [2]], "y": [1, 2]},
+    }
+    response = client.post("/api/v2/deployments/", json=body)
+    assert response.status_code == 422, response.text
+    assert "trainingData.a" in response.text
+    assert rows(store, schema.deployments) == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v2/deployments/%00/",
+        "/api/v2/status/%00/",
+        "/api/v2/deployments/{dep}/serviceStats/?modelId=%00",
+        "/api/v2/deployments/{dep}/events/?eventType=a%00",
+    ],
+)
+def test_nul_character_in_path_or_query_is_422_naming_it(
+    client: TestClient, deployment: str, path: str
+) -> None:
+    response = client.get(path.format(dep=deployment))
+    assert response.status_code == 422, response.text
+    assert "NUL" in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/api/v2/deployments/{dep}/predictionRequests/fromJSON/",
+            {
+                "data": [
+                    {"timestamp": TS, "modelId": "m\u0000", "numPredictions": 1, "executionTime": 1}
+                ]
+            },
+            "data.0.modelId",
+        ),
+        (
+            "/api/v2/deployments/{dep}/actuals/fromJSON/",
+            {"data": [{"associationId": "a\u0000", "actualValue": 1}]},
+            "data.0.associationId",
+        ),
+        (
+            "/api/v2/remoteEvents/",
+            {"timestamp": TS, "eventType": "x", "message": "m\u0000", "deploymentId": "{dep}"},
+            "message",
+        ),
+        ("/api/v2/spoolwatch/agents/heartbeat/", {"agentId": "a\u0000"}, "agentId"),
+        ("/api/v2/deployments/", {"targetType": "regression", "label": "a\u0000"}, "label"),
+    ],
+)
+def test_nul_character_in_a_body_is_422_naming_the_field_and_changes_nothing(
+    client: TestClient,
+    store: Store,
+    deployment: str,
+    path: str,
+    body: dict[str, object],
+    field: str,
+) -> None:
+    if body.get("deploymentId") == "{dep}":
+        body = {**body, "deploymentId": deployment}
+    tables = (schema.events, schema.agent_heartbeats, schema.deployments, schema.accuracy_rows)
+    before = [rows(store, t) for t in tables]
+    response = client.post(path.format(dep=deployment), json=body)
+    assert response.status_code == 422, response.text
+    assert field in response.text and "NUL" in response.text
+    assert [rows(store, t) for t in tables] == before
