@@ -160,6 +160,44 @@ def test_binary_frame_with_wrong_crc_becomes_an_error_and_the_next_frame_is_read
     assert deliveries[1].record.payload == second.payload
 
 
+def test_frame_cut_short_by_a_crash_does_not_swallow_the_frames_appended_after_it(
+    tmp_path: Path,
+) -> None:
+    # A writer that died mid-frame leaves a file without the end marker; the next writer
+    # appends to it, so the cut frame's length reaches into the first appended frame.
+    first, cut, third, fourth = sample_records(4)
+    torn = encode_frame(cut)[:150]
+    appended = [encode_frame(third), encode_frame(fourth)]
+    (tmp_path / "fs_spool.1").write_bytes(encode_frame(first) + torn + b"".join(appended))
+    with FilesystemSpool(tmp_path) as spool:
+        deliveries = spool.read(10)
+    assert [d.raw for d in deliveries if d.error is not None] == [torn]
+    assert [d.record.payload for d in deliveries if d.record] == [
+        first.payload,
+        third.payload,
+        fourth.payload,
+    ]
+
+
+def test_frame_cut_short_in_a_growing_file_waits_for_the_frame_appended_after_it(
+    tmp_path: Path,
+) -> None:
+    first, cut, third = sample_records(3)
+    torn = encode_frame(cut)[:150]
+    appended = encode_frame(third)
+    path = tmp_path / "fs_spool.1"
+    # The cut frame's claimed length is covered, but the appended frame is not complete yet.
+    path.write_bytes(encode_frame(first) + torn + appended[:-10])
+    with FilesystemSpool(tmp_path) as spool:
+        assert [d.record.payload for d in spool.read(10) if d.record] == [first.payload]
+        assert spool.read(10) == []
+        with path.open("ab") as handle:
+            handle.write(appended[-10:])
+        deliveries = spool.read(10)
+    assert [d.raw for d in deliveries if d.error is not None] == [torn]
+    assert [d.record.payload for d in deliveries if d.record] == [third.payload]
+
+
 def test_bad_magic_resyncs_only_at_the_next_frame_with_a_valid_crc(tmp_path: Path) -> None:
     first, second = sample_records(2)
     good = encode_frame(first)

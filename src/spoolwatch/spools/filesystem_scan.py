@@ -188,15 +188,25 @@ class FileStream:
                     break
                 out.append(item)
                 continue
-            out.append(self._frame(buf, i, end, crc))
+            item = self._frame(buf, i, end, crc, final)
+            if item is None:
+                break
+            out.append(item)
         return out
 
-    def _frame(self, buf: bytes, i: int, end: int, crc: int) -> Delivery:
+    def _frame(self, buf: bytes, i: int, end: int, crc: int, final: bool) -> Delivery | None:
+        """The frame at ``buf[i:end]``; ``None`` means wait for more bytes."""
         offset = self.pos
+        body = buf[i + _HEAD_SIZE : end]
+        if crc and zlib.crc32(body) != crc:
+            span = self._mismatch_span(end - i, final)
+            if span is None:
+                return None
+            buf, i = self._buf, self.pos - self._buf_start
+            end = i + span
+        raw = buf[i:end]
         self.pos = self._buf_start + end
         self.consumed += 1
-        raw = buf[i:end]
-        body = raw[_HEAD_SIZE:]
         if crc and zlib.crc32(body) != crc:
             error = DecodeError(
                 f"CRC-32 mismatch (frame says 0x{crc:08x}, bytes give 0x{zlib.crc32(body):08x})",
@@ -211,6 +221,23 @@ class FileStream:
         except RecordError as exc:
             return self._delivery(raw, offset, exc)
         return Delivery(record, raw, (self.gen, offset), position)
+
+    def _mismatch_span(self, claimed: int, final: bool) -> int | None:
+        """How many bytes a frame whose CRC-32 does not match covers; ``None``: wait.
+
+        A frame cut short by a crashed writer, with the next writer's frames appended after
+        it, claims a length that reaches into them: it ends where the first valid frame
+        inside the claimed span starts (or may start, once its bytes are all written).
+        """
+        while self._read_more():
+            pass
+        buf, i = self._buf, self.pos - self._buf_start
+        inner = _next_valid_frame(buf, i + 1, self.max_frame)
+        if inner is not None and inner < i + claimed:
+            return inner - i
+        if not final and _frame_may_start_within(buf, i + 1, i + claimed, self.max_frame):
+            return None
+        return claimed
 
     def _resync(self, final: bool, problem: str) -> Delivery | None:
         """Skip to the next trustworthy frame; ``None`` means wait for more bytes."""
@@ -255,3 +282,22 @@ def _next_valid_frame(buf: bytes, start: int, max_frame: int) -> int | None:
                 return at
         at = buf.find(MAGIC_BYTES, at + 1)
     return None
+
+
+def _frame_may_start_within(buf: bytes, start: int, stop: int, max_frame: int) -> bool:
+    """Whether a checksummed frame not yet complete in ``buf`` starts in ``[start, stop)``."""
+    at = buf.find(MAGIC_BYTES, start, stop + 3)
+    while 0 <= at < stop:
+        if at + _HEAD_SIZE > len(buf):
+            return True
+        _, version, length, crc = _HEAD.unpack_from(buf, at)
+        if (
+            version == 1
+            and crc != 0
+            and length <= max_frame
+            and at + _HEAD_SIZE + length > len(buf)
+        ):
+            return True
+        at = buf.find(MAGIC_BYTES, at + 1, stop + 3)
+    # The first bytes of a magic at the very end of what is written so far.
+    return any(start <= len(buf) - k < stop and buf.endswith(MAGIC_BYTES[:k]) for k in (1, 2, 3))
