@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from spoolwatch.spools.base import Spool
 from spoolwatch.spools.filesystem import FilesystemSpool
 from spoolwatch.spools.filesystem_files import list_spool_files
 from spoolwatch.spools.memory import MemorySpool
-from tests.spool_contract import SpoolContract
+from tests.spool_contract import SpoolContract, sample_records
 
 
 class TestMemorySpoolContract(SpoolContract):
@@ -35,6 +36,15 @@ class TestMemorySpoolContract(SpoolContract):
             spool.write_raw(raw)
 
         return put
+
+    def test_records_nacked_with_a_delay_come_back_before_newer_ones(self, spool: Spool) -> None:
+        records = sample_records(3)
+        spool.write(records)
+        deliveries = self.read_n(spool, 1)
+        spool.nack(deliveries, delay=0.05)
+        time.sleep(0.1)
+        again = self.read_n(spool, 3)
+        self.assert_same_records(again, records)
 
 
 def _append_to_newest(directory: str, data: bytes) -> None:

@@ -82,8 +82,10 @@ class MemorySpool(Spool):
         due = [item for item in q.delayed if item[0] <= now]
         if due:
             q.delayed = [item for item in q.delayed if item[0] > now]
-            for _, seq, raw in sorted(due, key=lambda item: item[1]):
+            for _, seq, raw in due:
                 q.ready.append((seq, raw, True))
+            # Redelivered records go back in their original order, ahead of newer ones.
+            q.ready = deque(sorted(q.ready, key=lambda item: item[0]))
 
     def read(self, max_records: int, wait: float = 0.0) -> list[Delivery]:
         q = self._queue
