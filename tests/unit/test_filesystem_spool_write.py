@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -270,3 +271,31 @@ def test_vanished_directory_is_reported_as_spool_unavailable(tmp_path: Path) -> 
     with pytest.raises(SpoolUnavailable, match="cannot count"):
         spool.backlog()
     spool.close()
+
+
+def test_record_written_after_a_write_failed_midway_is_not_joined_to_the_cut_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, cut, third = sample_records(3)
+    real_write = os.write
+    calls = 0
+
+    def disk_full(fd: int, data: bytes | memoryview) -> int:
+        # The disk fills up halfway through the record: part of it lands, then ENOSPC.
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, bytes(data)[: len(data) // 2])
+
+    with FilesystemSpool(tmp_path) as writer:
+        writer.write([first])
+        monkeypatch.setattr(os, "write", disk_full)
+        with pytest.raises(SpoolUnavailable):
+            writer.write([cut])
+        monkeypatch.setattr(os, "write", real_write)
+        writer.write([third])
+    with FilesystemSpool(tmp_path) as reader:
+        deliveries = reader.read(10)
+    assert [d.record.payload for d in deliveries if d.record] == [first.payload, third.payload]
+    assert len([d for d in deliveries if d.error is not None]) == 1

@@ -115,8 +115,15 @@ class SpoolWriter:
         assert self._fd is not None
         view = memoryview(b"".join(chunks))
         written = len(view)
-        while view:
-            view = view[os.write(self._fd, view) :]
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError:
+            # Part of a record may have landed (disk full). Choose the file again before the
+            # next write, so that a line cut short is not appended to: the next record would
+            # join it and be lost with it.
+            self.close()
+            raise
         self._size += written
         self._total += written
 
