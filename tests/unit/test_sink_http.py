@@ -71,6 +71,17 @@ def test_transient_status_keeps_records_unsettled(status: int, kind: str) -> Non
     assert result.failure.retry_after == 7.0
 
 
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_redirect_keeps_records_unsettled_instead_of_quarantining_them(status: int) -> None:
+    # A target URL that redirects (http to https, a moved host) is the setup's fault, not
+    # the records': the records must wait for a fix, not be parked as rejected.
+    location = "https://elsewhere.example.com/api/v2/"
+    sink = _sink(lambda request: httpx.Response(status, headers={"Location": location}))
+    result = sink.send([_record(), _record()])
+    assert result.accepted == [] and result.rejected == {}
+    assert result.failure is not None and location in str(result.failure)
+
+
 def test_connection_error_is_transient_and_names_no_secret() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused")

@@ -8,7 +8,8 @@ of the records in the request, comma-separated, in body order).
 
 Answers: 2xx accepted. 5xx, 408, 429 (``Retry-After`` honoured), 401/403 and connection
 errors or timeouts are transient: the records stay in the spool and the agent retries with
-back-off (401/403 too, so a bad token never quarantines good records). Any other 4xx rejects
+back-off (401/403 and redirects too, so a bad token or target URL never quarantines good
+records). Any other 4xx rejects
 the request; a merged request is then retried record by record so only the bad record is
 quarantined, with the status and the start of the response body.
 
@@ -185,6 +186,12 @@ class HttpSink(Sink):
             return self._await_job(url, response.headers["Location"])
         if 200 <= status < 300:
             return None
+        if 300 <= status < 400:
+            # A redirect means the target URL is wrong, not the records: keep them waiting.
+            where = response.headers.get("Location", "nowhere")
+            return DestinationUnavailable(
+                f"POST {url}: HTTP {status} redirect to {where}; set the target url to it"
+            ), "connection"
         body = response.text[: self._max_body_chars]
         if status >= 500 or status in _TRANSIENT_4XX:
             kind = (
