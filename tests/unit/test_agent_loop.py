@@ -368,3 +368,28 @@ def test_no_heartbeat_at_all_when_heartbeats_are_off(spool_name: str) -> None:
     sink = ScriptedSink()
     Agent(make_config(spool_name, heartbeat=False), sink).run(until_empty=True)
     assert sink.beats == []
+
+
+def test_failing_stats_callback_stops_the_readers_instead_of_hanging(spool_name: str) -> None:
+    MemorySpool(spool_name).write([stats_record(n=i) for i in range(3)])
+
+    def broken(snapshot: object) -> None:
+        raise RuntimeError("the display broke")
+
+    sink = ScriptedSink()
+    agent = Agent(make_config(spool_name), sink, on_stats=broken)
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            agent.run()
+        except RuntimeError as exc:
+            raised.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(10)
+    assert not runner.is_alive(), "run() kept waiting for readers nobody told to stop"
+    assert [str(exc) for exc in raised] == ["the display broke"]
+    # Every record was delivered or is still in the spool.
+    assert len(sink.accepted) + MemorySpool(spool_name).backlog().total == 3

@@ -257,6 +257,10 @@ class Agent:
                 self._supervise(threads, control, started, max_seconds)
                 for thread in threads:
                     thread.join()
+        except BaseException:
+            # Readers stop only when told: without this the joins below would wait for ever.
+            control.request_stop("error")
+            raise
         finally:
             for thread in threads:
                 thread.join()
