@@ -191,3 +191,18 @@ def test_nul_character_in_a_body_is_422_naming_the_field_and_changes_nothing(
     assert response.status_code == 422, response.text
     assert field in response.text and "NUL" in response.text
     assert [rows(store, t) for t in tables] == before
+
+
+@pytest.mark.parametrize("target_type", ["binary", "multiclass"])
+def test_classification_deployment_without_class_names_answers_accuracy_and_listing(
+    client: TestClient, target_type: str
+) -> None:
+    dep = uuid.uuid4().hex[:24]
+    body = {"id": dep, "targetType": target_type}
+    assert client.post("/api/v2/deployments/", json=body).status_code == 201
+    accuracy = client.get(f"/api/v2/deployments/{dep}/accuracy/")
+    assert accuracy.status_code == 200, accuracy.text
+    assert accuracy.json()["sampleSize"] == 0
+    assert client.get(f"/api/v2/deployments/{dep}/").status_code == 200
+    assert client.get("/api/v2/deployments/").status_code == 200
+    assert client.delete(f"/api/v2/deployments/{dep}/").status_code == 204

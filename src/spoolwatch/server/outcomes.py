@@ -61,6 +61,9 @@ def _joined(
 def compute_accuracy(deployment: Deployment, rows: Sequence[Any]) -> tuple[int, dict[str, Any]]:
     """Sample size and metrics (``{name: value}``) of joined rows."""
     predictions, actuals = usable_rows(deployment, rows)
+    if deployment.target_type != "regression" and not deployment.class_names:
+        # Created without class names: no prediction can be matched to a class.
+        return len(predictions), {}
     try:
         if deployment.target_type == "regression":
             result: Any = regression_metrics(actuals, predictions)
