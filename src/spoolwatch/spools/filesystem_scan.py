@@ -8,7 +8,9 @@ exists or it was removed): an incomplete tail of a growing file waits; in a fini
 becomes an error delivery, so the spool keeps draining.
 
 Binary corruption is handled without guessing: a frame whose CRC-32 does not match becomes
-an error delivery and reading goes on after it (its length is trustworthy enough to skip);
+an error delivery and reading goes on after it (its length is trustworthy enough to skip,
+unless a valid frame starts inside it: then the frame was cut short and a later writer
+appended after it, and reading goes on at that frame);
 a bad magic or framing version means the length cannot be trusted, so the stream looks for
 the next offset where a complete frame with magic, framing version 1 and a non-zero matching
 CRC-32 starts. The skipped bytes become one error delivery naming file and offset. When no
@@ -229,15 +231,55 @@ class FileStream:
         it, claims a length that reaches into them: it ends where the first valid frame
         inside the claimed span starts (or may start, once its bytes are all written).
         """
-        while self._read_more():
-            pass
-        buf, i = self._buf, self.pos - self._buf_start
-        inner = _next_valid_frame(buf, i + 1, self.max_frame)
-        if inner is not None and inner < i + claimed:
-            return inner - i
-        if not final and _frame_may_start_within(buf, i + 1, i + claimed, self.max_frame):
+        start = self.pos
+        stop = start + claimed
+        at = self._find_magic(start + 1, stop)
+        while at is not None:
+            verdict = self._valid_frame_at(at)
+            if verdict:
+                return at - start
+            if verdict is None and not final:
+                return None
+            at = self._find_magic(at + 1, stop)
+        if not final and self._magic_prefix_at_end(start + 1, stop):
             return None
         return claimed
+
+    def _file_bytes(self, begin: int, end: int) -> bytes | None:
+        """Bytes ``[begin, end)`` of the file (``begin >= pos``); ``None`` if not all written."""
+        while self._buf_start + len(self._buf) < end:
+            if not self._read_more(end - self._buf_start - len(self._buf)):
+                return None
+        return self._buf[begin - self._buf_start : end - self._buf_start]
+
+    def _find_magic(self, begin: int, stop: int) -> int | None:
+        """File offset of the first frame magic starting in ``[begin, stop)``."""
+        self._file_bytes(begin, stop + 3)
+        at = self._buf.find(MAGIC_BYTES, begin - self._buf_start, stop + 3 - self._buf_start)
+        return None if at < 0 or at + self._buf_start >= stop else at + self._buf_start
+
+    def _magic_prefix_at_end(self, begin: int, stop: int) -> bool:
+        """Whether what is written so far ends with the first bytes of a magic in the span."""
+        end = self._buf_start + len(self._buf)
+        return any(
+            begin <= end - k < stop and self._buf.endswith(MAGIC_BYTES[:k]) for k in (1, 2, 3)
+        )
+
+    def _valid_frame_at(self, at: int) -> bool | None:
+        """Whether a complete checksummed frame starts at ``at``; ``None``: not all written."""
+        head = self._file_bytes(at, at + _HEAD_SIZE)
+        if head is None:
+            return None
+        version: int
+        length: int
+        crc: int
+        _, version, length, crc = _HEAD.unpack(head)
+        if version != 1 or crc == 0 or length > self.max_frame:
+            return False
+        body = self._file_bytes(at + _HEAD_SIZE, at + _HEAD_SIZE + length)
+        if body is None:
+            return None
+        return zlib.crc32(body) == crc
 
     def _resync(self, final: bool, problem: str) -> Delivery | None:
         """Skip to the next trustworthy frame; ``None`` means wait for more bytes."""
@@ -282,22 +324,3 @@ def _next_valid_frame(buf: bytes, start: int, max_frame: int) -> int | None:
                 return at
         at = buf.find(MAGIC_BYTES, at + 1)
     return None
-
-
-def _frame_may_start_within(buf: bytes, start: int, stop: int, max_frame: int) -> bool:
-    """Whether a checksummed frame not yet complete in ``buf`` starts in ``[start, stop)``."""
-    at = buf.find(MAGIC_BYTES, start, stop + 3)
-    while 0 <= at < stop:
-        if at + _HEAD_SIZE > len(buf):
-            return True
-        _, version, length, crc = _HEAD.unpack_from(buf, at)
-        if (
-            version == 1
-            and crc != 0
-            and length <= max_frame
-            and at + _HEAD_SIZE + length > len(buf)
-        ):
-            return True
-        at = buf.find(MAGIC_BYTES, at + 1, stop + 3)
-    # The first bytes of a magic at the very end of what is written so far.
-    return any(start <= len(buf) - k < stop and buf.endswith(MAGIC_BYTES[:k]) for k in (1, 2, 3))
