@@ -120,6 +120,8 @@ def inspect(
         counts = show(spool, limit, as_json)
     except SpoolUnavailable as exc:
         fail(str(exc), code=1)
+    except ConfigError as exc:  # found on first use: a refused login, no AWS region
+        fail(str(exc))
     finally:
         spool.close()
     (err_console if as_json else console).print(_summary(counts, spool.name), soft_wrap=True)

@@ -1,0 +1,37 @@
+"""Bad arguments to the CLI: ``error: ...`` naming what is wrong, exit 2, no traceback and no
+secret in the output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from spoolwatch.cli import app
+
+runner = CliRunner(env={"COLUMNS": "200"})
+
+
+def test_spool_inspect_with_a_wrong_broker_password_is_a_clear_error_without_it(
+    rabbitmq_url: str,
+) -> None:
+    address = rabbitmq_url.replace("guest:guest@", "guest:not-the-s3cret@")
+    result = runner.invoke(app, ["spool", "inspect", address, "--queue", "spoolwatch-nope"])
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.output and "password" in result.output
+    assert "not-the-s3cret" not in result.output
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_spool_inspect_of_sqs_without_a_region_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    result = runner.invoke(app, ["spool", "inspect", "sqs://spoolwatch-nope"])
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.output and "region" in result.output
+    assert isinstance(result.exception, SystemExit)
