@@ -52,6 +52,15 @@ def api_base(url: str) -> str:
     return url.replace("/api/v2", "").rstrip("/") + "/api/v2/"
 
 
+def _split_userinfo(url: str) -> tuple[str, httpx.BasicAuth | None]:
+    """``url`` without ``user:password@`` and the Basic auth it stood for (if any)."""
+    parsed = httpx.URL(url)
+    if not parsed.userinfo:
+        return url, None
+    auth = httpx.BasicAuth(parsed.username, parsed.password)
+    return str(parsed.copy_with(username=None, password=None)), auth
+
+
 _JOB_RUNNING = {"initialized", "running", "inqueue", "queued"}
 _JOB_FAILED = {"abort", "aborted", "error", "failed"}
 
@@ -90,7 +99,10 @@ class HttpSink(Sink):
         actuals_wait_seconds: float = 60.0,
         poll_seconds: float = 1.0,
     ) -> None:
-        self._base = api_base(target.url)
+        # Credentials in the URL travel as Basic auth (as httpx would send them) but stay out
+        # of the URL, so neither httpx's request log nor our messages can show the password.
+        base, auth = _split_userinfo(api_base(target.url))
+        self._base = base
         self._actuals_wait = actuals_wait_seconds
         self._poll_seconds = poll_seconds
         self._batching = batching or BatchingConfig()
@@ -111,6 +123,8 @@ class HttpSink(Sink):
         )
         if client is not None:
             client.headers.update(headers)
+        if auth is not None:
+            self._client.auth = auth
 
     def __repr__(self) -> str:
         return f"HttpSink({self._base!r})"
