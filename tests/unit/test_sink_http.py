@@ -82,6 +82,14 @@ def test_redirect_keeps_records_unsettled_instead_of_quarantining_them(status: i
     assert result.failure is not None and location in str(result.failure)
 
 
+def test_unreadable_retry_after_is_ignored_not_raised() -> None:
+    sink = _sink(lambda request: httpx.Response(503, headers={"Retry-After": "soon"}))
+    result = sink.send([_record()])
+    assert result.accepted == [] and result.rejected == {}
+    assert result.failure is not None and result.failure_kind == "http_5xx"
+    assert result.failure.retry_after is None
+
+
 def test_connection_error_is_transient_and_names_no_secret() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused")

@@ -80,8 +80,12 @@ def _retry_after(response: httpx.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
         parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+    except (TypeError, ValueError):
+        return None  # neither seconds nor a date: back off as usual
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 class HttpSink(Sink):
