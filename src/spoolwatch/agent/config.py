@@ -55,7 +55,15 @@ class TargetConfig:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
-            raise ConfigError(f"target.url must start with http:// or https://, got {self.url!r}")
+            shown = display_address(self.url)
+            raise ConfigError(f"target.url must start with http:// or https://, got {shown!r}")
+
+    def __repr__(self) -> str:
+        return (
+            f"TargetConfig(url={display_address(self.url)!r}, api_token={self.api_token!r}, "
+            f"kind={self.kind!r}, verify_ssl={self.verify_ssl!r}, "
+            f"timeout_seconds={self.timeout_seconds!r})"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,6 +232,8 @@ def parse_config(text: str, *, source: str = "<config>") -> AgentConfig:
         doc = load_yaml(text, source)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid YAML: nested too deeply") from None
     if not isinstance(doc.data, dict):
         raise ConfigError(f"{source}: the config must be a mapping of keys to values")
     if "mlopsUrl" in doc.data or "channelConfigs" in doc.data:
@@ -313,7 +323,8 @@ def _parse_target(doc: YamlSource) -> TargetConfig:
     if url is None:
         raise doc.error(("target",), "'url' is required")
     if not url.startswith(("http://", "https://")):
-        raise doc.error(("target", "url"), f"must start with http:// or https://, got {url!r}")
+        shown = display_address(url)
+        raise doc.error(("target", "url"), f"must start with http:// or https://, got {shown!r}")
     kind = doc.choice(("target", "kind"), ("spoolwatch", "datarobot"), "spoolwatch")
     return TargetConfig(
         url=url,

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from spoolwatch.agent.config import AgentConfig, ChannelConfig, TargetConfig
+from spoolwatch.agent.config import AgentConfig, ChannelConfig, TargetConfig, display_address
 from spoolwatch.agent.secrets import Secret, token_from_env, warn_if_readable_by_others
 from spoolwatch.agent.yaml_source import YamlSource
 
@@ -32,7 +32,8 @@ def parse_datarobot(doc: YamlSource) -> AgentConfig:
     if not url:
         raise doc.error(("mlopsUrl",), "DataRobot agent config needs 'mlopsUrl'")
     if not url.startswith(("http://", "https://")):
-        raise doc.error(("mlopsUrl",), f"must start with http:// or https://, got {url!r}")
+        shown = display_address(url)
+        raise doc.error(("mlopsUrl",), f"must start with http:// or https://, got {shown!r}")
     channels = doc.get(("channelConfigs",))
     if not isinstance(channels, list) or not channels:
         raise doc.error(("channelConfigs",), "a non-empty list of channels is required")

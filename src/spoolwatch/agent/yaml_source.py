@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +90,8 @@ class YamlSource:
             return default
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(path, f"must be a number, got {value!r}")
+        if not math.isfinite(value):  # YAML's .nan/.inf pass every comparison or sleep forever
+            raise self.error(path, f"must be a finite number, got {value!r}")
         if low is not None and value < low:
             raise self.error(path, f"must be at least {low}, got {value}")
         if high is not None and value > high:
