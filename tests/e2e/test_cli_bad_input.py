@@ -35,3 +35,29 @@ def test_spool_inspect_of_sqs_without_a_region_is_a_clear_error(
     assert result.exit_code == 2, result.output
     assert "error:" in result.output and "region" in result.output
     assert isinstance(result.exception, SystemExit)
+
+
+def test_fleet_status_without_an_aws_region_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    queue = "https://sqs.us-east-1.amazonaws.com/123456789012/data"
+    args = ["fleet", "status", "--data-queue", queue, "--agent-queue", queue, "--table", "t"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.output and "region" in result.output
+    assert isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("command", [["serve"], ["tokens", "list"], ["deployments", "list"]])
+def test_database_url_with_a_bad_port_is_a_clear_error_without_the_password(
+    command: list[str],
+) -> None:
+    result = runner.invoke(app, [*command, "--db", "postgresql://u:pw-S3CRET@h:notaport/x"])
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.output and "--db" in result.output
+    assert "pw-S3CRET" not in result.output
+    assert isinstance(result.exception, SystemExit)

@@ -51,13 +51,13 @@ def client(service: str, *, timeout_seconds: float | None = None) -> Any:
     """
     if boto3 is None:
         raise MissingExtra("boto3", "serverless")
-    if timeout_seconds is None:
-        return boto3.client(service)  # type: ignore[call-overload]
-    config = Config(
-        connect_timeout=timeout_seconds,
-        read_timeout=timeout_seconds,
-        retries={"max_attempts": 2, "mode": "standard"},
-    )
+    config = None
+    if timeout_seconds is not None:
+        config = Config(
+            connect_timeout=timeout_seconds,
+            read_timeout=timeout_seconds,
+            retries={"max_attempts": 2, "mode": "standard"},
+        )
     try:
         return boto3.client(service, config=config)  # type: ignore[call-overload]
     except BotoCoreError as exc:  # e.g. no region configured

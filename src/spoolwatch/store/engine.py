@@ -40,6 +40,8 @@ def create_engine(url: str | None = None, **kwargs: Any) -> Engine:
         parsed = make_url(text)
     except ArgumentError as exc:
         raise ConfigError(f"--db: not a database URL: {_redact(text)}") from exc
+    except ValueError as exc:  # SQLAlchemy's own message would show the password
+        raise ConfigError("--db: not a database URL: its port is not a number") from exc
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(text, parsed.database, **kwargs)
@@ -74,5 +76,5 @@ def _redact(url: str) -> str:
     """The URL without its password, for error messages."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "<unparseable URL>"
