@@ -206,3 +206,93 @@ def test_classification_deployment_without_class_names_answers_accuracy_and_list
     assert client.get(f"/api/v2/deployments/{dep}/").status_code == 200
     assert client.get("/api/v2/deployments/").status_code == 200
     assert client.delete(f"/api/v2/deployments/{dep}/").status_code == 204
+
+
+LONG = "x" * 400
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers", "field"),
+    [
+        (
+            "/api/v2/deployments/{dep}/predictionRequests/fromJSON/",
+            {"data": [{"timestamp": TS, "numPredictions": 1, "executionTime": 1}]},
+            {"Idempotency-Key": LONG},
+            "Idempotency-Key",
+        ),
+        (
+            "/api/v2/deployments/{dep}/predictionRequests/fromJSON/",
+            {"data": [{"timestamp": TS, "numPredictions": 1, "executionTime": 1}]},
+            {"X-Spoolwatch-Record-Ids": f"a,{LONG}"},
+            "X-Spoolwatch-Record-Ids",
+        ),
+        (
+            "/api/v2/deployments/{dep}/predictionRequests/fromJSON/",
+            {"data": [{"timestamp": TS, "modelId": LONG, "numPredictions": 1, "executionTime": 1}]},
+            {},
+            "modelId",
+        ),
+        (
+            "/api/v2/deployments/{dep}/predictionInputs/fromJSON/",
+            {
+                "data": [
+                    {
+                        "timestamp": TS,
+                        "features": [{"name": "a", "values": [1]}],
+                        "predictions": [1.0],
+                        "associationIds": [LONG],
+                    }
+                ]
+            },
+            {},
+            "associationIds",
+        ),
+        (
+            "/api/v2/deployments/{dep}/predictionStats/fromJSON/",
+            {"data": [{"timestamp": TS, "modelId": LONG}]},
+            {},
+            "modelId",
+        ),
+        (
+            "/api/v2/deployments/{dep}/actuals/fromJSON/",
+            {"data": [{"associationId": LONG, "actualValue": 1}]},
+            {},
+            "associationId",
+        ),
+        (
+            "/api/v2/deployments/{dep}/customMetrics/" + LONG + "/fromJSON/",
+            {"buckets": [{"timestamp": TS, "value": 1}]},
+            {},
+            "metric",
+        ),
+        (
+            "/api/v2/deployments/{dep}/customMetrics/m/fromJSON/",
+            {"modelId": LONG, "buckets": [{"timestamp": TS, "value": 1}]},
+            {},
+            "modelId",
+        ),
+        ("/api/v2/remoteEvents/", {"timestamp": TS, "eventType": LONG}, {}, "eventType"),
+        ("/api/v2/remoteEvents/", {"timestamp": TS, "eventType": "x", "orgId": LONG}, {}, "orgId"),
+        (
+            "/api/v2/deployments/",
+            {"targetType": "regression", "targetName": LONG},
+            {},
+            "targetName",
+        ),
+    ],
+)
+def test_overlong_value_is_422_naming_the_field_on_every_backend(
+    client: TestClient,
+    store: Store,
+    deployment: str,
+    path: str,
+    body: dict[str, object],
+    headers: dict[str, str],
+    field: str,
+) -> None:
+    tables = (schema.events, schema.deployments, schema.accuracy_rows, schema.service_hourly)
+    before = [rows(store, t) for t in tables]
+    response = client.post(path.format(dep=deployment), json=body, headers=headers)
+    assert response.status_code == 422, response.text
+    assert field in response.text
+    assert [rows(store, t) for t in tables] == before

@@ -188,6 +188,7 @@ class Ingestor:
         Raises :class:`IngestError` (404/422); store outages raise ``StoreUnavailable``.
         """
         kind = IngestKind(kind)
+        _check_lengths(idempotency_key, record_ids, metric_id)
         deployment = self.deployment(deployment_id) if deployment_id is not None else None
         raw = self._parse(body)
         model = _MODELS[kind]
@@ -350,6 +351,21 @@ def _fold_for(
         return fold_actuals(conn, deployment, raw["data"])
     assert metric_id is not None
     return fold_custom_metric(conn, deployment, metric_id, raw.get("modelId"), raw["buckets"])
+
+
+def _too_long(loc: list[str], limit: int) -> IngestError:
+    msg = f"at most {limit} characters"
+    return IngestError(422, [{"loc": loc, "msg": msg, "type": "string_too_long"}])
+
+
+def _check_lengths(key: str | None, record_ids: Sequence[str], metric_id: str | None) -> None:
+    """Refuse what the store's columns cannot hold (PostgreSQL would fail the transaction)."""
+    if key is not None and len(key) > 200:
+        raise _too_long(["header", "Idempotency-Key"], 200)
+    if any(len(r) > 200 for r in record_ids):
+        raise _too_long(["header", "X-Spoolwatch-Record-Ids"], 200)
+    if metric_id is not None and len(metric_id) > schemas.MODEL_ID_MAX:
+        raise _too_long(["path", "metric_id"], schemas.MODEL_ID_MAX)
 
 
 def _replay(conn: Connection, key: str, path: str) -> IngestResult | None:

@@ -7,7 +7,7 @@ spec §5.2); unknown fields are accepted and ignored. Query responses live in
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -54,6 +54,12 @@ __all__ = [
 ]
 
 Status = Literal["unknown", "green", "yellow", "red"]
+
+# The store's column widths: longer values are refused here rather than by the database.
+MODEL_ID_MAX = 64
+ASSOCIATION_ID_MAX = 200
+ModelIdText = Annotated[str, Field(max_length=MODEL_ID_MAX)]
+AssociationIdText = Annotated[str, Field(max_length=ASSOCIATION_ID_MAX)]
 
 NUL_MESSAGE = "NUL characters (\\u0000) are not allowed"
 
@@ -107,7 +113,7 @@ class DeploymentStatsItem(_Body):
     """One prediction request's service statistics (DEPLOYMENT_STATS)."""
 
     timestamp: str
-    modelId: str | None = None
+    modelId: ModelIdText | None = None
     batchId: str | None = None
     numPredictions: int = Field(ge=0)
     executionTime: float = Field(ge=0)
@@ -134,11 +140,11 @@ class PredictionItem(_Body):
     """Rows of features and/or predictions (PREDICTIONS_DATA, converted per §5.2)."""
 
     timestamp: str
-    modelId: str | None = None
+    modelId: ModelIdText | None = None
     batchId: str | None = None
     features: list[FeatureColumn] | None = None
     predictions: list[Any] | None = None
-    associationIds: list[str] | None = None
+    associationIds: list[AssociationIdText] | None = None
     classNames: list[str] | None = None
     requestParameters: dict[str, Any] | None = None
     timeSeriesPredictionsReport: dict[str, Any] | None = None
@@ -186,13 +192,16 @@ class PredictionStatsBody(_Body):
             if not isinstance(item.get("timestamp"), str):
                 raise ValueError("every item needs a string timestamp")
             _check_timestamp(item["timestamp"])
+            model_id = item.get("modelId")
+            if isinstance(model_id, str) and len(model_id) > MODEL_ID_MAX:
+                raise ValueError(f"modelId: at most {MODEL_ID_MAX} characters")
         return items
 
 
 class ActualItem(_Body):
     """One ground-truth value for an association id."""
 
-    associationId: str = Field(min_length=1)
+    associationId: str = Field(min_length=1, max_length=ASSOCIATION_ID_MAX)
     actualValue: float | str
     wasActedOn: bool | None = None
     timestamp: str | None = None
@@ -223,7 +232,7 @@ class MetricBucket(_Body):
 class CustomMetricBody(_Body):
     """``POST .../customMetrics/{metricId}/fromJSON/``."""
 
-    modelId: str | None = None
+    modelId: ModelIdText | None = None
     buckets: list[MetricBucket] = Field(min_length=1)
 
 
@@ -231,9 +240,9 @@ class RemoteEventBody(_Body):
     """``POST /api/v2/remoteEvents/``: an EVENT payload, unwrapped."""
 
     timestamp: str
-    eventType: str = Field(min_length=1)
+    eventType: str = Field(min_length=1, max_length=200)
     message: str = Field(default="", max_length=16383)
-    orgId: str | None = None
+    orgId: str | None = Field(default=None, max_length=64)
     deploymentId: str | None = None
     data: dict[str, Any] | None = None
 
@@ -308,7 +317,7 @@ class DeploymentCreate(_Body):
     label: str | None = Field(default=None, min_length=1, max_length=200)
     name: str | None = Field(default=None, min_length=1, max_length=200)
     targetType: Literal["binary", "multiclass", "regression"] = "regression"
-    targetName: str | None = None
+    targetName: str | None = Field(default=None, max_length=200)
     classNames: list[str] | None = None
     trainingData: dict[str, list[Any]] | None = Field(
         default=None, description="training columns {name: [values]}; includes the target"
