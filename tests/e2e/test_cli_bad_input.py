@@ -61,3 +61,29 @@ def test_database_url_with_a_bad_port_is_a_clear_error_without_the_password(
     assert "error:" in result.output and "--db" in result.output
     assert "pw-S3CRET" not in result.output
     assert isinstance(result.exception, SystemExit)
+
+
+@pytest.fixture()
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'db.sqlite'}"
+
+
+def test_token_name_longer_than_200_characters_is_a_clear_error(db_url: str) -> None:
+    result = runner.invoke(app, ["tokens", "create", "--name", "n" * 201, "--db", db_url])
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.output and "--name" in result.output
+    listed = runner.invoke(app, ["tokens", "list", "--json", "--db", db_url])
+    assert "n" * 201 not in listed.output
+
+
+def test_deployment_name_longer_than_200_characters_is_a_clear_error(
+    db_url: str, tmp_path: Path
+) -> None:
+    data = tmp_path / "train.csv"
+    data.write_text("a,b\n1,2\n3,4\n")
+    args = ["deployments", "create", "--name", "n" * 201, "--training-data", str(data)]
+    result = runner.invoke(app, [*args, "--target", "b", "--type", "regression", "--db", db_url])
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.output and "--name" in result.output
+    listed = runner.invoke(app, ["deployments", "list", "--json", "--db", db_url])
+    assert "n" * 201 not in listed.output

@@ -236,6 +236,11 @@ def create_deployment(store: Store, deployment: Deployment) -> Deployment:
     """Insert ``deployment``; :class:`DeploymentExists` when its id is taken."""
     check_target(deployment.target_type, deployment.class_names)
     accuracy = check_accuracy(deployment.target_type, deployment.accuracy)
+    # The columns' widths, enforced by PostgreSQL but not SQLite.
+    if len(deployment.name) > 200:
+        raise ConfigError("--name: at most 200 characters")
+    if deployment.target_name is not None and len(deployment.target_name) > 200:
+        raise ConfigError("--target: at most 200 characters")
     values = {
         "id": validate_object_id(deployment.id, "id"),
         "name": deployment.name,

@@ -46,6 +46,8 @@ def create_token(store: Store, name: str) -> tuple[TokenInfo, str]:
     name = name.strip()
     if not name:
         raise ConfigError("--name: a token needs a non-empty name")
+    if len(name) > 200:  # the column's width, enforced by PostgreSQL but not SQLite
+        raise ConfigError("--name: at most 200 characters")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     info = TokenInfo(uuid.uuid4().hex, name, time.time(), None)
     with store.write() as conn:
