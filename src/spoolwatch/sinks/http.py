@@ -317,53 +317,5 @@ class DryRunSink(HttpSink):
             result.rows += request.rows
         return result
 
-    def _await_job(self, url: str, location: str) -> Rejection | None:
-        """Actuals are an asynchronous job (202 + ``Location``): poll it as DataRobot's own
-        client does. 303 or a finished status: done. ``abort``/``error``: the upload was
-        refused, so the records are quarantined with the job's answer. Still running after
-        ``actuals_wait_seconds``, or a status URL that cannot be read: the destination has
-        accepted the upload, so the records are acked (sending them again would not help)
-        and a warning says so."""
-        status_url = urljoin(url, location)
-        deadline = time.monotonic() + self._actuals_wait
-        while True:
-            try:
-                response = self._client.get(status_url, follow_redirects=False)
-            except httpx.HTTPError as exc:
-                logger.warning(
-                    "actuals job %s: %s; taking the 202 as accepted", status_url, type(exc).__name__
-                )
-                return None
-            if response.status_code == 303:
-                return None
-            state = _job_state(response)
-            if response.status_code == 200 and state in _JOB_FAILED:
-                body = response.text[: self._max_body_chars]
-                return Rejection(
-                    f"actuals job {status_url} ended {state}: {body}",
-                    status=response.status_code,
-                    body=body,
-                )
-            running = response.status_code >= 500 or (
-                response.status_code == 200 and state in _JOB_RUNNING
-            )
-            if not running:
-                if response.status_code != 200:
-                    logger.warning(
-                        "actuals job %s answered HTTP %s; taking the 202 as accepted",
-                        status_url,
-                        response.status_code,
-                    )
-                return None
-            if time.monotonic() + self._poll_seconds > deadline:
-                logger.warning(
-                    "actuals job %s still %s after %.0f s; taking the 202 as accepted",
-                    status_url,
-                    state or "unknown",
-                    self._actuals_wait,
-                )
-                return None
-            time.sleep(self._poll_seconds)
-
     def heartbeat(self, status: dict[str, Any]) -> bool:
         return False
