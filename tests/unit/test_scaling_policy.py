@@ -103,3 +103,52 @@ def test_decide_rejects_negative_counts_naming_the_argument(field: str) -> None:
     args[field] = -1
     with pytest.raises(ConfigError, match=field):
         decide(**args, breaker=CLOSED, settings=SETTINGS)
+
+
+# (scenario, visible, in_flight, running, pending, breaker, recruits, reason)
+SATURATED_RULES = [
+    ("full read on lagging zero counts wants two", 0, 0, 0, 0, CLOSED, 2, "scale_up"),
+    ("one running agent with a full read doubles", 0, 0, 1, 0, CLOSED, 1, "scale_up"),
+    ("doubling counts pending recruits", 0, 0, 3, 2, CLOSED, 1, "scale_up"),
+    ("doubling stops at the target", 0, 0, 8, 0, CLOSED, 2, "scale_up"),
+    ("at the target a full read recruits nobody", 0, 0, 10, 0, CLOSED, 0, "enough_agents"),
+    ("counts above the doubling win", 1_000_000, 0, 1, 0, CLOSED, 9, "scale_up"),
+    ("open breaker still recruits nobody", 0, 0, 1, 0, OPEN, 0, "breaker_open"),
+    ("half-open still recruits one probe", 0, 0, 0, 0, HALF, 1, "probe"),
+    ("half-open with a running agent recruits none", 0, 0, 1, 0, HALF, 0, "probe_running"),
+]
+
+
+@pytest.mark.parametrize(
+    ("visible", "in_flight", "running", "pending", "breaker", "recruits", "reason"),
+    [row[1:] for row in SATURATED_RULES],
+    ids=[row[0] for row in SATURATED_RULES],
+)
+def test_decide_full_reads_rule(
+    visible: int,
+    in_flight: int,
+    running: int,
+    pending: int,
+    breaker: BreakerState,
+    recruits: int,
+    reason: str,
+) -> None:
+    decision = decide(visible, in_flight, running, pending, breaker, SETTINGS, saturated=True)
+    assert (decision.recruits, decision.reason) == (recruits, reason)
+    assert decision.saturated is True
+
+
+def test_full_reads_double_the_fleet_each_round_until_the_target() -> None:
+    running, rounds = 1, 0
+    while running < SETTINGS.target_concurrency:
+        recruits = decide(0, 0, running, 0, CLOSED, SETTINGS, saturated=True).recruits
+        assert recruits >= 1
+        running += recruits
+        rounds += 1
+    assert running == SETTINGS.target_concurrency
+    assert rounds == 4  # 1 -> 2 -> 4 -> 8 -> 10
+
+
+def test_an_unsaturated_decision_on_zero_counts_stays_empty() -> None:
+    decision = decide(0, 0, 1, 0, CLOSED, SETTINGS)
+    assert (decision.recruits, decision.reason, decision.saturated) == (0, "empty_backlog", False)

@@ -19,6 +19,13 @@ I/O and reads no clock, so the Lambda handler and the simulator run exactly the 
    waiting in the agent queue) count, so repeated decisions do not over-recruit
    (``enough_agents``). As ``wanted <= target_concurrency``, ``running + pending + recruits``
    never exceeds the target (``scale_up``).
+6. **Full reads → at least double.** SQS's approximate counts lag the queue (by up to a
+   minute after a burst), so a fleet recruited by counts alone waits that long to grow. A
+   caller whose last read came back full (``saturated=True``: it asked for a batch and got
+   all of it) has seen work the counts may not show yet: the backlog is taken as at least
+   one record and ``wanted`` as at least ``min(target, 2 * max(1, running))``, so the fleet
+   doubles per round of new agents until the counts catch up or reads stop coming back full.
+   It never overrides rules 1 and 3 (breaker open, half-open).
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ class Decision:
     wanted: int
     target_concurrency: int
     records_per_agent: int
+    saturated: bool = False
 
     def as_log(self) -> dict[str, Any]:
         """A flat dict for one structured (JSON) log line."""
@@ -64,6 +72,8 @@ def decide(
     pending: int,
     breaker: BreakerDecision | BreakerState,
     settings: ScalingSettings,
+    *,
+    saturated: bool = False,
 ) -> Decision:
     """Apply the rules of this module's docstring; pure."""
     for name, value in (
@@ -77,7 +87,11 @@ def decide(
     state = breaker.state if isinstance(breaker, BreakerDecision) else BreakerState(breaker)
     backlog = visible + in_flight
     target = settings.target_concurrency
+    if saturated:
+        backlog = max(backlog, 1)
     wanted = min(math.ceil(backlog / settings.records_per_agent), target)
+    if saturated:
+        wanted = max(wanted, min(target, 2 * max(1, running)))
     have = running + pending
 
     def result(recruits: int, reason: str) -> Decision:
@@ -93,6 +107,7 @@ def decide(
             wanted=wanted,
             target_concurrency=target,
             records_per_agent=settings.records_per_agent,
+            saturated=saturated,
         )
 
     if state is BreakerState.OPEN:
