@@ -19,13 +19,20 @@ import boto3
 import pytest
 
 from spoolwatch.report import Reporter
-from spoolwatch.scaling import BreakerState, CircuitBreaker, LeaseTable, SystemClock
+from spoolwatch.scaling import (
+    BreakerState,
+    CircuitBreaker,
+    FailureKind,
+    LeaseTable,
+    SystemClock,
+)
 from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore, create_table
 from spoolwatch.serverless.setup import from_env
+from spoolwatch.serverless.wake import MemoryWakeSwitch
 from spoolwatch.serverless.worker import ServerlessAgent
 from spoolwatch.sinks.testing import RecordingServer
 from spoolwatch.spools import open_spool
-from tests.integration.lambda_harness import FakeLambda
+from tests.integration.lambda_harness import FakeLambda, WakeTrigger
 
 pytestmark = pytest.mark.aws
 
@@ -326,3 +333,83 @@ def test_config_from_s3_and_token_from_secrets_manager_or_ssm(stack: Stack) -> N
         stack.worker(**{**base, "SPOOLWATCH_AGENT_CONFIG": f"s3://{bucket}/missing.yaml"})
     for client in (s3, secrets, ssm):
         client.close()
+
+
+def _wake_lambda(stack: Stack, worker: ServerlessAgent) -> tuple[FakeLambda, MemoryWakeSwitch]:
+    switch = MemoryWakeSwitch()
+    worker.wake = switch
+    arn = stack.sqs.get_queue_attributes(
+        QueueUrl=stack.data_queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    service = FakeLambda(
+        worker.handle,
+        stack.sqs,
+        stack.agent_queue_url,
+        max_concurrency=3,
+        deadline_seconds=8.0,
+        wake=WakeTrigger(stack.data_queue_url, arn, switch),
+    )
+    return service, switch
+
+
+def test_records_arriving_at_an_idle_fleet_wake_agents_without_the_schedule(stack: Stack) -> None:
+    written = stack.fill(rows=2500)  # 100 records
+    service, switch = _wake_lambda(stack, stack.worker())
+    assert service.run_until(lambda: stack.backlog() == 0, timeout=90)  # no schedule tick
+    service.join()
+    assert service.errors() == []
+    assert service.count("schedule") == 0
+    assert service.count("wake") >= 1 and service.count("sqs") >= 1
+    delivered = stack.delivered_ids()
+    assert set(delivered) == written
+    # the agents disarmed the trigger when they started; the last one armed it again
+    assert ("disarm", "agents_running") in switch.calls
+    assert switch.calls[-1] == ("arm", "fleet_idle") and switch.enabled
+    first_wake = next(i for i in service.invocations if i.trigger == "wake")
+    assert first_wake.response["batchItemFailures"] == []
+    assert stack.leases(3).count_running() == 0
+
+
+def test_wake_function_delivers_nothing_while_the_breaker_is_open(stack: Stack) -> None:
+    written = stack.fill(rows=250)  # 10 records
+    worker = stack.worker()
+    for _ in range(2):  # the threshold is 2
+        worker.breaker.record_failure(reason="HTTP 503", kind=FailureKind.SERVER_ERROR)
+    assert worker.breaker.state() is BreakerState.OPEN
+    service, _ = _wake_lambda(stack, worker)
+    assert service.poll_wake() == 1
+    service.join()
+    (wake,) = [i for i in service.invocations if i.trigger == "wake"]
+    assert len(wake.response["batchItemFailures"]) == 10
+    assert stack.server.requests == []
+    assert stack.backlog() == len(written)  # still in flight, not lost
+    assert not stack.sqs.receive_message(QueueUrl=stack.agent_queue_url).get("Messages")
+
+
+def test_wake_function_gives_back_what_the_destination_refused(stack: Stack) -> None:
+    written = stack.fill(rows=250)  # 10 records
+    stack.server.fail_next(503, times=1000)
+    worker = stack.worker()
+    service, _ = _wake_lambda(stack, worker)
+    service.wake.switch.disarm("test")  # type: ignore[union-attr]
+    context = service._context()
+    messages = stack.sqs.receive_message(
+        QueueUrl=stack.data_queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+    )["Messages"]
+    arn = service.wake.queue_arn  # type: ignore[union-attr]
+    records = [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m["Attributes"],
+            "eventSourceARN": arn,
+        }
+        for m in messages
+    ]
+    context.get_remaining_time_in_millis = lambda: 3000  # type: ignore[method-assign]
+    response = worker.handle({"Records": records}, context)
+    assert len(response["batchItemFailures"]) == len(messages) == len(written)
+    assert stack.backlog() == len(written)
+    # the wake function recruited an agent anyway: it checks the destination and disarms
+    assert stack.sqs.receive_message(QueueUrl=stack.agent_queue_url).get("Messages")

@@ -24,6 +24,7 @@ from spoolwatch.serverless.aws import RecruitMessage
 from spoolwatch.serverless.destination import DestinationProblem
 from spoolwatch.serverless.settings import ServerlessSettings
 from spoolwatch.serverless.setup import build_agent_config
+from spoolwatch.serverless.wake import MemoryWakeSwitch
 from spoolwatch.serverless.worker import ServerlessAgent
 
 BASE_ENV = {
@@ -415,3 +416,141 @@ def test_agent_stops_when_the_breaker_opens_while_it_runs() -> None:
     outcome = worker.on_recruit(RecruitMessage("recruit"), FakeContext("me"))
     assert agent.reason == "breaker_open"
     assert not outcome.handed_off
+
+
+# --- the wake trigger and full reads ---------------------------------------------------------
+
+
+def _with_switch(worker: ServerlessAgent) -> MemoryWakeSwitch:
+    switch = MemoryWakeSwitch()
+    worker.wake = switch
+    return switch
+
+
+def test_recruit_that_saw_records_starts_while_the_counts_still_read_empty() -> None:
+    queues = FakeQueues(visible=0)
+    worker, _ = make_worker(queues)
+    plain = worker.on_recruit(RecruitMessage("recruit"), FakeContext("a"))
+    assert (plain.ran, plain.why) == (False, "empty_backlog")
+    seen = worker.on_recruit(RecruitMessage("wake", seen=True), FakeContext("b"))
+    assert seen.ran and seen.result is not None
+
+
+def test_recruit_message_round_trips_seen_and_old_bodies_default_to_not_seen() -> None:
+    message = RecruitMessage("wake", hop=2, requested_by="w", seen=True)
+    assert RecruitMessage.decode(message.encode()) == message
+    assert RecruitMessage.decode('{"reason": "recruit", "hop": 1}').seen is False
+    assert RecruitMessage.decode('{"reason": "recruit", "seen": "yes"}').seen is False
+
+
+def test_agent_disarms_the_wake_trigger_and_the_last_one_to_find_the_queue_empty_arms_it() -> None:
+    queues = FakeQueues(visible=30)
+    worker, _ = make_worker(queues, target=1)
+    switch = _with_switch(worker)
+    worker.on_recruit(RecruitMessage("recruit"), FakeContext())
+    assert switch.calls == [("disarm", "agents_running"), ("arm", "fleet_idle")]
+    assert switch.armed
+
+
+def test_agent_leaves_the_wake_trigger_off_while_recruits_wait_or_work_was_handed_off() -> None:
+    queues = FakeQueues(visible=30)
+    worker, _ = make_worker(queues)  # target 3: it recruits two that are still waiting
+    switch = _with_switch(worker)
+    worker.on_recruit(RecruitMessage("recruit"), FakeContext())
+    assert queues.pending == 2
+    assert switch.calls == [("disarm", "agents_running")]
+
+    queues = FakeQueues(visible=30)
+    worker, _ = make_worker(
+        queues, result=AgentResult(records_sent=10, stopped_by="deadline"), drain=False, target=1
+    )
+    switch = _with_switch(worker)
+    worker.on_recruit(RecruitMessage("recruit"), FakeContext())
+    assert not switch.armed
+
+
+def test_failure_that_opens_the_breaker_keeps_the_wake_trigger_off() -> None:
+    queues = FakeQueues(visible=30)
+    problem = DestinationProblem(FailureKind.SERVER_ERROR, "GET /api/v2/version/: HTTP 503")
+    worker, _ = make_worker(queues, problem=problem)
+    switch = _with_switch(worker)
+    worker.on_recruit(RecruitMessage("recruit"), FakeContext("a"))
+    worker.on_recruit(RecruitMessage("recruit"), FakeContext("b"))
+    assert worker.breaker.state() is BreakerState.OPEN
+    assert not switch.armed
+    switch.armed = True  # e.g. armed by a race; the schedule puts it right
+    worker.on_schedule()
+    assert not switch.armed and switch.calls[-1] == ("disarm", "breaker_open")
+
+
+def test_schedule_arms_the_wake_trigger_only_when_nothing_waits_and_nobody_runs() -> None:
+    queues = FakeQueues(visible=0)
+    worker, _ = make_worker(queues)
+    switch = MemoryWakeSwitch(armed=False)
+    worker.wake = switch
+    held = worker.leases.acquire("someone")
+    worker.on_schedule()
+    assert not switch.armed
+    assert held is not None
+    worker.leases.release(held)
+    worker.on_schedule()
+    assert switch.armed and switch.enabled
+
+
+def test_schedule_reconciles_a_mapping_left_in_the_other_state() -> None:
+    queues = FakeQueues(visible=30)
+    worker, _ = make_worker(queues)
+    switch = _with_switch(worker)
+    switch.enabled = False  # the Lambda call that should have enabled it failed
+    worker.on_schedule()
+    assert switch.enabled
+
+
+def test_a_failing_switch_never_fails_the_session() -> None:
+    class Broken(MemoryWakeSwitch):
+        def disarm(self, why: str) -> bool:
+            raise RuntimeError("TooManyRequestsException")
+
+    queues = FakeQueues(visible=30)
+    worker, _ = make_worker(queues)
+    worker.wake = Broken()
+    outcome = worker.on_recruit(RecruitMessage("recruit"), FakeContext())
+    assert outcome.ran and outcome.result is not None
+
+
+def test_agent_whose_reads_come_back_full_doubles_the_fleet_with_seen_recruits() -> None:
+    queues = FakeQueues(visible=0)  # the counts lag: they still read empty
+    worker, _ = make_worker(queues, target=8)
+
+    class FullReads(FakeAgent):
+        def run(self, **kwargs: Any) -> AgentResult:
+            self.stats["sqs"].last_read_full = True
+            return super().run(**kwargs)
+
+    outcome_result = AgentResult(records_sent=100, stopped_by="empty")
+    worker.agent_factory = lambda config: FullReads(outcome_result, queues, True)  # type: ignore[assignment,return-value]
+    outcome = worker.on_recruit(RecruitMessage("wake", seen=True), FakeContext())
+    assert outcome.recruited == 1  # 2 x 1 running
+    assert queues.posted and all(m.seen for m in queues.posted)
+
+
+def test_data_queue_events_go_to_the_wake_function_and_agent_queue_events_to_agents() -> None:
+    queues = FakeQueues(visible=30)
+    worker, _ = make_worker(queues)
+    woken: list[int] = []
+    worker.on_wake = lambda records, context: (
+        woken.append(len(records))
+        or {  # type: ignore[method-assign]
+            "batchItemFailures": []
+        }
+    )
+    data_arn = "arn:aws:sqs:us-east-1:123456789012:data"
+    worker.handle({"Records": [{"eventSourceARN": data_arn, "body": "{}"}] * 3}, FakeContext())
+    assert woken == [3]
+    agent_arn = "arn:aws:sqs:us-east-1:123456789012:agent"
+    worker.handle(
+        {"Records": [{"eventSourceARN": agent_arn, "messageId": "m", "body": "{}"}]},
+        FakeContext(),
+    )
+    assert woken == [3]
+    assert worker.leases.count_running() == 0

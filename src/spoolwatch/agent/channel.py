@@ -93,8 +93,11 @@ class ChannelReader:
         deliveries = spool.read(batching.max_records, wait=batching.wait_seconds)
         if not deliveries:
             self.stats.drained = True
+            self.stats.last_read_full = False
             return not self._until_empty
         self.stats.drained = False
+        # A full read: more may be waiting than the queue's (lagging) counts show.
+        self.stats.last_read_full = len(deliveries) >= batching.max_records
         self.stats.add(read=len(deliveries))
         self._handle(spool, deliveries)
         return True

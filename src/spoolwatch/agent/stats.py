@@ -27,6 +27,7 @@ class ChannelStats:
     backlog: int | None = None
     in_flight: int | None = None
     drained: bool = False
+    last_read_full: bool = False
     failures: Counter[str] = field(default_factory=Counter)
     last_error: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -59,6 +60,7 @@ class ChannelStats:
                 "backlog": self.backlog,
                 "in_flight": self.in_flight,
                 "drained": self.drained,
+                "last_read_full": self.last_read_full,
                 "failures": dict(self.failures),
                 "last_error": self.last_error,
             }

@@ -80,14 +80,24 @@ def _translate(exc: Exception, what: str) -> Exception:
 class RecruitMessage:
     """The body of an agent-queue message: why an agent was asked to start."""
 
-    reason: str  # "recruit" (by a decision) or "handoff" (a replacement near the deadline)
+    #: "recruit" (by a decision), "wake" (by the wake function) or "handoff" (a replacement
+    #: near the deadline)
+    reason: str
     hop: int = 0
     requested_by: str = ""
+    #: The recruiter saw records itself (a full read, the wake function's batch): the agent
+    #: starts even while the queue's lagging counts still read empty.
+    seen: bool = False
 
     def encode(self) -> str:
         """JSON body."""
         return orjson.dumps(
-            {"reason": self.reason, "hop": self.hop, "requestedBy": self.requested_by}
+            {
+                "reason": self.reason,
+                "hop": self.hop,
+                "requestedBy": self.requested_by,
+                "seen": self.seen,
+            }
         ).decode()
 
     @classmethod
@@ -104,6 +114,7 @@ class RecruitMessage:
             reason=str(doc.get("reason", "recruit")),
             hop=hop if isinstance(hop, int) and hop >= 0 else 0,
             requested_by=str(doc.get("requestedBy", "")),
+            seen=doc.get("seen") is True,
         )
 
 
@@ -114,6 +125,11 @@ class AgentQueues:
         self.data_queue_url = data_queue_url
         self.agent_queue_url = agent_queue_url
         self._sqs = sqs if sqs is not None else client("sqs")
+
+    @property
+    def sqs(self) -> Any:
+        """The boto3 SQS client these queues use."""
+        return self._sqs
 
     def _attributes(self, url: str, names: list[str]) -> Mapping[str, str]:
         try:

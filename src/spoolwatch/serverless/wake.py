@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-__all__ = ["MemoryWakeSwitch", "NoWakeSwitch", "WakeSwitch"]
+__all__ = ["WAKE_BATCH_SIZE", "MemoryWakeSwitch", "NoWakeSwitch", "WakeSwitch"]
 
 
 class WakeSwitch(Protocol):
@@ -87,3 +87,7 @@ class MemoryWakeSwitch:
                 return None
             self.enabled = self.armed
             return "enabled" if self.armed else "disabled"
+
+
+#: The wake trigger's batch size in the template: a batch this full says more records wait.
+WAKE_BATCH_SIZE = 10

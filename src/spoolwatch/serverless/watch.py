@@ -74,6 +74,11 @@ class RunWatch:
         stats = getattr(self.agent, "stats", {})
         return sum(getattr(channel, "sent", 0) for channel in stats.values())
 
+    def _saturated(self) -> bool:
+        """Whether the agent's last read came back full (more may wait than counted)."""
+        stats = getattr(self.agent, "stats", {})
+        return any(getattr(channel, "last_read_full", False) for channel in stats.values())
+
     def _run(self) -> None:
         interval = self.worker.settings.scaling.heartbeat_seconds
         next_decision = time.monotonic() + interval
@@ -95,7 +100,7 @@ class RunWatch:
                 next_decision = time.monotonic() + interval
                 unconfirmed = self.gate.probe and not self.probe_confirmed
                 recruited, decision = self.worker.redecide(
-                    self.holder, self.gate if unconfirmed else None
+                    self.holder, self.gate if unconfirmed else None, saturated=self._saturated()
                 )
                 self.recruited += recruited
                 if decision is not None and not unconfirmed and self._should_stop(decision):

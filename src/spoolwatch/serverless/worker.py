@@ -9,14 +9,18 @@ short invocation and no recruits — and a broken hand-off chain heals within on
 
 1. ask the circuit breaker (``allow``); open → stop here; half-open → this agent may be the
    single probe;
-2. read the backlog; empty → stop here;
-3. claim a lease slot (one conditional write); none free → stop here;
+2. read the backlog; empty → stop here (unless the recruiter saw records itself,
+   ``seen``: the queue's counts lag a burst by up to a minute);
+3. claim a lease slot (one conditional write); none free → stop here; else disarm the
+   wake trigger (:mod:`spoolwatch.serverless.wake`: agents watch the queue now);
 4. ask the destination (``GET /api/v2/version/``); down → record the failure with the
    breaker and stop here, before taking a single record (see
    :mod:`spoolwatch.serverless.destination`);
 5. once the first records were accepted (the backlog is real; the queue's counts lag),
    ``decide`` with running = live leases and pending = waiting recruit messages and post
-   the recruits; decide again every heartbeat period while running (traffic rises). An
+   the recruits; decide again every heartbeat period while running (traffic rises). When
+   the agent's last read came back full, the decision at least doubles the fleet
+   (``saturated``; the counts may not show the backlog yet). An
    agent stops early when the breaker opened, or when fewer agents are wanted than run and
    its slot is beyond the lowest ``wanted`` live slots (scale-in without a stampede);
 6. run the agent in-process on the data queue until it is empty or the deadline
@@ -26,7 +30,16 @@ short invocation and no recruits — and a broken hand-off chain heals within on
    records do not (they are quarantined); a probe closes it as soon as its first records
    were accepted;
 8. release the lease; if the run stopped healthy (deadline, lost lease) with work left and
-   the breaker is not open, post one hand-off message so a fresh invocation carries on.
+   the breaker is not open, post one hand-off message so a fresh invocation carries on; if
+   it stopped on an empty queue, the breaker is closed and no agent runs or waits, arm the
+   wake trigger again. A failure that opened the breaker disarms it.
+
+**Wake** (the wake function, on the data queue's own trigger, armed only while the fleet is
+idle): deliver the batch of at most ten records it was handed with the same agent (nothing
+while the breaker is open: the batch stays in flight until the visibility timeout), then
+recruit at once: ``decide`` on the counts, at least the records in hand, and ``saturated``
+when the batch was full. It holds no lease and records no breaker failure: the agents it
+recruits check the destination and disarm the trigger.
 
 Every decision is logged as one JSON line (``event``, backlog, running, pending, recruited,
 breaker state, why).
@@ -58,7 +71,11 @@ from spoolwatch.serverless.aws import AgentQueues, RecruitMessage
 from spoolwatch.serverless.decision_log import log_decision
 from spoolwatch.serverless.destination import DestinationProblem, check_destination
 from spoolwatch.serverless.settings import ServerlessSettings
+from spoolwatch.serverless.wake import WAKE_BATCH_SIZE, NoWakeSwitch, WakeSwitch
+from spoolwatch.serverless.wake_batch import TriggerBatchSpool
 from spoolwatch.serverless.watch import RunWatch
+from spoolwatch.spools.base import Spool
+from spoolwatch.spools.sqs_config import config_from_url
 
 __all__ = ["InvocationContext", "ServerlessAgent", "SessionOutcome", "log_decision"]
 
@@ -116,6 +133,8 @@ class ServerlessAgent:
             check_destination
         ),
         clients: Sequence[Any] = (),
+        wake: WakeSwitch | None = None,
+        wake_agent_factory: Callable[[AgentConfig, Callable[..., Spool]], Agent] | None = None,
     ) -> None:
         self.settings = settings
         self.queues = queues
@@ -126,6 +145,10 @@ class ServerlessAgent:
         self.agent_factory = agent_factory
         self.check_destination = check_destination
         self._clients = list(clients)
+        self.wake: WakeSwitch = wake if wake is not None else NoWakeSwitch()
+        self.wake_agent_factory = wake_agent_factory or (
+            lambda config, open_spool: Agent(config, open_spool=open_spool)
+        )
 
     def close(self) -> None:
         """Close the AWS clients this worker was built with (their connection pools)."""
@@ -139,14 +162,111 @@ class ServerlessAgent:
         """Look at the backlog and recruit; never runs an agent."""
         visible, in_flight = self.queues.data_backlog()
         state = self.breaker.state()
-        running = self.leases.count_running() if visible + in_flight else 0
+        running = self.leases.count_running()
         pending = self.queues.pending_recruits() if visible + in_flight else 0
         decision = decide(visible, in_flight, running, pending, state, self.settings.scaling)
         recruited = 0
         if decision.recruits:
             recruited = self.queues.recruit(decision.recruits, RecruitMessage("recruit"))
         log_decision("schedule", **decision.as_log(), recruited=recruited, why=decision.reason)
+        if state is BreakerState.OPEN:
+            self._switch(False, "breaker_open")
+        elif state is BreakerState.CLOSED and visible + in_flight == 0 and running == 0:
+            self._switch(True, "fleet_idle")
+        try:
+            fixed = self.wake.reconcile()
+            if fixed:
+                log_decision("wake_reconciled", mapping=fixed)
+        except Exception:
+            log.warning("could not reconcile the wake trigger", exc_info=True)
         return {"recruited": recruited, "reason": decision.reason, "backlog": decision.backlog}
+
+    # --- the wake trigger ------------------------------------------------------------------
+
+    def _switch(self, armed: bool, why: str) -> None:
+        """Arm or disarm the wake trigger; a failure is logged (the schedule reconciles)."""
+        try:
+            changed = self.wake.arm(why) if armed else self.wake.disarm(why)
+        except Exception:
+            action = "arm" if armed else "disarm"
+            log.warning("could not %s the wake trigger", action, exc_info=True)
+            return
+        if changed:
+            log_decision("wake_armed" if armed else "wake_disarmed", why=why)
+
+    def _arm_if_idle(self, result: AgentResult | None) -> None:
+        """After a run that found the queue empty: arm the wake trigger when no agent runs
+        or waits and the breaker is closed."""
+        if result is None or result.stopped_by != "empty":
+            return
+        if result.failed_because is not None or result.channel_errors:
+            return
+        try:
+            idle = (
+                self.breaker.state() is BreakerState.CLOSED
+                and self.leases.count_running() == 0
+                and self.queues.pending_recruits() == 0
+            )
+        except Exception:
+            log.warning("could not tell whether the fleet is idle", exc_info=True)
+            return
+        if idle:
+            self._switch(True, "fleet_idle")
+
+    def on_wake(self, records: list[Any], context: InvocationContext) -> dict[str, Any]:
+        """The wake function: deliver the trigger's batch, then recruit (module docstring)."""
+        holder = context.aws_request_id
+        spool = TriggerBatchSpool(
+            config_from_url(self.settings.data_queue_url), records, client=self.queues.sqs
+        )
+        state = self.breaker.state()
+        if state is BreakerState.OPEN:
+            log_decision("wake_skipped", holder=holder, records=len(records), why="breaker_open")
+            return {"batchItemFailures": [{"itemIdentifier": m} for m in spool.message_ids]}
+        config = dataclasses.replace(self.agent_config, agent_id=holder, heartbeat=False)
+        agent = self.wake_agent_factory(config, lambda *args, **options: spool)
+        try:
+            result = agent.run(
+                until_empty=True,
+                deadline=lambda: context.get_remaining_time_in_millis() / 1000.0,
+                deadline_margin=self.settings.deadline_margin_seconds,
+            )
+        finally:
+            agent.close()
+        failed = spool.unsettled
+        try:
+            visible, in_flight = self.queues.data_backlog()
+            running = self.leases.count_running()
+            pending = self.queues.pending_recruits()
+            decision = decide(
+                max(visible, len(records)),
+                in_flight,
+                running,
+                pending,
+                state,
+                self.settings.scaling,
+                saturated=len(records) >= WAKE_BATCH_SIZE,
+            )
+            recruited = 0
+            if decision.recruits:
+                recruited = self.queues.recruit(
+                    decision.recruits, RecruitMessage("wake", requested_by=holder, seen=True)
+                )
+            log_decision(
+                "wake",
+                **decision.as_log(),
+                holder=holder,
+                records=len(records),
+                delivered=result.records_sent,
+                quarantined=result.quarantined,
+                not_delivered=len(failed),
+                recruited=recruited,
+                why=decision.reason,
+            )
+        except Exception:
+            # The batch's outcome stands; the schedule recruits if this could not.
+            log.warning("the wake function could not recruit", exc_info=True)
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
 
     # --- one agent -----------------------------------------------------------------------
 
@@ -163,7 +283,7 @@ class ServerlessAgent:
             )
             return SessionOutcome(why="breaker")
         visible, in_flight = self.queues.data_backlog()
-        if visible + in_flight == 0:
+        if visible + in_flight == 0 and not message.seen:
             log_decision("agent_skipped", holder=holder, backlog=0, why="empty_backlog")
             return SessionOutcome(why="empty_backlog")
         lease = self.leases.acquire(holder)
@@ -175,12 +295,15 @@ class ServerlessAgent:
                 why="no_free_lease_slot",
             )
             return SessionOutcome(why="no_free_lease_slot")
+        self._switch(False, "agents_running")
         outcome = SessionOutcome(ran=True, why=message.reason)
         try:
             problem = self.check_destination(self.agent_config.target)
             if problem is not None:
                 # Not one record is taken: receives would count towards the redrive limit.
                 state = self.breaker.record_failure(reason=problem.reason, kind=problem.kind)
+                if state is BreakerState.OPEN:
+                    self._switch(False, "breaker_open")
                 log_decision(
                     "agent_failed",
                     holder=holder,
@@ -207,6 +330,7 @@ class ServerlessAgent:
         finally:
             self.leases.release(lease)
         outcome.handed_off = self._hand_off(outcome.result, message, holder)
+        self._arm_if_idle(outcome.result)
         return outcome
 
     def _run_agent(
@@ -231,7 +355,7 @@ class ServerlessAgent:
         return result, watch
 
     def redecide(
-        self, holder: str, gate: BreakerDecision | None = None
+        self, holder: str, gate: BreakerDecision | None = None, *, saturated: bool = False
     ) -> tuple[int, Decision | None]:
         """While running: read the backlog, the running agents and the waiting recruits,
         ``decide``, and post the recruits; returns (recruited, decision). ``gate`` is this
@@ -242,11 +366,20 @@ class ServerlessAgent:
             running = self.leases.count_running()
             pending = self.queues.pending_recruits()
             breaker = gate if gate is not None else self.breaker.state()
-            decision = decide(visible, in_flight, running, pending, breaker, self.settings.scaling)
+            decision = decide(
+                visible,
+                in_flight,
+                running,
+                pending,
+                breaker,
+                self.settings.scaling,
+                saturated=saturated,
+            )
             recruited = 0
             if decision.recruits:
                 recruited = self.queues.recruit(
-                    decision.recruits, RecruitMessage("recruit", requested_by=holder)
+                    decision.recruits,
+                    RecruitMessage("recruit", requested_by=holder, seen=saturated),
                 )
             log_decision(
                 "agent_decided",
@@ -290,6 +423,8 @@ class ServerlessAgent:
         else:
             kind, reason = FailureKind.SPOOL_UNAVAILABLE, "; ".join(result.channel_errors.values())
         state = self.breaker.record_failure(reason=reason, kind=kind)
+        if state is BreakerState.OPEN:
+            self._switch(False, "breaker_open")
         log_decision(
             "agent_failed",
             kind=kind.value,
@@ -333,8 +468,16 @@ class ServerlessAgent:
         """Dispatch a Lambda event: SQS records (agent queue) or the schedule."""
         records = event.get("Records")
         if isinstance(records, list):
+            if records and self._from_data_queue(records[0]):
+                return self.on_wake(records, context)
             return self._handle_sqs(records, context)
         return self.on_schedule()
+
+    def _from_data_queue(self, item: Any) -> bool:
+        """Whether an SQS event record came from the data queue (the wake trigger)."""
+        arn = str(item.get("eventSourceARN", "")) if isinstance(item, Mapping) else ""
+        queue = self.settings.data_queue_url.rstrip("/").rsplit("/", 1)[-1]
+        return bool(arn) and arn.rsplit(":", 1)[-1] == queue
 
     def _handle_sqs(self, records: list[Any], context: InvocationContext) -> dict[str, Any]:
         failures = []
