@@ -240,11 +240,26 @@ def test_recruit_message_bodies_round_trip_and_foreign_bodies_are_plain_recruits
         ({"SPOOLWATCH_DESTINATION_URL": "ftp://x"}, "SPOOLWATCH_DESTINATION_URL"),
         ({"SPOOLWATCH_DESTINATION_URL": ""}, "SPOOLWATCH_DESTINATION_URL"),
         ({"SPOOLWATCH_DESTINATION_KIND": "other"}, "SPOOLWATCH_DESTINATION_KIND"),
+        ({"SPOOLWATCH_WAKE_MAPPING": "wake-mapping"}, "SPOOLWATCH_WAKE_MAPPING"),
+        (
+            {
+                "SPOOLWATCH_WAKE_MAPPING": "arn:aws:lambda:us-east-1:123456789012:"
+                "event-source-mapping:14e0db71-5d35-4eb5-b481-8945cf9d10c2"
+            },
+            "SPOOLWATCH_WAKE_MAPPING",
+        ),
     ],
 )
 def test_bad_settings_name_the_variable(change: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ServerlessSettings.from_env({**BASE_ENV, **change})
+
+
+def test_wake_mapping_is_optional_and_read_as_the_mapping_uuid() -> None:
+    assert ServerlessSettings.from_env(BASE_ENV).wake_mapping == ""
+    mapping = "14e0db71-5d35-4eb5-b481-8945cf9d10c2"
+    settings = ServerlessSettings.from_env({**BASE_ENV, "SPOOLWATCH_WAKE_MAPPING": f" {mapping} "})
+    assert settings.wake_mapping == mapping
 
 
 def test_settings_repr_never_shows_the_token() -> None:

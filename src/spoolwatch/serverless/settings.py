@@ -15,6 +15,8 @@ variable                           meaning
                                    or an SSM parameter ARN, holding the API token
 ``SPOOLWATCH_API_TOKEN``           the token itself: for tests only, never in a deployment
 ``SPOOLWATCH_DEADLINE_MARGIN_SECONDS``  stop reading this long before Lambda's deadline (60)
+``SPOOLWATCH_WAKE_MAPPING``        UUID of the data queue's wake trigger (event source mapping)
+                                   that agents disarm while they run; unset when there is none
 ``SPOOLWATCH_SCALING_<FIELD>``     the other :class:`~spoolwatch.scaling.ScalingSettings` fields
 =================================  ==========================================================
 """
@@ -22,6 +24,7 @@ variable                           meaning
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -29,6 +32,8 @@ from spoolwatch.errors import ConfigError
 from spoolwatch.scaling import ScalingSettings
 
 __all__ = ["ServerlessSettings"]
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -52,6 +57,15 @@ def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool 
     return value
 
 
+def _mapping_uuid(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if value and not _UUID.fullmatch(value):
+        raise ConfigError(
+            f"{name} must be an event source mapping's UUID (its id, not its ARN), got {value!r}"
+        )
+    return value
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerlessSettings:
     """Everything the Lambda handler reads from its environment (see the module table)."""
@@ -66,6 +80,7 @@ class ServerlessSettings:
     api_token_secret: str = ""
     api_token: str = ""
     deadline_margin_seconds: float = 60.0
+    wake_mapping: str = ""
 
     def __repr__(self) -> str:
         # The token must never reach a log line, even through a repr.
@@ -106,6 +121,7 @@ class ServerlessSettings:
             api_token_secret=env.get("SPOOLWATCH_API_TOKEN_SECRET", "").strip(),
             api_token=env.get("SPOOLWATCH_API_TOKEN", "").strip(),
             deadline_margin_seconds=_number(env, "SPOOLWATCH_DEADLINE_MARGIN_SECONDS", 60.0),
+            wake_mapping=_mapping_uuid(env, "SPOOLWATCH_WAKE_MAPPING"),
         )
         if not settings.destination_url and not settings.agent_config:
             raise ConfigError(
