@@ -8,20 +8,22 @@ item             ``pk`` (S, hash)    ``sk`` (S, range)
 lease slot *i*   ``lease#<pool>``    ``slot#0000`` ... ``slot#<N-1>`` (4 digits)
 breaker state    ``breaker#<name>``  ``state``
 breaker failure  ``breaker#<name>``  ``failure#<at as %017.6f>#<uuid hex>``
+wake switch      ``wake``            ``switch``
 ===============  ==================  ============================================
 
 Other attributes: a lease has ``holder`` (S), ``acquired_at`` and ``expires_at`` (N, epoch
 seconds with fractions); the breaker state has ``state`` (S: closed/open), ``version`` (N),
 ``opened_at``, ``cooldown_seconds``, ``closed_at``, ``probe_expires_at`` (N),
 ``probe_holder`` and ``reason`` (S); a failure has ``at`` (N), ``kind`` and ``reason`` (S),
-``expires_at`` (N).
+``expires_at`` (N); the wake switch has ``armed`` (BOOL; no item means armed),
+``changed_at`` (N) and ``why`` (S) (see :mod:`spoolwatch.serverless.wake_dynamodb`).
 
 TTL: the table's TTL attribute is ``expires_at_ttl`` (N, integer epoch seconds). Failure
 records carry it (their ``expires_at``, rounded up) so DynamoDB deletes them after
 ``failure_ttl_seconds``; lease items carry it one hour after their lease expires, so slots
 left behind (e.g. after lowering the target concurrency) disappear. TTL deletion is lazy, so
-correctness never depends on it: claims compare ``expires_at`` in their condition. The state
-item has no TTL.
+correctness never depends on it: claims compare ``expires_at`` in their condition. The
+breaker's state item and the wake switch have no TTL.
 
 Every read is a strongly consistent ``Query`` over one partition (no scans); every change is
 one conditional ``PutItem``/``UpdateItem``/``DeleteItem``. The Lambda role needs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from spoolwatch.agent.config import (
     AgentConfig,
@@ -18,6 +18,8 @@ from spoolwatch.scaling import CircuitBreaker, LeaseTable, SystemClock
 from spoolwatch.serverless.aws import AgentQueues, client, fetch_api_token, read_config_text
 from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore
 from spoolwatch.serverless.settings import ServerlessSettings
+from spoolwatch.serverless.wake import NoWakeSwitch, WakeSwitch
+from spoolwatch.serverless.wake_dynamodb import DynamoWakeSwitch
 from spoolwatch.serverless.worker import ServerlessAgent
 
 __all__ = ["LAMBDA_BATCH_RECORDS", "build_agent_config", "from_env"]
@@ -43,6 +45,14 @@ def from_env(environ: Mapping[str, str] | None = None) -> ServerlessAgent:
     breaker = CircuitBreaker(
         DynamoBreakerStore(dynamodb, settings.state_table), settings.scaling, clock
     )
+    clients: tuple[Any, ...] = (dynamodb, sqs)
+    wake: WakeSwitch = NoWakeSwitch()
+    if settings.wake_mapping:
+        lambda_client = client("lambda")
+        wake = DynamoWakeSwitch(
+            dynamodb, settings.state_table, lambda_client, settings.wake_mapping, clock=clock
+        )
+        clients = (*clients, lambda_client)
     return ServerlessAgent(
         settings,
         queues=AgentQueues(settings.data_queue_url, settings.agent_queue_url, sqs=sqs),
@@ -50,7 +60,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> ServerlessAgent:
         breaker=breaker,
         agent_config=build_agent_config(settings, config_text=config_text, token=token),
         clock=clock,
-        clients=(dynamodb, sqs),
+        wake=wake,
+        clients=clients,
     )
 
 
