@@ -67,12 +67,24 @@ def test_sam_template_creates_every_resource_in_moto_cloudformation(moto_server:
         QueueUrl=outputs["AgentQueueUrl"], AttributeNames=["VisibilityTimeout"]
     )["Attributes"]
     assert int(agent["VisibilityTimeout"]) >= 6 * 900
-    function = boto3.client("lambda").get_function(FunctionName="spoolwatch-smoke-agent")
-    config = function["Configuration"]
+    lambda_ = boto3.client("lambda")
+    config = lambda_.get_function(FunctionName="spoolwatch-smoke-agent")["Configuration"]
     assert config["Timeout"] == 900
-    assert (
-        config["Environment"]["Variables"]["SPOOLWATCH_DATA_QUEUE_URL"] == outputs["DataQueueUrl"]
-    )
+    agent_env = config["Environment"]["Variables"]
+    assert agent_env["SPOOLWATCH_DATA_QUEUE_URL"] == outputs["DataQueueUrl"]
+
+    # The wake trigger: a function on the data queue, and the mapping the agents switch.
+    # (Nothing is sent to the data queue here: moto would invoke the wake function.)
+    wake = lambda_.get_function(FunctionName="spoolwatch-smoke-wake")["Configuration"]
+    assert wake["FunctionArn"] == outputs["WakeFunctionArn"]
+    assert wake["Timeout"] <= int(attributes["VisibilityTimeout"])
+    assert "SPOOLWATCH_WAKE_MAPPING" not in wake["Environment"]["Variables"]
+    mapping = lambda_.get_event_source_mapping(UUID=outputs["WakeMappingId"])
+    assert mapping["EventSourceArn"] == attributes["QueueArn"]
+    assert mapping["FunctionArn"] == wake["FunctionArn"]
+    assert mapping["BatchSize"] == 10
+    assert mapping["State"] == "Enabled"
+    assert agent_env["SPOOLWATCH_WAKE_MAPPING"] == mapping["UUID"]
 
 
 @pytest.mark.slow

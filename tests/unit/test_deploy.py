@@ -94,11 +94,20 @@ def test_state_table_is_on_demand_with_ttl(template: dict[str, Any]) -> None:
     assert table["TimeToLiveSpecification"]["Enabled"] is True
 
 
-def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
-    policies = template["Resources"]["AgentRole"]["Properties"]["Policies"]
+IAM_RESOURCES = ("AgentRole", "WakeRole", "WakeControlPolicy")
+
+
+def _statements(template: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """The statements of a role's inline policies or of a standalone policy."""
+    properties = template["Resources"][name]["Properties"]
+    documents = (
+        [policy["PolicyDocument"] for policy in properties["Policies"]]
+        if "Policies" in properties
+        else [properties["PolicyDocument"]]
+    )
     statements: list[dict[str, Any]] = []
-    for policy in policies:
-        for statement in policy["PolicyDocument"]["Statement"]:
+    for document in documents:
+        for statement in document["Statement"]:
             if "Fn::If" in statement:
                 statements.append(statement["Fn::If"][1])
             else:
@@ -106,14 +115,85 @@ def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
     return statements
 
 
-def test_iam_role_has_no_wildcard_actions_or_resources(template: dict[str, Any]) -> None:
-    for statement in _statements(template):
-        actions = (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
-        assert all("*" not in action for action in actions), statement
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+@pytest.mark.parametrize("name", IAM_RESOURCES)
+def test_iam_policies_have_no_wildcard_actions_or_resources(
+    template: dict[str, Any], name: str
+) -> None:
+    statements = _statements(template, name)
+    assert statements
+    for statement in statements:
+        assert all("*" not in action for action in _actions(statement)), statement
         resource = statement["Resource"]
         assert resource != "*" and "*" not in str(resource), statement
+
+
+def test_wake_role_never_writes_dynamodb_and_has_no_lambda_actions(
+    template: dict[str, Any],
+) -> None:
+    actions = {a for s in _statements(template, "WakeRole") for a in _actions(s)}
+    assert {a for a in actions if a.startswith("dynamodb:")} == {"dynamodb:Query"}
+    assert not [a for a in actions if a.startswith("lambda:")]
+    assert "sqs:SendMessage" in actions  # recruits and quarantines
+
+
+def test_wake_control_policy_is_on_the_agent_role_and_only_the_wake_mapping(
+    template: dict[str, Any],
+) -> None:
+    policy = template["Resources"]["WakeControlPolicy"]["Properties"]
+    assert policy["Roles"] == [{"Ref": "AgentRole"}]
+    statements = _statements(template, "WakeControlPolicy")
+    assert {a for s in statements for a in _actions(s)} == {
+        "lambda:UpdateEventSourceMapping",
+        "lambda:GetEventSourceMapping",
+    }
+    assert [s["Resource"] for s in statements] == [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}"
+            ":event-source-mapping:${WakeMapping}"
+        }
+    ]
+    depends = template["Resources"]["AgentFunction"]["DependsOn"]
+    assert "WakeControlPolicy" in depends
+
+
+def test_wake_function_timeout_fits_the_data_queue_visibility_timeout(
+    template: dict[str, Any],
+) -> None:
+    timeout = template["Resources"]["WakeFunction"]["Properties"]["Timeout"]
+    visibility = template["Parameters"]["DataQueueVisibilityTimeout"]
+    assert timeout <= visibility["MinValue"]
+    assert timeout <= visibility["Default"]
+
+
+def test_wake_mapping_takes_batches_of_10_at_most_2_at_once(template: dict[str, Any]) -> None:
+    mapping = template["Resources"]["WakeMapping"]
+    assert mapping["Type"] == "AWS::Lambda::EventSourceMapping"
+    properties = mapping["Properties"]
+    assert properties["EventSourceArn"] == {"Fn::GetAtt": "DataQueue.Arn"}
+    assert properties["FunctionName"] == {"Ref": "WakeFunction"}
+    assert properties["BatchSize"] == 10
+    assert "MaximumBatchingWindowInSeconds" not in properties
+    assert properties["Enabled"] is True
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["ScalingConfig"]["MaximumConcurrency"] == 2
+    assert "Events" not in template["Resources"]["WakeFunction"]["Properties"]
+
+
+def test_only_the_agent_function_is_told_the_wake_mapping(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    agent = resources["AgentFunction"]["Properties"]["Environment"]["Variables"]
+    wake = resources["WakeFunction"]["Properties"]["Environment"]["Variables"]
+    assert agent["SPOOLWATCH_WAKE_MAPPING"] == {"Ref": "WakeMapping"}
+    assert "SPOOLWATCH_WAKE_MAPPING" not in wake
+    assert {k: v for k, v in agent.items() if k != "SPOOLWATCH_WAKE_MAPPING"} == {
+        k: v for k, v in wake.items() if k != "SPOOLWATCH_DEADLINE_MARGIN_SECONDS"
+    }
+    assert wake["SPOOLWATCH_DEADLINE_MARGIN_SECONDS"] == "10"
 
 
 def test_api_token_is_a_secret_reference_never_a_plain_parameter(template: dict[str, Any]) -> None:
@@ -124,8 +204,10 @@ def test_api_token_is_a_secret_reference_never_a_plain_parameter(template: dict[
     assert "SPOOLWATCH_API_TOKEN" not in env
 
 
-def test_outputs_name_the_queue_urls(template: dict[str, Any]) -> None:
-    assert {"DataQueueUrl", "AgentQueueUrl"} <= set(template["Outputs"])
+def test_outputs_name_the_queue_urls_and_the_wake_trigger(template: dict[str, Any]) -> None:
+    assert {"DataQueueUrl", "AgentQueueUrl", "WakeFunctionArn", "WakeMappingId"} <= set(
+        template["Outputs"]
+    )
 
 
 def _documents(name: str) -> list[dict[str, Any]]:
