@@ -212,10 +212,11 @@ def test_agent_hands_off_when_the_deadline_comes_with_work_left(
         "channels: [{name: data, spool: 'sqs://ignored'}]\n"
         "batching: {max_records: 10, max_records_per_request: 10}\n"
     )
-    # Few agents, 2.5 s per invocation (1 s margin): too short for 100 records at 0.2 s
-    # per request of 10, so each agent must hand off to a replacement.
+    # One agent at a time (its full reads cannot double a fleet capped at one), 2.5 s per
+    # invocation (1 s margin): too short for 100 records at 0.2 s per request of 10, so
+    # each agent must hand off to a replacement.
     env = {
-        "SPOOLWATCH_TARGET_CONCURRENCY": "2",
+        "SPOOLWATCH_TARGET_CONCURRENCY": "1",
         "SPOOLWATCH_RECORDS_PER_AGENT": "100000",
         "SPOOLWATCH_AGENT_CONFIG": str(config),
     }

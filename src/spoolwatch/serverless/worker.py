@@ -35,11 +35,7 @@ short invocation and no recruits — and a broken hand-off chain heals within on
    wake trigger again. A failure that opened the breaker disarms it.
 
 **Wake** (the wake function, on the data queue's own trigger, armed only while the fleet is
-idle): deliver the batch of at most ten records it was handed with the same agent (nothing
-while the breaker is open: the batch stays in flight until the visibility timeout), then
-recruit at once: ``decide`` on the counts, at least the records in hand, and ``saturated``
-when the batch was full. It holds no lease and records no breaker failure: the agents it
-recruits check the destination and disarm the trigger.
+idle): see :mod:`spoolwatch.serverless.wake_function`.
 
 Every decision is logged as one JSON line (``event``, backlog, running, pending, recruited,
 breaker state, why).
@@ -71,11 +67,10 @@ from spoolwatch.serverless.aws import AgentQueues, RecruitMessage
 from spoolwatch.serverless.decision_log import log_decision
 from spoolwatch.serverless.destination import DestinationProblem, check_destination
 from spoolwatch.serverless.settings import ServerlessSettings
-from spoolwatch.serverless.wake import WAKE_BATCH_SIZE, NoWakeSwitch, WakeSwitch
-from spoolwatch.serverless.wake_batch import TriggerBatchSpool
+from spoolwatch.serverless.wake import NoWakeSwitch, WakeSwitch
+from spoolwatch.serverless.wake_function import deliver_and_recruit
 from spoolwatch.serverless.watch import RunWatch
 from spoolwatch.spools.base import Spool
-from spoolwatch.spools.sqs_config import config_from_url
 
 __all__ = ["InvocationContext", "ServerlessAgent", "SessionOutcome", "log_decision"]
 
@@ -214,59 +209,8 @@ class ServerlessAgent:
             self._switch(True, "fleet_idle")
 
     def on_wake(self, records: list[Any], context: InvocationContext) -> dict[str, Any]:
-        """The wake function: deliver the trigger's batch, then recruit (module docstring)."""
-        holder = context.aws_request_id
-        spool = TriggerBatchSpool(
-            config_from_url(self.settings.data_queue_url), records, client=self.queues.sqs
-        )
-        state = self.breaker.state()
-        if state is BreakerState.OPEN:
-            log_decision("wake_skipped", holder=holder, records=len(records), why="breaker_open")
-            return {"batchItemFailures": [{"itemIdentifier": m} for m in spool.message_ids]}
-        config = dataclasses.replace(self.agent_config, agent_id=holder, heartbeat=False)
-        agent = self.wake_agent_factory(config, lambda *args, **options: spool)
-        try:
-            result = agent.run(
-                until_empty=True,
-                deadline=lambda: context.get_remaining_time_in_millis() / 1000.0,
-                deadline_margin=self.settings.deadline_margin_seconds,
-            )
-        finally:
-            agent.close()
-        failed = spool.unsettled
-        try:
-            visible, in_flight = self.queues.data_backlog()
-            running = self.leases.count_running()
-            pending = self.queues.pending_recruits()
-            decision = decide(
-                max(visible, len(records)),
-                in_flight,
-                running,
-                pending,
-                state,
-                self.settings.scaling,
-                saturated=len(records) >= WAKE_BATCH_SIZE,
-            )
-            recruited = 0
-            if decision.recruits:
-                recruited = self.queues.recruit(
-                    decision.recruits, RecruitMessage("wake", requested_by=holder, seen=True)
-                )
-            log_decision(
-                "wake",
-                **decision.as_log(),
-                holder=holder,
-                records=len(records),
-                delivered=result.records_sent,
-                quarantined=result.quarantined,
-                not_delivered=len(failed),
-                recruited=recruited,
-                why=decision.reason,
-            )
-        except Exception:
-            # The batch's outcome stands; the schedule recruits if this could not.
-            log.warning("the wake function could not recruit", exc_info=True)
-        return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+        """The wake function: deliver the trigger's batch, then recruit."""
+        return deliver_and_recruit(self, records, context)
 
     # --- one agent -----------------------------------------------------------------------
 
