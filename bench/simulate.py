@@ -39,11 +39,15 @@ def _print(title: str, results: list[SimResult]) -> None:
     walls = ", ".join(f"{r.policy} {r.wall_seconds:.2f} s" for r in results)
     print(f"simulated in: {walls}")
     for r in results:
-        extra = ", ".join(
-            f"{k}={v:.0f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.extra.items()
-        )
+        extra = ", ".join(f"{k}={_figure(v)}" for k, v in r.extra.items())
         print(f"  {r.policy}: {extra}")
     print()
+
+
+def _figure(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
 
 
 def _by(results: list[SimResult]) -> dict[str, SimResult]:
@@ -109,6 +113,17 @@ def _headlines(runs: dict[str, list[SimResult]], bursts: dict[int, dict[str, Sim
         print(
             f"outage: {name} lost {r.lost:,}, duplicates {r.duplicates:,}, "
             f"backlog back to <= 1,000 at {r.drained_at or 0:.0f} s"
+        )
+    for name, results in runs.items():
+        x = _by(results)["spoolwatch"].extra
+        first = x["wake_first_at"]
+        print(
+            f"{name}: spoolwatch's wake function first ran at "
+            f"{'-' if first is None else f'{first:.1f} s'}, {x['wake_invocations']:,} "
+            f"invocations delivered {x['wake_delivered']:,} records and recruited "
+            f"{x['wake_recruited']:,} agents; switch armed {x['wake_arms']:,} and disarmed "
+            f"{x['wake_disarms']:,} times ({x['wake_updates_in_transition']:,} mapping "
+            "updates asked while the previous one was being applied)"
         )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import simpy
 
-from spoolwatch.sim.lambda_ import AgentQueueTrigger, LambdaFunction
+from spoolwatch.sim.lambda_ import AgentMessage, AgentQueueTrigger, LambdaFunction
 from spoolwatch.sim.model import SimParams, World
 
 
@@ -57,9 +57,9 @@ def test_invocations_are_billed_per_gb_second_including_the_cold_start() -> None
 def _trigger(
     world: World, *, loop_detection: bool, seen: list[int], seconds: float = 1.0
 ) -> AgentQueueTrigger:
-    def handler(hops: int) -> Any:
+    def handler(message: AgentMessage) -> Any:
         def body(deadline: float) -> Generator[simpy.Event, Any, None]:
-            seen.append(hops)
+            seen.append(message.hops)
             yield world.env.timeout(seconds)
 
         return body

@@ -7,6 +7,7 @@ from typing import Any
 from spoolwatch.scaling import BreakerState, CircuitBreaker, FailureKind, LeaseTable
 from spoolwatch.sim.model import AgentRun, SimParams, World, drain
 from spoolwatch.sim.policies import SpoolwatchPolicy
+from spoolwatch.sim.policies.wake import WakeFunction, WakeMapping
 from spoolwatch.sim.run import simulate
 
 FOREVER = 1e9
@@ -51,7 +52,7 @@ def test_spoolwatch_never_holds_more_leases_or_runs_more_agents_than_the_target(
 
 def test_the_schedule_recruits_and_never_drains() -> None:
     world = _world(3, 50_000)
-    policy = SpoolwatchPolicy(world, schedule_phase=0.5)
+    policy = SpoolwatchPolicy(world, schedule_phase=0.5, wake_armed=False)
     policy.start()
     world.env.run(until=149)
     assert world.queue.deliveries == 0
@@ -70,8 +71,11 @@ def test_while_the_destination_is_down_agents_take_no_record_and_open_the_breake
     policy = SpoolwatchPolicy(world)
     policy.start()
     world.env.run(until=3000)
-    assert world.queue.deliveries == 0  # not one receive: receive counts do not rise
     figures = policy.figures()
+    # not one receive by an agent: receive counts do not rise; the wake function took a
+    # few batches before the agents' disarm reached its trigger
+    wake_taken = int(figures["wake_not_delivered"] or 0) + int(figures["wake_breaker_open"] or 0)
+    assert world.queue.deliveries == wake_taken <= 100
     assert figures["checks_failed"] == figures["destination_checks"]
     assert isinstance(figures["checks_failed"], int) and figures["checks_failed"] >= 4
     assert isinstance(figures["breaker_opened"], int) and figures["breaker_opened"] >= 1
@@ -114,8 +118,8 @@ def test_a_healthy_run_stopped_at_the_deadline_with_work_left_hands_off() -> Non
     policy.start()
     world.env.run(until=2600)
     figures = policy.figures()
-    assert figures["hand_offs"] == 2  # runs of at most 840 s, from about 150 s
-    busy = [agents for t, _, agents in world.timeline if 200 <= t <= 2600]
+    assert figures["hand_offs"] == 3  # runs of at most 840 s, from about 2 s (the wake)
+    busy = [agents for t, _, agents in world.timeline if 5 <= t <= 2600]
     assert busy.count(0) <= 3  # the next agent starts within seconds of the hand-off
 
 
@@ -227,3 +231,146 @@ def test_spoolwatch_breaker_opens_in_the_outage_and_no_record_is_lost() -> None:
     assert result.extra["stopped_breaker_open"] >= 1
     assert result.duplicates <= 100  # the crash repeats one read batch of at most 100
     assert result.drained_at is not None
+
+
+# --- full reads, seen recruits and the wake function ------------------------------------
+
+
+def test_a_burst_is_first_touched_by_the_wake_function_within_seconds() -> None:
+    world = _world(10, 1_000_000)
+    policy = SpoolwatchPolicy(world, schedule_phase=0.5)  # the schedule's first tick: 150 s
+    policy.start()
+    world.env.run(until=10)
+    first = policy.figures()["wake_first_at"]
+    assert isinstance(first, float) and first < 3.0  # a cold start after the arrival
+    assert policy.wake_function.delivered > 0
+    assert policy.figures()["wake_recruited"] >= 1
+    assert world.active >= 2  # agents recruited by the wake function run long before 150 s
+    assert not policy.wake.switch.armed  # and they disarmed the switch
+
+
+def test_with_the_switch_disarmed_the_wake_function_takes_nothing() -> None:
+    world = _world(3, 50_000)
+    policy = SpoolwatchPolicy(world, schedule_phase=0.5, wake_armed=False)
+    policy.start()
+    world.env.run(until=149)
+    assert policy.figures()["wake_invocations"] == 0
+    assert world.queue.deliveries == 0  # nobody looks before the schedule's tick
+    world.env.run(until=500)
+    assert world.queue.acked == 50_000
+    assert policy.figures()["wake_invocations"] == 0
+
+
+def test_the_last_agent_to_read_empty_arms_the_switch_and_the_next_arrival_wakes_it() -> None:
+    world = _world(3, 20_000)
+    world.env.process(world.arrivals([(900.0, 5)]))
+    policy = SpoolwatchPolicy(world, wake_armed=False)
+    policy.start()
+    world.env.run(until=899)
+    assert policy.wake.switch.calls == [("arm", "fleet_idle")]
+    assert policy.wake.effective  # the mapping followed 30 s after the arm
+    assert policy.figures()["wake_invocations"] == 0
+    world.env.run(until=905)
+    assert policy.figures()["wake_invocations"] == 1
+    assert world.queue.acked == 20_005  # delivered by the wake function, seconds after
+    assert policy.figures()["wake_recruited"] == 1  # and one agent recruited for it
+
+
+def test_the_mapping_follows_the_switch_after_the_switch_delay() -> None:
+    world = World(SimParams(wake_switch_seconds=30.0), seed=0)
+    mapping = WakeMapping(world)
+    assert mapping.disarm("agents_running") and not mapping.disarm("agents_running")
+    world.env.run(until=29.9)
+    assert mapping.effective  # still polling while disabling
+    world.env.run(until=30.1)
+    assert not mapping.effective
+    mapping.arm("fleet_idle")
+    world.env.run(until=40.0)
+    mapping.disarm("agents_running")  # asked while the arm is still being applied
+    world.env.run(until=75.0)
+    assert not mapping.effective and mapping.effective_changes == 3
+    assert mapping.updates_in_transition == 1
+    assert (mapping.arms, mapping.disarms) == (1, 2)
+
+
+def test_full_reads_double_the_fleet_before_the_counts_show_the_burst() -> None:
+    result = simulate("spoolwatch", "burst-1m", seed=1, params=SimParams(concurrency=100))
+    early = [agents for t, _, agents in result.timeline if t < 60.0]
+    # SQS's counts lag 60 s: without the doubling, the first agents would wait for them
+    assert max(early) > 50
+    by_time = {t: agents for t, _, agents in result.timeline}
+    assert 0 < by_time[5.0] < by_time[10.0] < by_time[15.0] < by_time[20.0]
+    assert result.peak_agents <= 100 and result.delivered == 1_000_000
+
+
+def test_full_reads_grow_the_fleet_even_while_the_counts_read_empty() -> None:
+    # counts that never catch up: only seen recruits (full reads, wake batches) start
+    world = _world(8, 200_000, approx_lag_seconds=1e9)
+    policy = SpoolwatchPolicy(world)
+    policy.start()
+    world.env.run(until=140)
+    assert policy.figures()["leases_peak"] == 8
+    assert world.queue.acked == 200_000
+
+
+def test_while_the_breaker_is_open_the_wake_function_delivers_nothing() -> None:
+    world = _world(4, 5_000)
+    policy = SpoolwatchPolicy(world)
+    policy.start()
+    for _ in range(policy.settings.failure_threshold):
+        policy.breaker.record_failure(reason="down", kind=FailureKind.DESTINATION_UNREACHABLE)
+    world.env.run(until=55)  # before the 60 s cooldown ends
+    figures = policy.figures()
+    assert isinstance(figures["wake_invocations"], int) and figures["wake_invocations"] > 0
+    assert figures["wake_breaker_open"] == 10 * figures["wake_invocations"]
+    assert world.queue.acked == 0 and figures["wake_recruited"] == 0
+    # the batches are not given back at once: they stay in flight until the timeout
+    assert world.queue.in_flight_count == figures["wake_breaker_open"]
+    assert world.queue.in_flight_count == world.queue.deliveries
+
+
+def test_the_wake_function_gives_up_a_batch_it_cannot_deliver_without_losing_it() -> None:
+    # the destination goes down while the fleet is idle and the switch armed: the wake
+    # function's batches are kept in flight (not lost), its agents open the breaker,
+    # which disarms the switch; everything is delivered once the destination is back
+    world = _world(4, 0, outages=((0.0, 200.0),))
+    world.env.process(world.arrivals([(1.0, 50), (30.0, 50)]))
+    policy = SpoolwatchPolicy(world)
+    policy.start()
+    world.env.run(until=150)
+    figures = policy.figures()
+    assert isinstance(figures["wake_not_delivered"], int) and figures["wake_not_delivered"] > 0
+    assert figures["breaker_opened"] == 1
+    assert not policy.wake.switch.armed and not policy.wake.effective
+    world.env.run(until=3000)
+    assert world.queue.lost == 0 and world.queue.acked == 100
+
+
+def test_spoolwatch_in_the_outage_loses_nothing_and_the_wake_delivers_nothing_while_down() -> None:
+    delivered: list[float] = []
+    original = WakeFunction._deliver
+
+    def spy(self: WakeFunction, batch: Any, deadline: float) -> Any:
+        before = self.delivered
+        yield from original(self, batch, deadline)
+        if self.delivered > before:
+            delivered.append(self.world.env.now)
+
+    WakeFunction._deliver = spy  # type: ignore[method-assign]
+    try:
+        result = simulate("spoolwatch", "outage", seed=1)
+    finally:
+        WakeFunction._deliver = original  # type: ignore[method-assign]
+    assert delivered and not [t for t in delivered if 180.0 <= t < 1380.0]
+    assert result.lost == 0 and result.remaining == 0
+    assert result.duplicates <= 100  # the crash repeats one read batch of at most 100
+
+
+def test_spoolwatch_with_the_wake_function_gives_the_same_figures_for_a_seed() -> None:
+    params = SimParams(concurrency=50)
+    first = simulate("spoolwatch", "spiky", seed=4, params=params).as_dict(timeline=True)
+    second = simulate("spoolwatch", "spiky", seed=4, params=params).as_dict(timeline=True)
+    first.pop("wall_seconds")
+    second.pop("wall_seconds")
+    assert first == second
+    assert first["extra"]["wake_invocations"] > 0

@@ -84,10 +84,16 @@ def read_serially(
 
 
 def send_until(
-    world: World, agent: AgentRun, batch: InFlight, give_up_at: Callable[[], float]
+    world: World,
+    agent: AgentRun,
+    batch: InFlight,
+    give_up_at: Callable[[], float],
+    *,
+    release: bool = True,
 ) -> Generator[simpy.Event, Any, bool]:
     """Send ``batch`` as the real agent does (see the module docstring); ``False`` when it
-    was given back."""
+    was given back. ``release=False``: given back as the wake function's spool does, left
+    in flight until its (last extended) visibility timeout."""
     p, env, retry = world.params, world.env, AGENT_RETRY
     attempt = 0
     calls = math.ceil(batch.count / 10)
@@ -114,6 +120,7 @@ def send_until(
             break
     else:
         return True
-    world.queue.release(batch)  # nack(pending): visible again at once
-    world.ledger.sqs_call(calls=calls)
+    if release:
+        world.queue.release(batch)  # nack(pending): visible again at once
+        world.ledger.sqs_call(calls=calls)
     return False

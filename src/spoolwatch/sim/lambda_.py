@@ -15,7 +15,8 @@ Approximations:
 * :class:`AgentQueueTrigger` is the SQS event source mapping of the agent queue: five
   concurrent invocations when messages appear, 300 more per minute (5 per second) while
   messages wait, capped by ``MaximumConcurrency``, back to five after a quiet minute; idle
-  pollers long-poll the empty queue (billed requests).
+  pollers long-poll the empty queue (billed requests). A message (:class:`AgentMessage`)
+  carries its hop count and whether its recruiter saw records itself (``seen``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -30,7 +32,7 @@ import simpy
 if TYPE_CHECKING:
     from spoolwatch.sim.model import World
 
-__all__ = ["AgentQueueTrigger", "LambdaFunction"]
+__all__ = ["AgentMessage", "AgentQueueTrigger", "LambdaFunction"]
 
 Body = Callable[[float], Generator[simpy.Event, Any, Any]]
 
@@ -109,6 +111,15 @@ class LambdaFunction:
         return result
 
 
+@dataclass(frozen=True, slots=True)
+class AgentMessage:
+    """One agent-queue message: the chain of invocations that made it (``hops``) and
+    whether its recruiter saw records itself (``seen``: a full read, a wake batch)."""
+
+    hops: int
+    seen: bool = False
+
+
 class AgentQueueTrigger:
     """The agent queue and its Lambda trigger: each message starts one invocation."""
 
@@ -116,7 +127,7 @@ class AgentQueueTrigger:
         self,
         world: World,
         function: LambdaFunction,
-        handler: Callable[[int], Body],
+        handler: Callable[[AgentMessage], Body],
         *,
         max_concurrency: int,
         loop_detection: bool,
@@ -128,7 +139,7 @@ class AgentQueueTrigger:
         self.max_concurrency = max_concurrency
         self.loop_detection = loop_detection
         self.max_hops = max_hops
-        self.messages: deque[int] = deque()  # hop count of each waiting message
+        self.messages: deque[AgentMessage] = deque()
         self.active = 0
         self.allowance = float(ESM_START)
         self.loop_stops = 0
@@ -141,11 +152,11 @@ class AgentQueueTrigger:
         """Messages waiting in the agent queue (recruits requested, not yet started)."""
         return len(self.messages)
 
-    def post(self, count: int, hops: int) -> None:
+    def post(self, count: int, hops: int, *, seen: bool = False) -> None:
         """Send ``count`` messages that were caused by a chain of ``hops`` invocations."""
         if count <= 0:
             return
-        self.messages.extend([hops] * count)
+        self.messages.extend([AgentMessage(hops, seen)] * count)
         self.posted += count
         self.world.ledger.sqs_call(calls=math.ceil(count / 10))
         if not self._wake.triggered:
@@ -166,21 +177,21 @@ class AgentQueueTrigger:
             quiet_since = env.now
             limit = min(self.max_concurrency, int(self.allowance))
             while self.messages and self.active < limit:
-                hops = self.messages.popleft()
+                message = self.messages.popleft()
                 self.world.ledger.sqs_call(calls=2)  # the poller's receive and delete
-                if self.loop_detection and hops >= self.max_hops:
+                if self.loop_detection and message.hops >= self.max_hops:
                     self.loop_stops += 1
                     continue
                 self.active += 1
-                env.process(self._invoke(hops))
+                env.process(self._invoke(message))
             if self.messages:
                 self.allowance = min(
                     float(self.max_concurrency), self.allowance + ESM_STEP_PER_SECOND
                 )
             yield env.timeout(1.0)
 
-    def _invoke(self, hops: int) -> Generator[simpy.Event, Any, None]:
+    def _invoke(self, message: AgentMessage) -> Generator[simpy.Event, Any, None]:
         try:
-            yield self.function.invoke(self.handler(hops))
+            yield self.function.invoke(self.handler(message))
         finally:
             self.active -= 1

@@ -102,6 +102,10 @@ class SimParams:
     send_attempts: int = 3
     static_agents: int = 4
     schedule_seconds: float = 300.0  # spoolwatch's ScheduleExpression, rate(5 minutes)
+    #: How long an event source mapping takes to start or stop polling after
+    #: ``UpdateEventSourceMapping`` (spoolwatch's wake trigger: ``Enabling``/``Disabling``).
+    #: An assumption, not a published figure.
+    wake_switch_seconds: float = 30.0
     epoch: float = 1_767_225_600.0  # 2026-01-01T00:00:00Z
     sample_seconds: float = 10.0
     prices: Prices = field(default_factory=Prices)
@@ -125,6 +129,8 @@ class AgentRun:
 
     name: str
     processed: int = 0
+    #: Records its last read returned (0 for a read that found nothing).
+    last_read: int = 0
     stop: bool = False
     crash: bool = False
     #: Triggered by :meth:`request_stop`: wakes a retry wait so it can give up in time.
@@ -317,6 +323,7 @@ def drain(
                 batch, woken = yield from _receive(world, deadline, until_empty)
             else:
                 batch, woken = yield from read_serially(world, read_batch)
+            agent.last_read = 0 if batch is None else batch.count
             if batch is None:
                 if until_empty and not woken:
                     return "empty"

@@ -27,7 +27,7 @@ from typing import Any
 
 import simpy
 
-from spoolwatch.sim.lambda_ import AgentQueueTrigger, LambdaFunction
+from spoolwatch.sim.lambda_ import AgentMessage, AgentQueueTrigger, LambdaFunction
 from spoolwatch.sim.model import AgentRun, drain
 from spoolwatch.sim.policies.base import Policy
 
@@ -80,9 +80,9 @@ class RecipePolicy(Policy):
             self.trigger.post(1, 0)
             yield env.timeout(self.schedule_seconds)
 
-    def _handler(self, hops: int) -> Any:
+    def _handler(self, message: AgentMessage) -> Any:
         def body(deadline: float) -> Generator[simpy.Event, Any, None]:
-            yield from self._invocation(hops)
+            yield from self._invocation(message.hops)
 
         return body
 

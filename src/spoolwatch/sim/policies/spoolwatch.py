@@ -1,32 +1,39 @@
 """``spoolwatch``: the Lambda handler as shipped, driving the real :mod:`spoolwatch.scaling`.
 
 Nothing of the scaling policy is re-implemented: :func:`decide`,
-:meth:`CircuitBreaker.allow`/``record_success``/``record_failure`` and
-:meth:`LeaseTable.acquire`/``renew``/``release``/``count_running`` run on in-memory stores
+:meth:`CircuitBreaker.allow`/``record_success``/``record_failure``,
+:meth:`LeaseTable.acquire`/``renew``/``release``/``count_running`` and the wake switch
+(:class:`~spoolwatch.serverless.wake.MemoryWakeSwitch`) run on in-memory stores
 (:mod:`~spoolwatch.sim.policies.counting`, which bill their DynamoDB requests), with a clock
 reading simpy's time plus an epoch. The flow around them follows
 :mod:`spoolwatch.serverless.worker` step for step:
 
 * **Schedule** (EventBridge, every ``SimParams.schedule_seconds``; ``rate(5 minutes)`` in
-  the template): approximate counts of the data queue → breaker state → if the backlog is
-  not empty, live leases and waiting recruits → ``decide`` → post the recruits. It never
-  drains; it is billed as a short invocation and is not counted as an agent.
+  the template): approximate counts of the data queue → breaker state → live leases → if
+  the backlog is not empty, waiting recruits, ``decide`` and post the recruits → the wake
+  switch: breaker open → ``disarm("breaker_open")``; breaker closed, backlog 0 and no live
+  lease → ``arm("fleet_idle")`` → ``reconcile()``. It never drains; it is billed as a short
+  invocation and is not counted as an agent.
 * **Agent** (one invocation per agent-queue message; the queue's trigger has
   ``MaximumConcurrency`` = target concurrency; ``RecursiveLoop: Allow``):
-  ``breaker.allow`` (refused: exit) → approximate counts (empty: exit) → ``leases.acquire``
-  (no slot: exit) → the destination check, ``GET /api/v2/version/``: while the destination
-  is down it fails after ``destination_fail_seconds`` and the invocation records the
-  failure (``DESTINATION_UNREACHABLE``), releases its lease and exits without receiving a
-  single record → the agent runs until the queue reads empty or 60 s before the 900 s limit
-  (``deadline_margin_seconds``), reading batches of ``LAMBDA_BATCH_RECORDS`` (100) in the
-  shipped agent's serial cycle (:func:`~spoolwatch.sim.model.drain` with ``read_batch``):
-  ten receives of 10, one send, ten deletes of 10, one call after another. Beside it, a
-  heartbeat renews the lease every ``heartbeat_seconds`` (``lease_seconds / 3``; a lost
-  lease stops the agent, ``lease_lost``) and a watch confirms a half-open probe at the
-  first accepted records (the breaker closes then) and decides — at the first accepted
-  records or after one heartbeat period, whichever comes first, then every heartbeat
-  period — with running = live leases, pending = waiting recruits, and the probe's own gate
-  while it is unconfirmed. At each decision not made under an unconfirmed probe's gate
+  ``breaker.allow`` (refused: exit) → approximate counts (empty: exit, unless the message
+  is ``seen``: its recruiter saw records itself) → ``leases.acquire`` (no slot: exit) →
+  ``wake.disarm("agents_running")`` → the destination check, ``GET /api/v2/version/``:
+  while the destination is down it fails after ``destination_fail_seconds`` and the
+  invocation records the failure (``DESTINATION_UNREACHABLE``), releases its lease and
+  exits without receiving a single record → the agent runs until the queue reads empty or
+  60 s before the 900 s limit (``deadline_margin_seconds``), reading batches of
+  ``LAMBDA_BATCH_RECORDS`` (100) in the shipped agent's serial cycle
+  (:func:`~spoolwatch.sim.model.drain` with ``read_batch``): ten receives of 10, one send,
+  ten deletes of 10, one call after another. Beside it, a heartbeat renews the lease every
+  ``heartbeat_seconds`` (``lease_seconds / 3``; a lost lease stops the agent,
+  ``lease_lost``) and a watch confirms a half-open probe at the first accepted records (the
+  breaker closes then) and decides — at the first accepted records or after one heartbeat
+  period, whichever comes first, then every heartbeat period — with running = live leases,
+  pending = waiting recruits, the probe's own gate while it is unconfirmed, and
+  ``saturated`` when the agent's last read returned all 100 records it asked for (the
+  decision then at least doubles the fleet, rule 6 of :mod:`spoolwatch.scaling.policy`, and
+  its recruits are ``seen``). At each decision not made under an unconfirmed probe's gate
   (``RunWatch._should_stop``) the agent stops when the decision's breaker state is OPEN
   (``breaker_open``), or when ``running > max(1, wanted)`` and its slot is not among the
   lowest ``max(1, wanted)`` live slots (``is_surplus``; ``surplus``: agents deciding at
@@ -41,7 +48,26 @@ reading simpy's time plus an epoch. The flow around them follows
   ``record_failure(DESTINATION_UNREACHABLE)``; release the lease; hand off (one
   agent-queue message) only when the run stopped at the deadline (not ``empty``,
   ``surplus``, ``breaker_open`` or ``lease_lost``: ``_NO_HAND_OFF``), did not fail, work
-  is left and the breaker is not open.
+  is left and the breaker is not open; when the run read empty, the breaker is closed, no
+  lease is live and no recruit waits: ``wake.arm("fleet_idle")``. Every
+  ``record_failure`` that leaves the breaker open (the check's or the run's) is followed by
+  ``wake.disarm("breaker_open")``.
+* **Wake function** (:mod:`~spoolwatch.sim.policies.wake`; a second function with its own
+  trigger on the data queue: ``BatchSize`` 10, ``MaximumConcurrency`` 2, timeout 30 s,
+  deadline margin 10 s; the trigger polls only while the mapping is enabled, and the
+  switch starts armed): breaker state → open: the batch is not delivered, it stays in
+  flight until the data queue's visibility timeout (120 s) and is received again (the
+  receive counts towards ``maxReceiveCount``), and nothing is recruited → else the agent
+  delivers the batch with one send, retried as the agent retries until ``margin / 3``
+  before the deadline; accepted: deleted; given up: left in flight (``TriggerBatchSpool``)
+  until its last extended visibility; no breaker failure is recorded → delivered or not,
+  counts, live leases and waiting recruits → ``decide(max(visible, n), in_flight, running,
+  pending, state, saturated=(n == 10))`` with ``n`` the records handed to it → post the
+  recruits, ``seen``. It takes no lease. Its invocations are not agents: "peak agents",
+  agent-seconds and the timeline leave them out, as they leave out the schedule's (they
+  hold no lease slot, and ``TargetConcurrency`` bounds the agents only: while the mapping
+  is enabled up to two wake invocations deliver beside the agents); they are billed (cost),
+  their records count as delivered, and ``figures()`` reports them (``wake_*``).
 * A crashed invocation reports nothing: its lease frees when it expires, and its
   agent-queue message comes back after that queue's visibility timeout (5,400 s).
 
@@ -55,19 +81,35 @@ general approximations):
   records of a read are taken at its first receive (the real ones over its ten), and are
   deleted at once after the last delete call (the real ones 10 at a time). A read that
   finds nothing waits 0.5 s and receives once more, as ``SqsSpool.read(wait=0.5)`` does;
-  SQS's short-poll sampling (an empty answer while a few messages wait) is not modelled.
-  Steady traffic arrives every tenth of a second, not continuously, so a lone agent on
-  thin traffic reads empty (and ends its run) a little more often than it would; SQS's
-  short polls (the reader's 0.5 s wait rounds to no long poll) can make it less rare. The
-  reader's ``GetQueueAttributes`` for its statistics is neither timed nor billed.
-* Each SQS or DynamoDB call of the schedule and of an agent's gates takes a fixed 20 ms
-  (a breaker write, a lost slot race are not timed); the calls of the watch, the heartbeat
-  and the end of a run take no time. The watch reacts at once (the real one polls every
-  0.2 s) and sees the first records once they are deleted (the real one once accepted).
-  ``is_surplus`` reads the live leases without a DynamoDB call.
+  SQS's short-poll sampling (an empty answer while a few messages wait) is not modelled,
+  so a read comes back full whenever 100 records are visible. Steady traffic arrives every
+  tenth of a second, not continuously, so a lone agent on thin traffic reads empty (and
+  ends its run) a little more often than it would; SQS's short polls (the reader's 0.5 s
+  wait rounds to no long poll) can make it less rare. The reader's ``GetQueueAttributes``
+  for its statistics is neither timed nor billed.
+* Each SQS or DynamoDB call of the schedule, of an agent's gates (its disarm included) and
+  of the wake function takes a fixed 20 ms (a breaker write, a lost slot race are not
+  timed); the calls of the watch, the heartbeat and the end of a run take no time. The
+  watch reacts at once (the real one polls every 0.2 s) and sees the first records once
+  they are deleted (the real one once accepted). ``is_surplus`` reads the live leases
+  without a DynamoDB call.
 * The agent queue's waiting recruits are counted exactly; SQS's approximate counts of that
   queue lag like the data queue's, so the real handler may recruit more (the lease slots
   still cap the agents; the surplus exit at once, billed as short invocations).
+* The wake switch: each ``arm``/``disarm`` is billed as one conditional DynamoDB write and
+  each ``reconcile`` as one read; Lambda's ``Get``/``UpdateEventSourceMapping`` are neither
+  billed nor timed. The mapping's effective state follows what the switch set
+  ``SimParams.wake_switch_seconds`` later (30 s, an assumption: enabling and disabling a
+  mapping is not instant, and AWS gives no figure); updates take effect in order. An update
+  asked while the previous one is still being applied is counted
+  (``wake_updates_in_transition``): AWS may refuse it (``ResourceInUseException``; the real
+  switch then leaves the mapping to the schedule's ``reconcile``), which is not modelled.
+* The wake trigger: an arrival wakes an idle poller at once, records visible again after a
+  visibility timeout or a release within a second; a receive takes up to 10 visible records
+  (no batching window, no short-poll sampling); Lambda's back-off after function errors
+  (it lowers a concurrency of at most 2) is not modelled, nor are crash faults in the wake
+  function. Its agent's start-up is not timed; its send is the agent's (one request of
+  50 ms plus its own work), its delete one call.
 * The destination is either up or down (unreachable after ``destination_fail_seconds``):
   429, 5xx, auth errors and poison records are not modelled. A failing send that ends after
   the destination came back counts as the retry that succeeded. The give-up point is
@@ -99,10 +141,11 @@ from spoolwatch.scaling import (
 from spoolwatch.serverless.settings import ServerlessSettings
 from spoolwatch.serverless.setup import LAMBDA_BATCH_RECORDS
 from spoolwatch.sim.agent_cycle import AGENT_RETRY
-from spoolwatch.sim.lambda_ import AgentQueueTrigger, LambdaFunction
-from spoolwatch.sim.model import AgentRun, drain
+from spoolwatch.sim.lambda_ import AgentMessage, AgentQueueTrigger, LambdaFunction
+from spoolwatch.sim.model import AgentRun, World, drain
 from spoolwatch.sim.policies.base import Policy
 from spoolwatch.sim.policies.counting import CountingBreakerStore, CountingLeaseStore
+from spoolwatch.sim.policies.wake import WakeFunction, WakeMapping
 
 __all__ = ["CountingBreakerStore", "CountingLeaseStore", "SpoolwatchPolicy"]
 
@@ -145,7 +188,13 @@ class SpoolwatchPolicy(Policy):
     """Schedule + agent queue + the real scaling code, in the shipped handler's flow."""
 
     name = "spoolwatch"
-    summary = "spoolwatch.scaling: decide(), lease slots, circuit breaker"
+    summary = "spoolwatch.scaling: decide(), lease slots, circuit breaker, wake trigger"
+
+    def __init__(
+        self, world: World, *, schedule_phase: float = 0.5, wake_armed: bool = True
+    ) -> None:
+        super().__init__(world, schedule_phase=schedule_phase)
+        self.wake_armed = wake_armed
 
     def start(self) -> None:
         """Build the real scaling objects over counting stores and start the schedule."""
@@ -163,6 +212,16 @@ class SpoolwatchPolicy(Policy):
             self._handler,
             max_concurrency=world.params.concurrency,
             loop_detection=False,
+        )
+        self.wake = WakeMapping(world, armed=self.wake_armed)
+        self.wake_function = WakeFunction(
+            world,
+            self.wake,
+            breaker=self.breaker,
+            leases=self.leases,
+            trigger=self.trigger,
+            settings=self.settings,
+            call_seconds=AWS_CALL_SECONDS,
         )
         self.running_peak = 0
         self.lease_refusals = 0
@@ -187,6 +246,7 @@ class SpoolwatchPolicy(Policy):
             "stopped_breaker_open": self.stops["breaker_open"],
             "stopped_lease_lost": self.stops["lease_lost"],
             "cold_starts": self.function.cold_starts,
+            **self.wake_function.figures(),
         }
 
     # --- reads the handler makes ----------------------------------------------------------
@@ -198,19 +258,34 @@ class SpoolwatchPolicy(Policy):
         return visible + in_flight
 
     def _decide(
-        self, breaker: BreakerDecision | BreakerState, hops: int, counts: tuple[int, int] | None
+        self,
+        breaker: BreakerDecision | BreakerState,
+        hops: int,
+        counts: tuple[int, int] | None,
+        running: int | None = None,
+        *,
+        saturated: bool = False,
     ) -> Decision:
-        """Counts (read now unless given), live leases, waiting recruits → :func:`decide` →
-        post the recruits; returns the decision."""
+        """Counts and live leases (read now unless given), waiting recruits →
+        :func:`decide` → post the recruits (``seen`` when ``saturated``); the decision."""
         if counts is None:
             counts = self.world.queue.approx()
             self.world.ledger.sqs_call()
         visible, in_flight = counts
         self.world.ledger.sqs_call()  # the agent queue's counts: the waiting recruits
-        running = self.leases.count_running()
+        if running is None:
+            running = self.leases.count_running()
         self.running_peak = max(self.running_peak, running)
-        decision = decide(visible, in_flight, running, self.trigger.pending, breaker, self.settings)
-        self.trigger.post(decision.recruits, hops)
+        decision = decide(
+            visible,
+            in_flight,
+            running,
+            self.trigger.pending,
+            breaker,
+            self.settings,
+            saturated=saturated,
+        )
+        self.trigger.post(decision.recruits, hops, seen=saturated)
         return decision
 
     # --- the schedule ---------------------------------------------------------------------
@@ -224,38 +299,54 @@ class SpoolwatchPolicy(Policy):
             yield env.timeout(period)
 
     def _on_schedule(self, deadline: float) -> Generator[simpy.Event, Any, None]:
-        """``ServerlessAgent.on_schedule``: look at the backlog and recruit; never drain."""
+        """``ServerlessAgent.on_schedule``: look at the backlog and recruit; never drain;
+        arm the wake switch when idle, disarm it when the breaker is open; reconcile."""
         env = self.world.env
         counts = self.world.queue.approx()
         self.world.ledger.sqs_call()
         state = self.breaker.state()
-        if sum(counts) == 0:
-            yield env.timeout(2 * AWS_CALL_SECONDS)
-            return
-        yield env.timeout(5 * AWS_CALL_SECONDS)
-        self._decide(state, 1, counts)
+        running = self.leases.count_running()
+        idle = sum(counts) == 0 and running == 0
+        switch = state is BreakerState.OPEN or (state is BreakerState.CLOSED and idle)
+        # reads, the decision's calls, the switch's write, the reconcile's read
+        yield env.timeout((3 + 2 * (sum(counts) > 0) + switch + 1) * AWS_CALL_SECONDS)
+        if sum(counts) > 0:
+            self._decide(state, 1, counts, running)
+        if state is BreakerState.OPEN:
+            self.wake.disarm("breaker_open")
+        elif state is BreakerState.CLOSED and idle:
+            self.wake.arm("fleet_idle")
+        self.wake.reconcile()
 
     # --- one agent ------------------------------------------------------------------------
 
-    def _handler(self, hops: int) -> Any:
+    def _handler(self, message: AgentMessage) -> Any:
         def body(deadline: float) -> Generator[simpy.Event, Any, None]:
-            yield from self._on_recruit(hops, deadline)
+            yield from self._on_recruit(message, deadline)
 
         return body
 
-    def _on_recruit(self, hops: int, deadline: float) -> Generator[simpy.Event, Any, None]:
-        """``ServerlessAgent.on_recruit``: gates, destination check, run, report, hand-off."""
+    def _on_recruit(
+        self, message: AgentMessage, deadline: float
+    ) -> Generator[simpy.Event, Any, None]:
+        """``ServerlessAgent.on_recruit``: gates, destination check, run, report, hand-off,
+        wake switch."""
         world = self.world
         env = world.env
+        hops = message.hops
         holder = world.new_name("lambda")
         gate = self.breaker.allow(holder=holder)
         lease, calls = None, 1
         if gate.allowed:
             calls += 1
-            if self._backlog() > 0:
+            # a recruiter that saw records itself is believed over the lagging counts
+            if self._backlog() > 0 or message.seen:
                 calls += 2  # read the slots, claim one
                 lease = self.leases.acquire(holder)
                 self.lease_refusals += lease is None
+                if lease is not None:
+                    calls += 1
+                    self.wake.disarm("agents_running")
         yield env.timeout(calls * AWS_CALL_SECONDS)
         if lease is None:
             # a probe that exits here never reports: its claim holds until it times out
@@ -263,7 +354,7 @@ class SpoolwatchPolicy(Policy):
             world.over_recruited += 1
             return
         if not (yield from self._destination_ready()):
-            self.breaker.record_failure(reason="GET /api/v2/version/: timed out", kind=UNREACHABLE)
+            self._record_failure("GET /api/v2/version/: timed out")
             self.leases.release(lease)
             world.over_recruited += 1
             return
@@ -280,11 +371,11 @@ class SpoolwatchPolicy(Policy):
         if session.agent.processed == 0:
             world.over_recruited += 1
         if outcome == "crashed":
-            env.process(self._redeliver(hops))
+            env.process(self._redeliver(message))
             return
         failed = outcome == "failed"
         if failed:
-            self.breaker.record_failure(reason="destination unreachable", kind=UNREACHABLE)
+            self._record_failure("destination unreachable")
         else:
             self.breaker.record_success(probe=gate.probe and not session.probe_confirmed)
         self.leases.release(session.lease)
@@ -292,6 +383,22 @@ class SpoolwatchPolicy(Policy):
         # lease lost) is not handed on, nor is a failed one
         if outcome == "deadline":
             self._hand_off(hops)
+        if outcome == "empty":
+            self._arm_if_idle()
+
+    def _record_failure(self, reason: str) -> None:
+        """Tell the breaker; a failure that leaves it open disarms the wake switch."""
+        if self.breaker.record_failure(reason=reason, kind=UNREACHABLE) is BreakerState.OPEN:
+            self.wake.disarm("breaker_open")
+
+    def _arm_if_idle(self) -> None:
+        """``ServerlessAgent._arm_if_idle``: after a run that read empty, arm the wake switch
+        when the breaker is closed and no agent runs or waits."""
+        if self.breaker.state() is not BreakerState.CLOSED or self.leases.count_running():
+            return
+        self.world.ledger.sqs_call()  # the agent queue's counts
+        if self.trigger.pending == 0:
+            self.wake.arm("fleet_idle")
 
     def _destination_ready(self) -> Generator[simpy.Event, Any, bool]:
         """The destination check: one HTTP call, before a single record is received."""
@@ -393,7 +500,8 @@ class SpoolwatchPolicy(Policy):
                 next_decision = env.now + interval
                 unconfirmed = gate.probe and not session.probe_confirmed
                 breaker = gate if unconfirmed else self.breaker.state()
-                decision = self._decide(breaker, session.hops + 1, None)
+                full = session.agent.last_read >= LAMBDA_BATCH_RECORDS
+                decision = self._decide(breaker, session.hops + 1, None, saturated=full)
                 if not unconfirmed and self._should_stop(session, decision):
                     return
 
@@ -404,7 +512,7 @@ class SpoolwatchPolicy(Policy):
         self.hand_offs += 1
         self.trigger.post(1, hops + 1)
 
-    def _redeliver(self, hops: int) -> Generator[simpy.Event, Any, None]:
+    def _redeliver(self, message: AgentMessage) -> Generator[simpy.Event, Any, None]:
         """A crashed invocation's agent-queue message comes back after its visibility."""
         yield self.world.env.timeout(AGENT_QUEUE_VISIBILITY)
-        self.trigger.post(1, hops)
+        self.trigger.post(1, message.hops, seen=message.seen)
