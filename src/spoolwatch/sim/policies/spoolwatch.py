@@ -6,7 +6,8 @@ Nothing of the scaling policy is re-implemented: :func:`decide`,
 (:class:`~spoolwatch.serverless.wake.MemoryWakeSwitch`) run on in-memory stores
 (:mod:`~spoolwatch.sim.policies.counting`, which bill their DynamoDB requests), with a clock
 reading simpy's time plus an epoch. The flow around them follows
-:mod:`spoolwatch.serverless.worker` step for step:
+:mod:`spoolwatch.serverless.worker` and :mod:`spoolwatch.serverless.wake_function` step for
+step:
 
 * **Schedule** (EventBridge, every ``SimParams.schedule_seconds``; ``rate(5 minutes)`` in
   the template): approximate counts of the data queue → breaker state → live leases → if

@@ -1,8 +1,8 @@
 """The ``spoolwatch`` policy's wake function: its switch, its trigger and one invocation.
 
-Mirrors :mod:`spoolwatch.serverless.wake` and ``ServerlessAgent.on_wake`` of
-:mod:`spoolwatch.serverless.worker`; the differences are listed in the docstring of
-:mod:`~spoolwatch.sim.policies.spoolwatch`.
+Mirrors :mod:`spoolwatch.serverless.wake` and
+:func:`spoolwatch.serverless.wake_function.deliver_and_recruit`; the differences are listed in
+the docstring of :mod:`~spoolwatch.sim.policies.spoolwatch`.
 
 * :class:`WakeMapping`: the wanted state is the real
   :class:`~spoolwatch.serverless.wake.MemoryWakeSwitch` (starts armed); each ``arm`` or
@@ -29,16 +29,14 @@ from typing import Any
 import simpy
 
 from spoolwatch.scaling import BreakerState, CircuitBreaker, LeaseTable, ScalingSettings, decide
-from spoolwatch.serverless.wake import MemoryWakeSwitch
+from spoolwatch.serverless.wake import WAKE_BATCH_SIZE, MemoryWakeSwitch
 from spoolwatch.sim.agent_cycle import calls_seconds, send_seconds, send_until
 from spoolwatch.sim.lambda_ import AgentQueueTrigger, LambdaFunction
 from spoolwatch.sim.model import AgentRun, World
 from spoolwatch.sim.sqs import InFlight
 
-__all__ = ["WAKE_BATCH_SIZE", "WakeFunction", "WakeMapping"]
+__all__ = ["WakeFunction", "WakeMapping"]
 
-#: The wake trigger's ``BatchSize`` in the template: a batch this full says more wait.
-WAKE_BATCH_SIZE = 10
 #: The wake trigger's ``ScalingConfig.MaximumConcurrency`` in the template.
 WAKE_MAX_CONCURRENCY = 2
 #: The wake function's ``Timeout`` in the template.
@@ -213,7 +211,7 @@ class WakeFunction:
     # --- one invocation -------------------------------------------------------------------
 
     def _on_wake(self, batch: InFlight, deadline: float) -> Generator[simpy.Event, Any, None]:
-        """``ServerlessAgent.on_wake``: breaker → deliver the batch → recruit."""
+        """``deliver_and_recruit``: breaker → deliver the batch → recruit."""
         world = self.world
         env = world.env
         if self.first_at is None:
