@@ -126,6 +126,7 @@ def stack(moto_server: str) -> Iterator[Stack]:
             "SPOOLWATCH_DESTINATION_URL": server.url,
             "SPOOLWATCH_API_TOKEN": "test-token",
             "SPOOLWATCH_DEADLINE_MARGIN_SECONDS": "1",
+            "SPOOLWATCH_IDLE_SECONDS": "0.5",
             "SPOOLWATCH_SCALING_LEASE_SECONDS": "3",
             "SPOOLWATCH_SCALING_FAILURE_THRESHOLD": "2",
             "SPOOLWATCH_SCALING_FAILURE_WINDOW_SECONDS": "60",

@@ -569,3 +569,29 @@ def test_data_queue_events_go_to_the_wake_function_and_agent_queue_events_to_age
     )
     assert woken == [3]
     assert worker.leases.count_running() == 0
+
+
+def test_lambda_agents_read_with_the_idle_wait_so_thin_traffic_keeps_one_running(
+    tmp_path: Any,
+) -> None:
+    settings = ServerlessSettings.from_env(BASE_ENV)
+    assert settings.idle_seconds == 20.0
+    config = build_agent_config(settings, config_text=None, token="t")
+    assert config.batching.wait_seconds == 20.0
+    quick = ServerlessSettings.from_env({**BASE_ENV, "SPOOLWATCH_IDLE_SECONDS": "2.5"})
+    from_file = build_agent_config(
+        quick,
+        config_text=(
+            "target: {url: 'http://127.0.0.1:1'}\n"
+            "channels: [{name: data, spool: 'sqs://ignored'}]\n"
+            "batching: {wait_seconds: 0.1}\n"
+        ),
+        token=None,
+    )
+    assert from_file.batching.wait_seconds == 2.5
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "soon"])
+def test_idle_seconds_must_be_a_positive_number(raw: str) -> None:
+    with pytest.raises(ConfigError, match="SPOOLWATCH_IDLE_SECONDS"):
+        ServerlessSettings.from_env({**BASE_ENV, "SPOOLWATCH_IDLE_SECONDS": raw})

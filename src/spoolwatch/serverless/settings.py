@@ -15,6 +15,10 @@ variable                           meaning
                                    or an SSM parameter ARN, holding the API token
 ``SPOOLWATCH_API_TOKEN``           the token itself: for tests only, never in a deployment
 ``SPOOLWATCH_DEADLINE_MARGIN_SECONDS``  stop reading this long before Lambda's deadline (60)
+``SPOOLWATCH_IDLE_SECONDS``        an agent stops after this long without a record (20): a
+                                   read long-polls this long for the first record, so steady
+                                   thin traffic keeps one agent running instead of a stop and
+                                   a wake every few seconds
 ``SPOOLWATCH_WAKE_MAPPING``        UUID of the data queue's wake trigger (event source mapping)
                                    that agents disarm while they run; unset when there is none
 ``SPOOLWATCH_SCALING_<FIELD>``     the other :class:`~spoolwatch.scaling.ScalingSettings` fields
@@ -80,6 +84,7 @@ class ServerlessSettings:
     api_token_secret: str = ""
     api_token: str = ""
     deadline_margin_seconds: float = 60.0
+    idle_seconds: float = 20.0
     wake_mapping: str = ""
 
     def __repr__(self) -> str:
@@ -121,6 +126,7 @@ class ServerlessSettings:
             api_token_secret=env.get("SPOOLWATCH_API_TOKEN_SECRET", "").strip(),
             api_token=env.get("SPOOLWATCH_API_TOKEN", "").strip(),
             deadline_margin_seconds=_number(env, "SPOOLWATCH_DEADLINE_MARGIN_SECONDS", 60.0),
+            idle_seconds=_number(env, "SPOOLWATCH_IDLE_SECONDS", 20.0),
             wake_mapping=_mapping_uuid(env, "SPOOLWATCH_WAKE_MAPPING"),
         )
         if not settings.destination_url and not settings.agent_config:

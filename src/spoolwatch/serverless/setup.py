@@ -82,7 +82,8 @@ def build_agent_config(
                 verify_ssl=target.verify_ssl,
                 timeout_seconds=target.timeout_seconds,
             )
-        return dataclasses.replace(config, target=target, channels=(channel,))
+        batching = dataclasses.replace(config.batching, wait_seconds=settings.idle_seconds)
+        return dataclasses.replace(config, target=target, channels=(channel,), batching=batching)
     kind: Literal["spoolwatch", "datarobot"] = (
         "datarobot" if settings.destination_kind == "datarobot" else "spoolwatch"
     )
@@ -91,5 +92,9 @@ def build_agent_config(
         channels=(channel,),
         # Read batches of 100 from SQS (10 receives): a crash between send and delete
         # repeats at most that many records, and the first records go out sooner.
-        batching=BatchingConfig(max_records=LAMBDA_BATCH_RECORDS),
+        # A read waits up to idle_seconds for its first record: the agent stops only after
+        # that long without one (SQS long polls, one request per 20 s while idle).
+        batching=BatchingConfig(
+            max_records=LAMBDA_BATCH_RECORDS, wait_seconds=settings.idle_seconds
+        ),
     )
