@@ -368,10 +368,16 @@ def test_agents_page_shows_the_serverless_fleet_read_from_aws(
         CircuitBreaker,
         FailureKind,
         LeaseTable,
+        ManualClock,
         ScalingSettings,
         SystemClock,
     )
     from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore, create_table
+    from spoolwatch.serverless.wake_dynamodb import DynamoWakeSwitch
+
+    class MappingClient:
+        def update_event_source_mapping(self, **kwargs: Any) -> dict[str, Any]:
+            return {"UUID": kwargs["UUID"], "State": "Updating"}
 
     sqs, dynamodb = boto3.client("sqs"), boto3.client("dynamodb")
     suffix = uuid.uuid4().hex[:8]
@@ -387,6 +393,10 @@ def test_agents_page_shows_the_serverless_fleet_read_from_aws(
     assert leases.acquire("lambda-7f3a") is not None
     breaker = CircuitBreaker(DynamoBreakerStore(dynamodb, table), scaling, clock)
     breaker.record_failure(reason="destination answered 503", kind=FailureKind.SERVER_ERROR)
+    wake = DynamoWakeSwitch(
+        dynamodb, table, MappingClient(), "mapping-uuid", clock=ManualClock(time.time() - 120)
+    )
+    assert wake.disarm("breaker_open")
     settings = ServerSettings(
         db_url=f"sqlite:///{tmp_path / 'spoolwatch.db'}",
         auth=False,
@@ -406,6 +416,14 @@ def test_agents_page_shows_the_serverless_fleet_read_from_aws(
         assert (badge.inner_text(), badge.get_attribute("class")) == ("open", "badge red")
         detail = page.page.inner_text("#fleet-breaker-detail")
         assert "destination answered 503" in detail and "re-opens to a probe in" in detail
+        wake_badge = page.page.locator("#fleet-wake")
+        assert (wake_badge.inner_text(), wake_badge.get_attribute("class")) == (
+            "disarmed",
+            "badge unknown",
+        )
+        wake_detail = page.page.inner_text("#fleet-wake-detail")
+        assert wake_detail.startswith("breaker_open · changed ") and "min ago" in wake_detail
+        assert "wait for the running agents or the schedule" in wake_detail
         lease_row = page.page.locator("#fleet-leases tbody tr").first
         assert "lambda-7f3a" in lease_row.inner_text()
         failure_row = page.page.locator("#fleet-failures tbody tr").first

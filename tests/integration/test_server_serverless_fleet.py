@@ -13,10 +13,18 @@ import boto3
 import pytest
 
 from spoolwatch.errors import ConfigError
-from spoolwatch.scaling import CircuitBreaker, FailureKind, LeaseTable, ScalingSettings, SystemClock
+from spoolwatch.scaling import (
+    CircuitBreaker,
+    FailureKind,
+    LeaseTable,
+    ManualClock,
+    ScalingSettings,
+    SystemClock,
+)
 from spoolwatch.server.app import create_app
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore, create_table
+from spoolwatch.serverless.wake_dynamodb import DynamoWakeSwitch
 from spoolwatch.store.base import Store, open_store
 from spoolwatch.store.tokens import create_token
 from tests.conftest import free_port
@@ -111,6 +119,36 @@ def test_fleet_endpoint_answers_backlog_leases_breaker_and_failures(
     assert [(f["kind"], f["reason"]) for f in body["failures"]] == [
         ("server_error", "destination answered 502")
     ]
+    assert body["wake"] == {"armed": True, "changedAt": None, "why": None}  # no flag yet
+
+
+class _MappingClient:
+    """Lambda's UpdateEventSourceMapping, answered at once."""
+
+    def update_event_source_mapping(self, **kwargs: Any) -> dict[str, Any]:
+        return {"UUID": kwargs["UUID"], "State": "Updating"}
+
+
+def test_fleet_endpoint_answers_the_wake_trigger_disarmed_by_an_agent(
+    store: Store, fleet: Fleet
+) -> None:
+    switch = DynamoWakeSwitch(
+        fleet.dynamodb,
+        fleet.table,
+        _MappingClient(),
+        "mapping-uuid",
+        clock=ManualClock(1_700_000_000.0),
+    )
+    assert switch.disarm("agents_running")
+
+    response = _client(store, **fleet.settings()).get("/api/v2/spoolwatch/fleet/")
+
+    assert response.status_code == 200, response.text
+    assert response.json()["wake"] == {
+        "armed": False,
+        "changedAt": 1_700_000_000.0,
+        "why": "agents_running",
+    }
 
 
 def test_fleet_reading_is_reused_for_a_few_seconds(store: Store, fleet: Fleet) -> None:

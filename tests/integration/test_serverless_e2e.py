@@ -24,11 +24,13 @@ from spoolwatch.scaling import (
     CircuitBreaker,
     FailureKind,
     LeaseTable,
+    ManualClock,
     SystemClock,
 )
 from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore, create_table
 from spoolwatch.serverless.setup import from_env
 from spoolwatch.serverless.wake import MemoryWakeSwitch
+from spoolwatch.serverless.wake_dynamodb import DynamoWakeSwitch, WakeFlag, read_wake_flag
 from spoolwatch.serverless.worker import ServerlessAgent
 from spoolwatch.sinks.testing import RecordingServer
 from spoolwatch.spools import open_spool
@@ -279,6 +281,94 @@ def test_fleet_status_shows_backlog_leases_and_breaker(stack: Stack) -> None:
     human = CliRunner().invoke(app, ["fleet", "status"], env=env)
     assert human.exit_code == 0, human.output
     assert "agent-a" in human.stdout and "leases: 1 of 3" in human.stdout
+
+
+class _MappingClient:
+    """Lambda's event source mapping calls, answered at once (the flag is what is read)."""
+
+    def __init__(self) -> None:
+        self.updates: list[bool] = []
+
+    def update_event_source_mapping(self, **kwargs: Any) -> dict[str, Any]:
+        self.updates.append(kwargs["Enabled"])
+        return {"UUID": kwargs["UUID"], "State": "Updating"}
+
+
+class _ReadOnlyDynamoDB:
+    """The DynamoDB client, with the name and arguments of every call written down."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.client, name)
+
+        def call(**kwargs: Any) -> Any:
+            self.calls.append((name, kwargs))
+            return method(**kwargs)
+
+        return call
+
+
+def test_fleet_status_shows_the_wake_trigger_armed_until_an_agent_disarms_it(
+    stack: Stack,
+) -> None:
+    from typer.testing import CliRunner
+
+    from spoolwatch.cli import app
+
+    env = {k: v for k, v in stack.env.items() if not k.startswith("SPOOLWATCH_SCALING")}
+    never_switched = CliRunner().invoke(app, ["fleet", "status", "--json"], env=env)
+    assert never_switched.exit_code == 0, never_switched.output
+    assert json.loads(never_switched.stdout)["wake"] == {
+        "armed": True,
+        "changedAt": None,
+        "why": None,
+    }
+    human = CliRunner().invoke(app, ["fleet", "status"], env=env)
+    assert human.exit_code == 0, human.output
+    assert "wake trigger: armed (never switched since deployment)" in human.stdout
+
+    three_minutes_ago = time.time() - 180
+    lambda_client = _MappingClient()
+    switch = DynamoWakeSwitch(
+        stack.dynamodb,
+        stack.table,
+        lambda_client,
+        "mapping-uuid",
+        clock=ManualClock(three_minutes_ago),
+    )
+    assert switch.disarm("agents_running")
+    assert lambda_client.updates == [False]
+
+    disarmed = CliRunner().invoke(app, ["fleet", "status", "--json"], env=env)
+    assert disarmed.exit_code == 0, disarmed.output
+    wake = json.loads(disarmed.stdout)["wake"]
+    assert (wake["armed"], wake["why"]) == (False, "agents_running")
+    assert wake["changedAt"] == pytest.approx(three_minutes_ago, abs=1e-3)
+    human = CliRunner().invoke(app, ["fleet", "status"], env=env)
+    assert human.exit_code == 0, human.output
+    assert "wake trigger: disarmed (agents_running, 3 min ago)" in human.stdout
+
+    assert switch.arm("fleet_idle")
+    rearmed = CliRunner().invoke(app, ["fleet", "status", "--json"], env=env)
+    assert json.loads(rearmed.stdout)["wake"]["armed"] is True
+    assert json.loads(rearmed.stdout)["wake"]["why"] == "fleet_idle"
+
+
+def test_reading_the_wake_flag_is_one_consistent_query_and_writes_nothing(stack: Stack) -> None:
+    client = _ReadOnlyDynamoDB(stack.dynamodb)
+    assert read_wake_flag(client, stack.table) == WakeFlag(armed=True)
+    switch = DynamoWakeSwitch(
+        stack.dynamodb, stack.table, _MappingClient(), "mapping-uuid", clock=ManualClock(1e9)
+    )
+    assert switch.disarm("breaker_open")
+    flag = read_wake_flag(client, stack.table)
+    assert flag == WakeFlag(armed=False, changed_at=1e9, why="breaker_open")
+    assert [name for name, _ in client.calls] == ["query", "query"]
+    assert all(kwargs["ConsistentRead"] for _, kwargs in client.calls)
+    assert switch.armed() is False
 
 
 def test_fleet_status_without_a_queue_says_which_option_is_missing() -> None:

@@ -1,11 +1,15 @@
-"""``spoolwatch fleet status``: the serverless agents' backlog, leases and breaker."""
+"""``spoolwatch fleet status``: the serverless agents' backlog, leases, breaker and wake
+trigger."""
 
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime
+from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from spoolwatch.cli.output import console, fail, print_json_line
@@ -21,6 +25,30 @@ def _option(value: str | None, variable: str, flag: str) -> str:
     if not resolved:
         fail(f"{flag} is required (or set {variable})")
     return resolved
+
+
+def _ago(seconds: float) -> str:
+    """``12 s ago``, ``3 min ago``, ``5 h ago``, ``2 d ago`` (a clock ahead counts as now)."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{round(seconds)} s ago"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min ago"
+    if seconds < 86400:
+        return f"{round(seconds / 3600)} h ago"
+    return f"{round(seconds / 86400)} d ago"
+
+
+def wake_line(wake: dict[str, Any], now: float) -> str:
+    """``wake trigger: armed (fleet_idle, 3 min ago)``, from ``FleetStatus.wake``."""
+    state = "armed" if wake["armed"] else "disarmed"
+    if wake["changedAt"] is None:
+        detail = "never switched since deployment"
+    else:
+        detail = _ago(now - wake["changedAt"])
+        if wake["why"]:
+            detail = f"{escape(wake['why'])}, {detail}"
+    return f"wake trigger: [bold]{state}[/] ({detail})"
 
 
 @app.command("status")
@@ -42,7 +70,7 @@ def status(
     ),
     as_json: bool = typer.Option(False, "--json", help="One JSON document."),
 ) -> None:
-    """Backlog, leases held and by whom, breaker state and recent failures."""
+    """Backlog, leases held and by whom, breaker state, wake trigger and recent failures."""
     from spoolwatch.scaling import ScalingSettings
 
     data_url = _option(data_queue, "SPOOLWATCH_DATA_QUEUE_URL", "--data-queue")
@@ -80,6 +108,7 @@ def status(
     if breaker["reason"]:
         line += f" ({breaker['reason']})"
     console.print(line)
+    console.print(wake_line(snapshot.wake, time.time()))
     leases = Table(
         "slot",
         "holder",

@@ -1,9 +1,9 @@
 """The serverless fleet on AWS, as the service shows it: ``GET /api/v2/spoolwatch/fleet/``.
 
-The same reading as ``spoolwatch fleet status`` (backlog from SQS, leases and the breaker
-from DynamoDB), served only when the service was given the fleet's queues and table. A
-reading, or the failure to get one, is reused for ``fleet_cache_seconds`` so dashboard
-refreshes and several viewers cost AWS one reading per period.
+The same reading as ``spoolwatch fleet status`` (backlog from SQS, leases, the breaker and
+the wake trigger's flag from DynamoDB), served only when the service was given the fleet's
+queues and table. A reading, or the failure to get one, is reused for ``fleet_cache_seconds``
+so dashboard refreshes and several viewers cost AWS one reading per period.
 """
 
 from __future__ import annotations
@@ -106,7 +106,8 @@ class FleetReader:
 )
 def get_serverless_fleet(request: Request) -> dict[str, Any]:
     """Backlog (visible, in flight), recruits waiting, leases held and by whom, the circuit
-    breaker and its recent failures, read from SQS and DynamoDB (cached for a few seconds)."""
+    breaker and its recent failures, and whether the wake trigger is armed, read from SQS and
+    DynamoDB (cached for a few seconds)."""
     reader: FleetReader | None = getattr(request.app.state, "fleet_reader", None)
     if reader is None:
         raise HTTPException(

@@ -1,4 +1,5 @@
-"""The fleet's state as operators see it: backlog, leases, breaker, recent failures."""
+"""The fleet's state as operators see it: backlog, leases, breaker, recent failures, and
+whether the data queue's wake trigger is armed."""
 
 from __future__ import annotations
 
@@ -8,13 +9,18 @@ from typing import Any
 from spoolwatch.scaling import CircuitBreaker, LeaseTable, ScalingSettings, SystemClock
 from spoolwatch.serverless.aws import AgentQueues, client
 from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore
+from spoolwatch.serverless.wake_dynamodb import read_wake_flag
 
 __all__ = ["FleetStatus", "read_fleet_status"]
 
 
 @dataclass
 class FleetStatus:
-    """A snapshot of the serverless fleet."""
+    """A snapshot of the serverless fleet.
+
+    ``wake`` is the wake trigger's wanted state: ``armed``, ``changedAt`` (epoch seconds) and
+    ``why``, the last two None while the flag was never flipped (armed as deployed).
+    """
 
     visible: int
     in_flight: int
@@ -23,6 +29,7 @@ class FleetStatus:
     leases: list[dict[str, Any]] = field(default_factory=list)
     breaker: dict[str, Any] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    wake: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly."""
@@ -39,7 +46,8 @@ def read_fleet_status(
     sqs: Any = None,
     dynamodb: Any = None,
 ) -> FleetStatus:
-    """Read the backlog from SQS and the leases and breaker from DynamoDB (no writes)."""
+    """Read the backlog from SQS and the leases, breaker and wake flag from DynamoDB (no
+    writes)."""
     clock = SystemClock()
     now = clock.now()
     dynamodb = dynamodb if dynamodb is not None else client("dynamodb")
@@ -50,6 +58,7 @@ def read_fleet_status(
     breaker = CircuitBreaker(breaker_store, settings, clock)
     status = breaker.status(now)
     recent = breaker_store.failures_since(now - settings.failure_ttl_seconds, failures)
+    wake = read_wake_flag(dynamodb, table)
     return FleetStatus(
         visible=visible,
         in_flight=in_flight,
@@ -73,4 +82,5 @@ def read_fleet_status(
             "failuresInWindow": status.failures_in_window,
         },
         failures=[{"at": f.at, "kind": f.kind.value, "reason": f.reason} for f in recent],
+        wake={"armed": wake.armed, "changedAt": wake.changed_at, "why": wake.why},
     )

@@ -3,6 +3,8 @@
 The flag is the item ``pk=wake``, ``sk=switch`` of the state table (see
 :mod:`spoolwatch.serverless.dynamodb`), with ``armed`` (BOOL), ``changed_at`` (N, epoch
 seconds) and ``why`` (S). No item means armed: the template deploys the trigger enabled.
+:func:`read_wake_flag` reads it (one consistent ``Query``, no writes) for the switch and for
+``spoolwatch fleet status``.
 
 Arming and disarming is one conditional ``UpdateItem`` that flips the flag, so of many agents
 changing it at once only one wins and only that one calls ``UpdateEventSourceMapping``. That
@@ -16,18 +18,19 @@ The agent's role needs ``dynamodb:Query`` and ``dynamodb:UpdateItem`` on the tab
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from spoolwatch.errors import ConfigError, MissingExtra, SpoolwatchError, TransientError
 from spoolwatch.scaling import Clock, SystemClock
-from spoolwatch.serverless.dynamodb import _ConditionFailed, _DynamoTable, _n, _s
+from spoolwatch.serverless.dynamodb import _ConditionFailed, _DynamoTable, _n, _num, _s, _str
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingExtra("boto3", "serverless") from exc
 
-__all__ = ["WAKE_KEY", "DynamoWakeSwitch"]
+__all__ = ["WAKE_KEY", "DynamoWakeSwitch", "WakeFlag", "read_wake_flag"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,39 @@ WAKE_KEY = {"pk": {"S": "wake"}, "sk": {"S": "switch"}}
 
 _ENABLED = frozenset({"Enabled", "Enabling"})
 _DISABLED = frozenset({"Disabled", "Disabling"})
+
+
+@dataclass(frozen=True)
+class WakeFlag:
+    """The wake switch's wanted state as stored in the state table.
+
+    ``changed_at`` (epoch seconds) and ``why`` are None until an agent or the schedule first
+    flips the flag: the trigger is then armed as the template deployed it.
+    """
+
+    armed: bool
+    changed_at: float | None = None
+    why: str | None = None
+
+
+def read_wake_flag(dynamodb: Any, table: str) -> WakeFlag:
+    """The flag from one strongly consistent Query (no writes); armed when the item is absent.
+
+    Raises :class:`~spoolwatch.errors.ConfigError` for a missing table or a denied Query and
+    :class:`~spoolwatch.errors.TransientError` for throttling or the network.
+    """
+    items = _DynamoTable(dynamodb, table).query_all(
+        KeyConditionExpression="pk = :pk AND sk = :sk",
+        ExpressionAttributeValues={":pk": WAKE_KEY["pk"], ":sk": WAKE_KEY["sk"]},
+    )
+    if not items:
+        return WakeFlag(armed=True)
+    item = items[0]
+    return WakeFlag(
+        armed=bool(item["armed"]["BOOL"]) if "armed" in item else True,
+        changed_at=_num(item, "changed_at") if "changed_at" in item else None,
+        why=_str(item, "why"),
+    )
 
 
 class _MappingInTransition(TransientError):
@@ -77,13 +113,7 @@ class DynamoWakeSwitch:
 
     def armed(self) -> bool:
         """The wanted state (one consistent Query); True when the item is absent."""
-        items = self._table.query_all(
-            KeyConditionExpression="pk = :pk AND sk = :sk",
-            ExpressionAttributeValues={":pk": WAKE_KEY["pk"], ":sk": WAKE_KEY["sk"]},
-        )
-        if not items or "armed" not in items[0]:
-            return True
-        return bool(items[0]["armed"]["BOOL"])
+        return read_wake_flag(self._table.client, self._table.table).armed
 
     def reconcile(self) -> str | None:
         """Make the mapping match the flag: ``"enabled"``, ``"disabled"`` or None.

@@ -95,6 +95,29 @@
     return parts.join(" · ");
   }
 
+  /* The data queue's wake trigger: armed while the fleet is idle and the breaker closed. */
+  function wakeDetail(wake) {
+    const parts = [];
+    if (wake.why) parts.push(wake.why);
+    parts.push(wake.changedAt == null
+      ? "never switched since deployment"
+      : `changed ${SW.ago(new Date(wake.changedAt * 1000).toISOString())}`);
+    parts.push(wake.armed
+      ? "records arriving start agents at once"
+      : "records arriving wait for the running agents or the schedule");
+    return parts.join(" · ");
+  }
+
+  function renderWake(wake) {
+    if (wake.armed == null) {
+      SW.setBadge("fleet-wake", "unknown", "unknown");
+      SW.setText("fleet-wake-detail", "–");
+      return;
+    }
+    SW.setBadge("fleet-wake", wake.armed ? "green" : "unknown", wake.armed ? "armed" : "disarmed");
+    SW.setText("fleet-wake-detail", wakeDetail(wake));
+  }
+
   function renderLeases(leases) {
     const tbody = document.querySelector("#fleet-leases tbody");
     if (!leases.length) {
@@ -148,6 +171,7 @@
     SW.setBadge("fleet-breaker", BREAKER_LEVELS[breaker.state] || "unknown",
       String(breaker.state || "unknown").replace("_", "-"));
     SW.setText("fleet-breaker-detail", breakerDetail(breaker));
+    renderWake(fleet.wake || {});
     renderLeases(fleet.leases || []);
     renderFailures(fleet.failures || []);
     panel.hidden = false;
