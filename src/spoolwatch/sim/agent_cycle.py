@@ -14,15 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from spoolwatch.agent.config import RetryConfig
+from spoolwatch.agent.config import BatchingConfig, RetryConfig
 from spoolwatch.sim.sqs import InFlight
+from spoolwatch.spools.sqs_config import MAX_WAIT
 
 if TYPE_CHECKING:
     from spoolwatch.sim.model import AgentRun, World
 
 __all__ = [
     "AGENT_RETRY",
+    "LONG_POLL_LIMIT",
     "READ_WAIT_SECONDS",
+    "RECHECK_SECONDS",
     "REQUEST_RECORDS",
     "SEND_SECONDS",
     "calls_seconds",
@@ -38,8 +41,16 @@ AGENT_RETRY = RetryConfig()
 SEND_SECONDS = 0.050
 #: Records per request (``batching.max_records_per_request`` of the agent config).
 REQUEST_RECORDS = 100
-#: ``batching.wait_seconds``: how long a read that finds nothing waits before it is empty.
-READ_WAIT_SECONDS = 0.5
+#: ``batching.wait_seconds``'s default (the pods' agents): how long a read that finds
+#: nothing waits before it is empty. Lambda agents read with ``SPOOLWATCH_IDLE_SECONDS``.
+READ_WAIT_SECONDS = BatchingConfig().wait_seconds
+#: ``SqsConfig.wait_time_seconds``: the longest ``WaitTimeSeconds`` of one receive.
+LONG_POLL_LIMIT = MAX_WAIT
+#: How often a long-polling reader looks again for records that became visible without
+#: arriving (a visibility timeout ran out, a batch was given back); arrivals wake it at once.
+RECHECK_SECONDS = 1.0
+#: ``SqsSpool.read``: a wait with less than this left ends the read.
+_READ_SLACK = 0.05
 
 
 def calls_seconds(world: World, calls: int) -> float:
@@ -57,23 +68,40 @@ def send_seconds(world: World, count: int) -> float:
 
 
 def read_serially(
-    world: World, read_batch: int
+    world: World, read_batch: int, wait: float = READ_WAIT_SECONDS
 ) -> Generator[simpy.Event, Any, tuple[InFlight | None, bool]]:
-    """spoolwatch's ``SqsSpool.read(read_batch, wait=0.5)``: receives of 10, one after
-    another, until ``read_batch`` or a receive that returns nothing; a first receive that
-    returns nothing waits out the rest of ``READ_WAIT_SECONDS`` (whole-second long polls
-    round it to 0) and receives once more. ``(None, False)`` when both found nothing."""
+    """spoolwatch's ``SqsSpool.read(read_batch, wait)``: receives until one returns records,
+    or until ``wait`` has passed, then receives of 10, one after another, until
+    ``read_batch`` or a receive that returns nothing. ``(None, False)`` when nothing came.
+
+    A receive long-polls whole seconds, ``min(20, floor(remaining))``; ``remaining`` has
+    shrunk by the time the call is made, so a wait of 20 s is a long poll of 19 s, then
+    receives without waiting 1 s apart (as the real read does when less than a second is
+    left, or always for a wait under a second: 0.5 s = two receives 0.5 s apart). A long
+    poll returns at the first arrival (:meth:`SimQueue.wait`), or at a recheck for records
+    visible again, and is billed as one request however long it waited.
+    """
     p, env, queue = world.params, world.env, world.queue
+    ends = env.now + wait
+    empty = 0  # receives that returned nothing
     batch = queue.receive(read_batch, p.visibility_seconds)
-    if batch is None:
-        first = calls_seconds(world, 1)
-        world.ledger.sqs_call()
-        yield env.timeout(max(first, READ_WAIT_SECONDS))
-        batch = queue.receive(read_batch, p.visibility_seconds)
-        if batch is None:
-            world.ledger.sqs_call()
-            yield env.timeout(calls_seconds(world, 1))
+    while batch is None:
+        # floor() of a remainder a little smaller than the clock's: whole seconds - 1
+        poll = min(LONG_POLL_LIMIT, max(0, math.ceil(ends - env.now) - 1))
+        if poll:
+            batch = yield from _long_poll(world, read_batch, env.now + poll)
+            if batch is not None:
+                break  # this receive returned the first records: billed with them
+        empty += 1
+        yield env.timeout(calls_seconds(world, 1))
+        remaining = ends - env.now
+        if remaining <= _READ_SLACK:
+            world.ledger.sqs_call(calls=empty)
             return None, False
+        if not poll:
+            yield env.timeout(min(remaining, 1.0))
+        batch = queue.receive(read_batch, p.visibility_seconds)
+    world.ledger.sqs_call(calls=empty)
     if world.crashes_due:
         batch.extra["crash"] = True
     # a short read ends with one receive that returned nothing
@@ -81,6 +109,22 @@ def read_serially(
     world.ledger.sqs_call(records=batch.count, calls=calls)
     yield env.timeout(calls_seconds(world, calls))
     return batch, False
+
+
+def _long_poll(
+    world: World, read_batch: int, ends: float
+) -> Generator[simpy.Event, Any, InFlight | None]:
+    """One long-poll receive until ``ends``: the records taken when some are visible."""
+    env, queue = world.env, world.queue
+    while env.now < ends:
+        arrived = queue.wait()
+        yield arrived | env.timeout(min(RECHECK_SECONDS, ends - env.now))
+        if not arrived.triggered:
+            queue.stop_waiting(arrived)
+        batch = queue.receive(read_batch, world.params.visibility_seconds)
+        if batch is not None:
+            return batch
+    return None
 
 
 def send_until(

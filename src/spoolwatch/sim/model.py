@@ -13,9 +13,12 @@ How an agent drains (:func:`drain`), the approximations stated:
   plus its own work at ``agent_throughput`` records/s, then deletes of 10 one after
   another; each SQS call takes a log-normal latency (median 20 ms). That is about 0.54 s
   per 100 records, 186 records/s per agent, whatever the read batch. A read that finds
-  nothing waits 0.5 s (whole-second long polls round it to 0, so no long poll) and
-  receives once more; still nothing: a Lambda agent's run ends (``empty``), a pod reads
-  again.
+  nothing waits (:func:`~spoolwatch.sim.agent_cycle.read_serially`): a pod's
+  ``batching.wait_seconds``, 0.5 s (no long poll: two receives 0.5 s apart); a Lambda
+  agent's ``read_wait``, ``SPOOLWATCH_IDLE_SECONDS`` (20 s: a long poll that returns at
+  the first arrival, or at a recheck each second for records visible again). Still
+  nothing: a Lambda agent's run ends (``empty``, or the stop or the deadline that came
+  meanwhile), a pod reads again.
 * Other agents (the recipe's) work in steps of one read batch: at most 500 records and at
   most ``min(agent_throughput, receivers x 10 / latency) x step_seconds``; a step lasts the
   batch's size divided by that rate: ``receivers`` concurrent receive loops with a receive
@@ -48,6 +51,7 @@ import numpy as np
 import simpy
 
 from spoolwatch.sim.agent_cycle import (
+    READ_WAIT_SECONDS,
     calls_seconds,
     read_serially,
     send_seconds,
@@ -299,6 +303,7 @@ def drain(
     on_step: StepHook | None = None,
     give_up_at: Callable[[], float] | None = None,
     read_batch: int | None = None,
+    read_wait: float = READ_WAIT_SECONDS,
 ) -> Generator[simpy.Event, Any, str]:
     """Run ``agent`` until empty/deadline/stop/failure/crash; returns which one.
 
@@ -307,8 +312,11 @@ def drain(
     after which the batch in hand is given up, asked again before every retry and when
     ``agent.stopping`` fires during a wait) sends retry as the real agent's do and a failed
     batch is given back at once. With ``read_batch`` the agent works spoolwatch's serial
-    cycle (:mod:`~spoolwatch.sim.agent_cycle`) with batches of that many records; without
-    it, the parallel receive loops of the module docstring.
+    cycle (:mod:`~spoolwatch.sim.agent_cycle`) with batches of that many records, a read
+    waiting up to ``read_wait`` for its first record; without it, the parallel receive
+    loops of the module docstring. A read that returned nothing ends an ``until_empty`` run
+    as the real agent's does: ``stopped`` or ``deadline`` when that came during the read
+    (``control.reason`` wins), else ``empty``.
     """
     world.agents.append(agent)
     if agent.stopping is None:
@@ -322,11 +330,11 @@ def drain(
             if read_batch is None:
                 batch, woken = yield from _receive(world, deadline, until_empty)
             else:
-                batch, woken = yield from read_serially(world, read_batch)
+                batch, woken = yield from read_serially(world, read_batch, read_wait)
             agent.last_read = 0 if batch is None else batch.count
             if batch is None:
                 if until_empty and not woken:
-                    return "empty"
+                    return _why_empty(world, agent, deadline)
                 continue
             if give_up_at is None:
                 sent = yield from _send(world, batch, retry_forever)
@@ -351,6 +359,16 @@ def drain(
                 yield from on_step(agent)
     finally:
         world.agents.remove(agent)
+
+
+def _why_empty(world: World, agent: AgentRun, deadline: float | None) -> str:
+    """Why a run that read nothing ends: a stop or the deadline that came during the read
+    is its reason (the real ``AgentResult.stopped_by``), else the queue read empty."""
+    if agent.stop:
+        return "stopped"
+    if deadline is not None and world.env.now >= deadline:
+        return "deadline"
+    return "empty"
 
 
 def _receive(

@@ -49,9 +49,10 @@ class Scenario:
     drain_threshold: int = 0
 
 
-#: Steady traffic arrives in Poisson counts every tenth of a second: fine enough that an
-#: agent's read (two receives 0.5 s apart) finds the queue empty about as often as with
-#: continuous arrivals (at 20 records/s: once in e^8 to e^10 reads, not once in e^5).
+#: Steady traffic arrives in Poisson counts every tenth of a second: fine enough that a
+#: pod's read (two receives 0.5 s apart) finds the queue empty about as often as with
+#: continuous arrivals (at 20 records/s: once in e^8 to e^10 reads, not once in e^5), and a
+#: Lambda agent's long poll (20 s) returns within 0.1 s of the next record.
 ARRIVAL_STEP = 0.1
 
 

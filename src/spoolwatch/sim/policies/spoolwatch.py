@@ -22,12 +22,16 @@ step:
   ``wake.disarm("agents_running")`` → the destination check, ``GET /api/v2/version/``:
   while the destination is down it fails after ``destination_fail_seconds`` and the
   invocation records the failure (``DESTINATION_UNREACHABLE``), releases its lease and
-  exits without receiving a single record → the agent runs until the queue reads empty or
+  exits without receiving a single record → the agent runs until a read returns nothing or
   60 s before the 900 s limit (``deadline_margin_seconds``), reading batches of
   ``LAMBDA_BATCH_RECORDS`` (100) in the shipped agent's serial cycle
   (:func:`~spoolwatch.sim.model.drain` with ``read_batch``): ten receives of 10, one send,
-  ten deletes of 10, one call after another. Beside it, a heartbeat renews the lease every
-  ``heartbeat_seconds`` (``lease_seconds / 3``; a lost lease stops the agent,
+  ten deletes of 10, one call after another. A read waits up to ``idle_seconds``
+  (``SPOOLWATCH_IDLE_SECONDS``, 20 s) for its first record: a long poll of 19 s, then two
+  receives 1 s apart, as ``SqsSpool.read(100, wait=20)`` does; a stop or the deadline that
+  comes meanwhile does not cut it short, and a read that returned nothing ends the run for
+  the stop's reason, the deadline, or else ``empty``. Beside it, a heartbeat renews the
+  lease every ``heartbeat_seconds`` (``lease_seconds / 3``; a lost lease stops the agent,
   ``lease_lost``) and a watch confirms a half-open probe at the first accepted records (the
   breaker closes then) and decides — at the first accepted records or after one heartbeat
   period, whichever comes first, then every heartbeat period — with running = live leases,
@@ -80,14 +84,16 @@ general approximations):
   request of 50 ms plus the agent's own work at ``agent_throughput`` (3,000 records/s),
   i.e. about 0.54 s per 100 records: 186 records/s per agent, 1,860/s for 10. The
   records of a read are taken at its first receive (the real ones over its ten), and are
-  deleted at once after the last delete call (the real ones 10 at a time). A read that
-  finds nothing waits 0.5 s and receives once more, as ``SqsSpool.read(wait=0.5)`` does;
-  SQS's short-poll sampling (an empty answer while a few messages wait) is not modelled,
-  so a read comes back full whenever 100 records are visible. Steady traffic arrives every
-  tenth of a second, not continuously, so a lone agent on thin traffic reads empty (and
-  ends its run) a little more often than it would; SQS's short polls (the reader's 0.5 s
-  wait rounds to no long poll) can make it less rare. The reader's ``GetQueueAttributes``
-  for its statistics is neither timed nor billed.
+  deleted at once after the last delete call (the real ones 10 at a time). SQS's
+  short-poll sampling (an empty answer while a few messages wait) is not modelled, so a
+  read comes back full whenever 100 records are visible. A read's long poll
+  (:func:`~spoolwatch.sim.agent_cycle.read_serially`) is a waiter of the modelled queue:
+  an arrival wakes the waiters in the order they began to wait (one per 10 records),
+  records visible again are seen within a second; which of several concurrent long polls
+  SQS answers is not published, so beside the wake trigger's five pollers (one waiter in
+  the model) an agent gets more of the arrivals than it may; steady traffic arrives every
+  tenth of a second. The reader's ``GetQueueAttributes`` for its statistics is neither
+  timed nor billed.
 * Each SQS or DynamoDB call of the schedule, of an agent's gates (its disarm included) and
   of the wake function takes a fixed 20 ms (a breaker write, a lost slot race are not
   timed); the calls of the watch, the heartbeat and the end of a run take no time. The
@@ -154,6 +160,9 @@ __all__ = ["CountingBreakerStore", "CountingLeaseStore", "SpoolwatchPolicy"]
 DEADLINE_MARGIN = cast(
     float, ServerlessSettings.__dataclass_fields__["deadline_margin_seconds"].default
 )
+#: ``SPOOLWATCH_IDLE_SECONDS``'s default: a read waits this long for its first record, and
+#: an agent whose read returned nothing stops.
+IDLE_SECONDS = cast(float, ServerlessSettings.__dataclass_fields__["idle_seconds"].default)
 #: One SQS or DynamoDB call of the handler (within a region).
 AWS_CALL_SECONDS = 0.02
 #: ``GET /api/v2/version/`` answered by a destination that is up.
@@ -427,6 +436,7 @@ class SpoolwatchPolicy(Policy):
                     on_step=lambda agent: self._accepted(session),
                     give_up_at=session.give_up_at,
                     read_batch=LAMBDA_BATCH_RECORDS,
+                    read_wait=IDLE_SECONDS,
                 )
             )
         finally:
