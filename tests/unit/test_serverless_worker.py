@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -595,3 +597,47 @@ def test_lambda_agents_read_with_the_idle_wait_so_thin_traffic_keeps_one_running
 def test_idle_seconds_must_be_a_positive_number(raw: str) -> None:
     with pytest.raises(ConfigError, match="SPOOLWATCH_IDLE_SECONDS"):
         ServerlessSettings.from_env({**BASE_ENV, "SPOOLWATCH_IDLE_SECONDS": raw})
+
+
+class _NoPendingQueues(FakeQueues):
+    """Recruits start at once: none ever waits in the agent queue."""
+
+    def pending_recruits(self) -> int:
+        return 0
+
+
+def test_agent_with_no_new_records_since_its_last_decision_recruits_nobody() -> None:
+    queues = _NoPendingQueues(visible=30)  # counts that lag: the queue ran dry long ago
+    worker, _ = make_worker(queues, target=3)
+    worker.settings = dataclasses.replace(
+        worker.settings, scaling=dataclasses.replace(worker.settings.scaling, lease_seconds=0.6)
+    )  # decide every 0.2 s
+
+    class Idle(FakeAgent):
+        def run(self, **_: Any) -> AgentResult:
+            self.stats["sqs"].add(sent=5)  # its first records, then nothing more
+            time.sleep(1.2)
+            return self.result
+
+    worker.agent_factory = lambda config: Idle(  # type: ignore[assignment,return-value]
+        AgentResult(records_sent=5, stopped_by="empty"), queues, False
+    )
+    worker.on_recruit(RecruitMessage("recruit"), FakeContext())
+    assert len(queues.posted) == 2  # the first decision only: 3 wanted, itself running
+
+
+@pytest.mark.parametrize(("drained", "handed_off"), [(False, True), (True, False)])
+def test_deadline_with_records_still_coming_hands_off_while_the_counts_read_empty(
+    drained: bool, handed_off: bool
+) -> None:
+    queues = FakeQueues(visible=0)
+    result = AgentResult(
+        records_sent=10,
+        stopped_by="deadline",
+        channels={"sqs": {"read": 10, "drained": drained}},
+    )
+    worker, _ = make_worker(queues, result=result, drain=False)
+    outcome = worker.on_recruit(RecruitMessage("handoff", seen=True), FakeContext())
+    assert outcome.handed_off is handed_off
+    handoffs = [m for m in queues.posted if m.reason == "handoff"]
+    assert [m.seen for m in handoffs] == ([True] if handed_off else [])

@@ -23,7 +23,10 @@ log = logging.getLogger("spoolwatch.serverless.worker")
 class RunWatch:
     """Beside a running agent: stops it when its lease is lost, closes a half-open breaker
     as soon as the probe's first records were accepted (so recovery does not wait for the
-    probe's whole run), and re-decides every heartbeat period."""
+    probe's whole run), and re-decides every heartbeat period. An agent that had no records
+    accepted since its previous decision recruits nobody: it has seen the queue run dry,
+    whatever the lagging counts still say (it may still stop, as surplus or for the breaker).
+    """
 
     def __init__(
         self,
@@ -83,6 +86,7 @@ class RunWatch:
         interval = self.worker.settings.scaling.heartbeat_seconds
         next_decision = time.monotonic() + interval
         decided = False
+        sent_then = 0
         while not self._done.wait(0.2):
             if self.heartbeat.lost.is_set():
                 log.warning("lease slot %s was lost; stopping the agent", self.heartbeat.lease.slot)
@@ -100,8 +104,12 @@ class RunWatch:
                 next_decision = time.monotonic() + interval
                 unconfirmed = self.gate.probe and not self.probe_confirmed
                 recruited, decision = self.worker.redecide(
-                    self.holder, self.gate if unconfirmed else None, saturated=self._saturated()
+                    self.holder,
+                    self.gate if unconfirmed else None,
+                    saturated=self._saturated(),
+                    recruit=sent > sent_then,
                 )
+                sent_then = sent
                 self.recruited += recruited
                 if decision is not None and not unconfirmed and self._should_stop(decision):
                     return

@@ -299,7 +299,12 @@ class ServerlessAgent:
         return result, watch
 
     def redecide(
-        self, holder: str, gate: BreakerDecision | None = None, *, saturated: bool = False
+        self,
+        holder: str,
+        gate: BreakerDecision | None = None,
+        *,
+        saturated: bool = False,
+        recruit: bool = True,
     ) -> tuple[int, Decision | None]:
         """While running: read the backlog, the running agents and the waiting recruits,
         ``decide``, and post the recruits; returns (recruited, decision). ``gate`` is this
@@ -320,7 +325,7 @@ class ServerlessAgent:
                 saturated=saturated,
             )
             recruited = 0
-            if decision.recruits:
+            if decision.recruits and recruit:
                 recruited = self.queues.recruit(
                     decision.recruits,
                     RecruitMessage("recruit", requested_by=holder, seen=saturated),
@@ -330,7 +335,7 @@ class ServerlessAgent:
                 **decision.as_log(),
                 holder=holder,
                 recruited=recruited,
-                why=decision.reason,
+                why=decision.reason if recruit else "idle_since_last_decision",
             )
             return recruited, decision
         except Exception:
@@ -391,10 +396,14 @@ class ServerlessAgent:
             log_decision("no_hand_off", holder=holder, why="breaker_open")
             return False
         visible, in_flight = self.queues.data_backlog()
-        if visible + in_flight == 0:
+        # Records were still coming when the deadline came: hand off even while the
+        # queue's lagging counts read empty, else thin traffic would wait for the schedule.
+        flowing = _last_read_had_records(result)
+        if visible + in_flight == 0 and not flowing:
             return False
         sent = self.queues.recruit(
-            1, RecruitMessage("handoff", hop=message.hop + 1, requested_by=holder)
+            1,
+            RecruitMessage("handoff", hop=message.hop + 1, requested_by=holder, seen=flowing),
         )
         log_decision(
             "hand_off",
@@ -434,3 +443,11 @@ class ServerlessAgent:
                 log.exception("agent invocation failed for message %s", message_id)
                 failures.append({"itemIdentifier": message_id})
         return {"batchItemFailures": failures}
+
+
+def _last_read_had_records(result: AgentResult) -> bool:
+    """Whether the run's last read (of any channel) returned records."""
+    return any(
+        int(stats.get("read") or 0) > 0 and not stats.get("drained", True)
+        for stats in result.channels.values()
+    )

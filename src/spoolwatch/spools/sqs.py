@@ -328,7 +328,8 @@ class SqsSpool(Spool):
         messages: list[Any] = []
         while True:
             remaining = deadline - time.monotonic()
-            poll = min(self.config.wait_time_seconds, max(0, math.floor(remaining)))
+            # (+0.05: a wait of 20 s is a 20 s long poll, not 19 s and a short one after it)
+            poll = min(self.config.wait_time_seconds, max(0, math.floor(remaining + 0.05)))
             messages = self._receive(url, max_records, poll, visibility)
             remaining = deadline - time.monotonic()
             if messages or remaining <= 0.05:
