@@ -20,7 +20,9 @@ short invocation and no recruits — and a broken hand-off chain heals within on
    ``decide`` with running = live leases and pending = waiting recruit messages and post
    the recruits; decide again every heartbeat period while running (traffic rises). When
    the agent's last read came back full, the decision at least doubles the fleet
-   (``saturated``; the counts may not show the backlog yet). An
+   (``saturated``; the counts may not show the backlog yet); when it had no records
+   accepted since its previous decision it recruits nobody (the counts may still show a
+   backlog that is gone). An
    agent stops early when the breaker opened, or when fewer agents are wanted than run and
    its slot is beyond the lowest ``wanted`` live slots (scale-in without a stampede);
 6. run the agent in-process on the data queue until it is empty or the deadline
@@ -29,8 +31,9 @@ short invocation and no recruits — and a broken hand-off chain heals within on
 7. tell the breaker: destination failures (unreachable, 5xx, 429, auth) count, poison
    records do not (they are quarantined); a probe closes it as soon as its first records
    were accepted;
-8. release the lease; if the run stopped healthy (deadline, lost lease) with work left and
-   the breaker is not open, post one hand-off message so a fresh invocation carries on; if
+8. release the lease; if the run stopped healthy (deadline, lost lease) with work left (by
+   the counts, or its last read returned records) and the breaker is not open, post one
+   hand-off message so a fresh invocation carries on; if
    it stopped on an empty queue, the breaker is closed and no agent runs or waits, arm the
    wake trigger again. A failure that opened the breaker disarms it.
 
