@@ -36,6 +36,9 @@ def test_burst_through_the_cli_prints_one_json_document() -> None:
     assert result["records"] == result["delivered"] == 1_000_000
     assert result["lost"] == 0
     assert result["drained_at"] > 0
+    # a burst at once: the oldest record waited about as long as the drain took
+    assert result["age_p50"] <= result["age_p99"] <= result["age_p999"] <= result["age_max"]
+    assert result["age_max"] == pytest.approx(result["drained_at"], rel=0.05)
     assert result["cost"]["total"] == pytest.approx(
         sum(v for k, v in result["cost"].items() if k != "total")
     )

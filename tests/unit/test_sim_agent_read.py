@@ -10,10 +10,12 @@ import pytest
 
 from spoolwatch.agent.config import BatchingConfig
 from spoolwatch.serverless.settings import ServerlessSettings
-from spoolwatch.sim.agent_cycle import READ_WAIT_SECONDS
+from spoolwatch.sim.agent_cycle import READ_WAIT_SECONDS, read_serially
 from spoolwatch.sim.model import AgentRun, SimParams, World, drain
 from spoolwatch.sim.policies import SpoolwatchPolicy
 from spoolwatch.sim.policies.spoolwatch import IDLE_SECONDS
+from spoolwatch.spools import sqs as sqs_module
+from spoolwatch.spools.sqs import SqsConfig, SqsSpool
 
 
 def _run(
@@ -62,11 +64,79 @@ def test_an_idle_agent_takes_a_record_arriving_within_the_idle_wait_and_stops_20
     assert oldest is not None and oldest < 1.0  # not left waiting for a later receive
 
 
-def test_an_empty_read_of_20_s_is_a_19_s_long_poll_and_two_receives_1_s_apart() -> None:
+def test_an_empty_read_of_20_s_is_one_20_s_long_poll() -> None:
     world, agent, (why, when) = _run([])
     assert (why, agent.processed) == ("empty", 0)
     assert 20.0 <= when < 20.5
-    assert world.ledger.sqs_requests == 3
+    assert world.ledger.sqs_requests == 1
+
+
+class _FakeTime:
+    """``time`` for ``SqsSpool.read``: a clock that only calls and sleeps move."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class _EmptyQueueClient:
+    """An SQS client of an empty queue: each receive waits its ``WaitTimeSeconds`` plus
+    the simulation's median call latency, and is noted."""
+
+    def __init__(self, clock: _FakeTime) -> None:
+        self.clock = clock
+        self.waits: list[int] = []
+
+    def receive_message(self, **kwargs: Any) -> dict[str, Any]:
+        self.waits.append(int(kwargs["WaitTimeSeconds"]))
+        self.clock.now += kwargs["WaitTimeSeconds"] + SimParams().receive_latency_median
+        return {}
+
+
+def _real_empty_read(monkeypatch: pytest.MonkeyPatch, wait: float) -> tuple[list[int], float]:
+    """The shipped ``SqsSpool.read(100, wait)`` on an empty queue: its receives'
+    ``WaitTimeSeconds`` and how long it took."""
+    clock = _FakeTime()
+    monkeypatch.setattr(sqs_module, "time", clock)
+    client = _EmptyQueueClient(clock)
+    spool = SqsSpool(SqsConfig(queue_url="https://sqs.eu-west-1.amazonaws.com/1/q"), client)
+    started = clock.now
+    assert spool.read(100, wait=wait) == []
+    return client.waits, clock.now - started
+
+
+def _simulated_empty_read(wait: float) -> tuple[int, float]:
+    """The simulation's read of ``wait`` on an empty queue: its receives and its time."""
+    world = World(SimParams(sample_seconds=1.0), seed=0)
+    outcome: list[Any] = []
+
+    def read() -> Generator[Any, Any, None]:
+        outcome.append((yield from read_serially(world, 100, wait)))
+        outcome.append(world.env.now)
+
+    world.env.process(read())
+    world.env.run(until=60)
+    assert outcome[0] == (None, False)
+    return world.ledger.sqs_requests, float(outcome[1])
+
+
+@pytest.mark.parametrize(
+    ("wait", "real_waits"),
+    [(20.0, [20]), (3.0, [3]), (2.5, [2, 0, 0]), (0.97, [1]), (0.5, [0, 0])],
+)
+def test_an_empty_read_makes_the_receives_the_shipped_sqs_read_makes(
+    monkeypatch: pytest.MonkeyPatch, wait: float, real_waits: list[int]
+) -> None:
+    waits, took = _real_empty_read(monkeypatch, wait)
+    assert waits == real_waits
+    requests, ended = _simulated_empty_read(wait)
+    assert requests == len(waits)
+    assert ended == pytest.approx(took, abs=0.2)
 
 
 def test_a_pod_read_that_finds_nothing_is_two_receives_half_a_second_apart() -> None:

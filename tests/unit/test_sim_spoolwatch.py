@@ -7,6 +7,7 @@ from typing import Any
 from spoolwatch.scaling import BreakerState, CircuitBreaker, FailureKind, LeaseTable
 from spoolwatch.sim.model import AgentRun, SimParams, World, drain
 from spoolwatch.sim.policies import SpoolwatchPolicy
+from spoolwatch.sim.policies.spoolwatch import _Session
 from spoolwatch.sim.policies.wake import WakeFunction, WakeMapping
 from spoolwatch.sim.run import simulate
 
@@ -375,3 +376,64 @@ def test_spoolwatch_with_the_wake_function_gives_the_same_figures_for_a_seed() -
     second.pop("wall_seconds")
     assert first == second
     assert first["extra"]["wake_invocations"] > 0
+
+
+# --- idle decisions and hand-offs while records flow ------------------------------------
+
+
+def test_a_decision_without_records_accepted_since_the_previous_one_recruits_nobody() -> None:
+    # counts that show a backlog at once; the agent's accepted records are set by hand:
+    # 100 at 1 s, 100 more at 60 s; decisions at 1, 41, 81 and 121 s
+    world = _world(10, 100_000, approx_lag_seconds=0.0)
+    policy = SpoolwatchPolicy(world, wake_armed=False)
+    policy.start()
+    posted: list[float] = []
+
+    def post(count: int, hops: int, *, seen: bool = False) -> None:
+        posted.extend([world.env.now] * count)  # noted, not invoked
+
+    policy.trigger.post = post  # type: ignore[method-assign]
+    holder = "lambda-x"
+    lease = policy.leases.acquire(holder)
+    assert lease is not None
+    env = world.env
+    session = _Session(
+        agent=AgentRun(holder),
+        lease=lease,
+        gate=policy.breaker.allow(holder=holder),
+        hops=0,
+        give_up=FOREVER,
+        started=env.event(),
+        finished=env.event(),
+    )
+
+    def accept() -> Any:
+        yield env.timeout(1.0)
+        session.agent.processed = 100
+        session.started.succeed()
+        yield env.timeout(59.0)
+        session.agent.processed = 200
+
+    env.process(policy._watch(session))
+    env.process(accept())
+    env.run(until=130)
+    assert posted and {round(t) for t in posted} == {1, 81}  # not at 41 s nor at 121 s
+    withheld = policy.figures()["recruits_withheld"]
+    assert isinstance(withheld, int) and withheld >= len(posted) / 2  # at 41 s and 121 s
+    assert session.stopped_by is None  # an idle decision is still made: nobody is surplus
+
+
+def test_a_run_at_its_deadline_while_records_flow_hands_off_though_the_counts_read_0() -> None:
+    # 5 records a second and counts that never catch up (they read 0): each agent runs
+    # until its deadline, and hands on to a seen recruit that starts at once, not to the
+    # schedule's wake trigger minutes later
+    world = _world(4, 0, trickle=5, approx_lag_seconds=1e9)
+    policy = SpoolwatchPolicy(world)
+    policy.start()
+    world.env.run(until=2600)
+    figures = policy.figures()
+    assert figures["stopped_deadline"] == figures["hand_offs"] == 3
+    assert figures["hand_offs_counts_empty"] == 3
+    oldest = world.queue.ages.percentile(100)
+    assert oldest is not None and oldest < 10.0
+    assert world.queue.acked >= world.queue.arrived - 10 and world.queue.lost == 0

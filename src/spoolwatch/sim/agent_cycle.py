@@ -74,20 +74,20 @@ def read_serially(
     or until ``wait`` has passed, then receives of 10, one after another, until
     ``read_batch`` or a receive that returns nothing. ``(None, False)`` when nothing came.
 
-    A receive long-polls whole seconds, ``min(20, floor(remaining))``; ``remaining`` has
-    shrunk by the time the call is made, so a wait of 20 s is a long poll of 19 s, then
-    receives without waiting 1 s apart (as the real read does when less than a second is
-    left, or always for a wait under a second: 0.5 s = two receives 0.5 s apart). A long
-    poll returns at the first arrival (:meth:`SimQueue.wait`), or at a recheck for records
-    visible again, and is billed as one request however long it waited.
+    A receive long-polls whole seconds, ``min(20, floor(remaining + 0.05))``, so a wait of
+    20 s is one long poll of 20 s; it ends after the wait, and so does the read (less than
+    0.05 s is left): one receive, billed as one request however long it waited. A long poll
+    returns at the first arrival (:meth:`SimQueue.wait`), or at a recheck for records
+    visible again. With less than 0.95 s left (always for a wait that short) a receive does
+    not wait and the read pauses for what is left, at most 1 s, before the next: a wait of
+    0.5 s is two receives 0.5 s apart.
     """
     p, env, queue = world.params, world.env, world.queue
     ends = env.now + wait
     empty = 0  # receives that returned nothing
     batch = queue.receive(read_batch, p.visibility_seconds)
     while batch is None:
-        # floor() of a remainder a little smaller than the clock's: whole seconds - 1
-        poll = min(LONG_POLL_LIMIT, max(0, math.ceil(ends - env.now) - 1))
+        poll = min(LONG_POLL_LIMIT, max(0, math.floor(ends - env.now + _READ_SLACK)))
         if poll:
             batch = yield from _long_poll(world, read_batch, env.now + poll)
             if batch is not None:

@@ -18,6 +18,7 @@ HEADERS = [
     "age p50 s",
     "p95 s",
     "p99 s",
+    "max s",
     "peak agents",
     "agent-s",
     "compute $",
@@ -30,8 +31,8 @@ HEADERS = [
     "over-rec",
 ]
 #: Column indexes of the two halves of the table (each fits an 80-column terminal).
-TIME_COLUMNS = [0, 1, 2, 3, 4, 5, 6]
-COST_COLUMNS = [0, 7, 8, 9, 10, 11, 12, 13, 14]
+TIME_COLUMNS = [0, 1, 2, 3, 4, 5, 6, 7]
+COST_COLUMNS = [0, 8, 9, 10, 11, 12, 13, 14, 15]
 
 
 def _seconds(value: float | None) -> str:
@@ -56,6 +57,7 @@ def rows(results: Sequence[SimResult]) -> list[list[str]]:
                 _seconds(r.age_p50),
                 _seconds(r.age_p95),
                 _seconds(r.age_p99),
+                _seconds(r.age_max),
                 str(r.peak_agents),
                 f"{r.agent_seconds:,.0f}",
                 _money(r.cost["compute"]),

@@ -20,7 +20,8 @@ __all__ = ["SimResult", "simulate", "simulate_all"]
 
 @dataclass(frozen=True, slots=True)
 class SimResult:
-    """The figures of one run (times in seconds, money in dollars)."""
+    """The figures of one run (times in seconds, money in dollars; record ages from a
+    histogram of 1 % bins: ``age_max`` is the upper edge of the oldest one's bin)."""
 
     policy: str
     scenario: str
@@ -31,6 +32,8 @@ class SimResult:
     age_p50: float | None
     age_p95: float | None
     age_p99: float | None
+    age_p999: float | None
+    age_max: float | None
     peak_agents: int
     agent_seconds: float
     cost: dict[str, float]
@@ -108,6 +111,8 @@ def simulate(
         age_p50=queue.ages.percentile(50),
         age_p95=queue.ages.percentile(95),
         age_p99=queue.ages.percentile(99),
+        age_p999=queue.ages.percentile(99.9),
+        age_max=queue.ages.percentile(100),
         peak_agents=world.peak_agents,
         agent_seconds=world.agent_seconds,
         cost=world.ledger.breakdown(),

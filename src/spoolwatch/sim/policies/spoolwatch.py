@@ -27,10 +27,10 @@ step:
   ``LAMBDA_BATCH_RECORDS`` (100) in the shipped agent's serial cycle
   (:func:`~spoolwatch.sim.model.drain` with ``read_batch``): ten receives of 10, one send,
   ten deletes of 10, one call after another. A read waits up to ``idle_seconds``
-  (``SPOOLWATCH_IDLE_SECONDS``, 20 s) for its first record: a long poll of 19 s, then two
-  receives 1 s apart, as ``SqsSpool.read(100, wait=20)`` does; a stop or the deadline that
-  comes meanwhile does not cut it short, and a read that returned nothing ends the run for
-  the stop's reason, the deadline, or else ``empty``. Beside it, a heartbeat renews the
+  (``SPOOLWATCH_IDLE_SECONDS``, 20 s) for its first record: one long poll of 20 s, as
+  ``SqsSpool.read(100, wait=20)`` does; a stop or the deadline that comes meanwhile does
+  not cut it short, and a read that returned nothing ends the run for the stop's reason,
+  the deadline, or else ``empty``. Beside it, a heartbeat renews the
   lease every ``heartbeat_seconds`` (``lease_seconds / 3``; a lost lease stops the agent,
   ``lease_lost``) and a watch confirms a half-open probe at the first accepted records (the
   breaker closes then) and decides — at the first accepted records or after one heartbeat
@@ -38,11 +38,14 @@ step:
   pending = waiting recruits, the probe's own gate while it is unconfirmed, and
   ``saturated`` when the agent's last read returned all 100 records it asked for (the
   decision then at least doubles the fleet, rule 6 of :mod:`spoolwatch.scaling.policy`, and
-  its recruits are ``seen``). At each decision not made under an unconfirmed probe's gate
-  (``RunWatch._should_stop``) the agent stops when the decision's breaker state is OPEN
-  (``breaker_open``), or when ``running > max(1, wanted)`` and its slot is not among the
-  lowest ``max(1, wanted)`` live slots (``is_surplus``; ``surplus``: agents deciding at
-  the same moment agree on who stops, and the lowest slot always stays). A stopped agent
+  its recruits are ``seen``). A decision when no records were accepted since the agent's
+  previous one (``recruit=sent > sent_then``) is made but posts no recruits: the agent has
+  seen the queue run dry, whatever the lagging counts say. At each decision not made under
+  an unconfirmed probe's gate (``RunWatch._should_stop``) the agent stops when the
+  decision's breaker state is OPEN (``breaker_open``), or when ``running > max(1,
+  wanted)`` and its slot is not among the lowest ``max(1, wanted)`` live slots
+  (``is_surplus``; ``surplus``: agents deciding at the same moment agree on who stops, and
+  the lowest slot always stays). A stopped agent
   reads nothing more and finishes its batch in hand: a send to a destination that is up
   is acked; one to a destination that is down is retried until the 10 s shutdown grace
   (``retry.shutdown_grace_seconds``) runs out, then given back. A send to a down
@@ -52,9 +55,11 @@ step:
   failed. At the end: ``record_success`` (closing the breaker if an unconfirmed probe) or
   ``record_failure(DESTINATION_UNREACHABLE)``; release the lease; hand off (one
   agent-queue message) only when the run stopped at the deadline (not ``empty``,
-  ``surplus``, ``breaker_open`` or ``lease_lost``: ``_NO_HAND_OFF``), did not fail, work
-  is left and the breaker is not open; when the run read empty, the breaker is closed, no
-  lease is live and no recruit waits: ``wake.arm("fleet_idle")``. Every
+  ``surplus``, ``breaker_open`` or ``lease_lost``: ``_NO_HAND_OFF``), did not fail, the
+  breaker is not open and work is left: the counts show a backlog, or the run's last read
+  returned records (``_last_read_had_records``; the message is then ``seen``); when the
+  run read empty, the breaker is closed, no lease is live and no recruit waits:
+  ``wake.arm("fleet_idle")``. Every
   ``record_failure`` that leaves the breaker open (the check's or the run's) is followed by
   ``wake.disarm("breaker_open")``.
 * **Wake function** (:mod:`~spoolwatch.sim.policies.wake`; a second function with its own
@@ -97,9 +102,10 @@ general approximations):
 * Each SQS or DynamoDB call of the schedule, of an agent's gates (its disarm included) and
   of the wake function takes a fixed 20 ms (a breaker write, a lost slot race are not
   timed); the calls of the watch, the heartbeat and the end of a run take no time. The
-  watch reacts at once (the real one polls every 0.2 s) and sees the first records once
-  they are deleted (the real one once accepted). ``is_surplus`` reads the live leases
-  without a DynamoDB call.
+  watch reacts at once (the real one polls every 0.2 s) and counts records once they are
+  deleted (the real one once accepted, ``sent``): its first decision, a probe's
+  confirmation and whether a decision is idle follow that count. ``is_surplus`` reads the
+  live leases without a DynamoDB call.
 * The agent queue's waiting recruits are counted exactly; SQS's approximate counts of that
   queue lag like the data queue's, so the real handler may recruit more (the lease slots
   still cap the agents; the surplus exit at once, billed as short invocations).
@@ -237,20 +243,28 @@ class SpoolwatchPolicy(Policy):
         self.lease_refusals = 0
         self.destination_checks = 0
         self.checks_failed = 0
+        self.deadline_stops = 0
         self.hand_offs = 0
+        self.hand_offs_counts_empty = 0
+        self.recruits_withheld = 0
         self.probes_unreported = 0
         self.stops: dict[str, int] = {"surplus": 0, "breaker_open": 0, "lease_lost": 0}
         world.env.process(self._schedule())
 
     def figures(self) -> dict[str, float | int | str | None]:
-        """Breaker openings, refused leases, destination checks, hand-offs, and more."""
+        """Breaker openings, refused leases, destination checks, runs stopped at the deadline
+        and hand-offs (those made while the counts read empty: ``hand_offs_counts_empty``),
+        recruits idle agents did not post (``recruits_withheld``), and more."""
         return {
             "breaker_opened": self.breaker_store.openings,
             "lease_refusals": self.lease_refusals,
             "leases_peak": self.running_peak,
             "destination_checks": self.destination_checks,
             "checks_failed": self.checks_failed,
+            "stopped_deadline": self.deadline_stops,
             "hand_offs": self.hand_offs,
+            "hand_offs_counts_empty": self.hand_offs_counts_empty,
+            "recruits_withheld": self.recruits_withheld,
             "probes_unreported": self.probes_unreported,
             "stopped_surplus": self.stops["surplus"],
             "stopped_breaker_open": self.stops["breaker_open"],
@@ -275,9 +289,11 @@ class SpoolwatchPolicy(Policy):
         running: int | None = None,
         *,
         saturated: bool = False,
+        recruit: bool = True,
     ) -> Decision:
         """Counts and live leases (read now unless given), waiting recruits →
-        :func:`decide` → post the recruits (``seen`` when ``saturated``); the decision."""
+        :func:`decide` → post the recruits (``seen`` when ``saturated``; none unless
+        ``recruit``); the decision."""
         if counts is None:
             counts = self.world.queue.approx()
             self.world.ledger.sqs_call()
@@ -295,7 +311,10 @@ class SpoolwatchPolicy(Policy):
             self.settings,
             saturated=saturated,
         )
-        self.trigger.post(decision.recruits, hops, seen=saturated)
+        if recruit:
+            self.trigger.post(decision.recruits, hops, seen=saturated)
+        else:
+            self.recruits_withheld += decision.recruits
         return decision
 
     # --- the schedule ---------------------------------------------------------------------
@@ -392,7 +411,8 @@ class SpoolwatchPolicy(Policy):
         # ``_NO_HAND_OFF``: a run that read empty or was stopped (surplus, breaker open,
         # lease lost) is not handed on, nor is a failed one
         if outcome == "deadline":
-            self._hand_off(hops)
+            self.deadline_stops += 1
+            self._hand_off(hops, flowing=session.agent.last_read > 0)
         if outcome == "empty":
             self._arm_if_idle()
 
@@ -488,13 +508,15 @@ class SpoolwatchPolicy(Policy):
         return slot in live and live.index(slot) >= keep
 
     def _watch(self, session: _Session) -> Generator[simpy.Event, Any, None]:
-        """``_RunWatch``: confirm a probe at the first accepted records; decide then (or
-        after one heartbeat period) and every heartbeat period after that."""
+        """``RunWatch``: confirm a probe at the first accepted records; decide then (or
+        after one heartbeat period) and every heartbeat period after that, recruiting only
+        when records were accepted since the previous decision."""
         env = self.world.env
         interval = self.settings.heartbeat_seconds
         gate = session.gate
         next_decision = env.now + interval
         decided = False
+        sent_then = 0
         while True:
             waits = [env.timeout(max(0.0, next_decision - env.now)), session.finished]
             if not session.started.triggered:
@@ -502,26 +524,35 @@ class SpoolwatchPolicy(Policy):
             yield env.any_of(waits)
             if session.finished.triggered:
                 return
-            sent = session.started.triggered
-            if gate.probe and not session.probe_confirmed and sent:
+            sent = session.agent.processed
+            if gate.probe and not session.probe_confirmed and sent > 0:
                 self.breaker.record_success(probe=True)
                 session.probe_confirmed = True
-            if (not decided and sent) or env.now >= next_decision - 1e-9:
+            if (not decided and sent > 0) or env.now >= next_decision - 1e-9:
                 decided = True
                 next_decision = env.now + interval
                 unconfirmed = gate.probe and not session.probe_confirmed
                 breaker = gate if unconfirmed else self.breaker.state()
                 full = session.agent.last_read >= LAMBDA_BATCH_RECORDS
-                decision = self._decide(breaker, session.hops + 1, None, saturated=full)
+                decision = self._decide(
+                    breaker, session.hops + 1, None, saturated=full, recruit=sent > sent_then
+                )
+                sent_then = sent
                 if not unconfirmed and self._should_stop(session, decision):
                     return
 
-    def _hand_off(self, hops: int) -> None:
-        """One agent-queue message when the breaker is not open and work is left."""
-        if self.breaker.state() is BreakerState.OPEN or self._backlog() == 0:
+    def _hand_off(self, hops: int, *, flowing: bool) -> None:
+        """One agent-queue message when the breaker is not open and work is left: the
+        counts show a backlog, or the run's last read returned records (``flowing``: the
+        message is then ``seen``, its agent believes it over counts that read empty)."""
+        if self.breaker.state() is BreakerState.OPEN:
+            return
+        backlog = self._backlog()
+        if backlog == 0 and not flowing:
             return
         self.hand_offs += 1
-        self.trigger.post(1, hops + 1)
+        self.hand_offs_counts_empty += backlog == 0
+        self.trigger.post(1, hops + 1, seen=flowing)
 
     def _redeliver(self, message: AgentMessage) -> Generator[simpy.Event, Any, None]:
         """A crashed invocation's agent-queue message comes back after its visibility."""
