@@ -641,3 +641,23 @@ def test_deadline_with_records_still_coming_hands_off_while_the_counts_read_empt
     assert outcome.handed_off is handed_off
     handoffs = [m for m in queues.posted if m.reason == "handoff"]
     assert [m.seen for m in handoffs] == ([True] if handed_off else [])
+
+
+def test_agent_waiting_in_a_read_after_a_full_one_neither_doubles_nor_recruits() -> None:
+    queues = _NoPendingQueues(visible=5000)  # lagging counts of a queue just emptied
+    worker, _ = make_worker(queues, target=8)
+
+    class Waiting(FakeAgent):
+        def run(self, **_: Any) -> AgentResult:
+            channel = self.stats["sqs"]
+            channel.last_read_full = True  # its last read was full ...
+            channel.reading_since = time.monotonic() - 5.0  # ... the next has waited 5 s
+            channel.add(sent=100)
+            time.sleep(0.6)
+            return self.result
+
+    worker.agent_factory = lambda config: Waiting(  # type: ignore[assignment,return-value]
+        AgentResult(records_sent=100, stopped_by="empty"), queues, False
+    )
+    worker.on_recruit(RecruitMessage("recruit"), FakeContext())
+    assert queues.posted == []

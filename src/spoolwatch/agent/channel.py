@@ -90,7 +90,11 @@ class ChannelReader:
         spool = self._ensure_spool()
         self._refresh_backlog(spool)
         batching = self._config.batching
-        deliveries = spool.read(batching.max_records, wait=batching.wait_seconds)
+        self.stats.reading_since = self._clock()
+        try:
+            deliveries = spool.read(batching.max_records, wait=batching.wait_seconds)
+        finally:
+            self.stats.reading_since = None
         if not deliveries:
             self.stats.drained = True
             self.stats.last_read_full = False

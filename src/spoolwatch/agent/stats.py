@@ -28,6 +28,8 @@ class ChannelStats:
     in_flight: int | None = None
     drained: bool = False
     last_read_full: bool = False
+    #: When the read in progress started (the agent's clock), None between reads.
+    reading_since: float | None = None
     failures: Counter[str] = field(default_factory=Counter)
     last_error: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -61,6 +63,7 @@ class ChannelStats:
                 "in_flight": self.in_flight,
                 "drained": self.drained,
                 "last_read_full": self.last_read_full,
+                "reading_since": self.reading_since,
                 "failures": dict(self.failures),
                 "last_error": self.last_error,
             }

@@ -15,7 +15,10 @@ from spoolwatch.serverless.decision_log import log_decision
 if TYPE_CHECKING:
     from spoolwatch.serverless.worker import ServerlessAgent
 
-__all__ = ["RunWatch"]
+__all__ = ["WAITING_SECONDS", "RunWatch"]
+
+#: A read that has waited this long for its first record says the queue is (nearly) empty.
+WAITING_SECONDS = 1.0
 
 log = logging.getLogger("spoolwatch.serverless.worker")
 
@@ -24,8 +27,10 @@ class RunWatch:
     """Beside a running agent: stops it when its lease is lost, closes a half-open breaker
     as soon as the probe's first records were accepted (so recovery does not wait for the
     probe's whole run), and re-decides every heartbeat period. An agent that had no records
-    accepted since its previous decision recruits nobody: it has seen the queue run dry,
-    whatever the lagging counts still say (it may still stop, as surplus or for the breaker).
+    accepted since its previous decision, or that has been waiting in a read for longer
+    than :data:`WAITING_SECONDS`, recruits nobody and does not count as saturated: it has
+    seen the queue run dry, whatever the lagging counts still say (it may still stop, as
+    surplus or for the breaker). The agent reads with the default monotonic clock.
     """
 
     def __init__(
@@ -82,6 +87,16 @@ class RunWatch:
         stats = getattr(self.agent, "stats", {})
         return any(getattr(channel, "last_read_full", False) for channel in stats.values())
 
+    def _waiting(self) -> bool:
+        """Whether a read has been waiting for its first record for a while."""
+        now = time.monotonic()
+        stats = getattr(self.agent, "stats", {})
+        for channel in stats.values():
+            since = getattr(channel, "reading_since", None)
+            if since is not None and now - since > WAITING_SECONDS:
+                return True
+        return False
+
     def _run(self) -> None:
         interval = self.worker.settings.scaling.heartbeat_seconds
         next_decision = time.monotonic() + interval
@@ -103,11 +118,12 @@ class RunWatch:
                 decided = True
                 next_decision = time.monotonic() + interval
                 unconfirmed = self.gate.probe and not self.probe_confirmed
+                waiting = self._waiting()
                 recruited, decision = self.worker.redecide(
                     self.holder,
                     self.gate if unconfirmed else None,
-                    saturated=self._saturated(),
-                    recruit=sent > sent_then,
+                    saturated=self._saturated() and not waiting,
+                    recruit=sent > sent_then and not waiting,
                 )
                 sent_then = sent
                 self.recruited += recruited
