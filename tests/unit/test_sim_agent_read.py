@@ -193,3 +193,30 @@ def test_steady_thin_traffic_keeps_an_agent_running_instead_of_flapping_the_wake
     assert isinstance(figures["wake_arms"], int) and figures["wake_arms"] <= 10
     assert world.agents_started <= 40
     assert world.queue.acked >= world.queue.arrived - 10 and world.queue.lost == 0
+
+
+def test_the_agent_notes_when_its_read_began_while_it_waits_and_clears_it_after() -> None:
+    # 100 records at once, then nothing: the second read waits its 20 s for a first record
+    world = World(SimParams(sample_seconds=1.0), seed=0)
+    world.env.process(world.arrivals([(0.0, 100)]))
+    agent = AgentRun("lambda-1")
+    seen: list[float | None] = []
+
+    def look() -> Generator[Any, Any, None]:
+        for _ in range(30):
+            yield world.env.timeout(1.0)
+            seen.append(agent.reading_since)
+
+    def run() -> Generator[Any, Any, None]:
+        yield from drain(
+            world, agent, deadline=1e9, until_empty=True, read_batch=100, read_wait=IDLE_SECONDS
+        )
+
+    world.env.process(run())
+    world.env.process(look())
+    world.env.run(until=40)
+    second = seen[2]  # at 3 s: the second read began once the first batch was done
+    assert second is not None and 0.0 < second < 1.5
+    assert seen[2:19] == [second] * 17  # the same read, still waiting at 19 s
+    assert seen[-1] is None  # the run ended empty: no read in progress
+    assert agent.processed == 100

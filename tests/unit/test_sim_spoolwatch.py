@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from spoolwatch.scaling import BreakerState, CircuitBreaker, FailureKind, LeaseTable
 from spoolwatch.sim.model import AgentRun, SimParams, World, drain
 from spoolwatch.sim.policies import SpoolwatchPolicy
@@ -437,3 +439,54 @@ def test_a_run_at_its_deadline_while_records_flow_hands_off_though_the_counts_re
     oldest = world.queue.ages.percentile(100)
     assert oldest is not None and oldest < 10.0
     assert world.queue.acked >= world.queue.arrived - 10 and world.queue.lost == 0
+
+
+@pytest.mark.parametrize(("waited", "doubles"), [(None, True), (0.5, True), (5.0, False)])
+def test_an_agent_waiting_in_a_read_after_a_full_one_neither_doubles_nor_recruits(
+    waited: float | None, doubles: bool
+) -> None:
+    # counts that read 0 (a queue just emptied, as far as they know); the agent's last
+    # read was full and records were accepted since its previous decision; its next read
+    # began ``waited`` seconds before the decision (None: it is not reading)
+    world = _world(10, 100_000, approx_lag_seconds=1e9)
+    policy = SpoolwatchPolicy(world, wake_armed=False)
+    policy.start()
+    posted: list[bool] = []
+
+    def post(count: int, hops: int, *, seen: bool = False) -> None:
+        posted.extend([seen] * count)  # noted, not invoked
+
+    policy.trigger.post = post  # type: ignore[method-assign]
+    holder = "lambda-x"
+    lease = policy.leases.acquire(holder)
+    assert lease is not None
+    env = world.env
+    session = _Session(
+        agent=AgentRun(holder),
+        lease=lease,
+        gate=policy.breaker.allow(holder=holder),
+        hops=0,
+        give_up=FOREVER,
+        started=env.event(),
+        finished=env.event(),
+    )
+
+    def accept() -> Any:
+        yield env.timeout(10.0)
+        session.agent.processed = 100
+        session.agent.last_read = 100
+        session.agent.reading_since = None if waited is None else env.now - waited
+        session.started.succeed()
+
+    env.process(policy._watch(session))
+    env.process(accept())
+    env.run(until=11)
+    figures = policy.figures()
+    if doubles:
+        assert posted and all(posted)  # seen recruits: the full read doubles the fleet
+        assert figures["decisions_waiting"] == 0
+    else:
+        assert posted == []
+        # not withheld either: not saturated, the counts' empty queue wants nobody
+        assert figures["recruits_withheld"] == 0
+        assert figures["decisions_waiting"] == figures["full_reads_discounted"] == 1

@@ -135,6 +135,9 @@ class AgentRun:
     processed: int = 0
     #: Records its last read returned (0 for a read that found nothing).
     last_read: int = 0
+    #: When the serial read in progress started (``ChannelStats.reading_since``), None
+    #: between reads and for agents that read in steps.
+    reading_since: float | None = None
     stop: bool = False
     crash: bool = False
     #: Triggered by :meth:`request_stop`: wakes a retry wait so it can give up in time.
@@ -330,7 +333,11 @@ def drain(
             if read_batch is None:
                 batch, woken = yield from _receive(world, deadline, until_empty)
             else:
-                batch, woken = yield from read_serially(world, read_batch, read_wait)
+                agent.reading_since = float(world.env.now)
+                try:
+                    batch, woken = yield from read_serially(world, read_batch, read_wait)
+                finally:
+                    agent.reading_since = None
             agent.last_read = 0 if batch is None else batch.count
             if batch is None:
                 if until_empty and not woken:

@@ -40,7 +40,12 @@ step:
   decision then at least doubles the fleet, rule 6 of :mod:`spoolwatch.scaling.policy`, and
   its recruits are ``seen``). A decision when no records were accepted since the agent's
   previous one (``recruit=sent > sent_then``) is made but posts no recruits: the agent has
-  seen the queue run dry, whatever the lagging counts say. At each decision not made under
+  seen the queue run dry, whatever the lagging counts say. Neither does one made while the
+  agent's read has waited longer than ``WAITING_SECONDS`` (1 s, imported from
+  :mod:`spoolwatch.serverless.watch`) for its first record (``waiting``: the read started
+  at ``ChannelStats.reading_since``); that decision is not ``saturated`` either, whatever
+  the last read returned (``saturated=full and not waiting``, ``recruit=sent > sent_then
+  and not waiting``). At each decision not made under
   an unconfirmed probe's gate (``RunWatch._should_stop``) the agent stops when the
   decision's breaker state is OPEN (``breaker_open``), or when ``running > max(1,
   wanted)`` and its slot is not among the lowest ``max(1, wanted)`` live slots
@@ -153,6 +158,7 @@ from spoolwatch.scaling import (
 )
 from spoolwatch.serverless.settings import ServerlessSettings
 from spoolwatch.serverless.setup import LAMBDA_BATCH_RECORDS
+from spoolwatch.serverless.watch import WAITING_SECONDS
 from spoolwatch.sim.agent_cycle import AGENT_RETRY
 from spoolwatch.sim.lambda_ import AgentMessage, AgentQueueTrigger, LambdaFunction
 from spoolwatch.sim.model import AgentRun, World, drain
@@ -247,6 +253,8 @@ class SpoolwatchPolicy(Policy):
         self.hand_offs = 0
         self.hand_offs_counts_empty = 0
         self.recruits_withheld = 0
+        self.decisions_waiting = 0
+        self.full_reads_discounted = 0
         self.probes_unreported = 0
         self.stops: dict[str, int] = {"surplus": 0, "breaker_open": 0, "lease_lost": 0}
         world.env.process(self._schedule())
@@ -254,7 +262,9 @@ class SpoolwatchPolicy(Policy):
     def figures(self) -> dict[str, float | int | str | None]:
         """Breaker openings, refused leases, destination checks, runs stopped at the deadline
         and hand-offs (those made while the counts read empty: ``hand_offs_counts_empty``),
-        recruits idle agents did not post (``recruits_withheld``), and more."""
+        recruits idle agents did not post (``recruits_withheld``), decisions made while the
+        agent's read had waited over ``WAITING_SECONDS`` (``decisions_waiting``; those
+        after a full read, not counted as saturated: ``full_reads_discounted``), and more."""
         return {
             "breaker_opened": self.breaker_store.openings,
             "lease_refusals": self.lease_refusals,
@@ -265,6 +275,8 @@ class SpoolwatchPolicy(Policy):
             "hand_offs": self.hand_offs,
             "hand_offs_counts_empty": self.hand_offs_counts_empty,
             "recruits_withheld": self.recruits_withheld,
+            "decisions_waiting": self.decisions_waiting,
+            "full_reads_discounted": self.full_reads_discounted,
             "probes_unreported": self.probes_unreported,
             "stopped_surplus": self.stops["surplus"],
             "stopped_breaker_open": self.stops["breaker_open"],
@@ -510,7 +522,8 @@ class SpoolwatchPolicy(Policy):
     def _watch(self, session: _Session) -> Generator[simpy.Event, Any, None]:
         """``RunWatch``: confirm a probe at the first accepted records; decide then (or
         after one heartbeat period) and every heartbeat period after that, recruiting only
-        when records were accepted since the previous decision."""
+        when records were accepted since the previous decision and the agent's read has not
+        waited over ``WAITING_SECONDS`` (then a full last read is not saturation either)."""
         env = self.world.env
         interval = self.settings.heartbeat_seconds
         gate = session.gate
@@ -534,12 +547,24 @@ class SpoolwatchPolicy(Policy):
                 unconfirmed = gate.probe and not session.probe_confirmed
                 breaker = gate if unconfirmed else self.breaker.state()
                 full = session.agent.last_read >= LAMBDA_BATCH_RECORDS
+                waiting = self._waiting(session.agent)
+                self.decisions_waiting += waiting
+                self.full_reads_discounted += waiting and full
                 decision = self._decide(
-                    breaker, session.hops + 1, None, saturated=full, recruit=sent > sent_then
+                    breaker,
+                    session.hops + 1,
+                    None,
+                    saturated=full and not waiting,
+                    recruit=sent > sent_then and not waiting,
                 )
                 sent_then = sent
                 if not unconfirmed and self._should_stop(session, decision):
                     return
+
+    def _waiting(self, agent: AgentRun) -> bool:
+        """``RunWatch._waiting``: the agent's read has waited over ``WAITING_SECONDS``."""
+        since = agent.reading_since
+        return since is not None and self.world.env.now - since > WAITING_SECONDS
 
     def _hand_off(self, hops: int, *, flowing: bool) -> None:
         """One agent-queue message when the breaker is not open and work is left: the
