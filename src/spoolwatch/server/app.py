@@ -1,8 +1,8 @@
 """The monitoring service: ``create_app()`` builds the FastAPI application.
 
-Routers: deployments, DataRobot ingestion, queries, the agent fleet, Prometheus ``/metrics``
-and, when ``spoolwatch.server.dashboard`` is installed, the dashboard pages. OpenAPI at
-``/docs``.
+Routers: deployments, DataRobot ingestion, the record ids already ingested, queries, the
+agent fleet, Prometheus ``/metrics`` and, when ``spoolwatch.server.dashboard`` is installed,
+the dashboard pages. OpenAPI at ``/docs``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from spoolwatch.server import (
     deployments_api,
     fleet,
     ingest,
+    known_records,
     metrics,
     outcomes,
     query,
@@ -102,7 +103,16 @@ def create_app(
         dependencies=[Depends(require_token)],
         tags=["service"],
     )
-    for module in (deployments_api, ingest, query, outcomes, fleet, serverless_fleet, metrics):
+    for module in (
+        deployments_api,
+        ingest,
+        known_records,
+        query,
+        outcomes,
+        fleet,
+        serverless_fleet,
+        metrics,
+    ):
         app.include_router(module.router)
     if settings.dashboard:
         _include_dashboard(app)

@@ -33,6 +33,7 @@ from spoolwatch.store.folding import (
     fold_service_stats,
     insert_event,
 )
+from spoolwatch.store.record_ids import known_record_ids
 from spoolwatch.store.stats_folding import fold_prediction_stats
 
 __all__ = ["IngestError", "IngestKind", "IngestResult", "Ingestor"]
@@ -149,6 +150,14 @@ class Ingestor:
             return
         if removed:
             logger.info("pruned %d idempotency keys and record ids", removed)
+
+    def known_record_ids(self, record_ids: Sequence[str]) -> set[str]:
+        """The ids among ``record_ids`` already ingested (in any deployment). Read-only;
+        store outages raise ``StoreUnavailable``."""
+        if not record_ids:
+            return set()
+        with self.store.read() as conn:
+            return known_record_ids(conn, record_ids)
 
     def forget(self, deployment_id: str | None = None) -> None:
         """Drop cached deployments (after a create or delete)."""
@@ -423,11 +432,5 @@ def _new_record_ids(conn: Connection, record_ids: Sequence[str]) -> list[str]:
     unique = list(dict.fromkeys(record_ids))
     if not unique:
         return []
-    seen: set[str] = set()
-    table = schema.ingested_records
-    for start in range(0, len(unique), 500):
-        chunk = unique[start : start + 500]
-        seen.update(
-            conn.execute(select(table.c.record_id).where(table.c.record_id.in_(chunk))).scalars()
-        )
+    seen = known_record_ids(conn, unique)
     return [r for r in unique if r not in seen]
