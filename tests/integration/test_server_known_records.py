@@ -1,6 +1,6 @@
 # ruff: noqa: F811 - the fixtures imported from test_server_api are redefined as parameters
 """``POST /api/v2/spoolwatch/records/known/``: which records the service already has, on
-SQLite and PostgreSQL."""
+SQLite and PostgreSQL; and the embedded mode's answer to the same question."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from spoolwatch.records import DataType, Record
+from spoolwatch.server.embedded import EmbeddedIngest
 from spoolwatch.server.ingestion import Ingestor
+from spoolwatch.sinks.store import StoreSink
 from spoolwatch.store import schema
 from spoolwatch.store.base import Store
+from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.deployments import create_deployment as store_deployment
 from tests.integration.test_server_api import (  # noqa: F401 - fixtures
     DEP,
     DEP2,
@@ -147,3 +152,40 @@ def test_openapi_documents_the_question(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     operation = spec["paths"][KNOWN]["post"]
     assert "200" in operation["responses"] and "422" in operation["responses"]
+
+
+# ------------------------------------------------------------------------- embedded mode
+
+
+def _record() -> Record:
+    return Record.new(
+        DataType.DEPLOYMENT_STATS,
+        DEP,
+        {
+            "timestamp": "2026-11-24 10:15:00.000+0000",
+            "modelId": MODEL,
+            "numPredictions": 1,
+            "executionTime": 1.0,
+        },
+    )
+
+
+def test_store_sink_knows_the_records_it_stored(store: Store) -> None:
+    store_deployment(store, Deployment(id=DEP, name="d", model_id=MODEL, target_type="regression"))
+    sink = StoreSink(EmbeddedIngest(store))
+    stored, other = _record(), _record()
+    ids = [str(stored.id), str(other.id)]
+    assert sink.known_record_ids(ids) == set()
+    assert sink.send([stored]).accepted == [0]
+    assert sink.known_record_ids(ids) == {stored.id}
+
+
+def test_store_sink_that_cannot_read_the_store_knows_nothing(tmp_path: Any) -> None:
+    from spoolwatch.store.base import open_store
+
+    broken = open_store(f"sqlite:///{tmp_path / 'gone.db'}")
+    ingest = EmbeddedIngest(broken)
+    broken.engine.dispose()
+    (tmp_path / "gone.db").unlink()
+    (tmp_path / "gone.db").mkdir()  # no database can be opened there any more
+    assert StoreSink(ingest).known_record_ids(["a"]) == set()

@@ -1,7 +1,8 @@
 """The embedded mode: an agent's records folded straight into the store, without HTTP.
 
 :class:`EmbeddedIngest` implements the protocol of :class:`spoolwatch.sinks.store.StoreSink`
-(``ingest(records) -> [None | reason]`` and ``heartbeat(status)``)::
+(``ingest(records) -> [None | reason]``, ``known_record_ids(ids)`` and
+``heartbeat(status)``)::
 
     from spoolwatch.server.embedded import EmbeddedIngest
     from spoolwatch.sinks.store import StoreSink
@@ -106,6 +107,17 @@ class EmbeddedIngest:
         except StoreUnavailable as exc:
             raise DestinationUnavailable(str(exc)) from exc
         return None
+
+    def known_record_ids(self, ids: Sequence[str]) -> set[str]:
+        """The ids among ``ids`` already stored (read-only).
+
+        Raises :class:`~spoolwatch.errors.DestinationUnavailable` when the store cannot be
+        read.
+        """
+        try:
+            return self.ingestor.known_record_ids(ids)
+        except StoreUnavailable as exc:
+            raise DestinationUnavailable(str(exc)) from exc
 
     def heartbeat(self, status: dict[str, Any]) -> None:
         """Keep the agent's heartbeat in the fleet table."""

@@ -22,6 +22,11 @@ Promises of :meth:`Sink.send`:
   record ids along (HTTP: ``Idempotency-Key`` and ``X-Spoolwatch-Record-Ids``) so the
   destination can drop repeats.
 * It is thread-safe: the agent's channel readers share one sink.
+
+:meth:`Sink.known_record_ids` lets the agent skip records a spool hands out again after an
+agent died between sending and acking them: the ids it returns are acked without a send.
+It never raises and may always answer "none known" (the records are then simply sent, and
+at worst repeated); it must never name an id the destination does not have.
 """
 
 from __future__ import annotations
@@ -74,6 +79,14 @@ class Sink(abc.ABC):
     @abc.abstractmethod
     def send(self, records: Sequence[Record]) -> SendResult:
         """Deliver ``records`` in order and report what became of each (see the module doc)."""
+
+    def known_record_ids(self, ids: Sequence[str]) -> set[str]:
+        """The ids among ``ids`` the destination already has; by default none.
+
+        Called only for redelivered records, once per read. Never raises: a destination
+        that cannot be asked answers the empty set.
+        """
+        return set()
 
     def heartbeat(self, status: dict[str, Any]) -> bool:
         """Post the agent's health; return False when the destination does not take them."""

@@ -13,6 +13,11 @@ records). Any other 4xx rejects
 the request; a merged request is then retried record by record so only the bad record is
 quarantined, with the status and the start of the response body.
 
+Redelivered records (see :meth:`~spoolwatch.sinks.base.Sink.known_record_ids`): a spoolwatch
+target is asked which of them it already has (``POST spoolwatch/records/known/``, 1,000 ids a
+request); DataRobot has no such question, so a datarobot target is never asked. Any failure
+to answer (an older service's 404 included) means none known: the records are sent.
+
 The base URL is used as DataRobot's library does (spec §5.1): ``/api/v2`` is removed from
 it, the trailing ``/`` stripped, then ``/api/v2/<path>`` appended.
 """
@@ -36,11 +41,21 @@ from spoolwatch.errors import DestinationUnavailable, InvalidRecord
 from spoolwatch.records import Record
 from spoolwatch.sinks.base import Rejection, SendResult, Sink
 
-__all__ = ["HEARTBEAT_PATH", "MAX_RECORDS_PER_REQUEST", "DryRunSink", "HttpSink", "api_base"]
+__all__ = [
+    "HEARTBEAT_PATH",
+    "KNOWN_RECORDS_PATH",
+    "MAX_RECORDS_PER_REQUEST",
+    "DryRunSink",
+    "HttpSink",
+    "api_base",
+]
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_PATH = "spoolwatch/agents/heartbeat/"
+KNOWN_RECORDS_PATH = "spoolwatch/records/known/"
+#: Record ids per known-records question at most (the service refuses more).
+_KNOWN_RECORDS_CHUNK = 1000
 #: Records per request at most, whatever the config says: their ids travel in one header
 #: (about 37 bytes each), and servers commonly refuse header blocks above 8-16 KiB.
 MAX_RECORDS_PER_REQUEST = 200
@@ -111,6 +126,8 @@ class HttpSink(Sink):
         self._poll_seconds = poll_seconds
         self._batching = batching or BatchingConfig()
         self._max_body_chars = max_body_chars
+        self._asks_known = target.kind == "spoolwatch"
+        self._known_unanswered = False
         headers = {
             "Content-Type": "application/json",
             "User-Agent": f"spoolwatch-agent/{__version__}",
@@ -289,6 +306,45 @@ class HttpSink(Sink):
             return False
         return True
 
+    def known_record_ids(self, ids: Sequence[str]) -> set[str]:
+        """Ask a spoolwatch target which of ``ids`` it has; the empty set on any failure."""
+        unique = list(dict.fromkeys(ids))
+        if not self._asks_known or not unique:
+            return set()
+        known: set[str] = set()
+        for start in range(0, len(unique), _KNOWN_RECORDS_CHUNK):
+            answer = self._ask_known(unique[start : start + _KNOWN_RECORDS_CHUNK])
+            if answer is None:
+                return set()
+            known |= answer
+        return known
+
+    def _ask_known(self, chunk: list[str]) -> set[str] | None:
+        """The known ids of ``chunk``, or ``None`` (logged) when the target cannot say."""
+        url = self._base + KNOWN_RECORDS_PATH
+        try:
+            response = self._client.post(url, content=orjson.dumps({"recordIds": chunk}))
+        except httpx.HTTPError as exc:
+            self._unanswered(url, type(exc).__name__)
+            return None
+        known = None
+        if response.status_code == 200:
+            try:
+                doc = orjson.loads(response.content)
+            except orjson.JSONDecodeError:
+                doc = None
+            known = doc.get("known") if isinstance(doc, dict) else None
+        if not isinstance(known, list):
+            self._unanswered(url, f"HTTP {response.status_code} without a list of known ids")
+            return None
+        # Only ids that were asked: an id acked on a wrong answer would be lost.
+        return {item for item in known if isinstance(item, str)} & set(chunk)
+
+    def _unanswered(self, url: str, why: str) -> None:
+        log = logger.debug if self._known_unanswered else logger.info
+        self._known_unanswered = True
+        log("POST %s: %s; redelivered records are sent again", url, why)
+
     def close(self) -> None:
         self._client.close()
 
@@ -316,6 +372,9 @@ class DryRunSink(HttpSink):
             result.requests += 1
             result.rows += request.rows
         return result
+
+    def known_record_ids(self, ids: Sequence[str]) -> set[str]:
+        return set()
 
     def heartbeat(self, status: dict[str, Any]) -> bool:
         return False

@@ -12,8 +12,14 @@ The agent does not know the store; it needs an object with one method, described
     now (locked, disconnected): then nothing from this call counts as done and the records
     are offered again later. Must be safe to call from several threads.
 
-An optional ``heartbeat(status: dict) -> None`` is called with the agent's health when
-present.
+Optional methods, called when present:
+
+``heartbeat(status: dict) -> None``
+    Keep the agent's health.
+``known_record_ids(ids: Sequence[str]) -> set[str]``
+    The ids among ``ids`` the store already holds (read-only), so records a spool hands
+    out again are acked without being stored a second time. Without it, or when it fails,
+    none count as known and the records are stored (their ids drop the repeats).
 """
 
 from __future__ import annotations
@@ -72,6 +78,17 @@ class StoreSink(Sink):
                 result.rejected[index] = Rejection(f"store refused the record: {reason}")
         result.requests = 1
         return result
+
+    def known_record_ids(self, ids: Sequence[str]) -> set[str]:
+        ask = getattr(self._store, "known_record_ids", None)
+        if not callable(ask) or not ids:
+            return set()
+        try:
+            known = ask(ids)
+        except DestinationUnavailable as exc:
+            logger.debug("the store cannot say which records it has: %s", exc)
+            return set()
+        return set(known) & set(ids)
 
     def heartbeat(self, status: dict[str, Any]) -> bool:
         beat = getattr(self._store, "heartbeat", None)

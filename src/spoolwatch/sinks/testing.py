@@ -4,6 +4,12 @@
 (path, headers, body), or only counts them (``keep=False``, for throughput runs). Its
 answers can be scripted: ``server.fail_next(503, times=3)``, ``server.answer(path_part,
 status)``. Standard library only, HTTP/1.1 keep-alive, one thread per connection.
+
+It also answers the agent's question ``POST /api/v2/spoolwatch/records/known/`` from the
+record ids of the requests it accepted (2xx), as the monitoring service does; the questions
+are kept in :attr:`RecordingServer.queries`, apart from the ingestion requests, and answer
+rules apply to them (``server.answer("records/known", 404)`` plays an older service).
+With ``keep=False`` nothing is remembered, so every id is unknown.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from typing import Any
 
 import orjson
 
-__all__ = ["RecordedRequest", "RecordingServer"]
+__all__ = ["KNOWN_RECORDS_PATH", "RecordedRequest", "RecordingServer"]
+
+#: The monitoring service's known-records question, as a path part.
+KNOWN_RECORDS_PATH = "/api/v2/spoolwatch/records/known/"
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         owner = self.server.owner
+        if KNOWN_RECORDS_PATH in self.path:
+            self._reply(*owner._known(self.path, body))
+            return
         if owner.delay:
             time.sleep(owner.delay)
         status, extra, answer = owner._decide(self.path)
@@ -78,8 +90,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.path, {k.lower(): v for k, v in self.headers.items()}, body, status, answer
         )
         payload = answer if status >= 300 else b'{"message":"accepted"}'
+        self._reply(status, payload, extra)
+
+    def _reply(self, status: int, payload: bytes, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
-        for key, value in extra.items():
+        for key, value in (extra or {}).items():
             self.send_header(key, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -106,6 +121,8 @@ class RecordingServer:
         self.records = 0
         #: ``time.monotonic()`` when the last 2xx answer was decided (system-wide on Linux).
         self.last_accepted_at: float | None = None
+        #: The record ids of each known-records question, in arrival order.
+        self.queries: list[list[str]] = []
         self._script: deque[tuple[int, dict[str, str], bytes]] = deque()
         self._rules: list[tuple[str, int, bytes]] = []
         self._lock = threading.Lock()
@@ -165,6 +182,24 @@ class RecordingServer:
                     self.records += ids.count(",") + 1
             if self.keep:
                 self.requests.append(RecordedRequest(path, headers, body, status))
+
+    def _known(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """The answer to a known-records question: answer rules first, then the ids asked
+        that were carried by an accepted request."""
+        try:
+            asked = orjson.loads(body).get("recordIds")
+        except (orjson.JSONDecodeError, AttributeError):
+            asked = None
+        if not isinstance(asked, list) or not all(isinstance(r, str) for r in asked):
+            return 422, b'{"detail":"recordIds: a list of record ids is required"}'
+        with self._lock:
+            self.queries.append(list(asked))
+            for part, status, answer in self._rules:
+                if part in path:
+                    return status, answer
+            had = {rid for r in self.requests if 200 <= r.status < 300 for rid in r.record_ids}
+        known = [rid for rid in dict.fromkeys(asked) if rid in had]
+        return 200, orjson.dumps({"known": known})
 
     def accepted(self) -> list[RecordedRequest]:
         """The requests answered with 2xx."""
