@@ -2,7 +2,9 @@
 
 Per batch (in spool order): undecodable → quarantine; invalid payload → quarantine; no
 deployment id → quarantine; ``PING_MSG`` → count, ack; unknown or schema-less type →
-count, ack (or quarantine, by config); id already delivered → count as duplicate, ack; the
+count, ack (or quarantine, by config); id already delivered → count as duplicate, ack;
+redelivered records (the spool handed them out before) the destination says it already has
+→ count as duplicate, ack (one question per read, only when something was redelivered); the
 rest go to the sink. Accepted records are acked, rejected ones quarantined with the reason,
 and on a transient failure the remainder stays in hand and is offered again after a
 back-off (visibility extended meanwhile) — never acked early. The reader survives spool
@@ -183,10 +185,40 @@ class ChannelReader:
                 to_ack.append(delivery)
             else:
                 self._quarantine(spool, [delivery], verdict)
+        known = self._already_delivered(to_send)
+        if known:
+            to_ack.extend(d for d in to_send if d.record_id in known)
+            to_send = [d for d in to_send if d.record_id not in known]
         if to_ack:
             self._ack(spool, to_ack)
         if to_send:
             self._send(spool, to_send)
+
+    def _already_delivered(self, to_send: Sequence[Delivery]) -> set[str]:
+        """Ids of redelivered records the destination already has (one question per read,
+        none when nothing was redelivered); counted as duplicates and remembered."""
+        asked = [d.record_id for d in to_send if d.redelivered and d.record_id is not None]
+        if not asked:
+            return set()
+        try:
+            known = self._sink.known_record_ids(asked) & set(asked)
+        except Exception as exc:  # a sink breaking its promise must not stop the reader
+            logger.warning(
+                "channel %s: asking which records the destination has failed (%s: %s)",
+                self.channel.name,
+                type(exc).__name__,
+                exc,
+            )
+            return set()
+        if known:
+            logger.info(
+                "channel %s: %d redelivered record(s) already at the destination; acked",
+                self.channel.name,
+                len(known),
+            )
+            self.stats.add(duplicates=len(known))
+            self._seen.add_all(known)
+        return known
 
     def _classify(self, delivery: Delivery, batch_ids: set[str]) -> str:
         """``send``, ``ack`` or a quarantine reason."""
