@@ -108,11 +108,18 @@ def _headlines(runs: dict[str, list[SimResult]], bursts: dict[int, dict[str, Sim
         f"${diurnal['lambda-esm'].cost['total']:.2f}"
     )
     outage = _by(runs["outage"])
-    for name in ("spoolwatch", "lambda-esm", "recipe"):
+    for name in ("spoolwatch", "lambda-esm", "recipe", "keda", "static"):
         r = outage[name]
+        known = (
+            "does not ask for known records"
+            if r.known_skipped is None
+            else f"{r.known_skipped:,} redelivered records deleted unsent, the destination "
+            f"had them (look-ups: {r.extra['known_lookups']:,}, of which failed: "
+            f"{r.extra['known_lookups_failed']:,})"
+        )
         print(
             f"outage: {name} lost {r.lost:,}, duplicates {r.duplicates:,}, "
-            f"backlog back to <= 1,000 at {r.drained_at or 0:.0f} s"
+            f"backlog back to <= 1,000 at {r.drained_at or 0:.0f} s; {known}"
         )
     for name, results in runs.items():
         x = _by(results)["spoolwatch"].extra

@@ -35,6 +35,9 @@ def test_burst_through_the_cli_prints_one_json_document() -> None:
     assert result["policy"] == "spoolwatch"
     assert result["records"] == result["delivered"] == 1_000_000
     assert result["lost"] == 0
+    # nothing is received twice in a burst: no look-up of redelivered records, none skipped
+    assert result["known_skipped"] == 0
+    assert result["extra"]["known_lookups"] == 0
     assert result["drained_at"] > 0
     # a burst at once: the oldest record waited about as long as the drain took
     assert result["age_p50"] <= result["age_p99"] <= result["age_p999"] <= result["age_max"]
@@ -57,6 +60,7 @@ def test_all_policies_table_and_plot(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     for policy in ("spoolwatch", "recipe", "lambda-esm", "keda", "static"):
         assert policy in result.output
+    assert "known" in result.output  # records deleted unsent: the destination had them
     assert plot.read_bytes().startswith(b"\x89PNG")
 
 
@@ -93,6 +97,14 @@ def test_a_slower_agent_drains_the_burst_later() -> None:
     # 1/3000 s, on top of the SQS calls and requests that take as long either way
     extra = 1_000_000 / 4 * (1 / 500 - 1 / 3000)
     assert slow_document["results"][0]["drained_at"] > fast_drain + 0.9 * extra
+
+
+def test_the_outage_through_the_cli_reports_the_crashed_read_deleted_unsent() -> None:
+    done = _simulate("--policy", "spoolwatch", "--scenario", "outage", "--seed", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    (result,) = orjson.loads(done.stdout)["results"]
+    assert result["extra"]["crashes"] == 1
+    assert (result["duplicates"], result["lost"], result["known_skipped"]) == (0, 0, 100)
 
 
 def test_missing_scenario_is_a_usage_error() -> None:

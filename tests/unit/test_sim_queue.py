@@ -77,6 +77,43 @@ def test_a_failed_send_redelivered_is_not_a_duplicate() -> None:
     assert queue.duplicates == 0
 
 
+def test_the_records_the_destination_has_split_off_and_the_rest_come_back_alone() -> None:
+    env, queue = _queue()
+    queue.add(4)
+    crashed = queue.receive(10, visibility=10)
+    assert crashed is not None
+    queue.mark_sent(crashed)  # accepted, never deleted
+    _advance(env, 1)
+    queue.add(6)
+    _advance(env, 10)
+    mixed = queue.receive(10, visibility=10)  # the 4 again and 6 new
+    assert mixed is not None and (mixed.count, mixed.receives) == (10, 2)
+    known = queue.split_known(mixed)
+    assert known is not None and known is not mixed
+    assert (known.count, mixed.count) == (4, 6)
+    assert queue.delete(known)
+    assert (queue.in_flight_count, queue.acked, queue.duplicates) == (6, 4, 0)
+    _advance(env, 11)  # the rest, not deleted, comes back without the known 4
+    queue.expire()
+    assert (queue.visible_count, queue.in_flight_count) == (6, 0)
+    again = queue.receive(10, visibility=10)
+    assert again is not None and queue.split_known(again) is None
+
+
+def test_a_batch_the_destination_has_entirely_is_split_off_whole() -> None:
+    env, queue = _queue()
+    queue.add(5)
+    crashed = queue.receive(10, visibility=10)
+    assert crashed is not None
+    queue.mark_sent(crashed)
+    _advance(env, 11)
+    again = queue.receive(10, visibility=10)
+    assert again is not None
+    assert queue.split_known(again) is again
+    assert queue.delete(again)
+    assert (queue.acked, queue.duplicates, queue.backlog()) == (5, 0, 0)
+
+
 def test_delete_after_the_visibility_expired_is_refused() -> None:
     env, queue = _queue()
     queue.add(3)

@@ -1,15 +1,18 @@
-"""spoolwatch's agent in the simulation, call by call: its serial read, its send, its retries.
+"""spoolwatch's agent in the simulation, call by call: its serial read, its look-up of
+redelivered records, its send, its retries.
 
 What :func:`~spoolwatch.sim.model.drain` runs for an agent with a ``read_batch`` (the
 ``spoolwatch`` policy's Lambda agents, ``static``'s and ``keda``'s pods) and for one with a
-``give_up_at`` (the Lambda agents); the approximations are stated in
-:mod:`spoolwatch.sim.model`'s docstring.
+``give_up_at`` (the Lambda agents); the wake function's agent uses :func:`skip_known` and
+:func:`send_until` too. The approximations are stated in :mod:`spoolwatch.sim.model`'s
+docstring.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -23,15 +26,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AGENT_RETRY",
+    "KNOWN_SECONDS",
     "LONG_POLL_LIMIT",
     "READ_WAIT_SECONDS",
     "RECHECK_SECONDS",
     "REQUEST_RECORDS",
     "SEND_SECONDS",
+    "KnownLookups",
     "calls_seconds",
     "read_serially",
     "send_seconds",
     "send_until",
+    "skip_known",
 ]
 
 #: The real agent's back-off (``retry`` in its config), used by ``drain(give_up_at=...)``.
@@ -39,6 +45,9 @@ AGENT_RETRY = RetryConfig()
 
 #: One HTTP request to the destination (up to ``REQUEST_RECORDS`` records), within a region.
 SEND_SECONDS = 0.050
+#: ``POST /api/v2/spoolwatch/records/known/`` answered by a destination that is up: one
+#: HTTP round trip like a send's, with no work per record.
+KNOWN_SECONDS = SEND_SECONDS
 #: Records per request (``batching.max_records_per_request`` of the agent config).
 REQUEST_RECORDS = 100
 #: ``batching.wait_seconds``'s default (the pods' agents): how long a read that finds
@@ -51,6 +60,22 @@ LONG_POLL_LIMIT = MAX_WAIT
 RECHECK_SECONDS = 1.0
 #: ``SqsSpool.read``: a wait with less than this left ends the read.
 _READ_SLACK = 0.05
+
+
+@dataclass(slots=True)
+class KnownLookups:
+    """What the agents' look-ups of redelivered records did in one run."""
+
+    #: Reads with records received before: one HTTP call each.
+    calls: int = 0
+    #: Calls made while the destination was down: nothing skipped, the records are sent.
+    failed: int = 0
+    #: Records the destination said it had accepted: deleted without a send.
+    skipped: int = 0
+
+    def figures(self) -> dict[str, int]:
+        """The calls, as ``SimResult.extra`` reports them (the records are ``known_skipped``)."""
+        return {"known_lookups": self.calls, "known_lookups_failed": self.failed}
 
 
 def calls_seconds(world: World, calls: int) -> float:
@@ -109,6 +134,34 @@ def read_serially(
     world.ledger.sqs_call(records=batch.count, calls=calls)
     yield env.timeout(calls_seconds(world, calls))
     return batch, False
+
+
+def skip_known(world: World, batch: InFlight) -> Generator[simpy.Event, Any, InFlight | None]:
+    """The look-up before a send: when some records of ``batch`` were received before
+    (SQS's ``ApproximateReceiveCount`` > 1), one HTTP call asks the destination which of
+    them it already accepted; those are deleted without a send (DeleteMessageBatch, 10 a
+    call, one call after another) and counted in ``world.known``. Returns what is left to
+    send: ``batch`` (less what was deleted), or ``None`` when nothing is. A destination that
+    is down fails the call after ``destination_fail_seconds`` and everything is sent."""
+    if batch.receives <= 1:
+        return batch
+    env, known = world.env, world.known
+    known.calls += 1
+    if not world.destination_up():
+        yield env.timeout(world.params.destination_fail_seconds)
+        known.failed += 1
+        return batch
+    yield env.timeout(KNOWN_SECONDS)
+    accepted = world.queue.split_known(batch)
+    if accepted is None:
+        return batch
+    deletes = math.ceil(accepted.count / 10)
+    yield env.timeout(calls_seconds(world, deletes))
+    world.queue.delete(accepted)
+    world.ledger.sqs_call(calls=deletes)
+    known.skipped += accepted.count
+    world.check_drained()
+    return None if accepted is batch else batch
 
 
 def _long_poll(

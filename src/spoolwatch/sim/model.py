@@ -19,6 +19,17 @@ How an agent drains (:func:`drain`), the approximations stated:
   the first arrival, or at a recheck each second for records visible again). Still
   nothing: a Lambda agent's run ends (``empty``, or the stop or the deadline that came
   meanwhile), a pod reads again.
+* Before its send, spoolwatch's agent looks up the records of the read that were received
+  before (:func:`~spoolwatch.sim.agent_cycle.skip_known`; a cohort's receive count above
+  1 is SQS's ``ApproximateReceiveCount`` > 1): when there are any, one HTTP call of 50 ms
+  (``KNOWN_SECONDS``, a send's round trip without its work per record) asks the
+  destination — the spoolwatch service, which answers it; a DataRobot destination cannot
+  be asked — which of them it already accepted. The answer is exact (the cohorts the
+  destination accepted, ``SENT``): those are deleted (10 a call, one call after another)
+  without a send and counted in ``known_skipped``, not as duplicates; the rest are sent.
+  A read without such records makes no call. While the destination is down the call fails
+  after ``destination_fail_seconds`` and the whole read is sent (and fails as any send).
+  The other policies' agents (the recipe's, Lambda's trigger) do not look up.
 * Other agents (the recipe's) work in steps of one read batch: at most 500 records and at
   most ``min(agent_throughput, receivers x 10 / latency) x step_seconds``; a step lasts the
   batch's size divided by that rate: ``receivers`` concurrent receive loops with a receive
@@ -37,7 +48,8 @@ How an agent drains (:func:`drain`), the approximations stated:
   given back (visible again at once) and the run ends ``failed``.
 * A crash (fault) hits the next agent to send after the crash time, right after a
   successful send of one read batch and before its delete: those records come back after
-  the visibility timeout and are sent again (duplicates).
+  the visibility timeout; agents that do not look up send them again (duplicates),
+  spoolwatch's agent deletes them unsent once the destination says it has them.
 """
 
 from __future__ import annotations
@@ -52,10 +64,12 @@ import simpy
 
 from spoolwatch.sim.agent_cycle import (
     READ_WAIT_SECONDS,
+    KnownLookups,
     calls_seconds,
     read_serially,
     send_seconds,
     send_until,
+    skip_known,
 )
 from spoolwatch.sim.costs import CostLedger, Prices
 from spoolwatch.sim.sqs import InFlight, SimQueue
@@ -189,6 +203,7 @@ class World:
         self.agents_started = 0
         self.crashes_due = 0
         self.crashes = 0
+        self.known = KnownLookups()
         self.arrivals_done = False
         self.drained_at: float | None = None
         self.timeline: list[tuple[float, int, int]] = []
@@ -343,6 +358,10 @@ def drain(
                 if until_empty and not woken:
                     return _why_empty(world, agent, deadline)
                 continue
+            if read_batch is not None:
+                batch = yield from skip_known(world, batch)
+                if batch is None:
+                    continue  # every record was known: deleted, nothing to send
             if give_up_at is None:
                 sent = yield from _send(world, batch, retry_forever)
             else:

@@ -28,11 +28,13 @@ HEADERS = [
     "total $",
     "dups",
     "lost",
+    "known",
     "over-rec",
 ]
-#: Column indexes of the two halves of the table (each fits an 80-column terminal).
+#: Column indexes of the two halves of the table. ``known``: records deleted unsent because
+#: the destination said it had them ("-" where the agents do not ask).
 TIME_COLUMNS = [0, 1, 2, 3, 4, 5, 6, 7]
-COST_COLUMNS = [0, 8, 9, 10, 11, 12, 13, 14, 15]
+COST_COLUMNS = [0, 8, 9, 10, 11, 12, 13, 14, 15, 16]
 
 
 def _seconds(value: float | None) -> str:
@@ -67,6 +69,7 @@ def rows(results: Sequence[SimResult]) -> list[list[str]]:
                 _money(r.cost["total"]),
                 f"{r.duplicates:,}",
                 f"{r.lost:,}",
+                "-" if r.known_skipped is None else f"{r.known_skipped:,}",
                 f"{r.over_recruited:,}",
             ]
         )

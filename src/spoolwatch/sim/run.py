@@ -39,6 +39,9 @@ class SimResult:
     cost: dict[str, float]
     duplicates: int
     lost: int
+    #: Records spoolwatch's agent deleted unsent because the destination said it had them
+    #: (``None`` for policies whose agents do not look up redelivered records).
+    known_skipped: int | None
     over_recruited: int
     remaining: int
     wall_seconds: float
@@ -118,10 +121,15 @@ def simulate(
         cost=world.ledger.breakdown(),
         duplicates=queue.duplicates,
         lost=queue.lost,
+        known_skipped=world.known.skipped if chosen.looks_up_known else None,
         over_recruited=world.over_recruited,
         remaining=queue.backlog(),
         wall_seconds=time.perf_counter() - started,
-        extra={"crashes": world.crashes, **chosen.figures()},
+        extra={
+            "crashes": world.crashes,
+            **(world.known.figures() if chosen.looks_up_known else {}),
+            **chosen.figures(),
+        },
         timeline=world.timeline,
     )
 

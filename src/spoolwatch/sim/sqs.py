@@ -14,7 +14,9 @@ Approximations (stated so the figures can be judged):
   dead-letter queue on the next receive: those records are **lost** to the destination.
 * **Duplicates**: records the destination accepted and then received again because they
   were not deleted in time (visibility expired after a successful send, or an agent crashed
-  between send and delete). Counted once per extra send, the same way for every policy.
+  between send and delete). Counted once per extra send, the same way for every policy. A
+  cohort remembers whether the destination accepted it (``SENT``): what spoolwatch's
+  look-up of redelivered records learns (:meth:`SimQueue.split_known`).
 * ``ApproximateNumberOfMessages`` / ``...NotVisible`` lag the truth by ``approx_lag``
   seconds (about a minute): :meth:`SimQueue.approx` returns the newest snapshot at least
   that old; snapshots are taken every ``sample_seconds`` of the scenario (5-60 s).
@@ -211,6 +213,25 @@ class SimQueue:
                 self.duplicates += cohort[COUNT]
             cohort[SENT] = True
         batch.sent = True
+
+    def split_known(self, batch: InFlight) -> InFlight | None:
+        """The records of ``batch`` the destination already accepted, taken out of it into
+        a batch of their own (same visibility deadline): ``batch`` itself when all of them
+        were, ``None`` when none was."""
+        if batch.done:
+            return None
+        known = [cohort for cohort in batch.cohorts if cohort[SENT]]
+        if not known:
+            return None
+        if len(known) == len(batch.cohorts):
+            return batch
+        count = sum(cohort[COUNT] for cohort in known)
+        batch.cohorts = [cohort for cohort in batch.cohorts if not cohort[SENT]]
+        batch.count -= count
+        part = InFlight(known, count, batch.deadline)
+        self._seq += 1
+        heapq.heappush(self._deadlines, (part.deadline, self._seq, part))
+        return part
 
     def delete(self, batch: InFlight) -> bool:
         """Delete ``batch`` (ack); ``False`` when its visibility had already expired."""

@@ -11,6 +11,9 @@ policy:
   after;
 * counts over-recruitment in ``world.over_recruited`` (agents it started that processed
   no record) and reports what only it has in :meth:`Policy.figures`;
+* sets ``looks_up_known`` when its agents are spoolwatch's (they look up redelivered
+  records before sending them: :func:`~spoolwatch.sim.agent_cycle.skip_known`), so that
+  its results report ``known_skipped``;
 * bills what it does besides draining: its own DynamoDB use, schedules and agent queues.
   Draining is billed by :func:`~spoolwatch.sim.model.drain`.
 """
@@ -30,6 +33,8 @@ class Policy(abc.ABC):
 
     name: ClassVar[str]
     summary: ClassVar[str]
+    #: Whether its agents are spoolwatch's, which look up redelivered records.
+    looks_up_known: ClassVar[bool] = False
 
     def __init__(self, world: World, *, schedule_phase: float = 0.5) -> None:
         self.world = world

@@ -14,6 +14,10 @@ As KEDA and the HPA document them (parameters as KEDA's defaults unless noted):
 * A new pod runs after ``pod_start_seconds`` (scheduling, image on the node, start-up) and is
   billed from creation; a removed pod finishes its step and exits. The HPA never asks for
   more than ``max_replicas``.
+
+The pods run spoolwatch's agent as ``static``'s do
+(:func:`~spoolwatch.sim.policies.static.run_pod`), its look-up of redelivered records
+included.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class KedaPolicy(Policy):
 
     name = "keda"
     summary = "KEDA SQS scaler + HPA over always-on pods"
+    looks_up_known = True
 
     polling_interval = 30.0
     hpa_sync = 15.0

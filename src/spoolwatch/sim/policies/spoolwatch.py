@@ -26,11 +26,13 @@ step:
   60 s before the 900 s limit (``deadline_margin_seconds``), reading batches of
   ``LAMBDA_BATCH_RECORDS`` (100) in the shipped agent's serial cycle
   (:func:`~spoolwatch.sim.model.drain` with ``read_batch``): ten receives of 10, one send,
-  ten deletes of 10, one call after another. A read waits up to ``idle_seconds``
-  (``SPOOLWATCH_IDLE_SECONDS``, 20 s) for its first record: one long poll of 20 s, as
-  ``SqsSpool.read(100, wait=20)`` does; a stop or the deadline that comes meanwhile does
-  not cut it short, and a read that returned nothing ends the run for the stop's reason,
-  the deadline, or else ``empty``. Beside it, a heartbeat renews the
+  ten deletes of 10, one call after another; a read that holds records received before
+  first asks the destination which of them it already accepted (one HTTP call,
+  :func:`~spoolwatch.sim.agent_cycle.skip_known`) and deletes those unsent. A read waits
+  up to ``idle_seconds`` (``SPOOLWATCH_IDLE_SECONDS``, 20 s) for its first record: one
+  long poll of 20 s, as ``SqsSpool.read(100, wait=20)`` does; a stop or the deadline that
+  comes meanwhile does not cut it short, and a read that returned nothing ends the run for
+  the stop's reason, the deadline, or else ``empty``. Beside it, a heartbeat renews the
   lease every ``heartbeat_seconds`` (``lease_seconds / 3``; a lost lease stops the agent,
   ``lease_lost``) and a watch confirms a half-open probe at the first accepted records (the
   breaker closes then) and decides — at the first accepted records or after one heartbeat
@@ -73,16 +75,18 @@ step:
   switch starts armed): breaker state → open: the batch is not delivered, it stays in
   flight until the data queue's visibility timeout (120 s) and is received again (the
   receive counts towards ``maxReceiveCount``), and nothing is recruited → else the agent
-  delivers the batch with one send, retried as the agent retries until ``margin / 3``
-  before the deadline; accepted: deleted; given up: left in flight (``TriggerBatchSpool``)
-  until its last extended visibility; no breaker failure is recorded → delivered or not,
-  counts, live leases and waiting recruits → ``decide(max(visible, n), in_flight, running,
-  pending, state, saturated=(n == 10))`` with ``n`` the records handed to it → post the
-  recruits, ``seen``. It takes no lease. Its invocations are not agents: "peak agents",
-  agent-seconds and the timeline leave them out, as they leave out the schedule's (they
-  hold no lease slot, and ``TargetConcurrency`` bounds the agents only: while the mapping
-  is enabled up to two wake invocations deliver beside the agents); they are billed (cost),
-  their records count as delivered, and ``figures()`` reports them (``wake_*``).
+  looks up the batch's redelivered records as every agent does, deletes unsent those the
+  destination already accepted and delivers the rest with one send, retried as the agent
+  retries until ``margin / 3`` before the deadline; accepted: deleted; given up: left in
+  flight (``TriggerBatchSpool``) until its last extended visibility; no breaker failure is
+  recorded → delivered or not, counts, live leases and waiting recruits →
+  ``decide(max(visible, n), in_flight, running, pending, state, saturated=(n == 10))``
+  with ``n`` the records handed to it → post the recruits, ``seen``. It takes no lease.
+  Its invocations are not agents: "peak agents", agent-seconds and the timeline leave them
+  out, as they leave out the schedule's (they hold no lease slot, and
+  ``TargetConcurrency`` bounds the agents only: while the mapping is enabled up to two
+  wake invocations deliver beside the agents); they are billed (cost), their records count
+  as delivered, and ``figures()`` reports them (``wake_*``).
 * A crashed invocation reports nothing: its lease frees when it expires, and its
   agent-queue message comes back after that queue's visibility timeout (5,400 s).
 
@@ -128,6 +132,19 @@ general approximations):
   (it lowers a concurrency of at most 2) is not modelled, nor are crash faults in the wake
   function. Its agent's start-up is not timed; its send is the agent's (one request of
   50 ms plus its own work), its delete one call.
+* The look-up of redelivered records (``ChannelReader._already_delivered``): the
+  destination here is the spoolwatch service, which answers ``POST
+  /api/v2/spoolwatch/records/known/``; a DataRobot destination cannot be asked (the agent
+  then sends every redelivered record, as the ``lambda-esm`` and ``recipe`` agents do
+  here). The service's answer is exact and takes one round trip of 50 ms whatever the
+  number of ids (a read holds at most 100, one request of the real 1,000); a call to a
+  destination that is down fails after ``destination_fail_seconds``, like a failing send,
+  and is not asked again while the send that follows is retried (neither is the real
+  one). The agent's statistics count the records it skips so as duplicates (avoided); the
+  simulation's ``duplicates`` are records the destination received twice, so it reports
+  them apart, as ``known_skipped``. The agent's in-process memory of delivered ids
+  (``SeenIds``) is not modelled: the duplicates here come from crashes, after which that
+  memory is empty anyway.
 * The destination is either up or down (unreachable after ``destination_fail_seconds``):
   429, 5xx, auth errors and poison records are not modelled. A failing send that ends after
   the destination came back counts as the retry that succeeded. The give-up point is
@@ -211,6 +228,7 @@ class SpoolwatchPolicy(Policy):
 
     name = "spoolwatch"
     summary = "spoolwatch.scaling: decide(), lease slots, circuit breaker, wake trigger"
+    looks_up_known = True
 
     def __init__(
         self, world: World, *, schedule_phase: float = 0.5, wake_armed: bool = True

@@ -1,10 +1,11 @@
 """``static``: N always-on agents (pods), started before the run, never scaled.
 
 Each agent is spoolwatch's agent in its serial cycle with the config's default read batch of
-500 (about 186 records/s; :func:`~spoolwatch.sim.model.drain`), polls an empty queue every
-0.5 s, retries a failing destination forever while extending the visibility of what it
-holds, and is billed per second as a pod for the whole run. A crashed agent is
-replaced after ``restart_seconds``.
+500 (about 186 records/s; :func:`~spoolwatch.sim.model.drain`), looks up the redelivered
+records of a read before sending them as that agent does (those the destination already
+accepted are deleted unsent), polls an empty queue every 0.5 s, retries a failing
+destination forever while extending the visibility of what it holds, and is billed per
+second as a pod for the whole run. A crashed agent is replaced after ``restart_seconds``.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class StaticPolicy(Policy):
 
     name = "static"
     summary = "N always-on agents"
+    looks_up_known = True
 
     def start(self) -> None:
         """Start the N agents at time 0."""

@@ -18,7 +18,10 @@ the docstring of :mod:`~spoolwatch.sim.policies.spoolwatch`.
   records as soon as there are any and a slot is free (an arrival wakes it at once; records
   that become visible again, after a visibility timeout or a release, within a second).
   The invocation is a :class:`~spoolwatch.sim.lambda_.LambdaFunction` of its own (cold
-  starts, billing) and not an agent.
+  starts, billing) and not an agent. Its agent is spoolwatch's: before the send it looks
+  up the batch's redelivered records (the trigger's event carries their
+  ``ApproximateReceiveCount``) and deletes unsent those the destination already accepted
+  (:func:`~spoolwatch.sim.agent_cycle.skip_known`).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import simpy
 
 from spoolwatch.scaling import BreakerState, CircuitBreaker, LeaseTable, ScalingSettings, decide
 from spoolwatch.serverless.wake import WAKE_BATCH_SIZE, MemoryWakeSwitch
-from spoolwatch.sim.agent_cycle import calls_seconds, send_seconds, send_until
+from spoolwatch.sim.agent_cycle import calls_seconds, send_seconds, send_until, skip_known
 from spoolwatch.sim.lambda_ import AgentQueueTrigger, LambdaFunction
 from spoolwatch.sim.model import AgentRun, World
 from spoolwatch.sim.sqs import InFlight
@@ -241,8 +244,9 @@ class WakeFunction:
         self.recruited += decision.recruits
 
     def _deliver(self, batch: InFlight, deadline: float) -> Generator[simpy.Event, Any, None]:
-        """The agent on the trigger's batch: one send, retried as the agent retries until
-        ``margin / 3`` before the deadline; a batch given up stays in flight."""
+        """The agent on the trigger's batch: the look-up of its redelivered records, then
+        one send of the rest, retried as the agent retries until ``margin / 3`` before the
+        deadline; a batch given up stays in flight."""
         world = self.world
         env = world.env
         agent = AgentRun(world.new_name("wake"))
@@ -251,6 +255,10 @@ class WakeFunction:
         def give_up_at() -> float:
             return give_up
 
+        rest = yield from skip_known(world, batch)
+        if rest is None:
+            return  # the destination had them all: deleted unsent
+        batch = rest
         sent = yield from send_until(world, agent, batch, give_up_at, release=False)
         if not sent:
             self.not_delivered += batch.count
