@@ -661,3 +661,19 @@ def test_agent_waiting_in_a_read_after_a_full_one_neither_doubles_nor_recruits()
     )
     worker.on_recruit(RecruitMessage("recruit"), FakeContext())
     assert queues.posted == []
+
+
+def test_each_session_closes_its_agent_so_warm_environments_keep_no_connections() -> None:
+    queues = FakeQueues(visible=30)
+    worker, _ = make_worker(queues)
+    closed: list[bool] = []
+
+    class Closing(FakeAgent):
+        def close(self) -> None:
+            closed.append(True)
+
+    worker.agent_factory = lambda config: Closing(  # type: ignore[assignment,return-value]
+        AgentResult(records_sent=5, stopped_by="empty"), queues, True
+    )
+    worker.on_recruit(RecruitMessage("recruit"), FakeContext())
+    assert closed == [True]

@@ -299,6 +299,10 @@ class ServerlessAgent:
         finally:
             watch.stop()
             heartbeat.stop()
+            # A warm environment runs many sessions: close this one's HTTP connections.
+            close = getattr(agent, "close", None)
+            if callable(close):
+                close()
         return result, watch
 
     def redecide(
