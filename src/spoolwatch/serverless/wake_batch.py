@@ -12,7 +12,8 @@ giving it this spool: :meth:`read` returns the event's messages once, then nothi
   towards the queue's redrive limit while the destination is down.
 
 :attr:`settled` holds the message ids that were deleted or quarantined; the rest are the
-invocation's ``batchItemFailures``.
+invocation's ``batchItemFailures``. A message that the event holds twice (SQS delivers at
+least once) is read once, with its last receipt handle.
 """
 
 from __future__ import annotations
@@ -45,7 +46,16 @@ class TriggerBatchSpool(SqsSpool):
         self, config: SqsConfig, records: Sequence[Mapping[str, Any]], client: Any = None
     ) -> None:
         super().__init__(config, client=client)
-        self._waiting = [message_from_event_record(item) for item in records]
+        # SQS delivers at least once: one message may come twice in a batch, with two
+        # receipt handles. Delivered twice, the copy would be acked as a repeat of the
+        # record while the other is still unsent, and the message id counted as settled.
+        # One delivery per message id, in the place of its first copy, with the last
+        # copy's (newest) receipt handle.
+        by_id: dict[str, dict[str, Any]] = {}
+        for item in records:
+            message = message_from_event_record(item)
+            by_id[message["MessageId"]] = message
+        self._waiting = list(by_id.values())
         self.message_ids = [m["MessageId"] for m in self._waiting]
         self.settled: set[str] = set()
 
