@@ -34,8 +34,9 @@ short invocation and no recruits — and a broken hand-off chain heals within on
 8. release the lease; if the run stopped healthy (deadline, lost lease) with work left (by
    the counts, or its last read returned records) and the breaker is not open, post one
    hand-off message so a fresh invocation carries on; if
-   it stopped on an empty queue, the breaker is closed and no agent runs or waits, arm the
-   wake trigger again. A failure that opened the breaker disarms it.
+   it handed nothing on (an empty queue, or a deadline that came while the queue read
+   empty), the breaker is closed and no agent runs or waits, arm the wake trigger again. A
+   failure that opened the breaker disarms it.
 
 **Wake** (the wake function, on the data queue's own trigger, armed only while the fleet is
 idle): see :mod:`spoolwatch.serverless.wake_function`.
@@ -192,10 +193,11 @@ class ServerlessAgent:
         if changed:
             log_decision("wake_armed" if armed else "wake_disarmed", why=why)
 
-    def _arm_if_idle(self, result: AgentResult | None) -> None:
-        """After a run that found the queue empty: arm the wake trigger when no agent runs
-        or waits and the breaker is closed."""
-        if result is None or result.stopped_by != "empty":
+    def _arm_if_idle(self, result: AgentResult | None, handed_off: bool) -> None:
+        """After a healthy run that handed nothing on (the queue read empty, or the deadline
+        came while it did): arm the wake trigger when no agent runs or waits and the
+        breaker is closed."""
+        if result is None or handed_off:
             return
         if result.failed_because is not None or result.channel_errors:
             return
@@ -277,7 +279,7 @@ class ServerlessAgent:
         finally:
             self.leases.release(lease)
         outcome.handed_off = self._hand_off(outcome.result, message, holder)
-        self._arm_if_idle(outcome.result)
+        self._arm_if_idle(outcome.result, outcome.handed_off)
         return outcome
 
     def _run_agent(
