@@ -33,3 +33,17 @@ def test_agent_that_handed_off_at_its_deadline_leaves_the_wake_trigger_off() -> 
     outcome = worker.on_recruit(RecruitMessage("recruit"), FakeContext())
     assert outcome.handed_off
     assert switch.calls == [("disarm", "agents_running")]
+
+
+def test_schedule_disarms_a_wake_trigger_left_armed_while_an_agent_runs() -> None:
+    # The last agent armed it just as a new one took a slot (whose disarm found the flag
+    # already off): the schedule puts it right within one period.
+    queues = FakeQueues(visible=30)
+    worker, _ = make_worker(queues)
+    switch = MemoryWakeSwitch(armed=True)
+    worker.wake = switch
+    held = worker.leases.acquire("running-agent")
+    assert held is not None
+    worker.on_schedule()
+    assert not switch.armed and not switch.enabled
+    assert switch.calls == [("disarm", "agents_running")]

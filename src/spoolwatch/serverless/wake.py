@@ -12,8 +12,9 @@ and the circuit breaker is not open:
   trigger while the destination is down would only count towards the redrive limit);
 * the last agent to stop on an empty queue, with the breaker closed and nobody waiting in
   the agent queue, **arms** it again; so does the schedule when it finds nothing to do;
-* the schedule **reconciles**: a mapping left in the other state (a call that failed, a
-  race between an agent arming and another disarming) is put right within one period.
+* the schedule **reconciles**: a mapping left in the other state (a call that failed) is
+  put right within one period, and so is the flag after an agent arming and another
+  disarming crossed (the schedule disarms while agents run).
 
 The wanted state is one flag, changed by conditional writes so that of many agents only
 the one that flipped it calls Lambda's ``UpdateEventSourceMapping``

@@ -2,8 +2,10 @@
 
 **Schedule** (EventBridge): read the data queue's backlog (visible + in flight), the agents
 running (live lease slots) and the recruits already waiting in the agent queue; ``decide``;
-post that many recruit messages. It never runs an agent itself, so an empty queue costs one
-short invocation and no recruits — and a broken hand-off chain heals within one period.
+post that many recruit messages; disarm the wake trigger while the breaker is open or agents
+run, arm it when the fleet is idle, and reconcile its mapping with the flag. It never runs
+an agent itself, so an empty queue costs one short invocation and no recruits — and a
+broken hand-off chain heals within one period.
 
 **Recruit / hand-off** (a message of the agent queue, batch size 1):
 
@@ -170,7 +172,10 @@ class ServerlessAgent:
         log_decision("schedule", **decision.as_log(), recruited=recruited, why=decision.reason)
         if state is BreakerState.OPEN:
             self._switch(False, "breaker_open")
-        elif state is BreakerState.CLOSED and visible + in_flight == 0 and running == 0:
+        elif running > 0:
+            # An arm and a disarm that crossed can leave it armed while agents run.
+            self._switch(False, "agents_running")
+        elif state is BreakerState.CLOSED and visible + in_flight == 0:
             self._switch(True, "fleet_idle")
         try:
             fixed = self.wake.reconcile()
