@@ -393,3 +393,32 @@ def test_failing_stats_callback_stops_the_readers_instead_of_hanging(spool_name:
     assert [str(exc) for exc in raised] == ["the display broke"]
     # Every record was delivered or is still in the spool.
     assert len(sink.accepted) + MemorySpool(spool_name).backlog().total == 3
+
+
+def test_second_copy_in_one_read_is_acked_only_after_the_first_was_accepted(
+    spool_name: str,
+) -> None:
+    spool = MemorySpool(spool_name)
+    record = stats_record()
+    spool.write([record, record])  # at-least-once: one record handed out twice
+    sink = ScriptedSink()
+    result = Agent(make_config(spool_name), sink).run(until_empty=True)
+    assert sink.accepted == [record.id]
+    assert result.duplicates == 1 and spool.backlog().total == 0
+
+
+def test_second_copy_in_one_read_is_given_back_when_the_first_was_not_accepted(
+    spool_name: str,
+) -> None:
+    spool = MemorySpool(spool_name)
+    record = stats_record()
+    spool.write([record, record])
+    sink = ScriptedSink(always_fail=True)
+    config = make_config(
+        spool_name,
+        retry=RetryConfig(initial_seconds=0.01, max_seconds=0.02, shutdown_grace_seconds=0.05),
+    )
+    result = Agent(config, sink).run(until_empty=True, max_seconds=0.3)
+    assert sink.accepted == []
+    assert result.duplicates == 0
+    assert spool.backlog().total == 2  # neither copy was acked

@@ -174,6 +174,7 @@ class ChannelReader:
     def _handle(self, spool: Spool, deliveries: Sequence[Delivery]) -> None:
         to_send: list[Delivery] = []
         to_ack: list[Delivery] = []
+        repeats: list[Delivery] = []
         batch_ids: set[str] = set()
         for delivery in deliveries:
             verdict = self._classify(delivery, batch_ids)
@@ -183,6 +184,8 @@ class ChannelReader:
                     batch_ids.add(delivery.record_id)
             elif verdict == "ack":
                 to_ack.append(delivery)
+            elif verdict == "repeat":
+                repeats.append(delivery)
             else:
                 self._quarantine(spool, [delivery], verdict)
         known = self._already_delivered(to_send)
@@ -193,6 +196,21 @@ class ChannelReader:
             self._ack(spool, to_ack)
         if to_send:
             self._send(spool, to_send)
+        if repeats:
+            self._settle_repeats(spool, repeats)
+
+    def _settle_repeats(self, spool: Spool, repeats: list[Delivery]) -> None:
+        """Second copies of a record read in the same batch (at-least-once transports can
+        hand out one message twice): acked once the first copy was accepted — acking
+        earlier could delete the message while its first copy is still unsent — and given
+        back otherwise."""
+        accepted = [d for d in repeats if d.record_id in self._seen]
+        if accepted:
+            self.stats.add(duplicates=len(accepted))
+            self._ack(spool, accepted)
+        rest = [d for d in repeats if d.record_id not in self._seen]
+        if rest:
+            self._safely(spool.nack, rest)
 
     def _already_delivered(self, to_send: Sequence[Delivery]) -> set[str]:
         """Ids of redelivered records the destination already has (one question per read,
@@ -221,7 +239,8 @@ class ChannelReader:
         return known
 
     def _classify(self, delivery: Delivery, batch_ids: set[str]) -> str:
-        """``send``, ``ack`` or a quarantine reason."""
+        """``send``, ``ack``, ``repeat`` (of a record earlier in this batch) or a quarantine
+        reason."""
         record = delivery.record
         if record is None or delivery.error is not None:
             return f"undecodable record at {delivery.position}: {delivery.error}"
@@ -243,9 +262,11 @@ class ChannelReader:
             return f"invalid record at {delivery.position}: {exc}"
         if not record.deployment_id:
             return f"record {record.id} at {delivery.position} has no deployment id"
-        if record.id is not None and (record.id in batch_ids or record.id in self._seen):
+        if record.id is not None and record.id in self._seen:
             self.stats.add(duplicates=1)
             return "ack"
+        if record.id is not None and record.id in batch_ids:
+            return "repeat"
         return "send"
 
     def _quarantine(self, spool: Spool, deliveries: list[Delivery], reason: str) -> None:
