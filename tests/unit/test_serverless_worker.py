@@ -593,7 +593,7 @@ def test_lambda_agents_read_with_the_idle_wait_so_thin_traffic_keeps_one_running
     assert from_file.batching.wait_seconds == 2.5
 
 
-@pytest.mark.parametrize("raw", ["0", "-1", "soon"])
+@pytest.mark.parametrize("raw", ["0", "-1", "soon", "nan", "inf"])
 def test_idle_seconds_must_be_a_positive_number(raw: str) -> None:
     with pytest.raises(ConfigError, match="SPOOLWATCH_IDLE_SECONDS"):
         ServerlessSettings.from_env({**BASE_ENV, "SPOOLWATCH_IDLE_SECONDS": raw})

@@ -27,6 +27,7 @@ variable                           meaning
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -56,8 +57,8 @@ def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool 
     except ValueError:
         kind = "an integer" if integer else "a number"
         raise ConfigError(f"{name} must be {kind}, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be > 0, got {raw!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name} must be a finite number > 0, got {raw!r}")
     return value
 
 
