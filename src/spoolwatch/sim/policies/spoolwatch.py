@@ -12,8 +12,10 @@ step:
 * **Schedule** (EventBridge, every ``SimParams.schedule_seconds``; ``rate(5 minutes)`` in
   the template): approximate counts of the data queue → breaker state → live leases → if
   the backlog is not empty, waiting recruits, ``decide`` and post the recruits → the wake
-  switch: breaker open → ``disarm("breaker_open")``; breaker closed, backlog 0 and no live
-  lease → ``arm("fleet_idle")`` → ``reconcile()``. It never drains; it is billed as a short
+  switch: breaker open → ``disarm("breaker_open")``; else a live lease →
+  ``disarm("agents_running")`` (an agent's arm and a newcomer's disarm that crossed leave
+  the switch armed while agents run); else breaker closed and backlog 0 →
+  ``arm("fleet_idle")`` → ``reconcile()``. It never drains; it is billed as a short
   invocation and is not counted as an agent.
 * **Agent** (one invocation per agent-queue message; the queue's trigger has
   ``MaximumConcurrency`` = target concurrency; ``RecursiveLoop: Allow``):
@@ -65,8 +67,9 @@ step:
   ``surplus``, ``breaker_open`` or ``lease_lost``: ``_NO_HAND_OFF``), did not fail, the
   breaker is not open and work is left: the counts show a backlog, or the run's last read
   returned records (``_last_read_had_records``; the message is then ``seen``); when the
-  run read empty, the breaker is closed, no lease is live and no recruit waits:
-  ``wake.arm("fleet_idle")``. Every
+  run did not fail and handed nothing on (it read empty, was stopped, or its deadline
+  came while the queue read empty), the breaker is closed, no lease is live and no
+  recruit waits: ``wake.arm("fleet_idle")``. Every
   ``record_failure`` that leaves the breaker open (the check's or the run's) is followed by
   ``wake.disarm("breaker_open")``.
 * **Wake function** (:mod:`~spoolwatch.sim.policies.wake`; a second function with its own
@@ -359,21 +362,27 @@ class SpoolwatchPolicy(Policy):
 
     def _on_schedule(self, deadline: float) -> Generator[simpy.Event, Any, None]:
         """``ServerlessAgent.on_schedule``: look at the backlog and recruit; never drain;
-        arm the wake switch when idle, disarm it when the breaker is open; reconcile."""
+        disarm the wake switch while the breaker is open or a lease slot is live, arm it
+        when the backlog is empty and the breaker closed; reconcile."""
         env = self.world.env
         counts = self.world.queue.approx()
         self.world.ledger.sqs_call()
         state = self.breaker.state()
         running = self.leases.count_running()
-        idle = sum(counts) == 0 and running == 0
-        switch = state is BreakerState.OPEN or (state is BreakerState.CLOSED and idle)
+        empty = sum(counts) == 0
+        switch = (
+            state is BreakerState.OPEN or running > 0 or (state is BreakerState.CLOSED and empty)
+        )
         # reads, the decision's calls, the switch's write, the reconcile's read
-        yield env.timeout((3 + 2 * (sum(counts) > 0) + switch + 1) * AWS_CALL_SECONDS)
-        if sum(counts) > 0:
+        yield env.timeout((3 + 2 * (not empty) + switch + 1) * AWS_CALL_SECONDS)
+        if not empty:
             self._decide(state, 1, counts, running)
         if state is BreakerState.OPEN:
             self.wake.disarm("breaker_open")
-        elif state is BreakerState.CLOSED and idle:
+        elif running > 0:
+            # an arm and a disarm that crossed can leave it armed while agents run
+            self.wake.disarm("agents_running")
+        elif state is BreakerState.CLOSED and empty:
             self.wake.arm("fleet_idle")
         self.wake.reconcile()
 
@@ -440,10 +449,11 @@ class SpoolwatchPolicy(Policy):
         self.leases.release(session.lease)
         # ``_NO_HAND_OFF``: a run that read empty or was stopped (surplus, breaker open,
         # lease lost) is not handed on, nor is a failed one
+        handed_off = False
         if outcome == "deadline":
             self.deadline_stops += 1
-            self._hand_off(hops, flowing=session.agent.last_read > 0)
-        if outcome == "empty":
+            handed_off = self._hand_off(hops, flowing=session.agent.last_read > 0)
+        if not failed and not handed_off:
             self._arm_if_idle()
 
     def _record_failure(self, reason: str) -> None:
@@ -452,8 +462,9 @@ class SpoolwatchPolicy(Policy):
             self.wake.disarm("breaker_open")
 
     def _arm_if_idle(self) -> None:
-        """``ServerlessAgent._arm_if_idle``: after a run that read empty, arm the wake switch
-        when the breaker is closed and no agent runs or waits."""
+        """``ServerlessAgent._arm_if_idle``: after a run without failures that handed
+        nothing on (it read empty, was stopped, or its deadline came while the queue read
+        empty), arm the wake switch when the breaker is closed and no agent runs or waits."""
         if self.breaker.state() is not BreakerState.CLOSED or self.leases.count_running():
             return
         self.world.ledger.sqs_call()  # the agent queue's counts
@@ -584,18 +595,20 @@ class SpoolwatchPolicy(Policy):
         since = agent.reading_since
         return since is not None and self.world.env.now - since > WAITING_SECONDS
 
-    def _hand_off(self, hops: int, *, flowing: bool) -> None:
+    def _hand_off(self, hops: int, *, flowing: bool) -> bool:
         """One agent-queue message when the breaker is not open and work is left: the
         counts show a backlog, or the run's last read returned records (``flowing``: the
-        message is then ``seen``, its agent believes it over counts that read empty)."""
+        message is then ``seen``, its agent believes it over counts that read empty);
+        whether it was posted."""
         if self.breaker.state() is BreakerState.OPEN:
-            return
+            return False
         backlog = self._backlog()
         if backlog == 0 and not flowing:
-            return
+            return False
         self.hand_offs += 1
         self.hand_offs_counts_empty += backlog == 0
         self.trigger.post(1, hops + 1, seen=flowing)
+        return True
 
     def _redeliver(self, message: AgentMessage) -> Generator[simpy.Event, Any, None]:
         """A crashed invocation's agent-queue message comes back after its visibility."""
