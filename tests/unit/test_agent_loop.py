@@ -422,3 +422,14 @@ def test_second_copy_in_one_read_is_given_back_when_the_first_was_not_accepted(
     assert sink.accepted == []
     assert result.duplicates == 0
     assert spool.backlog().total == 2  # neither copy was acked
+
+
+def test_an_idle_read_never_runs_past_the_deadline(spool_name: str) -> None:
+    MemorySpool(spool_name)  # empty
+    config = make_config(spool_name, batching=BatchingConfig(max_records=50, wait_seconds=30))
+    end = time.monotonic() + 1.5
+    result = Agent(config, ScriptedSink()).run(
+        until_empty=True, deadline=lambda: end - time.monotonic(), deadline_margin=1.0
+    )
+    assert result.stopped_by == "deadline"
+    assert result.elapsed < 1.5  # it stopped before the deadline, not after a 30 s read

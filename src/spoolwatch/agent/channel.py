@@ -92,15 +92,18 @@ class ChannelReader:
         spool = self._ensure_spool()
         self._refresh_backlog(spool)
         batching = self._config.batching
+        wait = self._control.read_wait(batching.wait_seconds)
         self.stats.reading_since = self._clock()
         try:
-            deliveries = spool.read(batching.max_records, wait=batching.wait_seconds)
+            deliveries = spool.read(batching.max_records, wait=wait)
         finally:
             self.stats.reading_since = None
         if not deliveries:
             self.stats.drained = True
             self.stats.last_read_full = False
-            return not self._until_empty
+            # A read cut short by the deadline says nothing about an empty queue: go round
+            # once more, where the deadline stops the reader.
+            return not self._until_empty or wait < batching.wait_seconds
         self.stats.drained = False
         # A full read: more may be waiting than the queue's (lagging) counts show.
         self.stats.last_read_full = len(deliveries) >= batching.max_records

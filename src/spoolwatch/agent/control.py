@@ -81,6 +81,13 @@ class StopControl:
             return True
         return False
 
+    def read_wait(self, wait: float) -> float:
+        """``wait`` cut to the time left before reading stops: an idle read (a long poll of
+        SPOOLWATCH_IDLE_SECONDS) never runs past the deadline's margin."""
+        if self._deadline is None:
+            return wait
+        return max(0.0, min(wait, self._deadline() - self._margin))
+
     def give_up_by(self, when: float) -> bool:
         """True if retrying until ``when`` (clock time) would pass the point of giving up."""
         if (

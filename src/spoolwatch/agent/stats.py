@@ -63,7 +63,6 @@ class ChannelStats:
                 "in_flight": self.in_flight,
                 "drained": self.drained,
                 "last_read_full": self.last_read_full,
-                "reading_since": self.reading_since,
                 "failures": dict(self.failures),
                 "last_error": self.last_error,
             }
