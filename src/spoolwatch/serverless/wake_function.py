@@ -53,14 +53,7 @@ def deliver_and_recruit(
         return {"batchItemFailures": [{"itemIdentifier": m} for m in spool.message_ids]}
     config = dataclasses.replace(worker.agent_config, agent_id=holder, heartbeat=False)
     agent = worker.wake_agent_factory(config, lambda *args, **options: spool)
-    try:
-        result = agent.run(
-            until_empty=True,
-            deadline=lambda: context.get_remaining_time_in_millis() / 1000.0,
-            deadline_margin=worker.settings.deadline_margin_seconds,
-        )
-    finally:
-        agent.close()
+    result = worker.run_until_deadline(agent, context)
     failed = spool.unsettled
     try:
         visible, in_flight = worker.queues.data_backlog()

@@ -298,19 +298,26 @@ class ServerlessAgent:
         heartbeat.start()
         watch.start()
         try:
-            result = agent.run(
+            result = self.run_until_deadline(agent, context)
+        finally:
+            watch.stop()
+            heartbeat.stop()
+        return result, watch
+
+    def run_until_deadline(self, agent: Agent, context: InvocationContext) -> AgentResult:
+        """Run ``agent`` until the queue reads empty or Lambda's deadline (minus the margin)
+        is near, then close it: a warm environment runs many sessions and keeps no
+        connections of the past ones."""
+        try:
+            return agent.run(
                 until_empty=True,
                 deadline=lambda: context.get_remaining_time_in_millis() / 1000.0,
                 deadline_margin=self.settings.deadline_margin_seconds,
             )
         finally:
-            watch.stop()
-            heartbeat.stop()
-            # A warm environment runs many sessions: close this one's HTTP connections.
             close = getattr(agent, "close", None)
             if callable(close):
                 close()
-        return result, watch
 
     def redecide(
         self,
