@@ -96,6 +96,12 @@ step:
 Where the model still differs from what ships (besides :mod:`~spoolwatch.sim.model`'s
 general approximations):
 
+* The real agent cuts a read's wait to the time left before it stops reading
+  (``StopControl.read_wait``); the model's read waits its whole ``IDLE_SECONDS`` even when
+  it started less than that before ``deadline - DEADLINE_MARGIN``. With the 60 s margin and
+  the 20 s wait, such a read still ends at least 40 s before Lambda's deadline, and a run
+  that read nothing ends at the deadline either way (``deadline``, not ``empty``).
+
 * The agent's cycle is the shipped one (receive, send, delete in one thread), timed by its
   calls: each SQS call a log-normal latency (median 20 ms, mean 23 ms), the send one HTTP
   request of 50 ms plus the agent's own work at ``agent_throughput`` (3,000 records/s),
