@@ -165,3 +165,34 @@ def test_record_without_id_gets_a_stable_content_id() -> None:
     first, again, other = (convert_record(anonymous(n)) for n in (1, 1, 2))
     assert first.record_id is not None and first.record_id.startswith("sha256-")
     assert first.record_id == again.record_id != other.record_id
+
+
+def _actuals(deployment: str, *ids: str) -> Record:
+    actuals = [{"associationId": i, "actualValue": 1.0} for i in ids]
+    return Record.new(DataType.ACTUALS_DATA, deployment, {"actualsList": actuals})
+
+
+def test_records_of_one_destination_merge_whatever_lies_between_them() -> None:
+    # A real model's stream: stats, then actuals, of two deployments taking turns.
+    records = [
+        _stats("d1"),
+        _actuals("d1", "a", "b"),
+        _stats("d2"),
+        _stats("d1"),
+        _actuals("d1", "c"),
+        _stats("d2"),
+    ]
+    pieces = [(i, convert_record(r)) for i, r in enumerate(records)]
+    requests = merge_pieces(pieces, max_bytes=10**6, max_records=100)
+    assert [r.indexes for r in requests] == [(0, 3), (1, 4), (2, 5)]
+    assert [r.item_counts for r in requests] == [(1, 1), (2, 1), (1, 1)]
+    assert requests[1].record_ids == (str(records[1].id), str(records[4].id))
+    actuals = orjson.loads(requests[1].body)["data"]
+    assert [a["associationId"] for a in actuals] == ["a", "b", "c"]
+
+
+def test_a_full_destination_starts_a_new_request_and_keeps_its_records_in_order() -> None:
+    records = [_stats("d1"), _stats("d2"), _stats("d1"), _stats("d1"), _stats("d2")]
+    pieces = [(i, convert_record(r)) for i, r in enumerate(records)]
+    requests = merge_pieces(pieces, max_bytes=10**6, max_records=2)
+    assert [r.indexes for r in requests] == [(0, 2), (1, 4), (3,)]

@@ -95,6 +95,8 @@ class BatchingConfig:
     wait_seconds: float = 0.5
     max_request_bytes: int = 1_000_000
     max_records_per_request: int = 100
+    #: Requests posted at once (keep-alive connections to the target), for the whole agent.
+    max_in_flight: int = 4
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,6 +182,7 @@ batching:
   wait_seconds: 0.5                   # how long one read waits for the first record
   max_request_bytes: 1000000          # merged request body limit
   max_records_per_request: 100        # records merged into one request (at most 200)
+  max_in_flight: 4                    # requests posted at once to the target
 retry:                                # destination down, 5xx, 429: back off, keep records
   initial_seconds: 0.5
   max_seconds: 30
@@ -267,6 +270,7 @@ def _parse_ours(doc: YamlSource) -> AgentConfig:
                 max_records_per_request=doc.integer(
                     ("batching", "max_records_per_request"), 100, low=1
                 ),
+                max_in_flight=doc.integer(("batching", "max_in_flight"), 4, low=1, high=64),
             ),
             retry=RetryConfig(
                 initial_seconds=doc.number(("retry", "initial_seconds"), 0.5, low=0.001),

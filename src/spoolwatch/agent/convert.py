@@ -1,9 +1,9 @@
 """Records → DataRobot ingestion REST requests (spec §5.2), and merging them.
 
 Pure code, no I/O. :func:`convert_record` turns one record into a :class:`Piece` (the path
-and the JSON of what it adds to a body); :func:`merge_pieces` joins consecutive pieces that
-go to the same path with the same top-level fields into one :class:`Request`, up to a byte
-and record limit.
+and the JSON of what it adds to a body); :func:`merge_pieces` joins the pieces of a batch that
+go to the same path with the same top-level fields into one :class:`Request` — whatever lies
+between them — up to a byte and record limit.
 
 ====================  ===================================================  ===================
 DataType              path under ``/api/v2/``                              body
@@ -77,6 +77,9 @@ class Request:
     record_ids: tuple[str, ...]
     indexes: tuple[int, ...]
     rows: int
+    #: Items each record put into the body's list, in body order (``X-Spoolwatch-Record-Items``):
+    #: lets the service drop exactly the items of records it already has.
+    item_counts: tuple[int, ...] = ()
 
     @property
     def idempotency_key(self) -> str:
@@ -326,41 +329,50 @@ def _convert(record: Record) -> Piece:
 def merge_pieces(
     pieces: Iterable[tuple[int, Piece]], *, max_bytes: int, max_records: int
 ) -> list[Request]:
-    """Join consecutive compatible pieces into requests, keeping their order.
+    """Join the pieces that go to the same destination into requests, whatever lies between.
+
+    Pieces with equal ``path``, ``head`` and ``tail`` (and ``mergeable``) form one group, in
+    input order; a group becomes as many requests as ``max_bytes`` and ``max_records``
+    demand. Requests come out in the order their first piece came in. Within a request, and
+    between the requests of one group, records keep their input order; across destinations
+    no order is kept (the service needs none: aggregates add up in any order, and actuals
+    join their predictions whichever arrives first).
 
     ``pieces`` are ``(index, piece)`` pairs; the index comes back in :attr:`Request.indexes`
     so the caller can ack exactly the records a request carried. A single piece larger than
     ``max_bytes`` still makes one request of its own.
     """
-    requests: list[Request] = []
-    group: list[tuple[int, Piece]] = []
-    size = 0
-
-    def flush() -> None:
-        nonlocal group, size
-        if group:
-            requests.append(_build(group))
-        group, size = [], 0
-
+    open_groups: dict[tuple[str, bytes, bytes], _Group] = {}
+    built: list[tuple[int, Request]] = []
     for index, piece in pieces:
+        if not piece.mergeable:
+            built.append((index, _build([(index, piece)])))
+            continue
+        key = (piece.path, piece.head, piece.tail)
+        group = open_groups.get(key)
         piece_size = sum(len(i) + 1 for i in piece.items)
-        if group:
-            first = group[0][1]
-            compatible = (
-                piece.mergeable
-                and first.mergeable
-                and piece.path == first.path
-                and piece.head == first.head
-                and piece.tail == first.tail
-            )
-            if not compatible or len(group) >= max_records or size + piece_size > max_bytes:
-                flush()
-        if not group:
-            size = len(piece.head) + len(piece.tail)
-        group.append((index, piece))
-        size += piece_size
-    flush()
-    return requests
+        if group is not None and (
+            len(group.members) >= max_records or group.size + piece_size > max_bytes
+        ):
+            built.append((group.members[0][0], _build(group.members)))
+            group = None
+        if group is None:
+            group = open_groups[key] = _Group(len(piece.head) + len(piece.tail))
+        group.members.append((index, piece))
+        group.size += piece_size
+    built.extend((g.members[0][0], _build(g.members)) for g in open_groups.values())
+    built.sort(key=lambda entry: entry[0])
+    return [request for _, request in built]
+
+
+class _Group:
+    """The pieces of one destination waiting to become a request."""
+
+    __slots__ = ("members", "size")
+
+    def __init__(self, size: int) -> None:
+        self.members: list[tuple[int, Piece]] = []
+        self.size = size
 
 
 def _build(group: list[tuple[int, Piece]]) -> Request:
@@ -372,4 +384,5 @@ def _build(group: list[tuple[int, Piece]]) -> Request:
         record_ids=tuple(p.record_id for _, p in group if p.record_id is not None),
         indexes=tuple(i for i, _ in group),
         rows=sum(p.rows for _, p in group),
+        item_counts=tuple(len(p.items) for _, p in group if p.record_id is not None),
     )

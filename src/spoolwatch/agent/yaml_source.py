@@ -70,8 +70,10 @@ class YamlSource:
             raise self.error(path, f"must be a string, got {type(value).__name__}")
         return str(value)
 
-    def integer(self, path: Path, default: int, *, low: int | None = None) -> int:
-        """An integer value, at least ``low``."""
+    def integer(
+        self, path: Path, default: int, *, low: int | None = None, high: int | None = None
+    ) -> int:
+        """An integer value, within ``[low, high]``."""
         value = self.get(path)
         if value is None:
             return default
@@ -79,6 +81,8 @@ class YamlSource:
             raise self.error(path, f"must be an integer, got {value!r}")
         if low is not None and value < low:
             raise self.error(path, f"must be at least {low}, got {value}")
+        if high is not None and value > high:
+            raise self.error(path, f"must be at most {high}, got {value}")
         return value
 
     def number(

@@ -16,8 +16,10 @@ Promises of :meth:`Sink.send`:
 
 * It never raises for a record problem or an unavailable destination; both are results.
   It raises only for misuse (a bug) — and then nothing may be acked.
-* Records are attempted in order; a transient failure stops the call, so accepted and
-  rejected records are always a prefix of the input.
+* A transient failure stops the call: records not attempted by then are neither accepted
+  nor rejected. Which ones those are depends on the sink (an HTTP sink posts the requests of
+  several destinations at once), so the settled records need not be a prefix of the input;
+  the records of one destination are attempted in input order.
 * It is safe to call again with records it may already have delivered: sinks send the
   record ids along (HTTP: ``Idempotency-Key`` and ``X-Spoolwatch-Record-Ids``) so the
   destination can drop repeats.
@@ -68,6 +70,15 @@ class SendResult:
     def done(self) -> set[int]:
         """Indexes that were settled (accepted or rejected)."""
         return set(self.accepted) | set(self.rejected)
+
+    def add(self, other: SendResult) -> None:
+        """Fold in the outcome of another part of the same batch (the first failure wins)."""
+        self.accepted.extend(other.accepted)
+        self.rejected.update(other.rejected)
+        self.requests += other.requests
+        self.rows += other.rows
+        if self.failure is None and other.failure is not None:
+            self.failure, self.failure_kind = other.failure, other.failure_kind
 
 
 class Sink(abc.ABC):

@@ -1,10 +1,16 @@
 """The HTTP sink: DataRobot's ingestion REST API, spoken to our service or to DataRobot.
 
-One pooled keep-alive ``httpx.Client`` shared by every channel reader. Each POST carries
-``Authorization: Bearer <token>``, ``Content-Type: application/json``,
-``Idempotency-Key`` (derived from the record ids, see
-:func:`spoolwatch.agent.convert.idempotency_key`) and ``X-Spoolwatch-Record-Ids`` (the ids
-of the records in the request, comma-separated, in body order).
+One pooled keep-alive ``httpx.Client`` shared by every channel reader (HTTP/2 where the
+target negotiates it over TLS and the ``h2`` package is installed). A batch's records are
+merged by destination (:func:`~spoolwatch.agent.convert.merge_pieces`) and its requests
+posted up to ``batching.max_in_flight`` at a time (a bound for the whole sink, shared by the
+channels). Each POST carries ``Authorization: Bearer <token>``,
+``Content-Type: application/json``, ``Idempotency-Key`` (derived from the record ids, see
+:func:`spoolwatch.agent.convert.idempotency_key`), ``X-Spoolwatch-Record-Ids`` (the ids of
+the records in the request, comma-separated, in body order) and
+``X-Spoolwatch-Record-Items`` (how many items of the body's list each record put there).
+After a transient failure no further request of the batch is started; those in flight
+finish, and what they delivered counts.
 
 Answers: 2xx accepted. 5xx, 408, 429 (``Retry-After`` honoured), 401/403 and connection
 errors or timeouts are transient: the records stay in the spool and the agent retries with
@@ -25,9 +31,12 @@ it, the trailing ``/`` stripped, then ``/api/v2/<path>`` appended.
 from __future__ import annotations
 
 import email.utils
+import importlib.util
 import logging
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urljoin
 
@@ -141,11 +150,16 @@ class HttpSink(Sink):
             ),
             verify=target.verify_ssl,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            # Negotiated over TLS (ALPN) only, so a plain-HTTP or HTTP/1.1 target is unaffected.
+            http2=importlib.util.find_spec("h2") is not None,
         )
         if client is not None:
             client.headers.update(headers)
         if auth is not None:
             self._client.auth = auth
+        self._in_flight = max(1, self._batching.max_in_flight)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"HttpSink({self._base!r})"
@@ -168,17 +182,44 @@ class HttpSink(Sink):
                 result.rejected[index] = Rejection(f"cannot convert: {type(exc).__name__}: {exc}")
         return pieces
 
-    def send(self, records: Sequence[Record]) -> SendResult:
-        result = SendResult()
-        requests = merge_pieces(
+    def requests(self, records: Sequence[Record], result: SendResult) -> list[Request]:
+        """The batch as requests, merged by destination within the configured limits."""
+        return merge_pieces(
             self.pieces(records, result),
             max_bytes=self._batching.max_request_bytes,
             max_records=min(self._batching.max_records_per_request, MAX_RECORDS_PER_REQUEST),
         )
-        for request in requests:
-            if not self._deliver(request, records, result):
-                break
+
+    def send(self, records: Sequence[Record]) -> SendResult:
+        result = SendResult()
+        requests = self.requests(records, result)
+        if self._in_flight == 1 or len(requests) <= 1:
+            for request in requests:
+                if not self._deliver(request, records, result):
+                    break
+            return result
+        stopped = threading.Event()
+        lock = threading.Lock()
+
+        def deliver(request: Request) -> None:
+            if stopped.is_set():  # an earlier request failed: leave the rest for the retry
+                return
+            part = SendResult()
+            if not self._deliver(request, records, part):
+                stopped.set()
+            with lock:
+                result.add(part)
+
+        pool = self._executor()
+        for future in [pool.submit(deliver, request) for request in requests]:
+            future.result()
         return result
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._in_flight, thread_name_prefix="http-sink")
+            return self._pool
 
     def _deliver(self, request: Request, records: Sequence[Record], result: SendResult) -> bool:
         """Post one request; False when a transient failure stops the send."""
@@ -206,6 +247,7 @@ class HttpSink(Sink):
         headers = {
             "Idempotency-Key": request.idempotency_key,
             "X-Spoolwatch-Record-Ids": ",".join(request.record_ids),
+            "X-Spoolwatch-Record-Items": ",".join(map(str, request.item_counts)),
         }
         url = self._base + request.path
         try:
@@ -346,6 +388,10 @@ class HttpSink(Sink):
         log("POST %s: %s; redelivered records are sent again", url, why)
 
     def close(self) -> None:
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
         self._client.close()
 
 
@@ -356,11 +402,7 @@ class DryRunSink(HttpSink):
 
     def send(self, records: Sequence[Record]) -> SendResult:
         result = SendResult()
-        requests = merge_pieces(
-            self.pieces(records, result),
-            max_bytes=self._batching.max_request_bytes,
-            max_records=min(self._batching.max_records_per_request, MAX_RECORDS_PER_REQUEST),
-        )
+        requests = self.requests(records, result)
         for request in requests:
             logger.debug(
                 "dry run: would POST %s (%d bytes, %d records)",

@@ -83,9 +83,16 @@ class _Handler(BaseHTTPRequestHandler):
         if KNOWN_RECORDS_PATH in self.path:
             self._reply(*owner._known(self.path, body))
             return
-        if owner.delay:
-            time.sleep(owner.delay)
-        status, extra, answer = owner._decide(self.path)
+        with owner._lock:
+            owner._in_flight += 1
+            owner.peak_in_flight = max(owner.peak_in_flight, owner._in_flight)
+        try:
+            if owner.delay:
+                time.sleep(owner.delay)
+            status, extra, answer = owner._decide(self.path)
+        finally:
+            with owner._lock:
+                owner._in_flight -= 1
         owner._record(
             self.path, {k.lower(): v for k, v in self.headers.items()}, body, status, answer
         )
@@ -123,6 +130,9 @@ class RecordingServer:
         self.last_accepted_at: float | None = None
         #: The record ids of each known-records question, in arrival order.
         self.queries: list[list[str]] = []
+        #: The most ingestion POSTs that were being answered at the same time.
+        self.peak_in_flight = 0
+        self._in_flight = 0
         self._script: deque[tuple[int, dict[str, str], bytes]] = deque()
         self._rules: list[tuple[str, int, bytes]] = []
         self._lock = threading.Lock()
