@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 
@@ -52,6 +53,18 @@ def parse_timestamp(text: str, *, naive_as: datetime | None = None) -> datetime:
     ``naive_as`` supplies a zone (its ``tzinfo`` is used). Raises ``ValueError`` when the
     text is not a timestamp.
     """
+    if naive_as is None:
+        # One request's items share few timestamps, each read by validation and folding.
+        return _parse_utc(text)
+    return _parse(text, naive_as)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_utc(text: str) -> datetime:
+    return _parse(text, None)
+
+
+def _parse(text: str, naive_as: datetime | None) -> datetime:
     match = _TS.match(text.strip())
     if match is None:
         raise ValueError(f"not a timestamp: {text!r}")

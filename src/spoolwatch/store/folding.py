@@ -8,25 +8,21 @@ deployment's write lock, :meth:`Store.lock_deployment`).
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import orjson
 from sqlalchemy import Connection, Table, and_, case, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from spoolwatch.errors import ConfigError, InvalidRecord
-from spoolwatch.monitoring.baseline import Baseline
 from spoolwatch.monitoring.custom import CustomMetricAggregate
 from spoolwatch.monitoring.health import ServiceHealth
-from spoolwatch.monitoring.histogram import DriftAggregate, merge_counts
-from spoolwatch.monitoring.prediction import class_counts_from_mass, prediction_values
 from spoolwatch.records.timestamps import parse_timestamp
 from spoolwatch.store import schema
 from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.drift_folding import DriftFold
+from spoolwatch.store.upsert import upsert
 
 __all__ = [
     "fold_actuals",
@@ -56,35 +52,6 @@ def hour_of(timestamp: str, cache: dict[str, int] | None = None) -> int:
 def epoch_of(timestamp: str) -> float:
     """Unix seconds of a record timestamp."""
     return parse_timestamp(timestamp).timestamp()
-
-
-def upsert(
-    conn: Connection,
-    table: Table,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    add: Iterable[str] = (),
-    replace: Iterable[str] = (),
-) -> None:
-    """Insert ``rows``; on a primary-key conflict add the ``add`` columns and overwrite the
-    ``replace`` columns (one executemany statement, SQLite and PostgreSQL alike)."""
-    if not rows:
-        return
-    stmt = _upsert_statement(conn.dialect.name, table, tuple(add), tuple(replace))
-    conn.execute(stmt, list(rows))
-
-
-@functools.lru_cache(maxsize=64)
-def _upsert_statement(
-    dialect_name: str, table: Table, add: tuple[str, ...], replace: tuple[str, ...]
-) -> Any:
-    # Statements are immutable; building one per request costs more than folding 100 rows.
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    stmt = dialect.insert(table)
-    keys = [c.name for c in table.primary_key.columns]
-    updates: dict[str, Any] = {c: table.c[c] + stmt.excluded[c] for c in add}
-    updates.update({c: stmt.excluded[c] for c in replace})
-    return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
 
 
 def _existing(
@@ -137,83 +104,6 @@ def fold_service_stats(
     return len(items)
 
 
-class _DriftGroup:
-    __slots__ = ("aggregate", "prediction_rows", "prediction_sum", "rows")
-
-    def __init__(self) -> None:
-        self.aggregate = DriftAggregate()
-        self.rows = 0
-        self.prediction_rows = 0
-        self.prediction_sum = 0.0
-
-
-def _target_counts(
-    baseline: Baseline, predictions: list[Any], class_names: Sequence[str] | None
-) -> tuple[np.ndarray[Any, Any] | None, float]:
-    """Counts over the target baseline and the sum of the monitored numeric value."""
-    try:
-        _, monitored = prediction_values(predictions, class_names or None)
-    except (ConfigError, ValueError, TypeError):  # text or ragged predictions
-        return None, 0.0
-    total = float(np.nansum(monitored)) if monitored.dtype.kind == "f" else 0.0
-    target = baseline.target
-    if target is None:
-        return None, total
-    if target.kind.value == "categorical":
-        # Classification baselines hold class labels: count the rows each class is expected
-        # to have, the sums of its probabilities (see class_counts_from_mass for why not argmax).
-        probabilities = np.asarray(predictions, dtype=np.float64)
-        if probabilities.ndim != 2:
-            return None, total
-        names = list(class_names or baseline.class_names)
-        if len(names) != probabilities.shape[1]:
-            return None, total
-        try:
-            counts = class_counts_from_mass(probabilities.sum(axis=0), probabilities.shape[0])
-        except ConfigError:  # negative or non-finite probabilities
-            return None, total
-        return target.bin_counts(np.repeat(np.asarray(names, dtype=object), counts)), total
-    return target.bin_counts(monitored), total
-
-
-def _add_features(
-    group: _DriftGroup, baseline: Baseline, features: list[Mapping[str, Any]], where: str
-) -> None:
-    for index, column in enumerate(features):
-        try:
-            group.aggregate.add(baseline, {column["name"]: column["values"]})
-        except (TypeError, ValueError):
-            # Nested lists or objects cannot be binned; the whole request is refused.
-            field = f"{where}.features.{index}.values"
-            raise InvalidRecord(
-                f"{field}: values must be numbers, strings, booleans or null", field=field
-            ) from None
-
-
-def _fold_drift_item(
-    group: _DriftGroup, deployment: Deployment, item: Mapping[str, Any], where: str
-) -> int:
-    columns = item.get("features") or []
-    predictions = item.get("predictions")
-    rows = len(columns[0]["values"]) if columns else len(predictions or ())
-    group.rows += rows
-    baseline = deployment.baseline
-    if baseline is not None and columns:
-        _add_features(group, baseline, columns, where)
-    if predictions:
-        group.prediction_rows += len(predictions)
-        counts, total = _target_counts(
-            baseline or Baseline({}),
-            predictions,
-            item.get("classNames") or deployment.class_names or None,
-        )
-        group.prediction_sum += total
-        if counts is not None:
-            current = group.aggregate.target
-            group.aggregate.target = counts if current is None else merge_counts(current, counts)
-    return rows
-
-
 def fold_prediction_inputs(
     conn: Connection,
     deployment: Deployment,
@@ -224,7 +114,7 @@ def fold_prediction_inputs(
 ) -> int:
     """Fold ``predictionInputs`` items: drift histograms and accuracy rows; return rows."""
     cache: dict[str, int] = {}
-    groups: dict[tuple[str, int], _DriftGroup] = {}
+    drift = DriftFold(deployment)
     total_rows = 0
     accuracy: list[dict[str, Any]] = []
     for position, item in enumerate(items):
@@ -235,11 +125,10 @@ def fold_prediction_inputs(
                 len(features[0]["values"]) if features else len(item.get("predictions") or ())
             )
         else:
-            group = groups.setdefault(key, _DriftGroup())
-            total_rows += _fold_drift_item(group, deployment, item, f"data.{position}")
+            total_rows += drift.add(key, item, f"data.{position}")
         if not skip_accuracy and item.get("associationIds") and item.get("predictions"):
             accuracy.extend(_accuracy_rows(deployment, key, item))
-    _store_drift(conn, deployment.id, groups)
+    drift.store(conn)
     upsert(conn, schema.accuracy_rows, accuracy, replace=("model_id", "predicted_at", "prediction"))
     return total_rows
 
@@ -265,47 +154,6 @@ def _accuracy_rows(
         }
         for association_id, prediction in zip(item["associationIds"], predictions, strict=True)
     ]
-
-
-def _store_drift(
-    conn: Connection, deployment_id: str, groups: dict[tuple[str, int], _DriftGroup]
-) -> None:
-    if not groups:
-        return
-    t = schema.drift_hourly
-    found = conn.execute(
-        select(t).where(
-            and_(
-                t.c.deployment_id == deployment_id, tuple_(t.c.model_id, t.c.hour).in_(list(groups))
-            )
-        )
-    ).all()
-    old_rows = {(r.model_id, r.hour): r for r in found}
-    rows = []
-    for (model_id, hour), group in groups.items():
-        aggregate = group.aggregate
-        n, pn, ps = group.rows, group.prediction_rows, group.prediction_sum
-        old = old_rows.get((model_id, hour))
-        if old is not None:
-            aggregate = DriftAggregate.from_dict(orjson.loads(old.aggregate)).merge(aggregate)
-            n, pn, ps = n + old.rows, pn + old.prediction_rows, ps + old.prediction_sum
-        rows.append(
-            {
-                "deployment_id": deployment_id,
-                "model_id": model_id,
-                "hour": hour,
-                "rows": n,
-                "prediction_rows": pn,
-                "prediction_sum": ps,
-                "aggregate": orjson.dumps(aggregate.to_dict()).decode(),
-            }
-        )
-    upsert(
-        conn,
-        schema.drift_hourly,
-        rows,
-        replace=("rows", "prediction_rows", "prediction_sum", "aggregate"),
-    )
 
 
 def fold_actuals(

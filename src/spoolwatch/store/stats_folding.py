@@ -21,7 +21,8 @@ from spoolwatch.monitoring.baseline import FeatureBaseline
 from spoolwatch.monitoring.histogram import merge_counts
 from spoolwatch.monitoring.prediction import class_counts_from_mass
 from spoolwatch.store.deployments import Deployment
-from spoolwatch.store.folding import _DriftGroup, _store_drift, hour_of
+from spoolwatch.store.drift_folding import DriftGroup, store_drift
+from spoolwatch.store.folding import hour_of
 
 __all__ = ["fold_prediction_stats"]
 
@@ -48,7 +49,7 @@ def _feature_counts(baseline: FeatureBaseline, entry: Mapping[str, Any]) -> Any:
     return counts_out
 
 
-def _fold_item(group: _DriftGroup, deployment: Deployment, item: Mapping[str, Any]) -> int:
+def _fold_item(group: DriftGroup, deployment: Deployment, item: Mapping[str, Any]) -> int:
     baseline = deployment.baseline
     rows = 0
     for entry in item.get("features") or ():
@@ -75,7 +76,7 @@ def _fold_item(group: _DriftGroup, deployment: Deployment, item: Mapping[str, An
 
 
 def _fold_predictions(
-    group: _DriftGroup,
+    group: DriftGroup,
     deployment: Deployment,
     item: Mapping[str, Any],
     predictions: Sequence[Mapping[str, Any]],
@@ -115,15 +116,15 @@ def fold_prediction_stats(
 ) -> int:
     """Fold ``predictionStats`` items into the drift histograms; return the row count."""
     cache: dict[str, int] = {}
-    groups: dict[tuple[str, int], _DriftGroup] = {}
+    groups: dict[tuple[str, int], DriftGroup] = {}
     total = 0
     for position, item in enumerate(items):
         key = (item.get("modelId") or deployment.model_id, hour_of(item["timestamp"], cache))
         try:
-            total += _fold_item(groups.setdefault(key, _DriftGroup()), deployment, item)
+            total += _fold_item(groups.setdefault(key, DriftGroup()), deployment, item)
         except (TypeError, ValueError, AttributeError, KeyError) as exc:
             # The aggregate's shape is only loosely validated; a broken one refuses the request.
             field = f"data.{position}"
             raise InvalidRecord(f"{field}: malformed aggregate ({exc})", field=field) from None
-    _store_drift(conn, deployment.id, groups)
+    store_drift(conn, deployment.id, groups)
     return total

@@ -1,0 +1,216 @@
+"""Folding prediction rows into the hourly drift histograms, one binning per hour.
+
+A ``predictionInputs`` request of a real model holds many small items (DataRobot's library
+writes 25 rows per record on SQS, and the agent merges a hundred records into one request).
+Binning each item's columns on its own costs more than the binning itself, so
+:class:`DriftFold` first collects every item's values per (model, hour) and feature, then
+bins each feature's values once. Values are binned exactly as they would be item by item
+(numbers, text as missing in numeric columns, categories by their text); when the joined
+values cannot be binned (nested lists, ragged predictions) the items are binned one by one,
+so the error names the item as before and mixed prediction shapes count as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+from sqlalchemy import Connection, and_, select, tuple_
+
+from spoolwatch.errors import ConfigError, InvalidRecord
+from spoolwatch.monitoring.baseline import Baseline
+from spoolwatch.monitoring.histogram import DriftAggregate, merge_counts
+from spoolwatch.monitoring.prediction import class_counts_from_mass, prediction_values
+from spoolwatch.store import schema
+from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.upsert import upsert
+
+__all__ = ["DriftFold", "DriftGroup", "store_drift"]
+
+#: ``(model id, hour)``: the row of ``drift_hourly`` a group folds into.
+Key = tuple[str, int]
+
+
+class DriftGroup:
+    """What one (model, hour) adds to its drift row: counts, rows and the prediction sum."""
+
+    __slots__ = ("aggregate", "prediction_rows", "prediction_sum", "rows")
+
+    def __init__(self) -> None:
+        self.aggregate = DriftAggregate()
+        self.rows = 0
+        self.prediction_rows = 0
+        self.prediction_sum = 0.0
+
+    def add_target(self, counts: np.ndarray[Any, Any] | None, total: float) -> None:
+        """Fold in target counts (``None``: nothing to count) and a prediction sum."""
+        self.prediction_sum += total
+        if counts is not None:
+            current = self.aggregate.target
+            self.aggregate.target = counts if current is None else merge_counts(current, counts)
+
+
+class _Pending:
+    """Values collected for one group, binned by :meth:`DriftFold.bin`."""
+
+    __slots__ = ("columns", "predictions")
+
+    def __init__(self) -> None:
+        #: feature name → [(field of the item's values, values)]
+        self.columns: dict[str, list[tuple[str, list[Any]]]] = {}
+        #: class names → predictions lists of the items that named them
+        self.predictions: dict[tuple[str, ...], list[list[Any]]] = {}
+
+
+class DriftFold:
+    """The drift part of folding ``predictionInputs`` items into one deployment's rows."""
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+        self.groups: dict[Key, DriftGroup] = {}
+        self._pending: dict[Key, _Pending] = {}
+
+    def add(self, key: Key, item: Mapping[str, Any], where: str) -> int:
+        """Collect one item (``where``: its place in the body, for errors); return its rows."""
+        columns = item.get("features") or []
+        predictions = item.get("predictions")
+        rows = len(columns[0]["values"]) if columns else len(predictions or ())
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = DriftGroup()
+            self._pending[key] = _Pending()
+        group.rows += rows
+        pending = self._pending[key]
+        if self.deployment.baseline is not None:
+            for index, column in enumerate(columns):
+                field = f"{where}.features.{index}.values"
+                pending.columns.setdefault(column["name"], []).append((field, column["values"]))
+        if predictions:
+            group.prediction_rows += len(predictions)
+            names = tuple(item.get("classNames") or self.deployment.class_names or ())
+            pending.predictions.setdefault(names, []).append(predictions)
+        return rows
+
+    def bin(self) -> None:
+        """Bin what was collected into the groups' aggregates (InvalidRecord naming the item
+        whose values cannot be binned)."""
+        baseline = self.deployment.baseline
+        for key, pending in self._pending.items():
+            group = self.groups[key]
+            if baseline is not None:
+                for name, parts in pending.columns.items():
+                    _bin_feature(group.aggregate, baseline, name, parts)
+            for names, predictions in pending.predictions.items():
+                _bin_predictions(group, baseline or Baseline({}), names, predictions)
+        self._pending.clear()
+
+    def store(self, conn: Connection) -> None:
+        """Bin, then merge the groups into their stored rows."""
+        self.bin()
+        store_drift(conn, self.deployment.id, self.groups)
+
+
+def _bin_feature(
+    aggregate: DriftAggregate, baseline: Baseline, name: str, parts: list[tuple[str, list[Any]]]
+) -> None:
+    joined = parts[0][1] if len(parts) == 1 else [v for _, values in parts for v in values]
+    try:
+        aggregate.add(baseline, {name: joined})
+        return
+    except (TypeError, ValueError):
+        pass
+    for field, values in parts:  # item by item, to name the one at fault
+        try:
+            aggregate.add(baseline, {name: values})
+        except (TypeError, ValueError):
+            # Nested lists or objects cannot be binned; the whole request is refused.
+            raise InvalidRecord(
+                f"{field}: values must be numbers, strings, booleans or null", field=field
+            ) from None
+
+
+def _bin_predictions(
+    group: DriftGroup, baseline: Baseline, names: tuple[str, ...], parts: list[list[Any]]
+) -> None:
+    class_names = list(names) or None
+    if len(parts) > 1:
+        joined = [row for part in parts for row in part]
+        counted = target_counts(baseline, joined, class_names)
+        if counted is not None:
+            group.add_target(*counted)
+            return
+    for part in parts:  # one item, or items whose predictions differ in shape
+        counted = target_counts(baseline, part, class_names)
+        group.add_target(*(counted or (None, 0.0)))
+
+
+def target_counts(
+    baseline: Baseline, predictions: list[Any], class_names: Sequence[str] | None
+) -> tuple[np.ndarray[Any, Any] | None, float] | None:
+    """Counts over the target baseline and the sum of the monitored numeric value; ``None``
+    when the predictions have no monitored value (text, ragged)."""
+    try:
+        _, monitored = prediction_values(predictions, class_names or None)
+    except (ConfigError, ValueError, TypeError):  # text or ragged predictions
+        return None
+    total = float(np.nansum(monitored)) if monitored.dtype.kind == "f" else 0.0
+    target = baseline.target
+    if target is None:
+        return None, total
+    if target.kind.value == "categorical":
+        # Classification baselines hold class labels: count the rows each class is expected
+        # to have, the sums of its probabilities (see class_counts_from_mass for why not argmax).
+        probabilities = np.asarray(predictions, dtype=np.float64)
+        if probabilities.ndim != 2:
+            return None, total
+        labels = list(class_names or baseline.class_names)
+        if len(labels) != probabilities.shape[1]:
+            return None, total
+        try:
+            counts = class_counts_from_mass(probabilities.sum(axis=0), probabilities.shape[0])
+        except ConfigError:  # negative or non-finite probabilities
+            return None, total
+        return target.bin_counts(np.repeat(np.asarray(labels, dtype=object), counts)), total
+    return target.bin_counts(monitored), total
+
+
+def store_drift(conn: Connection, deployment_id: str, groups: Mapping[Key, DriftGroup]) -> None:
+    """Merge ``groups`` into the deployment's ``drift_hourly`` rows (read, merge, upsert)."""
+    if not groups:
+        return
+    t = schema.drift_hourly
+    found = conn.execute(
+        select(t).where(
+            and_(
+                t.c.deployment_id == deployment_id, tuple_(t.c.model_id, t.c.hour).in_(list(groups))
+            )
+        )
+    ).all()
+    old_rows = {(r.model_id, r.hour): r for r in found}
+    rows = []
+    for (model_id, hour), group in groups.items():
+        aggregate = group.aggregate
+        n, pn, ps = group.rows, group.prediction_rows, group.prediction_sum
+        old = old_rows.get((model_id, hour))
+        if old is not None:
+            aggregate = DriftAggregate.from_dict(orjson.loads(old.aggregate)).merge(aggregate)
+            n, pn, ps = n + old.rows, pn + old.prediction_rows, ps + old.prediction_sum
+        rows.append(
+            {
+                "deployment_id": deployment_id,
+                "model_id": model_id,
+                "hour": hour,
+                "rows": n,
+                "prediction_rows": pn,
+                "prediction_sum": ps,
+                "aggregate": orjson.dumps(aggregate.to_dict()).decode(),
+            }
+        )
+    upsert(
+        conn,
+        schema.drift_hourly,
+        rows,
+        replace=("rows", "prediction_rows", "prediction_sum", "aggregate"),
+    )
