@@ -9,6 +9,15 @@ rest go to the sink. Accepted records are acked, rejected ones quarantined with 
 and on a transient failure the remainder stays in hand and is offered again after a
 back-off (visibility extended meanwhile) — never acked early. The reader survives spool
 failures: it logs, backs off, closes and reopens the spool.
+
+Reading overlaps sending: while one batch's records are being sent (in a thread of the
+channel's own), the reader reads and sorts the next; it then waits for the first batch, acks
+what was accepted and quarantines what was refused, and only then hands the second to the
+sender. So at most two batches are in hand, every spool call is made on the reader's
+thread (pika's connections are not thread-safe), and while a batch is being retried the
+batch read after it is held too (its visibility extended with it) and sent next. A read
+made while a batch is being sent does not wait for records, so acks are not held up by an
+idle spool.
 """
 
 from __future__ import annotations
@@ -17,6 +26,8 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from spoolwatch.agent.config import AgentConfig, ChannelConfig, display_address
@@ -25,7 +36,7 @@ from spoolwatch.agent.dedupe import SeenIds
 from spoolwatch.agent.stats import ChannelStats
 from spoolwatch.errors import ConfigError, InvalidRecord, MissingExtra, SpoolUnavailable
 from spoolwatch.records import ROUTABLE_TYPES, DataType, validate_record
-from spoolwatch.sinks.base import Sink
+from spoolwatch.sinks.base import SendResult, Sink
 from spoolwatch.spools.base import Delivery, Spool
 
 __all__ = ["ChannelReader"]
@@ -33,6 +44,17 @@ __all__ = ["ChannelReader"]
 logger = logging.getLogger(__name__)
 
 _SPOOL_RETRY_CAP = 30.0
+
+
+@dataclass
+class _Sending:
+    """A batch whose records are with the sender: its first attempt, and second copies to
+    settle after it."""
+
+    pending: list[Delivery]
+    repeats: list[Delivery]
+    attempt: Future[SendResult] | None = None
+    holding: list[Delivery] = field(default_factory=list)
 
 
 class ChannelReader:
@@ -64,6 +86,8 @@ class ChannelReader:
         self._clock = clock
         self._spool: Spool | None = None
         self._held: list[Delivery] = []
+        self._sending: _Sending | None = None
+        self._sender: ThreadPoolExecutor | None = None
         self._last_backlog = 0.0
         self.fatal: str | None = None
 
@@ -92,12 +116,17 @@ class ChannelReader:
         spool = self._ensure_spool()
         self._refresh_backlog(spool)
         batching = self._config.batching
-        wait = self._control.read_wait(batching.wait_seconds)
+        sending = self._sending is not None
+        # While a batch is being sent, take what is there now: waiting would hold its acks.
+        wait = 0.0 if sending else self._control.read_wait(batching.wait_seconds)
         self.stats.reading_since = self._clock()
         try:
             deliveries = spool.read(batching.max_records, wait=wait)
         finally:
             self.stats.reading_since = None
+        if not deliveries and sending:
+            self._settle(spool)
+            return True
         if not deliveries:
             self.stats.drained = True
             self.stats.last_read_full = False
@@ -136,6 +165,7 @@ class ChannelReader:
 
     def _close_spool(self) -> None:
         # Deliveries of a closed spool go back by themselves (redelivery, restart).
+        self._drop_sending()
         self._held.clear()
         spool, self._spool = self._spool, None
         if spool is None:
@@ -146,6 +176,17 @@ class ChannelReader:
             logger.debug("closing spool of %s failed: %s", self.channel.name, exc)
 
     def _finish(self) -> None:
+        if self._sending is not None and self._spool is not None:
+            try:
+                self._settle(self._spool)
+            except Exception as exc:  # the spool broke: its records come back by themselves
+                logger.warning(
+                    "channel %s: settling the last batch failed: %s", self.channel.name, exc
+                )
+        self._drop_sending()
+        if self._sender is not None:
+            self._sender.shutdown(wait=True)
+            self._sender = None
         if self._held and self._spool is not None:
             # Dry run: give back everything that was read so nothing is lost.
             try:
@@ -197,10 +238,43 @@ class ChannelReader:
             to_send = [d for d in to_send if d.record_id not in known]
         if to_ack:
             self._ack(spool, to_ack)
-        if to_send:
-            self._send(spool, to_send)
-        if repeats:
-            self._settle_repeats(spool, repeats)
+        # The batch before this one first: its acks, its retries (holding this one's records).
+        self._settle(spool, holding=to_send)
+        if to_send or repeats:
+            sending = _Sending(to_send, repeats)
+            if to_send:
+                sending.attempt = self._sender_pool().submit(
+                    self._sink.send, [d.record for d in to_send if d.record is not None]
+                )
+            self._sending = sending
+
+    def _sender_pool(self) -> ThreadPoolExecutor:
+        if self._sender is None:
+            self._sender = ThreadPoolExecutor(1, thread_name_prefix=f"send-{self.channel.name}")
+        return self._sender
+
+    def _settle(self, spool: Spool, holding: list[Delivery] | None = None) -> None:
+        """Wait for the batch being sent, ack what was accepted, quarantine what was refused,
+        retry the rest (extending ``holding`` too, the records read meanwhile)."""
+        sending, self._sending = self._sending, None
+        if sending is None:
+            return
+        if sending.attempt is not None:
+            self._send(spool, sending.pending, sending.attempt.result(), holding or [])
+        if sending.repeats:
+            self._settle_repeats(spool, sending.repeats)
+
+    def _drop_sending(self) -> None:
+        """Forget the batch being sent (its spool is gone): wait for its attempt and remember
+        what was accepted, so the same records read again are acked without a send."""
+        sending, self._sending = self._sending, None
+        if sending is None or sending.attempt is None:
+            return
+        try:
+            result = sending.attempt.result()
+        except Exception:  # the sink broke its promise; the records come back anyway
+            return
+        self._seen.add_all(sending.pending[i].record_id for i in result.accepted)
 
     def _settle_repeats(self, spool: Spool, repeats: list[Delivery]) -> None:
         """Second copies of a record read in the same batch (at-least-once transports can
@@ -288,10 +362,11 @@ class ChannelReader:
             return
         spool.ack(deliveries)
 
-    def _send(self, spool: Spool, pending: list[Delivery]) -> None:
+    def _send(
+        self, spool: Spool, pending: list[Delivery], result: SendResult, holding: list[Delivery]
+    ) -> None:
         attempt = 0
-        while pending:
-            result = self._sink.send([d.record for d in pending if d.record is not None])
+        while True:
             accepted = [pending[i] for i in sorted(result.accepted)]
             self._seen.add_all(d.record_id for d in accepted)
             self.stats.add(sent=len(accepted), rows=result.rows, requests=result.requests)
@@ -305,10 +380,11 @@ class ChannelReader:
             pending = [d for i, d in enumerate(pending) if i not in done]
             attempt += 1
             self.stats.fail(result.failure_kind or "unavailable", str(result.failure))
-            if not self._wait_to_retry(
-                spool, pending, attempt, result.failure.retry_after, str(result.failure)
+            if not pending or not self._wait_to_retry(
+                spool, pending, attempt, result.failure.retry_after, str(result.failure), holding
             ):
                 return
+            result = self._sink.send([d.record for d in pending if d.record is not None])
 
     def _wait_to_retry(
         self,
@@ -317,8 +393,10 @@ class ChannelReader:
         attempt: int,
         retry_after: float | None,
         reason: str,
+        holding: list[Delivery],
     ) -> bool:
-        """Back off before the next attempt; False (records given back) when giving up."""
+        """Back off before the next attempt; False (records given back) when giving up.
+        ``holding`` (records read while these were sent) stay in hand: extended, not sent."""
         delay = backoff_delay(attempt, self._config.retry, retry_after, self._rng)
         end = self._clock() + delay
         if self._control.give_up_by(end) or self._control.give_up_by(self._clock()):
@@ -333,7 +411,7 @@ class ChannelReader:
             delay,
         )
         self.stats.add(retries=1)
-        self._safely(spool.extend, pending, delay + 30.0)
+        self._safely(spool.extend, pending + holding, delay + 30.0)
         while (remaining := end - self._clock()) > 0:
             if self._control.give_up_by(self._clock()):
                 self._give_back(spool, pending, reason)
