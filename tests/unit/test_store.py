@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from spoolwatch.errors import ConfigError
+from spoolwatch.errors import ConfigError, InvalidRecord
 from spoolwatch.store import schema
 from spoolwatch.store.base import Store, open_store
 from spoolwatch.store.deployments import (
@@ -207,3 +207,41 @@ def test_a_database_of_an_older_version_is_upgraded(
         versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
     assert "ix_ingested_records_created_at" in indexes
     assert sorted(versions) == [1, 2, 3]
+
+
+def test_a_request_of_many_items_folds_the_drift_of_its_items_one_by_one(tmp_path: Path) -> None:
+    """Items are binned together per hour and feature; the counts are what binning each
+    item alone gives, and a nested column is refused naming its item, not counted as
+    missing values."""
+    from spoolwatch.monitoring.baseline import Baseline
+    from spoolwatch.store.drift_folding import DriftFold
+
+    baseline = Baseline.from_columns({"x": [float(i) for i in range(100)], "c": ["a", "b"] * 50})
+    deployment = Deployment(
+        id="d" * 24, name="d", model_id="m", target_type="regression", baseline=baseline
+    )
+    items = [
+        {
+            "timestamp": "2026-12-01T10:00:00Z",
+            "features": [
+                {"name": "x", "values": [float(i * 7 % 120), None, "text"]},
+                {"name": "c", "values": ["a", "z", None]},
+            ],
+            "predictions": [1.0, 2.0, 3.0],
+        }
+        for i in range(5)
+    ]
+    together = DriftFold(deployment)
+    for n, item in enumerate(items):
+        together.add(("m", 0), item, f"data.{n}")
+    together.bin()
+    alone = DriftFold(deployment)
+    for n, item in enumerate(items):
+        alone.add(("m", 0), item, f"data.{n}")
+        alone.bin()
+    assert together.groups[("m", 0)].aggregate == alone.groups[("m", 0)].aggregate
+    nested = DriftFold(deployment)
+    nested.add(("m", 0), items[0], "data.0")
+    bad = {**items[1], "features": [{"name": "x", "values": [[1.0, 2.0], [3.0, 4.0]]}]}
+    with pytest.raises(InvalidRecord, match=r"data\.1\.features\.0\.values"):
+        nested.add(("m", 0), bad, "data.1")

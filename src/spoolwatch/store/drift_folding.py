@@ -80,13 +80,21 @@ class DriftFold:
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = DriftGroup()
-            self._pending[key] = _Pending()
         group.rows += rows
-        pending = self._pending[key]
-        if self.deployment.baseline is not None:
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = _Pending()
+        baseline = self.deployment.baseline
+        if baseline is not None:
             for index, column in enumerate(columns):
                 field = f"{where}.features.{index}.values"
-                pending.columns.setdefault(column["name"], []).append((field, column["values"]))
+                values = column["values"]
+                if values and isinstance(values[0], list):
+                    # Bin a nested column alone: it cannot be binned, but joined to flat
+                    # columns it would pass as missing values.
+                    _bin_feature(group.aggregate, baseline, column["name"], [(field, values)])
+                    continue
+                pending.columns.setdefault(column["name"], []).append((field, values))
         if predictions:
             group.prediction_rows += len(predictions)
             names = tuple(item.get("classNames") or self.deployment.class_names or ())
