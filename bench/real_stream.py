@@ -311,14 +311,14 @@ def run_once(stream: str, backend: str, requests: int, records: int) -> tuple[Dr
         with fresh_database(backend) as url:
             create_deployments(url, list(written.deployments))
             token = make_token(url)
-            with serve(url, token) as base:
-                result, wall = run_agent(directory, base, token)
+            with serve(url, token) as service:
+                result, wall = run_agent(directory, service.base, token)
                 if result["records_sent"] != written.records:
                     raise SystemExit(
                         f"{stream}: wrote {written.records} records, the agent sent "
                         f"{result['records_sent']} ({result})"
                     )
-                verify(base, token, written)
+                verify(service.base, token, written)
     drain = max(1e-6, float(result["elapsed"]) - WAIT_SECONDS)
     figures = Drain(stream, backend, written.records, written.rows, result["requests"], drain, wall)
     return figures, written

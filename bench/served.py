@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -101,9 +102,22 @@ def _wait_ready(base: str, token: str, process: subprocess.Popen[bytes], log: Pa
     raise RuntimeError("spoolwatch serve did not answer within 60 s")
 
 
+@dataclass(frozen=True)
+class Service:
+    """A running ``spoolwatch serve``: its base URL and process id."""
+
+    base: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the service process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def serve(url: str, token: str, *extra: str) -> Iterator[str]:
-    """Run ``python -m spoolwatch serve --db url`` (auth on); yield its base URL."""
+def serve(url: str, token: str, *extra: str) -> Iterator[Service]:
+    """Run ``python -m spoolwatch serve --db url`` (auth on) until the block ends."""
     port = free_port()
     command = [sys.executable, "-m", "spoolwatch", "serve", "--db", url, "--port", str(port)]
     command += ["--log-level", "warning", *extra]
@@ -116,7 +130,7 @@ def serve(url: str, token: str, *extra: str) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, token, process, log)
-        yield base
+        yield Service(base, process.pid)
     finally:
         process.terminate()
         try:
