@@ -3,7 +3,8 @@
 The service runs in its own process (``python -m spoolwatch serve``, auth on, a fresh
 database with four binary deployments that have drift baselines). ``--clients`` ingest
 clients (default 40: threads spread over ``--processes`` load processes, one keep-alive
-``httpx.Client`` each) post as fast as they are answered, taking turns between a 10-row
+HTTP/1.1 connection each: ``keepalive.RawClient``, or ``--http httpx``) post as fast as they
+are answered, taking turns between a 10-row
 ``predictionInputs`` body with association ids and a one-item ``predictionRequests`` body
 (service stats), over the four deployments; every request has its own Idempotency-Key and
 association ids, so nothing is deduplicated. At the same time, in another process, readers
@@ -11,8 +12,9 @@ ask ``GET .../serviceStats/`` and ``GET /api/v2/version/`` (each reader once per
 time every answer. The run lasts ``--seconds`` (default 10) after all clients are up.
 
 Figures: ingest requests/s answered 202 over the run, ingest latency p50/p99, reader latency
-p50/p99 per kind. The load processes' CPU use is printed so a saturated load generator shows
-(then the figures are a lower bound). Afterwards the totals are checked through the query
+p50/p99 per kind. The load processes' CPU use, their CPU per request and the rate that
+allows (one core per process at most) are printed, so a saturated load generator shows (then
+the figures are a lower bound). Afterwards the totals are checked through the query
 API: every accepted stats item and prediction row counted once. Targets: >= 2,000 ingest
 requests/s, reads p99 < 100 ms::
 
@@ -25,17 +27,17 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import queue
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from multiprocessing.queues import Queue
 from typing import Any
 
-import httpx
 import numpy as np
 import orjson
 
+from keepalive import CLIENTS, HttpxClient, RawClient
 from real_stream import DEPLOYMENTS, MODEL, Traffic, create_deployments
 from served import api, fresh_database, make_token, postgres_answers, serve
 from spoolwatch.demo.model import CLASS_NAMES
@@ -44,6 +46,7 @@ ROWS = 10
 READ_PAUSE = 0.05
 TARGET_RATE = 2_000
 TARGET_P99_MS = 100.0
+Client = RawClient | HttpxClient
 _LOCK = threading.Lock()
 _BODIES: list[Bodies] = []  # one per load process, built before the clock starts
 PATHS = {
@@ -116,63 +119,61 @@ class Bodies:
         return orjson.dumps({"data": [item]})
 
 
-def _client(client: httpx.Client, name: str, deadline: float, tally: Tally) -> None:
+def _count(tally: Tally, kind: str, status: int | str, seconds: float, ok: int) -> None:
+    with _LOCK:
+        if status == ok:
+            tally.latencies.setdefault(kind, []).append(seconds)
+            tally.accepted[kind] = tally.accepted.get(kind, 0) + 1
+        else:
+            key = f"{kind} {status}"
+            tally.failures[key] = tally.failures.get(key, 0) + 1
+
+
+def _client(client: Client, name: str, deadline: float, tally: Tally) -> None:
     bodies = _BODIES[0]
-    with client:
-        n = 0
-        while time.time() < deadline:
-            kind = "inputs" if n % 2 == 0 else "stats"
-            body = bodies.inputs(n, name) if kind == "inputs" else bodies.stats(n)
-            path = PATHS[kind].format(d=DEPLOYMENTS[n % len(DEPLOYMENTS)])
-            headers = {"Idempotency-Key": f"{name}-{n}", "Content-Type": "application/json"}
-            started = time.perf_counter()
-            try:
-                status = client.post(path, content=body, headers=headers).status_code
-            except Exception as exc:  # counted and reported, the run goes on
-                status = type(exc).__name__
-            seconds = time.perf_counter() - started
-            with _LOCK:
-                if status == 202:
-                    tally.latencies.setdefault(kind, []).append(seconds)
-                    tally.accepted[kind] = tally.accepted.get(kind, 0) + 1
-                else:
-                    key = f"{kind} {status}"
-                    tally.failures[key] = tally.failures.get(key, 0) + 1
-            n += 1
+    n = 0
+    while time.time() < deadline:
+        kind = "inputs" if n % 2 == 0 else "stats"
+        body = bodies.inputs(n, name) if kind == "inputs" else bodies.stats(n)
+        path = PATHS[kind].format(d=DEPLOYMENTS[n % len(DEPLOYMENTS)])
+        started = time.perf_counter()
+        try:
+            status: int | str = client.post(path, body, f"{name}-{n}")
+        except Exception as exc:  # counted and reported, the run goes on
+            status = type(exc).__name__
+        _count(tally, kind, status, time.perf_counter() - started, 202)
+        n += 1
+    client.close()
 
 
-def _reader(client: httpx.Client, kind: str, deadline: float, tally: Tally) -> None:
+def _reader(client: Client, kind: str, deadline: float, tally: Tally) -> None:
     path = "/api/v2/version/" if kind == "version" else "/api/v2/deployments/{d}/serviceStats/"
-    with client:
-        n = 0
-        while time.time() < deadline:
-            started = time.perf_counter()
-            try:
-                status = client.get(path.format(d=DEPLOYMENTS[n % len(DEPLOYMENTS)])).status_code
-            except Exception as exc:  # counted and reported, the run goes on
-                status = type(exc).__name__
-            seconds = time.perf_counter() - started
-            with _LOCK:
-                if status == 200:
-                    tally.latencies.setdefault(kind, []).append(seconds)
-                else:
-                    key = f"{kind} {status}"
-                    tally.failures[key] = tally.failures.get(key, 0) + 1
-            n += 1
-            time.sleep(READ_PAUSE)
+    n = 0
+    while time.time() < deadline:
+        started = time.perf_counter()
+        try:
+            status: int | str = client.get(path.format(d=DEPLOYMENTS[n % len(DEPLOYMENTS)]))
+        except Exception as exc:  # counted and reported, the run goes on
+            status = type(exc).__name__
+        _count(tally, kind, status, time.perf_counter() - started, 200)
+        n += 1
+        time.sleep(READ_PAUSE)
+    client.close()
 
 
 def load_process(
-    base: str, token: str, jobs: list[tuple[str, str]], start: float, end: float, out: Queue[Any]
+    base: str, token: str, jobs: list[tuple[str, str]], times: tuple[float, float, str], out: Any
 ) -> None:
-    """Run ``jobs`` (role, name) as threads from ``start`` to ``end`` (wall clock); put a Tally."""
+    """Run ``jobs`` (role, name) as threads between ``times`` (wall clock start, end, and the
+    client kind); put a :class:`Tally` on ``out``."""
+    start, end, http = times
     tally = Tally(role=jobs[0][0], processes=1)
     _BODIES.append(Bodies(seed=os.getpid()))
-    # Clients are made before the clock starts: each costs tens of milliseconds of CPU.
+    # Clients are made before the clock starts: an httpx client costs tens of ms of CPU.
     threads = [
         threading.Thread(
             target=_client if role == "ingest" else _reader,
-            args=(api(base, token, timeout=30), name, end, tally),
+            args=(CLIENTS[http](base, token), name, end, tally),
             daemon=True,
         )
         for role, name in jobs
@@ -230,16 +231,23 @@ def _jobs(clients: int, processes: int, readers: int) -> list[list[tuple[str, st
 def run_load(base: str, token: str, args: argparse.Namespace) -> tuple[Tally, Tally, float]:
     """Ingest clients and readers in their own processes; their tallies and run seconds."""
     context = multiprocessing.get_context("fork")
-    out: Queue[Any] = context.Queue()
+    out: Any = context.Queue()
     start = time.time() + 3.0
     end = start + args.seconds
     jobs = _jobs(args.clients, args.processes, args.readers)
+    times = (start, end, args.http)
     processes = [
-        context.Process(target=load_process, args=(base, token, j, start, end, out)) for j in jobs
+        context.Process(target=load_process, args=(base, token, j, times, out)) for j in jobs
     ]
     for process in processes:
         process.start()
-    tallies = [out.get(timeout=args.seconds + 120) for _ in processes]
+    tallies = []
+    while len(tallies) < len(processes):
+        try:
+            tallies.append(out.get(timeout=1))
+        except queue.Empty:
+            if any(p.exitcode not in (None, 0) for p in processes):
+                raise SystemExit("a load process failed (see its traceback above)") from None
     for process in processes:
         process.join(30)
     ingest, reads = Tally(), Tally()
@@ -270,9 +278,12 @@ def report(ingest: Tally, reads: Tally, seconds: float, service_cpu: float, chec
     failures = {**ingest.failures, **reads.failures}
     print(f"  failures: {failures or 'none'}; totals by the query API: {check}")
     load, served = ingest.cpu / ingest.wall, service_cpu / seconds
-    busy = "SATURATED: figures are a lower bound" if load > 0.9 * ingest.processes else "not"
+    per_request = ingest.cpu / max(1, len(every) + sum(ingest.failures.values()))
+    busy = "SATURATED: figures are a lower bound" if load > 0.9 * ingest.processes else "no"
     print(
-        f"  load generator: {load:.2f} cores in {ingest.processes} processes (saturated: {busy}); "
+        f"  load generator: {load:.2f} cores in {ingest.processes} processes, "
+        f"{per_request * 1e6:,.0f} us CPU per request (allows ~"
+        f"{ingest.processes / per_request:,.0f} requests/s); saturated: {busy}; "
         f"service process {served:.2f} cores; machine {os.cpu_count()} cores"
     )
     rate = len(every) / seconds
@@ -307,11 +318,15 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2, help="load processes for them")
     parser.add_argument("--readers", type=int, default=2, help="readers per read kind")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the run")
+    parser.add_argument(
+        "--http", choices=sorted(CLIENTS), default="raw", help="load client (see keepalive.py)"
+    )
     parser.add_argument("--only", choices=["sqlite", "postgresql"], action="append")
     args = parser.parse_args()
     print(
-        f"{args.clients} ingest clients (threads in {args.processes} processes, keep-alive "
-        f"httpx) post alternately a {ROWS}-row predictionInputs body with association ids and a "
+        f"{args.clients} ingest clients (threads in {args.processes} processes, one keep-alive "
+        f"{args.http} HTTP/1.1 connection each) post alternately a {ROWS}-row predictionInputs "
+        f"body with association ids and a "
         f"1-item predictionRequests body, distinct Idempotency-Keys, over {len(DEPLOYMENTS)} "
         f"deployments, for {args.seconds:g} s; meanwhile {args.readers} readers per kind GET "
         f"serviceStats and version every {READ_PAUSE * 1000:.0f} ms. `spoolwatch serve` in its "

@@ -371,7 +371,7 @@ def bench_backend(backend: str, requests: int, repeat: int) -> None:
 def main() -> None:
     """Parse arguments and run the chosen backends."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=2_000, help="scoring requests (real)")
+    parser.add_argument("--requests", type=int, default=1_000, help="scoring requests (real)")
     parser.add_argument("--repeat", type=int, default=2, help="real/easy pairs per backend")
     parser.add_argument("--only", choices=["sqlite", "postgresql"], action="append")
     args = parser.parse_args()
