@@ -24,7 +24,7 @@ as the real stream, all 25-row prediction records of one deployment, without ass
 ids, stats or actuals. Targets: real ≥ 5,000 records/s and ≥ 0.5x easy::
 
     .venv/bin/python bench/real_stream.py                       # SQLite, and PostgreSQL
-    .venv/bin/python bench/real_stream.py --only sqlite --requests 8600 --repeat 3
+    .venv/bin/python bench/real_stream.py --only sqlite --requests 8600 --repeat 3  # ~20k records
 """
 
 from __future__ import annotations
