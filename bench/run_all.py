@@ -23,6 +23,25 @@ ROOT = Path(__file__).resolve().parents[1]
 #: (name, script, arguments, what it measures)
 BENCHMARKS: list[tuple[str, str, list[str], str]] = [
     (
+        "real-stream",
+        "real_stream.py",
+        [],
+        "the tour's traffic (stats, predictions with association ids, actuals, 4 deployments) "
+        "through the agent into spoolwatch serve, next to the easy path, records/s",
+    ),
+    (
+        "concurrent-clients",
+        "concurrent_clients.py",
+        [],
+        "40 concurrent ingest clients of small bodies plus readers: requests/s, p50/p99",
+    ),
+    (
+        "assoc-ids",
+        "assoc_ids.py",
+        [],
+        "prediction rows/s with association ids against the same rows without",
+    ),
+    (
         "spools",
         "spool_throughput.py",
         ["--features", "10"],
