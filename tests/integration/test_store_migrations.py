@@ -49,7 +49,7 @@ def _make_version_2(url: str) -> None:
     store = open_store(url)
     with store.write() as conn:
         conn.execute(text("ALTER TABLE deployments DROP COLUMN accuracy"))
-        conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version == 3))
+        conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version >= 3))
         conn.execute(
             text(
                 "INSERT INTO deployments (id, name, model_id, target_type, class_names, "
@@ -64,22 +64,22 @@ def test_version_2_database_is_upgraded_and_migrating_again_changes_nothing(
     database_url: str,
 ) -> None:
     _make_version_2(database_url)
-    store = open_store(database_url)  # migrates to 3
+    store = open_store(database_url)  # migrates to 4
     try:
         with store.read() as conn:
             columns = {c["name"] for c in inspect(conn).get_columns("deployments")}
             versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
         assert "accuracy" in columns
-        assert sorted(versions) == [1, 2, 3]
+        assert sorted(versions) == [1, 2, 3, 4]
         old = get_deployment(store, OLD)
         assert old is not None and old.accuracy is None and old.name == "old"
         own = AccuracySettings("mae", 0.05, 0.3, 2.5)
         create_deployment(store, Deployment(NEW, "new", MODEL, "regression", accuracy=own))
-        assert store.migrate() == 3
-        assert store.migrate() == 3
+        assert store.migrate() == 4
+        assert store.migrate() == 4
         with store.read() as conn:
             again = conn.execute(select(schema.schema_version.c.version)).scalars().all()
-        assert sorted(again) == [1, 2, 3]
+        assert sorted(again) == [1, 2, 3, 4]
         new = get_deployment(store, NEW)
         assert new is not None and new.accuracy == own
     finally:
@@ -91,7 +91,7 @@ def test_fresh_database_gets_the_column_once(database_url: str) -> None:
     first.close()
     second = open_store(database_url)  # a second start: every migration is already applied
     try:
-        assert second.migrate() == 3
+        assert second.migrate() == 4
         with second.read() as conn:
             columns = [c["name"] for c in inspect(conn).get_columns("deployments")]
         assert columns.count("accuracy") == 1
