@@ -1,15 +1,24 @@
-"""Migration 3 (deployments.accuracy) on SQLite and PostgreSQL: upgrades a version-2
-database, keeps its deployments, and runs again without changing anything."""
+"""Migrations on SQLite and PostgreSQL: 3 (deployments.accuracy) upgrades a version-2
+database, keeps its deployments, and runs again without changing anything; 4 converts a
+version-3 database's JSON accuracy rows to the compact columns, answering the same."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import orjson
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import delete, inspect, select, text
 
+from spoolwatch.server.ingestion import IngestKind, Ingestor
+from spoolwatch.server.outcomes import accuracy_report
+from spoolwatch.server.periods import QueryPeriod
 from spoolwatch.store import schema
 from spoolwatch.store.base import open_store
 from spoolwatch.store.deployments import (
@@ -49,7 +58,7 @@ def _make_version_2(url: str) -> None:
     store = open_store(url)
     with store.write() as conn:
         conn.execute(text("ALTER TABLE deployments DROP COLUMN accuracy"))
-        conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version == 3))
+        conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version >= 3))
         conn.execute(
             text(
                 "INSERT INTO deployments (id, name, model_id, target_type, class_names, "
@@ -64,22 +73,22 @@ def test_version_2_database_is_upgraded_and_migrating_again_changes_nothing(
     database_url: str,
 ) -> None:
     _make_version_2(database_url)
-    store = open_store(database_url)  # migrates to 3
+    store = open_store(database_url)  # migrates to 4
     try:
         with store.read() as conn:
             columns = {c["name"] for c in inspect(conn).get_columns("deployments")}
             versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
         assert "accuracy" in columns
-        assert sorted(versions) == [1, 2, 3]
+        assert sorted(versions) == [1, 2, 3, 4]
         old = get_deployment(store, OLD)
         assert old is not None and old.accuracy is None and old.name == "old"
         own = AccuracySettings("mae", 0.05, 0.3, 2.5)
         create_deployment(store, Deployment(NEW, "new", MODEL, "regression", accuracy=own))
-        assert store.migrate() == 3
-        assert store.migrate() == 3
+        assert store.migrate() == 4
+        assert store.migrate() == 4
         with store.read() as conn:
             again = conn.execute(select(schema.schema_version.c.version)).scalars().all()
-        assert sorted(again) == [1, 2, 3]
+        assert sorted(again) == [1, 2, 3, 4]
         new = get_deployment(store, NEW)
         assert new is not None and new.accuracy == own
     finally:
@@ -91,9 +100,137 @@ def test_fresh_database_gets_the_column_once(database_url: str) -> None:
     first.close()
     second = open_store(database_url)  # a second start: every migration is already applied
     try:
-        assert second.migrate() == 3
+        assert second.migrate() == 4
         with second.read() as conn:
             columns = [c["name"] for c in inspect(conn).get_columns("deployments")]
         assert columns.count("accuracy") == 1
     finally:
         second.close()
+
+
+# ------------------------------------------------------------------ migration 4 (accuracy)
+
+_DEPLOYMENTS = {
+    "650a1b2c3d4e5f6a7b8c9d01": ("binary", ["no", "yes"]),
+    "650a1b2c3d4e5f6a7b8c9d02": ("multiclass", ["a", "b", "c"]),
+    "650a1b2c3d4e5f6a7b8c9d03": ("regression", []),
+}
+_AT = 1795514400  # 2026-11-24 10:00 UTC
+_DAY = QueryPeriod(1795478400, 1795478400 + 86400, 3600)
+
+
+def _traffic(target_type: str, classes: list[str]) -> tuple[list[Any], list[Any]]:
+    """Predictions (in the deployment's class order) and actuals of 150 rows."""
+    rng = np.random.default_rng(len(classes))
+    if target_type == "regression":
+        predictions: list[Any] = np.round(rng.normal(0, 1, 150), 3).tolist()
+        actuals: list[Any] = np.round(rng.normal(0, 1, 150), 3).tolist()
+        return predictions, actuals
+    raw = rng.uniform(0.05, 1, (150, len(classes)))
+    predictions = np.round(raw / raw.sum(axis=1, keepdims=True), 6).tolist()
+    return predictions, rng.choice(classes, 150).tolist()
+
+
+def _v3_row(dep: str, i: int, prediction: Any, actual: Any) -> dict[str, Any]:
+    # Rows 0-9 wait for their actual; 140-149 are actuals whose predictions never came.
+    return {
+        "deployment_id": dep,
+        "association_id": f"r{i}",
+        "model_id": MODEL if i < 140 else None,
+        "predicted_at": _AT + i if i < 140 else None,
+        "prediction": orjson.dumps(prediction).decode() if i < 140 else None,
+        "actual": orjson.dumps(actual).decode() if i >= 10 else None,
+        "actual_at": _AT + 3600 if i >= 10 else None,
+        "was_acted_on": None,
+    }
+
+
+def _make_version_3(url: str) -> None:
+    """A database as version 3 left it: accuracy rows with JSON predictions and actuals."""
+    store = open_store(url)
+    with store.write() as conn:
+        conn.execute(text("DROP TABLE accuracy_rows"))
+        conn.execute(
+            text(
+                "CREATE TABLE accuracy_rows (deployment_id VARCHAR(24) NOT NULL, "
+                "association_id VARCHAR(200) NOT NULL, model_id VARCHAR(64), "
+                "predicted_at BIGINT, prediction TEXT, actual TEXT, actual_at BIGINT, "
+                "was_acted_on BOOLEAN, PRIMARY KEY (deployment_id, association_id))"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE INDEX ix_accuracy_rows_predicted_at "
+                "ON accuracy_rows (deployment_id, predicted_at)"
+            )
+        )
+        conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version == 4))
+        old = sa.table("accuracy_rows", *(sa.column(c) for c in _v3_row("", 0, 0, 0)))
+        for dep, (target_type, classes) in _DEPLOYMENTS.items():
+            predictions, actuals = _traffic(target_type, classes)
+            pairs = enumerate(zip(predictions, actuals, strict=True))
+            rows = [_v3_row(dep, i, p, a) for i, (p, a) in pairs]
+            conn.execute(old.insert(), rows)
+    for dep, (target_type, classes) in _DEPLOYMENTS.items():
+        create_deployment(store, Deployment(dep, "old", MODEL, target_type, None, tuple(classes)))
+    store.close()
+
+
+def _ingested(url: str) -> None:
+    """The same traffic as ``_make_version_3`` through today's ingestion."""
+    store = open_store(url)
+    ingestor = Ingestor(store)
+    for dep, (target_type, classes) in _DEPLOYMENTS.items():
+        create_deployment(store, Deployment(dep, "new", MODEL, target_type, None, tuple(classes)))
+        predictions, actuals = _traffic(target_type, classes)
+        for i, (prediction, actual) in enumerate(zip(predictions, actuals, strict=True)):
+            if i < 140:
+                stamp = datetime.fromtimestamp(_AT + i, UTC).isoformat()
+                item = {"timestamp": stamp, "modelId": MODEL, "predictions": [prediction]}
+                item.update(associationIds=[f"r{i}"], classNames=classes or None)
+                ingestor.ingest(IngestKind.PREDICTION_INPUTS, dep, {"data": [item]})
+            if i >= 10:
+                body = {"data": [{"associationId": f"r{i}", "actualValue": actual}]}
+                ingestor.ingest(IngestKind.ACTUALS, dep, body)
+    store.close()
+
+
+def _reports(url: str) -> dict[str, dict[str, Any]]:
+    store = open_store(url)
+    try:
+        reports = {}
+        for dep in _DEPLOYMENTS:
+            deployment = get_deployment(store, dep)
+            assert deployment is not None
+            reports[dep] = accuracy_report(store, deployment, _DAY, None)
+        return reports
+    finally:
+        store.close()
+
+
+def test_version_3_json_accuracy_rows_are_converted_and_answer_the_same(
+    database_url: str, tmp_path: Path
+) -> None:
+    _make_version_3(database_url)
+    migrated = _reports(database_url)  # opening migrates to 4
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    _ingested(fresh)
+    expected = _reports(fresh)
+    for dep, report in migrated.items():
+        assert report["sampleSize"] == 130 and report["predictionsWithoutActuals"] == 10
+        assert report["actualsWithoutPredictions"] == 10
+        assert report["status"] == expected[dep]["status"]
+        assert report["metrics"] == expected[dep]["metrics"]
+        assert report["buckets"] == expected[dep]["buckets"]
+    store = open_store(database_url)
+    try:
+        assert store.migrate() == 4
+        with store.read() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("accuracy_rows")}
+            tables = set(inspect(conn).get_table_names())
+            indexes = {i["name"] for i in inspect(conn).get_indexes("accuracy_rows")}
+    finally:
+        store.close()
+    assert {"predicted_value", "probabilities", "actual_label"} <= columns
+    assert not {"prediction", "actual"} & columns and "accuracy_rows_v3" not in tables
+    assert indexes == {"ix_accuracy_rows_predicted_at"}

@@ -52,7 +52,7 @@ def test_migrations_are_recorded_once(store: Store) -> None:
     version = store.migrate()
     with store.read() as conn:
         versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
-    assert versions == list(range(1, version + 1)) == [1, 2, 3]
+    assert versions == list(range(1, version + 1)) == [1, 2, 3, 4]
 
 
 def test_token_is_stored_only_as_a_hash(store: Store) -> None:
@@ -206,7 +206,7 @@ def test_a_database_of_an_older_version_is_upgraded(
         indexes = {i["name"] for i in inspect(conn).get_indexes("ingested_records")}
         versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
     assert "ix_ingested_records_created_at" in indexes
-    assert sorted(versions) == [1, 2, 3]
+    assert sorted(versions) == [1, 2, 3, 4]
 
 
 def test_a_request_of_many_items_folds_the_drift_of_its_items_one_by_one(tmp_path: Path) -> None:

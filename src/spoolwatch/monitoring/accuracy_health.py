@@ -177,8 +177,8 @@ class AccuracyJudgement:
 def row_scores(
     metric: str,
     target_type: str,
-    actuals: Sequence[Any],
-    predictions: Sequence[Any],
+    actuals: Sequence[Any] | npt.NDArray[Any],
+    predictions: Sequence[Any] | npt.NDArray[Any],
     class_names: Sequence[str] = (),
 ) -> npt.NDArray[np.float64]:
     """Per-row scores whose mean is the metric (squared errors for ``rmse``).

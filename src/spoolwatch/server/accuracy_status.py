@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
-import orjson
-from sqlalchemy import select
+import numpy as np
 
 from spoolwatch.errors import ConfigError
 from spoolwatch.monitoring.accuracy_health import (
@@ -25,11 +23,11 @@ from spoolwatch.monitoring.accuracy_health import (
     row_scores,
 )
 from spoolwatch.server.settings import ServerSettings
-from spoolwatch.store import schema as tables
+from spoolwatch.store.accuracy import JoinedRows, reference_rows
 from spoolwatch.store.base import Store
 from spoolwatch.store.deployments import Deployment
 
-__all__ = ["accuracy_config", "judge_rows", "usable_rows"]
+__all__ = ["accuracy_config", "judge_rows"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,34 +53,16 @@ def accuracy_config(
     )
 
 
-def usable_rows(deployment: Deployment, rows: Sequence[Any]) -> tuple[list[Any], list[Any]]:
-    """Predictions and actuals of the rows whose shapes fit the deployment's target type."""
-    predictions: list[Any] = []
-    actuals: list[Any] = []
-    n_classes = len(deployment.class_names)
-    for row in rows:
-        prediction, actual = orjson.loads(row.prediction), orjson.loads(row.actual)
-        if deployment.target_type == "regression":
-            if isinstance(prediction, int | float) and isinstance(actual, int | float):
-                predictions.append(prediction)
-                actuals.append(actual)
-        elif (
-            isinstance(prediction, list)
-            and len(prediction) == n_classes
-            and str(actual) in deployment.class_names
-        ):
-            predictions.append(prediction)
-            actuals.append(str(actual))
-    return predictions, actuals
-
-
-def _summary(deployment: Deployment, metric: str, rows: Sequence[Any]) -> ScoreSummary:
-    predictions, actuals = usable_rows(deployment, rows)
+def _summary(deployment: Deployment, metric: str, rows: JoinedRows) -> ScoreSummary:
+    predictions = rows.predictions
+    if deployment.target_type == "binary":
+        # The stored probability is the positive class's; the other class has the rest.
+        predictions = np.column_stack([1.0 - predictions, predictions])
     try:
         scores = row_scores(
-            metric, deployment.target_type, actuals, predictions, deployment.class_names
+            metric, deployment.target_type, rows.actuals, predictions, deployment.class_names
         )
-    except (ConfigError, ValueError, TypeError):  # e.g. non-numeric probabilities
+    except (ConfigError, ValueError, TypeError):  # e.g. an unknown class name
         return ScoreSummary.of(metric, [])
     return ScoreSummary.of(metric, scores)
 
@@ -90,27 +70,17 @@ def _summary(deployment: Deployment, metric: str, rows: Sequence[Any]) -> ScoreS
 def _reference(
     store: Store, deployment: Deployment, metric: str, limit: int
 ) -> ScoreSummary | None:
-    t = tables.accuracy_rows
     with store.read() as conn:
-        rows = conn.execute(
-            select(t.c.prediction, t.c.actual)
-            .where(
-                t.c.deployment_id == deployment.id,
-                t.c.actual.is_not(None),
-                t.c.predicted_at.is_not(None),
-            )
-            .order_by(t.c.predicted_at, t.c.association_id)
-            .limit(limit)
-        ).all()
-    return _summary(deployment, metric, rows) if rows else None
+        rows = reference_rows(conn, deployment, limit)
+    return _summary(deployment, metric, rows) if len(rows) else None
 
 
 def judge_rows(
     store: Store,
     deployment: Deployment,
     settings: ServerSettings,
-    rows: Sequence[Any],
-    buckets: Sequence[Sequence[Any]],
+    rows: JoinedRows,
+    buckets: Sequence[JoinedRows],
 ) -> tuple[AccuracyJudgement, list[AccuracyJudgement]] | None:
     """The period's and each bucket's judgement of joined ``rows``; ``None`` when the
     deployment's metric does not apply (a misconfigured deployment is logged, not fatal)."""

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-import numpy as np
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import func, select
@@ -14,12 +12,13 @@ from spoolwatch.errors import ConfigError
 from spoolwatch.monitoring.accuracy import binary_metrics, multiclass_metrics, regression_metrics
 from spoolwatch.monitoring.custom import CustomMetricAggregate
 from spoolwatch.server import schemas
-from spoolwatch.server.accuracy_status import judge_rows, usable_rows
+from spoolwatch.server.accuracy_status import judge_rows
 from spoolwatch.server.auth import require_token
 from spoolwatch.server.periods import QueryPeriod, load_rows, resolve_period
 from spoolwatch.server.query import _NOT_FOUND, Bucket, End, ModelId, Start, require_deployment
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import schema as tables
+from spoolwatch.store.accuracy import AccuracyBacklog, JoinedRows, accuracy_backlog, joined_rows
 from spoolwatch.store.base import Store
 from spoolwatch.store.deployments import Deployment
 
@@ -32,54 +31,31 @@ _DROP = {"count", "positives"}
 
 def _joined(
     store: Store, deployment: Deployment, period: QueryPeriod, model_id: str | None
-) -> tuple[list[Any], int, int]:
-    t = tables.accuracy_rows
-    in_period = [
-        t.c.deployment_id == deployment.id,
-        t.c.predicted_at >= period.start,
-        t.c.predicted_at < period.end,
-    ]
-    if model_id is not None:
-        in_period.append(t.c.model_id == model_id)
+) -> tuple[JoinedRows, AccuracyBacklog]:
     with store.read() as conn:
-        rows = conn.execute(
-            select(t.c.predicted_at, t.c.prediction, t.c.actual).where(
-                *in_period, t.c.actual.is_not(None)
-            )
-        ).all()
-        waiting = conn.execute(
-            select(func.count()).select_from(t).where(*in_period, t.c.actual.is_(None))
-        ).scalar_one()
-        orphans = conn.execute(
-            select(func.count())
-            .select_from(t)
-            .where(t.c.deployment_id == deployment.id, t.c.predicted_at.is_(None))
-        ).scalar_one()
-    return list(rows), int(waiting), int(orphans)
+        rows = joined_rows(conn, deployment, period.start, period.end, model_id)
+        backlog = accuracy_backlog(conn, deployment, period.start, period.end, model_id)
+    return rows, backlog
 
 
-def compute_accuracy(deployment: Deployment, rows: Sequence[Any]) -> tuple[int, dict[str, Any]]:
+def compute_accuracy(deployment: Deployment, rows: JoinedRows) -> tuple[int, dict[str, Any]]:
     """Sample size and metrics (``{name: value}``) of joined rows."""
-    predictions, actuals = usable_rows(deployment, rows)
     if deployment.target_type != "regression" and not deployment.class_names:
         # Created without class names: no prediction can be matched to a class.
-        return len(predictions), {}
+        return len(rows), {}
     try:
         if deployment.target_type == "regression":
-            result: Any = regression_metrics(actuals, predictions)
+            result: Any = regression_metrics(rows.actuals, rows.predictions)
         elif deployment.target_type == "binary":
-            probs = np.asarray(predictions, dtype=np.float64).reshape(-1, 2)[:, 1]
-            result = binary_metrics(actuals, probs, positive_label=deployment.class_names[1])
-        else:
-            result = multiclass_metrics(
-                actuals,
-                np.asarray(predictions, dtype=np.float64).reshape(-1, len(deployment.class_names)),
-                deployment.class_names,
+            result = binary_metrics(
+                rows.actuals, rows.predictions, positive_label=deployment.class_names[1]
             )
+        else:
+            result = multiclass_metrics(rows.actuals, rows.predictions, deployment.class_names)
     except ConfigError:  # e.g. probabilities outside [0, 1]
-        return len(predictions), {}
+        return len(rows), {}
     values = {k: v for k, v in result.to_dict().items() if k not in _DROP}
-    return len(predictions), values
+    return len(rows), values
 
 
 def accuracy_report(
@@ -94,22 +70,14 @@ def accuracy_report(
     ``status`` judges the deployment's accuracy metric against its reference (see
     :mod:`spoolwatch.server.accuracy_status`): the worst of the whole period and its buckets.
     """
-    rows, waiting, orphans = _joined(store, deployment, period, model_id)
+    rows, backlog = _joined(store, deployment, period, model_id)
     size, metrics = compute_accuracy(deployment, rows)
-    by_bucket: dict[int, list[Any]] = {}
-    for row in rows:
-        by_bucket.setdefault(period.bucket_of(row.predicted_at // 3600 * 3600), []).append(row)
     starts = list(period.buckets())
-    judged = judge_rows(
-        store,
-        deployment,
-        settings or ServerSettings(),
-        rows,
-        [by_bucket.get(s, []) for s in starts],
-    )
+    by_bucket = _buckets(rows, period, starts)
+    judged = judge_rows(store, deployment, settings or ServerSettings(), rows, by_bucket)
     buckets = []
     for index, start in enumerate(starts):
-        n, values = compute_accuracy(deployment, by_bucket.get(start, []))
+        n, values = compute_accuracy(deployment, by_bucket[index])
         status = judged[1][index].status.value if judged else "unknown"
         buckets.append(
             {
@@ -130,13 +98,20 @@ def accuracy_report(
         "period": period.period(),
         "targetType": deployment.target_type,
         "sampleSize": size,
-        "predictionsWithoutActuals": waiting,
-        "actualsWithoutPredictions": orphans,
+        "predictionsWithoutActuals": backlog.waiting,
+        "actualsWithoutPredictions": backlog.orphans,
         "metric": judged[0].metric if judged else None,
         "status": judged[0].status.value if judged else "unknown",
         "metrics": shown,
         "buckets": buckets,
     }
+
+
+def _buckets(rows: JoinedRows, period: QueryPeriod, starts: list[int]) -> list[JoinedRows]:
+    """The rows of each bucket (``starts``), by the hour of their prediction."""
+    hours = rows.predicted_at // 3600 * 3600
+    keys = period.start + (hours - period.start) // period.bucket * period.bucket
+    return [rows.subset(keys == start) for start in starts]
 
 
 Aggregation = Literal["sum", "mean", "last"]

@@ -20,6 +20,12 @@ from spoolwatch.monitoring.custom import CustomMetricAggregate
 from spoolwatch.monitoring.health import ServiceHealth
 from spoolwatch.records.timestamps import parse_timestamp
 from spoolwatch.store import schema
+from spoolwatch.store.accuracy import (
+    PredictionRow,
+    fold_actual_rows,
+    fold_prediction_rows,
+    prediction_rows,
+)
 from spoolwatch.store.deployments import Deployment
 from spoolwatch.store.drift_folding import DriftFold
 from spoolwatch.store.upsert import upsert
@@ -116,7 +122,8 @@ def fold_prediction_inputs(
     cache: dict[str, int] = {}
     drift = DriftFold(deployment)
     total_rows = 0
-    accuracy: list[dict[str, Any]] = []
+    accuracy: list[PredictionRow] = []
+    seconds: dict[str, int] = {}
     for position, item in enumerate(items):
         key = (item.get("modelId") or deployment.model_id, hour_of(item["timestamp"], cache))
         if skip_drift:
@@ -127,57 +134,21 @@ def fold_prediction_inputs(
         else:
             total_rows += drift.add(key, item, f"data.{position}")
         if not skip_accuracy and item.get("associationIds") and item.get("predictions"):
-            accuracy.extend(_accuracy_rows(deployment, key, item))
+            stamp = item["timestamp"]
+            at = seconds.get(stamp)
+            if at is None:
+                at = seconds[stamp] = int(epoch_of(stamp))
+            accuracy.extend(prediction_rows(deployment, key[0], at, item))
     drift.store(conn)
-    upsert(conn, schema.accuracy_rows, accuracy, replace=("model_id", "predicted_at", "prediction"))
+    fold_prediction_rows(conn, deployment.id, accuracy)
     return total_rows
-
-
-def _accuracy_rows(
-    deployment: Deployment, key: tuple[str, int], item: Mapping[str, Any]
-) -> list[dict[str, Any]]:
-    model_id, _hour = key
-    at = int(epoch_of(item["timestamp"]))
-    names = item.get("classNames")
-    predictions = item["predictions"]
-    if names and deployment.class_names and list(names) != list(deployment.class_names):
-        # Store probabilities in the deployment's class order so rows compare.
-        order = [names.index(c) if c in names else None for c in deployment.class_names]
-        predictions = [[row[i] if i is not None else 0.0 for i in order] for row in predictions]
-    return [
-        {
-            "deployment_id": deployment.id,
-            "association_id": str(association_id),
-            "model_id": model_id,
-            "predicted_at": at,
-            "prediction": orjson.dumps(prediction).decode(),
-        }
-        for association_id, prediction in zip(item["associationIds"], predictions, strict=True)
-    ]
 
 
 def fold_actuals(
     conn: Connection, deployment: Deployment, items: Sequence[Mapping[str, Any]]
 ) -> int:
     """Store actuals by association id (joined with predictions whichever came first)."""
-    rows = []
-    for item in items:
-        timestamp = item.get("timestamp")
-        try:
-            at = int(epoch_of(timestamp)) if isinstance(timestamp, str) else None
-        except ValueError:
-            at = None
-        rows.append(
-            {
-                "deployment_id": deployment.id,
-                "association_id": str(item["associationId"]),
-                "actual": orjson.dumps(item["actualValue"]).decode(),
-                "actual_at": at,
-                "was_acted_on": item.get("wasActedOn"),
-            }
-        )
-    upsert(conn, schema.accuracy_rows, rows, replace=("actual", "actual_at", "was_acted_on"))
-    return len(rows)
+    return fold_actual_rows(conn, deployment.id, items)
 
 
 def fold_custom_metric(

@@ -54,11 +54,23 @@ def _deployment_accuracy(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE deployments ADD COLUMN accuracy TEXT"))
 
 
+def _compact_accuracy(conn: Connection) -> None:
+    # Imported here: the conversion needs the deployments module, which imports the store.
+    from spoolwatch.store.accuracy_migration import compact_accuracy_rows
+
+    compact_accuracy_rows(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema: tokens, deployments, hourly aggregates, events, fleet", _initial),
     Migration(2, "indexes for dedupe pruning, accuracy and events by time", _indexes),
     Migration(
         3, "per-deployment accuracy settings (deployments.accuracy, JSON)", _deployment_accuracy
+    ),
+    Migration(
+        4,
+        "compact accuracy rows: predictions and actuals as numbers, not JSON",
+        _compact_accuracy,
     ),
 )
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     Float,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -126,7 +127,8 @@ drift_hourly = Table(
     Column("aggregate", Text, nullable=False),
 )
 
-#: Predictions and actuals joined by association id, whichever arrives first.
+#: Predictions and actuals joined by association id, whichever arrives first, in compact
+#: form (see :mod:`spoolwatch.store.accuracy`; migration 4 converted the JSON columns).
 accuracy_rows = Table(
     "accuracy_rows",
     metadata,
@@ -134,8 +136,12 @@ accuracy_rows = Table(
     Column("association_id", String(200), primary_key=True),
     Column("model_id", String(64), nullable=True),
     Column("predicted_at", BigInteger, nullable=True),  # Unix seconds
-    Column("prediction", Text, nullable=True),  # JSON: number, label or class probabilities
-    Column("actual", Text, nullable=True),  # JSON number or label
+    # Regression value, or a binary model's probability of class_names[1].
+    Column("predicted_value", Float, nullable=True),
+    # Multiclass probabilities in the deployment's class order, little-endian float64.
+    Column("probabilities", LargeBinary, nullable=True),
+    Column("actual_label", Text, nullable=True),  # the actual as text; set for every actual
+    Column("actual_value", Float, nullable=True),  # the actual when it is a number
     Column("actual_at", BigInteger, nullable=True),
     Column("was_acted_on", Boolean, nullable=True),
 )
