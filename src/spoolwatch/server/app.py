@@ -37,6 +37,7 @@ from spoolwatch.server.auth import TokenChecker, require_token
 from spoolwatch.server.ingestion import Ingestor, IngestResult
 from spoolwatch.server.limits import BodyLimit, NulGuard
 from spoolwatch.server.settings import ServerSettings
+from spoolwatch.server.writer import IngestWriter
 from spoolwatch.store.base import Store, StoreUnavailable, open_store
 
 __all__ = ["API_MINOR_VERSION", "create_app"]
@@ -53,7 +54,8 @@ def create_app(
     """The service over ``store`` (a :class:`Store`, a database URL, or ``settings.db_url``).
 
     The store is migrated when opened here. ``app.state`` holds ``store``, ``settings``,
-    ``ingestor`` (:class:`~spoolwatch.server.ingestion.Ingestor`), ``alerts``, ``counters``
+    ``ingestor`` (:class:`~spoolwatch.server.ingestion.Ingestor`), ``writer`` (its
+    group-commit :class:`~spoolwatch.server.writer.IngestWriter`), ``alerts``, ``counters``
     and ``fleet_reader`` (``None`` without a serverless fleet) for routers mounted on top.
     """
     settings = settings or ServerSettings()
@@ -66,9 +68,13 @@ def create_app(
         counters.ingested(result)
         alerts.consider(result)
 
+    ingestor = Ingestor(store, cache_seconds=settings.cache_seconds, on_ingested=after_ingest)
+    writer = IngestWriter(ingestor)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        writer.close()
         alerts.close()
 
     app = FastAPI(
@@ -82,9 +88,8 @@ def create_app(
     app.state.token_checker = (
         TokenChecker(store, cache_seconds=settings.cache_seconds) if settings.auth else None
     )
-    app.state.ingestor = Ingestor(
-        store, cache_seconds=settings.cache_seconds, on_ingested=after_ingest
-    )
+    app.state.ingestor = ingestor
+    app.state.writer = writer
     app.state.alerts = alerts
     app.state.counters = counters
     app.state.fleet_reader = (
