@@ -145,8 +145,11 @@ async def _invalid_request(_request: Request, exc: RequestValidationError) -> JS
     return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
 
 
-def version() -> dict[str, Any]:
-    """The API version, shaped like DataRobot's (its clients check ``major``/``minor``)."""
+async def version() -> dict[str, Any]:
+    """The API version, shaped like DataRobot's (its clients check ``major``/``minor``).
+
+    Asynchronous: it needs no thread, so it answers even when every worker thread is busy.
+    """
     return {"major": 2, "minor": API_MINOR_VERSION, "versionString": f"2.{API_MINOR_VERSION}"}
 
 
