@@ -80,12 +80,25 @@ class IngestWriter:
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._stats = GroupStats()
+        self._committing = 0
 
     @property
     def stats(self) -> GroupStats:
         """How many groups and requests were committed so far."""
         with self._ready:
             return self._stats
+
+    @property
+    def waiting(self) -> int:
+        """Requests checked and waiting for the next group."""
+        with self._ready:
+            return len(self._waiting)
+
+    @property
+    def committing(self) -> int:
+        """Requests in the group being folded right now (0 when the writer is idle)."""
+        with self._ready:
+            return self._committing
 
     def submit(
         self,
@@ -187,6 +200,7 @@ class IngestWriter:
                     break
                 group.append(self._waiting.popleft())
                 items += size
+            self._committing = len(group)
             return group
 
     def _run(self) -> None:
@@ -205,6 +219,7 @@ class IngestWriter:
                 else:
                     job.future.set_result(outcome)
             with self._ready:
+                self._committing = 0
                 self._stats = GroupStats(
                     self._stats.groups + 1,
                     self._stats.requests + len(group),
