@@ -7,9 +7,12 @@ the dashboard pages. OpenAPI at ``/docs``.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
+import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -40,12 +43,30 @@ from spoolwatch.server.settings import ServerSettings
 from spoolwatch.server.writer import IngestWriter
 from spoolwatch.store.base import Store, StoreUnavailable, open_store
 
-__all__ = ["API_MINOR_VERSION", "create_app"]
+__all__ = ["API_MINOR_VERSION", "SETTINGS_ENV", "app_from_environment", "create_app"]
 
 logger = logging.getLogger(__name__)
 
 #: Reported by ``GET /api/v2/version/``; DataRobot's clients need at least 2.31.
 API_MINOR_VERSION = 33
+
+#: The environment variable ``spoolwatch serve --workers N`` hands its settings over in.
+SETTINGS_ENV = "SPOOLWATCH_SERVE_SETTINGS"
+
+
+def settings_to_env(settings: ServerSettings) -> str:
+    """``settings`` as the JSON text :func:`app_from_environment` reads."""
+    return json.dumps(dataclasses.asdict(settings))
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``spoolwatch serve --workers N`` (a uvicorn factory).
+
+    The settings come from :data:`SETTINGS_ENV`; the store was migrated by the parent, so
+    workers starting together never race to migrate it.
+    """
+    settings = ServerSettings(**json.loads(os.environ[SETTINGS_ENV]))
+    return create_app(open_store(settings.db_url, migrate_schema=False), settings=settings)
 
 
 def create_app(
