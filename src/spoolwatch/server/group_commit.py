@@ -27,6 +27,32 @@ for :class:`~spoolwatch.errors.InvalidRecord`) and the group is folded again wit
 rolled-back attempt leaves nothing behind, so a failed request never changes what its
 neighbours see, and neighbours never lose a record to a request that did not commit. A store
 outage fails every request of the group with :class:`StoreUnavailable`.
+
+**Large bodies are folded in slices.** A request of more than ``slice_items`` items
+(:meth:`PreparedRequest.sliced`) folds at most that many per group, each group its own
+transaction, and is answered only after the group that folds its last slice committed; the
+writer puts it back at the front of its queue between slices, so other requests' groups
+commit in between and no request holds the writer for seconds. What makes this exact is a
+*progress row*, the request's Idempotency-Key row (or, without a key, a key derived from
+its path and record ids; with neither, nothing could recognise a retry, so a fresh one):
+while slices remain it says ``status`` 102 and how many items and rows are folded, written
+in the same transaction as the slice. A request whose key holds a progress row resumes from
+there, so:
+
+- a service killed between slices loses nothing and folds nothing twice: the agent's retry
+  (same key or same record ids) resumes after the last committed slice;
+- copies of one request in flight together (a retry that overtook a slow first attempt, in
+  this process or another) read the progress under the deployment's lock and cooperate:
+  each transaction folds the next slice, whichever copy it belongs to, and every copy is
+  answered once the last one committed;
+- for kinds with one item per record, each slice also stores its records' ids, so a retry
+  merged differently (another key, a superset of the records) still drops exactly the items
+  already folded; for the others (custom-metric buckets, actuals) the record ids are stored
+  with the last slice, as for a request folded whole;
+- a slice refused while folding (a value that cannot be binned) answers the request with
+  its 422 and leaves the slices before it folded, with their record ids: the agent, which
+  then sends the request's records one by one to find the bad one, finds those records
+  known and folds none of them twice.
 """
 
 from __future__ import annotations
