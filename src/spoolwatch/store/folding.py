@@ -18,8 +18,8 @@ import orjson
 from sqlalchemy import Connection, Table, and_, case, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from spoolwatch.errors import ConfigError, InvalidRecord
-from spoolwatch.monitoring.baseline import Baseline, FeatureBaseline
+from spoolwatch.errors import ConfigError
+from spoolwatch.monitoring.baseline import Baseline
 from spoolwatch.monitoring.custom import CustomMetricAggregate
 from spoolwatch.monitoring.health import ServiceHealth
 from spoolwatch.monitoring.histogram import DriftAggregate, merge_counts
@@ -27,6 +27,7 @@ from spoolwatch.monitoring.prediction import class_counts_from_mass, prediction_
 from spoolwatch.records.timestamps import parse_timestamp
 from spoolwatch.store import schema
 from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.drift_columns import PendingColumns
 
 __all__ = [
     "fold_actuals",
@@ -138,47 +139,14 @@ def fold_service_stats(
 
 
 class _DriftGroup:
-    __slots__ = ("aggregate", "pending", "prediction_rows", "prediction_sum", "rows")
+    __slots__ = ("aggregate", "columns", "prediction_rows", "prediction_sum", "rows")
 
     def __init__(self) -> None:
         self.aggregate = DriftAggregate()
+        self.columns = PendingColumns(self.aggregate)  # binned together by _store_drift
         self.rows = 0
         self.prediction_rows = 0
         self.prediction_sum = 0.0
-        # Feature columns waiting to be binned: (baseline, values, field), in body order.
-        self.pending: list[tuple[FeatureBaseline, list[Any], str]] = []
-
-    def bin_pending(self) -> None:
-        """Bin the waiting columns, each feature's columns joined into one call (binning
-        is per-call bound: a group of small items costs what one large item costs)."""
-        joined: dict[str, tuple[FeatureBaseline, list[Any]]] = {}
-        for feature, values, _field in self.pending:
-            joined.setdefault(feature.name, (feature, []))[1].extend(values)
-        try:
-            counts = {name: f.bin_counts(values) for name, (f, values) in joined.items()}
-        except (TypeError, ValueError):
-            counts = self._bin_one_by_one()
-        for name, feature_counts in counts.items():
-            previous = self.aggregate.features.get(name)
-            self.aggregate.features[name] = (
-                feature_counts if previous is None else merge_counts(previous, feature_counts)
-            )
-        self.pending = []
-
-    def _bin_one_by_one(self) -> dict[str, Any]:
-        """Bin column by column, to name the first one that cannot be binned."""
-        counts: dict[str, Any] = {}
-        for feature, values, field in self.pending:
-            try:
-                one = feature.bin_counts(values)
-            except (TypeError, ValueError):
-                # Nested lists or objects cannot be binned; the whole request is refused.
-                raise InvalidRecord(
-                    f"{field}: values must be numbers, strings, booleans or null", field=field
-                ) from None
-            previous = counts.get(feature.name)
-            counts[feature.name] = one if previous is None else merge_counts(previous, one)
-        return counts
 
 
 def _target_counts(
@@ -215,22 +183,8 @@ def _add_features(
 ) -> None:
     for index, column in enumerate(features):
         feature = baseline.features.get(column["name"])
-        if feature is None:  # not in the training data: not monitored
-            continue
-        values = column["values"]
-        if values and isinstance(values[0], list):
-            # Bin now: a rectangular nested column fails binning alone, but would pass
-            # joined to flat ones (as NaN). Any other column bins the same joined or alone.
-            single = _DriftGroup()
-            single.pending.append((feature, values, f"{where}.features.{index}.values"))
-            single.bin_pending()
-            previous = group.aggregate.features.get(feature.name)
-            counts = single.aggregate.features[feature.name]
-            group.aggregate.features[feature.name] = (
-                counts if previous is None else merge_counts(previous, counts)
-            )
-            continue
-        group.pending.append((feature, values, f"{where}.features.{index}.values"))
+        if feature is not None:  # a feature the training data lacks is not monitored
+            group.columns.add(feature, column["values"], f"{where}.features.{index}.values")
 
 
 def _fold_drift_item(
@@ -316,7 +270,7 @@ def _store_drift(
     if not groups:
         return
     for group in groups.values():
-        group.bin_pending()
+        group.columns.flush()
     t = schema.drift_hourly
     found = conn.execute(
         select(t).where(
