@@ -261,3 +261,23 @@ def test_copies_of_a_sliced_request_cooperate_and_fold_each_slice_once(store: St
     assert all(r.status == 202 for r in results)
     assert _totals(store)[:2] == (46, 145)
     assert writer.stats.groups >= 5  # slices of 10 items in groups of at most 15 items
+
+
+def test_item_refused_in_a_later_slice_is_named_at_its_position_in_the_body(
+    store: Store,
+) -> None:
+    _deployment(store)
+    ingestor = Ingestor(store, slice_items=10)
+    items = [_inputs(1)["data"][0] for _ in range(25)]
+    items[13] = _inputs(1, color=["nested"])["data"][0]
+    with pytest.raises(IngestError) as caught:
+        ingestor.ingest(
+            IngestKind.PREDICTION_INPUTS,
+            DEP,
+            {"data": items},
+            record_ids=[f"p{i}" for i in range(25)],
+        )
+    detail = caught.value.detail[0]
+    assert detail["loc"] == ["body", "data", 13, "features", 1, "values"]
+    assert detail["msg"].startswith("data.13.features.1.values:")
+    assert _totals(store)[2] == 10  # the first slice stays folded, its records remembered

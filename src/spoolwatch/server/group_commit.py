@@ -194,16 +194,22 @@ def _fold_plans(conn: Connection, plans: list[Plan], alone: set[int]) -> None:
         except Exception as exc:  # the request (or set) is singled out below
             if len(members) > 1:
                 raise _Refold({p.index for p in members}, {}) from exc
-            raise _Refold(set(), {members[0].index: _as_answer(exc)}) from exc
+            raise _Refold(set(), {members[0].index: _as_answer(exc, members[0])}) from exc
 
 
-def _as_answer(exc: Exception) -> BaseException:
+def _as_answer(exc: Exception, plan: Plan) -> BaseException:
     if isinstance(exc, InvalidRecord):
         # Found while folding (the attempt is rolled back): name the field like a
-        # validation error.
+        # validation error, at the item's position in the body as sent.
         parts = exc.field.split(".") if exc.field else []
         loc: list[str | int] = ["body", *(int(p) if p.isdigit() else p for p in parts)]
-        return IngestError(422, [{"loc": loc, "msg": str(exc), "type": "value_error"}])
+        message = str(exc)
+        positions = plan.positions
+        if positions is not None and len(loc) > 2 and isinstance(loc[2], int):
+            if loc[2] < len(positions):
+                loc[2] = positions[loc[2]]
+            message = message.replace(exc.field or "", ".".join(map(str, loc[1:])), 1)
+        return IngestError(422, [{"loc": loc, "msg": message, "type": "value_error"}])
     logger.error("folding a request failed", exc_info=exc)
     return exc
 

@@ -58,6 +58,9 @@ class Plan:
     done: int = 0  # items folded once this group commits (slices)
     finished: bool = True  # whether this group folds its last items
     result: IngestResult | None = None
+    #: The body position of each item folded (``None``: the same as in ``request``), so an
+    #: error found while folding names the item as the client sent it.
+    positions: list[int] | None = None
 
 
 @dataclass(slots=True)
@@ -127,16 +130,18 @@ def _plan_one(
     end = min(start + slice_items, total) if request.progress_key is not None else total
     finished = end >= total
     if request.items_by_record():
-        pairs = list(zip(request.items, request.record_ids, strict=True))[start:end]
         kept = []
-        for item, record_id in pairs:
+        for position in range(start, end):
+            record_id = request.record_ids[position]
             if record_id not in claimed:
                 claimed.add(record_id)
-                kept.append((item, record_id))
+                kept.append(position)
         if not kept and not start and finished:
             return None
-        trimmed = request.with_items([item for item, _ in kept])
-        return Plan(index, trimmed, [r for _, r in kept], done=end, finished=finished)
+        trimmed = request.with_items([request.items[p] for p in kept])
+        ids = [request.record_ids[p] for p in kept]
+        positions = None if len(kept) == total else kept
+        return Plan(index, trimmed, ids, done=end, finished=finished, positions=positions)
     unique = list(dict.fromkeys(request.record_ids))
     new = [r for r in unique if r not in claimed]
     if unique and not new and not start:
@@ -153,4 +158,7 @@ def _plan_one(
         new = []  # remembered with the last slice: a retry before then resumes by progress
     if start or not finished:
         request = request.with_items(request.items[start:end])
+        return Plan(
+            index, request, new, done=end, finished=finished, positions=list(range(start, end))
+        )
     return Plan(index, request, new, done=end, finished=finished)
