@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import typer
 
@@ -61,6 +62,13 @@ def serve(
         min=1,
         help="Serverless fleet: lease slots (default 10).",
     ),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        help="Service processes sharing the port (PostgreSQL only): each folds with its own "
+        "group-commit writer; the per-deployment lock keeps totals exact.",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Run the monitoring service: DataRobot ingestion API, queries, dashboard, /metrics."""
@@ -69,7 +77,7 @@ def serve(
     try:
         import uvicorn
 
-        from spoolwatch.server.app import create_app
+        from spoolwatch.server.app import SETTINGS_ENV, create_app, settings_to_env
 
         settings = ServerSettings.from_env(
             db_url=db,
@@ -81,16 +89,49 @@ def serve(
             fleet_table=fleet_table,
             fleet_target_concurrency=fleet_target_concurrency,
         )
-        app = create_app(settings=settings)
+        if workers > 1:
+            store_url = _check_workers(settings, workers)
+        else:
+            app = create_app(settings=settings)
+            store_url = app.state.store.url
     except ImportError as exc:
         fail(f"the service needs its extra: pip install 'spoolwatch[server]' ({exc.name})")
     except (ConfigError, SpoolwatchError) as exc:
         fail(str(exc))
-    store_url = app.state.store.url
     console.print(f"spoolwatch service on http://{host}:{port}  (store: {store_url})")
     console.print(f"API docs: http://{host}:{port}/docs   dashboard: http://{host}:{port}/")
     if settings.fleet_configured:
         console.print(f"serverless fleet: table {settings.fleet_table} (agents page)")
     if no_auth:
         console.print("[yellow]authentication is off (--no-auth)[/]")
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        return
+    console.print(f"{workers} service processes")
+    # Worker processes build their own app from the settings passed in the environment.
+    os.environ[SETTINGS_ENV] = settings_to_env(settings)
+    uvicorn.run(
+        "spoolwatch.server.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level=log_level,
+    )
+
+
+def _check_workers(settings: ServerSettings, workers: int) -> str:
+    """Migrate the store once, before the workers open it; refuse SQLite."""
+    from spoolwatch.store.base import open_store
+    from spoolwatch.store.engine import normalise_url
+
+    if not normalise_url(settings.db_url).startswith("postgresql"):
+        raise ConfigError(
+            f"--workers {workers} needs PostgreSQL (--db postgresql://...): SQLite has one "
+            "writer at a time, which one process with group commit already keeps busy"
+        )
+    store = open_store(settings.db_url)
+    try:
+        return store.url
+    finally:
+        store.close()

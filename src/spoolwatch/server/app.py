@@ -7,9 +7,12 @@ the dashboard pages. OpenAPI at ``/docs``.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
+import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,14 +40,33 @@ from spoolwatch.server.auth import TokenChecker, require_token
 from spoolwatch.server.ingestion import Ingestor, IngestResult
 from spoolwatch.server.limits import BodyLimit, NulGuard
 from spoolwatch.server.settings import ServerSettings
+from spoolwatch.server.writer import IngestWriter
 from spoolwatch.store.base import Store, StoreUnavailable, open_store
 
-__all__ = ["API_MINOR_VERSION", "create_app"]
+__all__ = ["API_MINOR_VERSION", "SETTINGS_ENV", "app_from_environment", "create_app"]
 
 logger = logging.getLogger(__name__)
 
 #: Reported by ``GET /api/v2/version/``; DataRobot's clients need at least 2.31.
 API_MINOR_VERSION = 33
+
+#: The environment variable ``spoolwatch serve --workers N`` hands its settings over in.
+SETTINGS_ENV = "SPOOLWATCH_SERVE_SETTINGS"
+
+
+def settings_to_env(settings: ServerSettings) -> str:
+    """``settings`` as the JSON text :func:`app_from_environment` reads."""
+    return json.dumps(dataclasses.asdict(settings))
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``spoolwatch serve --workers N`` (a uvicorn factory).
+
+    The settings come from :data:`SETTINGS_ENV`; the store was migrated by the parent, so
+    workers starting together never race to migrate it.
+    """
+    settings = ServerSettings(**json.loads(os.environ[SETTINGS_ENV]))
+    return create_app(open_store(settings.db_url, migrate_schema=False), settings=settings)
 
 
 def create_app(
@@ -53,7 +75,8 @@ def create_app(
     """The service over ``store`` (a :class:`Store`, a database URL, or ``settings.db_url``).
 
     The store is migrated when opened here. ``app.state`` holds ``store``, ``settings``,
-    ``ingestor`` (:class:`~spoolwatch.server.ingestion.Ingestor`), ``alerts``, ``counters``
+    ``ingestor`` (:class:`~spoolwatch.server.ingestion.Ingestor`), ``writer`` (its
+    group-commit :class:`~spoolwatch.server.writer.IngestWriter`), ``alerts``, ``counters``
     and ``fleet_reader`` (``None`` without a serverless fleet) for routers mounted on top.
     """
     settings = settings or ServerSettings()
@@ -66,9 +89,13 @@ def create_app(
         counters.ingested(result)
         alerts.consider(result)
 
+    ingestor = Ingestor(store, cache_seconds=settings.cache_seconds, on_ingested=after_ingest)
+    writer = IngestWriter(ingestor)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        writer.close()
         alerts.close()
 
     app = FastAPI(
@@ -82,9 +109,8 @@ def create_app(
     app.state.token_checker = (
         TokenChecker(store, cache_seconds=settings.cache_seconds) if settings.auth else None
     )
-    app.state.ingestor = Ingestor(
-        store, cache_seconds=settings.cache_seconds, on_ingested=after_ingest
-    )
+    app.state.ingestor = ingestor
+    app.state.writer = writer
     app.state.alerts = alerts
     app.state.counters = counters
     app.state.fleet_reader = (
@@ -140,8 +166,11 @@ async def _invalid_request(_request: Request, exc: RequestValidationError) -> JS
     return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
 
 
-def version() -> dict[str, Any]:
-    """The API version, shaped like DataRobot's (its clients check ``major``/``minor``)."""
+async def version() -> dict[str, Any]:
+    """The API version, shaped like DataRobot's (its clients check ``major``/``minor``).
+
+    Asynchronous: it needs no thread, so it answers even when every worker thread is busy.
+    """
     return {"major": 2, "minor": API_MINOR_VERSION, "versionString": f"2.{API_MINOR_VERSION}"}
 
 

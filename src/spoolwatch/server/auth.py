@@ -12,6 +12,7 @@ import threading
 import time
 
 from fastapi import HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 
 from spoolwatch.store.base import Store
 from spoolwatch.store.tokens import hash_token, token_is_valid
@@ -43,14 +44,22 @@ class TokenChecker:
         self._cache: dict[str, tuple[float, bool]] = {}
         self._lock = threading.Lock()
 
-    def is_valid(self, token: str) -> bool:
-        """Look the token up (cached for :attr:`cache_seconds`)."""
+    def cached(self, token: str) -> bool | None:
+        """The cached answer for the token, or ``None`` when it must be looked up."""
         key = hash_token(token)
-        now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < self.cache_seconds:
+        if hit is not None and time.monotonic() - hit[0] < self.cache_seconds:
             return hit[1]
+        return None
+
+    def is_valid(self, token: str) -> bool:
+        """Look the token up (cached for :attr:`cache_seconds`)."""
+        hit = self.cached(token)
+        if hit is not None:
+            return hit
+        key = hash_token(token)
+        now = time.monotonic()
         valid = token_is_valid(self.store, token)
         with self._lock:
             if len(self._cache) > 10_000:
@@ -59,8 +68,12 @@ class TokenChecker:
         return valid
 
 
-def require_token(request: Request) -> None:
-    """FastAPI dependency: 401 with ``WWW-Authenticate: Bearer`` unless the token is valid."""
+async def require_token(request: Request) -> None:
+    """FastAPI dependency: 401 with ``WWW-Authenticate: Bearer`` unless the token is valid.
+
+    Asynchronous so that a cached token costs no trip through the thread pool (which reads
+    need); only a lookup in the store runs there.
+    """
     checker: TokenChecker | None = request.app.state.token_checker
     if checker is None:  # --no-auth on a loopback address
         return
@@ -74,7 +87,10 @@ def require_token(request: Request) -> None:
             else "malformed Authorization header: expected 'Bearer <token>'"
         )
         raise HTTPException(status_code=401, detail=message, headers=_CHALLENGE)
-    if not checker.is_valid(token):
+    valid = checker.cached(token)
+    if valid is None:
+        valid = await run_in_threadpool(checker.is_valid, token)
+    if not valid:
         raise HTTPException(
             status_code=401, detail="invalid or revoked API token", headers=_CHALLENGE
         )

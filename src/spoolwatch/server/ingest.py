@@ -1,6 +1,7 @@
 """DataRobot's ingestion endpoints: the agent (ours or DataRobot's library) posts here.
 
-Every route answers 202 like DataRobot; actuals add ``Location: <base>/api/v2/status/<id>/``,
+Every route answers 202 like DataRobot, once the request's group commit committed (see
+:mod:`spoolwatch.server.writer`); actuals add ``Location: <base>/api/v2/status/<id>/``,
 which answers 303 (done). A repeated ``Idempotency-Key`` replays the first answer without
 folding again; ``X-Spoolwatch-Record-Ids`` (comma-separated record ids) lets the store drop
 records it already has.
@@ -8,19 +9,19 @@ records it already has.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from spoolwatch.server import schemas
 from spoolwatch.server.auth import require_token
-from spoolwatch.server.ingestion import IngestError, IngestKind, Ingestor
-from spoolwatch.store import schema as tables
+from spoolwatch.server.ingestion import IngestError, IngestKind
+from spoolwatch.server.writer import IngestWriter
 from spoolwatch.store.base import Store
+from spoolwatch.store.ingest_log import status_job_deployment
 
 __all__ = ["BODY_SCHEMAS", "router"]
 
@@ -57,17 +58,20 @@ def _record_ids(request: Request) -> list[str]:
 async def _ingest(
     request: Request, kind: IngestKind, deployment_id: str | None, metric_id: str | None = None
 ) -> Response:
-    ingestor: Ingestor = request.app.state.ingestor
+    # The group-commit writer folds this request with whatever else is waiting; the event
+    # loop's thread pool stays free for reads.
+    writer: IngestWriter = request.app.state.writer
     body = await request.body()
     try:
-        result = await run_in_threadpool(
-            ingestor.ingest,
-            kind,
-            deployment_id,
-            body,
-            metric_id=metric_id,
-            idempotency_key=request.headers.get("idempotency-key") or None,
-            record_ids=_record_ids(request),
+        result = await asyncio.wrap_future(
+            writer.submit(
+                kind,
+                deployment_id,
+                body,
+                metric_id=metric_id,
+                idempotency_key=request.headers.get("idempotency-key") or None,
+                record_ids=_record_ids(request),
+            )
         )
     except IngestError as exc:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
@@ -158,9 +162,7 @@ def upload_status(request: Request, status_id: str) -> Response:
     folded before the 202 is sent)."""
     store: Store = request.app.state.store
     with store.read() as conn:
-        row = conn.execute(
-            select(tables.status_jobs.c.deployment_id).where(tables.status_jobs.c.id == status_id)
-        ).first()
-    if row is None:
+        deployment_id = status_job_deployment(conn, status_id)
+    if deployment_id is None:
         return JSONResponse({"detail": f"status {status_id} not found"}, status_code=404)
-    return RedirectResponse(f"/api/v2/deployments/{row[0]}/accuracy/", status_code=303)
+    return RedirectResponse(f"/api/v2/deployments/{deployment_id}/accuracy/", status_code=303)

@@ -23,6 +23,7 @@ from spoolwatch.monitoring.health import ServiceHealth
 from spoolwatch.server.auth import require_token
 from spoolwatch.server.fleet import fleet_state
 from spoolwatch.server.ingestion import IngestResult
+from spoolwatch.server.writer import GroupStats
 from spoolwatch.store import schema as tables
 from spoolwatch.store.base import Store
 from spoolwatch.store.deployments import list_deployments
@@ -94,7 +95,30 @@ def _hour_health(store: Store, hour: int) -> dict[str, ServiceHealth]:
     return out
 
 
-def render(store: Store, counters: Counters, stale_seconds: float) -> str:
+def _group_metrics(w: _Writer, groups: GroupStats) -> None:
+    w.metric(
+        "spoolwatch_ingest_groups_total",
+        "counter",
+        "Group-commit transactions of the ingestion writer.",
+        [({}, groups.groups)],
+    )
+    w.metric(
+        "spoolwatch_ingest_group_requests_total",
+        "counter",
+        "Requests folded by group commits (a sliced request once per slice).",
+        [({}, groups.requests)],
+    )
+    w.metric(
+        "spoolwatch_ingest_group_largest",
+        "gauge",
+        "Requests in the largest group commit so far.",
+        [({}, groups.largest)],
+    )
+
+
+def render(
+    store: Store, counters: Counters, stale_seconds: float, groups: GroupStats | None = None
+) -> str:
     """The exposition text."""
     w = _Writer()
     with counters._lock:
@@ -115,6 +139,8 @@ def render(store: Store, counters: Counters, stale_seconds: float) -> str:
     w.metric(
         "spoolwatch_heartbeats_total", "counter", "Agent heartbeats received.", [({}, heartbeats)]
     )
+    if groups is not None:
+        _group_metrics(w, groups)
     hour = int(time.time()) // 3600 * 3600
     health = _hour_health(store, hour)
     deployments = list_deployments(store)
@@ -169,6 +195,10 @@ async def get_metrics(request: Request) -> PlainTextResponse:
     """Prometheus text exposition format 0.0.4."""
     state = request.app.state
     text = await run_in_threadpool(
-        render, state.store, state.counters, state.settings.agent_stale_seconds
+        render,
+        state.store,
+        state.counters,
+        state.settings.agent_stale_seconds,
+        state.writer.stats,
     )
     return PlainTextResponse(text, media_type=CONTENT_TYPE)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, text
@@ -82,6 +82,12 @@ class Store:
         """Serialise writers of one deployment until the transaction ends (PostgreSQL)."""
         if self.dialect == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:d))"), {"d": deployment_id})
+
+    def lock_deployments(self, conn: Connection, deployment_ids: Iterable[str]) -> None:
+        """Lock several deployments, in sorted order: two transactions that lock
+        overlapping sets always lock them in the same order, so they cannot deadlock."""
+        for deployment_id in sorted(set(deployment_ids)):
+            self.lock_deployment(conn, deployment_id)
 
     def close(self) -> None:
         """Release the connection pool."""

@@ -1,7 +1,8 @@
 """Record ids the store has ingested: what lets a redelivered record be dropped by id.
 
 Ingestion writes one row per new record id in the same transaction as the fold
-(:mod:`spoolwatch.server.ingestion`); rows older than the dedupe retention are pruned.
+(:func:`spoolwatch.store.ingest_log.remember_record_ids`, called by the service's group
+commit); rows older than the dedupe retention are pruned.
 """
 
 from __future__ import annotations
