@@ -25,8 +25,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 from urllib.parse import quote
 
@@ -279,7 +281,7 @@ def merge_pieces(
             continue
         key = (piece.path, piece.head, piece.tail)
         group = open_groups.get(key)
-        piece_size = sum(len(i) + 1 for i in piece.items)
+        piece_size = sum(map(len, piece.items)) + len(piece.items)
         if group is not None and (
             len(group.members) >= max_records or group.size + piece_size > max_bytes
         ):
@@ -290,7 +292,7 @@ def merge_pieces(
         group.members.append((index, piece))
         group.size += piece_size
     built.extend((g.members[0][0], _build(g.members)) for g in open_groups.values())
-    built.sort(key=lambda entry: entry[0])
+    built.sort(key=_INDEX)
     return [request for _, request in built]
 
 
@@ -305,13 +307,28 @@ class _Group:
 
 
 def _build(group: list[tuple[int, Piece]]) -> Request:
-    first = group[0][1]
-    items = b",".join(item for _, piece in group for item in piece.items)
+    # map() over attrgetters rather than generator expressions: this runs once per piece,
+    # and a generator costs a Python step per element.
+    members = list(map(_PIECE, group))
+    first = members[0]
+    items = b",".join(chain.from_iterable(map(_ITEMS, members)))
+    record_ids = tuple(map(_RECORD_ID, members))
+    with_ids = members
+    if None in record_ids:
+        with_ids = [p for p in members if p.record_id is not None]
+        record_ids = tuple(map(_RECORD_ID, with_ids))
     return Request(
         path=first.path,
         body=first.head + items + first.tail,
-        record_ids=tuple(p.record_id for _, p in group if p.record_id is not None),
-        indexes=tuple(i for i, _ in group),
-        rows=sum(p.rows for _, p in group),
-        item_counts=tuple(len(p.items) for _, p in group if p.record_id is not None),
+        record_ids=record_ids,
+        indexes=tuple(map(_INDEX, group)),
+        rows=sum(map(_ROWS, members)),
+        item_counts=tuple(map(len, map(_ITEMS, with_ids))),
     )
+
+
+_INDEX = operator.itemgetter(0)
+_PIECE = operator.itemgetter(1)
+_ITEMS = operator.attrgetter("items")
+_RECORD_ID = operator.attrgetter("record_id")
+_ROWS = operator.attrgetter("rows")
