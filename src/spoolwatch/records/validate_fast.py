@@ -49,6 +49,8 @@ _NUMBERS: frozenset[type] = frozenset({float, int, bool, _NONE})
 _SCALARS: frozenset[type] = frozenset({bool, int, float, str, _NONE})
 #: Types an ``int | float | str`` actual value may have.
 _ACTUAL_VALUES: frozenset[type] = frozenset({int, float, str, bool})
+#: The optional fields of an actual, which few producers write.
+_OPTIONAL_ACTUAL_FIELDS = frozenset({"wasActedOn", "timestamp"})
 #: Ints from about 2**1024 up overflow a float, which the models reject where a float is
 #: expected; the fast path accepts only ints well below that and leaves the rest to them.
 _FLOAT_INT_LIMIT = 2**1023
@@ -222,13 +224,19 @@ def _dicts_with_str_keys(items: Any) -> bool:
 
 def _actuals_ok(actuals: Any) -> bool:
     """``list[Actual]``, checked field by field over all items at once."""
-    return (
+    if not (
         _dicts_with_str_keys(actuals)
         and _STR.issuperset(map(type, _column(actuals, "associationId")))
         and _ACTUAL_VALUES.issuperset(map(type, _column(actuals, "actualValue")))
-        and _BOOL_OR_NONE.issuperset(map(type, _column(actuals, "wasActedOn")))
-        and _STR_OR_NONE.issuperset(map(type, _column(actuals, "timestamp")))
-    )
+    ):
+        return False
+    # The keys are plain strings by now, so when neither optional field is among them one
+    # pass over the keys stands for looking each up in every item.
+    if _OPTIONAL_ACTUAL_FIELDS.isdisjoint(chain.from_iterable(actuals)):
+        return True
+    return _BOOL_OR_NONE.issuperset(
+        map(type, _column(actuals, "wasActedOn"))
+    ) and _STR_OR_NONE.issuperset(map(type, _column(actuals, "timestamp")))
 
 
 def check_actuals_data(payload: dict[str, Any]) -> str | None:
