@@ -478,3 +478,36 @@ def test_each_node_replaced_by_each_near_miss_gets_the_models_verdict(
             verdicts["rejected" if rejected else "accepted"] += 1
     # Both verdicts occur, so the comparison above was not one-sided.
     assert verdicts["accepted"] > 0 and verdicts["rejected"] > 0
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        {"wasActedOn": "yes"},
+        {"wasActedOn": 2},
+        {"wasActedOn": None},
+        {"timestamp": 5},
+        {"timestamp": None},
+        {"timestamp": STAMP},
+        {"extra": [1]},
+        {1: "x"},
+    ],
+)
+def test_an_optional_actual_field_in_the_last_item_only_gets_the_models_verdict(
+    last: dict[Any, Any],
+) -> None:
+    # The fast check skips the optional fields when no item has them: one that only the
+    # last item has must still be looked at.
+    actuals: list[dict[Any, Any]] = [
+        {"associationId": f"a{n}", "actualValue": 1.5} for n in range(5)
+    ]
+    actuals[-1].update(last)
+    assert_agrees(DataType.ACTUALS_DATA, {"actualsList": actuals})
+
+
+@pytest.mark.parametrize("name", ["forecastDistance", "rowIndex", "partition", "seriesId"])
+@pytest.mark.parametrize("value", [[1, 2], ["p", "q"], ["p", None], [1.5, 2], [True, 0], [1]])
+def test_a_lone_time_series_list_gets_the_models_verdict(name: str, value: list[Any]) -> None:
+    # The fast check looks at the time-series lists only when one of them is present.
+    payload = {"timestamp": STAMP, "features": {"age": [31.5, 40]}, "predictions": [0.5, 1.0]}
+    assert_agrees(DataType.PREDICTIONS_DATA, {**payload, name: value})

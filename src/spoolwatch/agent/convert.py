@@ -25,13 +25,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 from urllib.parse import quote
 
 import orjson
 
+from spoolwatch.agent.convert_stats import prediction_stats_item
 from spoolwatch.errors import InvalidRecord
 from spoolwatch.records import DataType, Record
 
@@ -47,6 +50,8 @@ __all__ = [
 
 _TIME_SERIES_KEYS = ("forecastDistance", "rowIndex", "partition", "seriesId")
 _SKIP_FLAGS = ("skipDriftTracking", "skipAccuracyTracking")
+#: Payload keys that do not go into a predictions item as they are.
+_MOVED_KEYS = frozenset((*_TIME_SERIES_KEYS, *_SKIP_FLAGS))
 _DUMP = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
@@ -105,6 +110,15 @@ def _dumps(value: Any) -> bytes:
         return orjson.dumps(value, option=_DUMP)
 
 
+def _dumps_each(values: list[Any]) -> tuple[bytes, ...]:
+    """The JSON of every value, as :func:`_dumps` gives it, one C-level pass in the usual case."""
+    try:
+        return tuple(map(orjson.dumps, values))
+    except TypeError:
+        # The options only change what plain orjson refuses, so redoing all is the same.
+        return tuple(orjson.dumps(value, option=_DUMP) for value in values)
+
+
 @functools.lru_cache(maxsize=8)
 def _predictions_tail(flags: tuple[str, ...]) -> bytes:
     return b"]" + b"".join(b',"%s":true' % flag.encode() for flag in flags) + b"}"
@@ -127,7 +141,16 @@ def _deployment_path(record: Record, endpoint: str) -> str:
 
 def predictions_item(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bool]]:
     """A PREDICTIONS_DATA payload as a ``predictionInputs`` item, plus its top-level flags."""
-    item: dict[str, Any] = {}
+    if payload.keys().isdisjoint(_MOVED_KEYS):
+        # The usual payload: the item is the payload with its features as a list, in place.
+        item = payload.copy()
+        features = item.get("features")
+        if isinstance(features, dict):
+            item["features"] = [
+                {"name": name, "values": values} for name, values in features.items()
+            ]
+        return item, {}
+    item = {}
     time_series: dict[str, Any] = {}
     flags: dict[str, bool] = {}
     for key, value in payload.items():
@@ -148,100 +171,6 @@ def predictions_item(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
     return item, flags
 
 
-def _numeric_stats(stat: dict[str, Any], *, with_missing: bool) -> dict[str, Any]:
-    histogram = stat.get("histogram")
-    buckets = histogram.get("bucketList") if isinstance(histogram, dict) else None
-    converted = None
-    if isinstance(buckets, list):
-        converted = {
-            "centroids": [b.get("centroid") for b in buckets],
-            "counts": [b.get("count") for b in buckets],
-        }
-    numeric = {
-        "count": stat.get("count"),
-        "min": stat.get("min"),
-        "max": stat.get("max"),
-        "sum": stat.get("sum"),
-        "sumOfSquares": stat.get("sumOfSquares"),
-        "histogram": converted,
-        "decisionCount": stat.get("decisionCount"),
-    }
-    if not with_missing:
-        return numeric
-    return {"numericStats": numeric, "missingCount": stat.get("missingCount")}
-
-
-def _feature_stats(numeric: Any, categorical: Any) -> list[dict[str, Any]]:
-    features: list[dict[str, Any]] = []
-    for name, stat in (numeric or {}).items():
-        features.append({"name": name, "stats": _numeric_stats(stat, with_missing=True)})
-    for name, stat in (categorical or {}).items():
-        counts = stat.get("categoryCounts") or {}
-        features.append(
-            {
-                "name": name,
-                "stats": {
-                    "count": stat.get("count"),
-                    "missingCount": stat.get("missingCount"),
-                    "categories": {"values": list(counts), "counts": list(counts.values())},
-                },
-            }
-        )
-    return features
-
-
-def _prediction_stats(aggregate: Any, class_names: Any) -> Any:
-    aggregate = aggregate or {}
-    if not aggregate:
-        return None
-    if class_names:
-        return [
-            _numeric_stats(aggregate[name], with_missing=False)
-            for name in class_names
-            if name in aggregate
-        ]
-    if len(aggregate) == 1:
-        return _numeric_stats(next(iter(aggregate.values())), with_missing=False)
-    return [_numeric_stats(stat, with_missing=False) for stat in aggregate.values()]
-
-
-def prediction_stats_item(payload: dict[str, Any]) -> dict[str, Any]:
-    """A PREDICTION_STATS payload as a ``predictionStats`` item (spec §5.2)."""
-    item: dict[str, Any] = {
-        k: payload[k] for k in ("timestamp", "modelId", "batchId", "classNames") if k in payload
-    }
-    class_names = payload.get("classNames")
-    features = _feature_stats(
-        payload.get("numericAggregateMap"), payload.get("categoricalAggregateMap")
-    )
-    if features:
-        item["features"] = features
-    segment_map = (payload.get("segmentAttributesAggregatedStats") or {}).get("segmentStatsMap")
-    segments = []
-    for attribute, values in (segment_map or {}).items():
-        data = []
-        for value, stats in values.items():
-            entry: dict[str, Any] = {
-                "value": value,
-                "features": _feature_stats(
-                    stats.get("numericAggregateMap"), stats.get("categoricalAggregateMap")
-                ),
-            }
-            predictions = _prediction_stats(stats.get("predictionAggregateMap"), class_names)
-            if predictions is not None:
-                entry["predictions"] = (
-                    predictions if isinstance(predictions, list) else [predictions]
-                )
-            data.append(entry)
-        segments.append({"name": attribute, "data": data})
-    if segments:
-        item["segments"] = segments
-    predictions = _prediction_stats(payload.get("predictionAggregateMap"), class_names)
-    if predictions is not None:
-        item["predictions"] = predictions
-    return item
-
-
 _DATA_HEAD = b'{"data":['
 
 
@@ -260,70 +189,72 @@ def convert_record(record: Record) -> Piece:
 
 
 def _convert(record: Record) -> Piece:
+    converter = _CONVERTERS.get(record.known_type)
+    if converter is None:
+        raise InvalidRecord(
+            f"{record.type_name} records have no REST destination", record_id=record.id
+        )
+    return converter(record)
+
+
+def _deployment_stats(record: Record) -> Piece:
+    path = _deployment_path(record, "predictionRequests")
+    return Piece(path, _DATA_HEAD, (_dumps(record.payload),), b"]}", record.id, 0)
+
+
+def _predictions(record: Record) -> Piece:
+    path = _deployment_path(record, "predictionInputs")
+    item, flags = predictions_item(record.payload)
+    tail = _predictions_tail(tuple(k for k in _SKIP_FLAGS if k in flags)) if flags else b"]}"
+    return Piece(path, _DATA_HEAD, (_dumps(item),), tail, record.id, record.row_count())
+
+
+def _actuals(record: Record) -> Piece:
+    actuals = record.payload.get("actualsList") or []
+    if not actuals:
+        raise InvalidRecord(
+            "ACTUALS_DATA record has no actuals", record_id=record.id, field="actualsList"
+        )
+    path = _deployment_path(record, "actuals")
+    return Piece(path, _DATA_HEAD, _dumps_each(actuals), b"]}", record.id, record.row_count())
+
+
+def _custom_metric(record: Record) -> Piece:
     payload = record.payload
-    data_type = record.known_type
-    rows = record.row_count()
-    if data_type == DataType.DEPLOYMENT_STATS:
-        return Piece(
-            _deployment_path(record, "predictionRequests"),
-            _DATA_HEAD,
-            (_dumps(payload),),
-            b"]}",
-            record.id,
-            rows,
+    metric = payload.get("customMetricId")
+    if not isinstance(metric, str) or not metric:
+        raise InvalidRecord(
+            "CUSTOM_METRIC record has no customMetricId",
+            record_id=record.id,
+            field="customMetricId",
         )
-    if data_type == DataType.PREDICTIONS_DATA:
-        item, flags = predictions_item(payload)
-        return Piece(
-            _deployment_path(record, "predictionInputs"),
-            _DATA_HEAD,
-            (_dumps(item),),
-            _predictions_tail(tuple(k for k in _SKIP_FLAGS if k in flags)),
-            record.id,
-            rows,
-        )
-    if data_type == DataType.ACTUALS_DATA:
-        actuals = payload.get("actualsList") or []
-        if not actuals:
-            raise InvalidRecord(
-                "ACTUALS_DATA record has no actuals", record_id=record.id, field="actualsList"
-            )
-        return Piece(
-            _deployment_path(record, "actuals"),
-            _DATA_HEAD,
-            tuple(_dumps(a) for a in actuals),
-            b"]}",
-            record.id,
-            rows,
-        )
-    if data_type == DataType.CUSTOM_METRIC:
-        metric = payload.get("customMetricId")
-        if not isinstance(metric, str) or not metric:
-            raise InvalidRecord(
-                "CUSTOM_METRIC record has no customMetricId",
-                record_id=record.id,
-                field="customMetricId",
-            )
-        path = _deployment_path(record, f"customMetrics/{quote(metric, safe='')}")
-        head = b'{"modelId":' + _dumps(payload.get("modelId")) + b',"buckets":['
-        buckets = payload.get("buckets") or []
-        return Piece(path, head, tuple(_dumps(b) for b in buckets), b"]}", record.id, rows)
-    if data_type == DataType.PREDICTION_STATS:
-        return Piece(
-            _deployment_path(record, "predictionStats"),
-            _DATA_HEAD,
-            (_dumps(prediction_stats_item(payload)),),
-            b"]}",
-            record.id,
-            rows,
-        )
-    if data_type == DataType.EVENT:
-        if not record.deployment_id:
-            _deployment_path(record, "")
-        return Piece(
-            "remoteEvents/", b"", (_dumps(payload),), b"", record.id, rows, mergeable=False
-        )
-    raise InvalidRecord(f"{record.type_name} records have no REST destination", record_id=record.id)
+    path = _deployment_path(record, f"customMetrics/{quote(metric, safe='')}")
+    head = b'{"modelId":' + _dumps(payload.get("modelId")) + b',"buckets":['
+    buckets = payload.get("buckets") or []
+    return Piece(path, head, _dumps_each(buckets), b"]}", record.id, 0)
+
+
+def _prediction_stats(record: Record) -> Piece:
+    path = _deployment_path(record, "predictionStats")
+    item = _dumps(prediction_stats_item(record.payload))
+    return Piece(path, _DATA_HEAD, (item,), b"]}", record.id, 0)
+
+
+def _event(record: Record) -> Piece:
+    if not record.deployment_id:
+        _deployment_path(record, "")
+    return Piece("remoteEvents/", b"", (_dumps(record.payload),), b"", record.id, 0, False)
+
+
+#: One converter per routable type: a lookup instead of comparing the type with each in turn.
+_CONVERTERS: dict[DataType | None, Callable[[Record], Piece]] = {
+    DataType.DEPLOYMENT_STATS: _deployment_stats,
+    DataType.PREDICTIONS_DATA: _predictions,
+    DataType.ACTUALS_DATA: _actuals,
+    DataType.CUSTOM_METRIC: _custom_metric,
+    DataType.PREDICTION_STATS: _prediction_stats,
+    DataType.EVENT: _event,
+}
 
 
 def merge_pieces(
@@ -350,7 +281,7 @@ def merge_pieces(
             continue
         key = (piece.path, piece.head, piece.tail)
         group = open_groups.get(key)
-        piece_size = sum(len(i) + 1 for i in piece.items)
+        piece_size = sum(map(len, piece.items)) + len(piece.items)
         if group is not None and (
             len(group.members) >= max_records or group.size + piece_size > max_bytes
         ):
@@ -361,7 +292,7 @@ def merge_pieces(
         group.members.append((index, piece))
         group.size += piece_size
     built.extend((g.members[0][0], _build(g.members)) for g in open_groups.values())
-    built.sort(key=lambda entry: entry[0])
+    built.sort(key=_INDEX)
     return [request for _, request in built]
 
 
@@ -376,13 +307,28 @@ class _Group:
 
 
 def _build(group: list[tuple[int, Piece]]) -> Request:
-    first = group[0][1]
-    items = b",".join(item for _, piece in group for item in piece.items)
+    # map() over attrgetters rather than generator expressions: this runs once per piece,
+    # and a generator costs a Python step per element.
+    members = list(map(_PIECE, group))
+    first = members[0]
+    items = b",".join(chain.from_iterable(map(_ITEMS, members)))
+    record_ids = tuple(map(_RECORD_ID, members))
+    with_ids = members
+    if None in record_ids:
+        with_ids = [p for p in members if p.record_id is not None]
+        record_ids = tuple(map(_RECORD_ID, with_ids))
     return Request(
         path=first.path,
         body=first.head + items + first.tail,
-        record_ids=tuple(p.record_id for _, p in group if p.record_id is not None),
-        indexes=tuple(i for i, _ in group),
-        rows=sum(p.rows for _, p in group),
-        item_counts=tuple(len(p.items) for _, p in group if p.record_id is not None),
+        record_ids=record_ids,
+        indexes=tuple(map(_INDEX, group)),
+        rows=sum(map(_ROWS, members)),
+        item_counts=tuple(map(len, map(_ITEMS, with_ids))),
     )
+
+
+_INDEX = operator.itemgetter(0)
+_PIECE = operator.itemgetter(1)
+_ITEMS = operator.attrgetter("items")
+_RECORD_ID = operator.attrgetter("record_id")
+_ROWS = operator.attrgetter("rows")

@@ -30,6 +30,9 @@ _HEADER_KEYS = (
     "libVersion",
     "reserved",
 )
+_HEADER_KEY_SET = frozenset(_HEADER_KEYS)
+#: Data types by wire name, for the common case of a known name.
+_BY_NAME = {member.name: member for member in DataType}
 _DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
@@ -67,52 +70,75 @@ def decode_json(
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise DecodeError(f"not a JSON record: {exc}", source=source, offset=offset) from exc
-    if not isinstance(doc, dict):
+    if type(doc) is not dict:
         raise DecodeError("record is not a JSON object", source=source, offset=offset)
     header = doc.get("header")
-    if not isinstance(header, dict):
+    if type(header) is not dict:
         raise DecodeError("record has no 'header' object", source=source, offset=offset)
     record_id = header.get("id")
-    if record_id is not None and not isinstance(record_id, str):
+    if record_id is not None and type(record_id) is not str:
         record_id = str(record_id)
-
-    def fail(message: str) -> DecodeError:
-        return DecodeError(message, record_id=record_id, source=source, offset=offset)
-
     if "dataType" not in header:
-        raise fail("header has no 'dataType'")
+        raise _failure("header has no 'dataType'", record_id, source, offset)
     version = header.get("version", RECORD_VERSION)
     if version != RECORD_VERSION:
-        raise fail(f"unsupported record version {version!r} (expected {RECORD_VERSION})")
+        message = f"unsupported record version {version!r} (expected {RECORD_VERSION})"
+        raise _failure(message, record_id, source, offset)
     deployment_id = header.get("deploymentId")
-    if deployment_id is not None and not isinstance(deployment_id, str):
-        raise fail("header.deploymentId must be a string or null")
+    if deployment_id is not None and type(deployment_id) is not str:
+        raise _failure("header.deploymentId must be a string or null", record_id, source, offset)
     data = doc.get("data")
-    if isinstance(data, str):
+    if type(data) is str:
         try:
-            payload = loads_lenient(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise fail(f"'data' is not JSON text: {exc}") from exc
-    elif isinstance(data, dict):
+            # loads_lenient, inlined: this runs for every record a spool holds.
+            payload = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            try:
+                payload = loads_lenient(data)
+            except (ValueError, UnicodeDecodeError) as exc:
+                message = f"'data' is not JSON text: {exc}"
+                raise _failure(message, record_id, source, offset) from exc
+    elif type(data) is dict:
         payload = data
     else:
-        raise fail("record has no 'data' string")
-    if not isinstance(payload, dict):
-        raise fail("'data' is not a JSON object")
+        raise _failure("record has no 'data' string", record_id, source, offset)
+    if type(payload) is not dict:
+        raise _failure("'data' is not a JSON object", record_id, source, offset)
+    data_type = header["dataType"]
     data_len = header.get("dataLen")
+    # Positional: keyword calls of the generated __init__ cost more, and this is per record.
     return Record(
-        deployment_id=deployment_id,
-        data_type=data_type_from_wire(header["dataType"]),
-        payload=payload,
-        id=record_id,
-        data_format=DataFormat.JSON,
-        version=RECORD_VERSION,
-        language=str(header.get("language") or ""),
-        lib_version=str(header.get("libVersion") or ""),
-        reserved=str(header.get("reserved") or ""),
-        data_len=data_len if isinstance(data_len, int) else None,
-        header_extra={k: v for k, v in header.items() if k not in _HEADER_KEYS},
+        deployment_id,
+        _BY_NAME.get(data_type, data_type)
+        if type(data_type) is str
+        else data_type_from_wire(data_type),
+        payload,
+        record_id,
+        DataFormat.JSON,
+        RECORD_VERSION,
+        _text(header.get("language")),
+        _text(header.get("libVersion")),
+        _text(header.get("reserved")),
+        data_len if isinstance(data_len, int) else None,
+        # DataRobot's library writes exactly the known keys: skip the comprehension then.
+        {} if header.keys() <= _HEADER_KEY_SET else _extra(header),
     )
+
+
+def _text(value: object) -> str:
+    """A header field as text; absent, null and empty are ``""``."""
+    return value if type(value) is str else str(value or "")
+
+
+def _extra(header: dict[str, Any]) -> dict[str, Any]:
+    """Header fields that are not DataRobot's, kept so a round trip keeps them."""
+    return {k: v for k, v in header.items() if k not in _HEADER_KEY_SET}
+
+
+def _failure(
+    message: str, record_id: str | None, source: str | None, offset: int | None
+) -> DecodeError:
+    return DecodeError(message, record_id=record_id, source=source, offset=offset)
 
 
 def encode_json(record: Record) -> bytes:

@@ -49,11 +49,21 @@ _NUMBERS: frozenset[type] = frozenset({float, int, bool, _NONE})
 _SCALARS: frozenset[type] = frozenset({bool, int, float, str, _NONE})
 #: Types an ``int | float | str`` actual value may have.
 _ACTUAL_VALUES: frozenset[type] = frozenset({int, float, str, bool})
+#: The optional fields of an actual, which few producers write.
+_OPTIONAL_ACTUAL_FIELDS = frozenset({"wasActedOn", "timestamp"})
 #: Ints from about 2**1024 up overflow a float, which the models reject where a float is
 #: expected; the fast path accepts only ints well below that and leaves the rest to them.
 _FLOAT_INT_LIMIT = 2**1023
 
 _PREDICTION_LISTS = ("associationIds", "forecastDistance", "rowIndex", "partition", "seriesId")
+#: The time-series lists of a PREDICTIONS_DATA payload and their element types, in the
+#: model's order; most payloads have none, and one key lookup says so.
+_TIME_SERIES_LISTS: dict[str, frozenset[type]] = {
+    "forecastDistance": _INTS,
+    "rowIndex": _INTS,
+    "partition": _STR,
+    "seriesId": _STR_OR_NONE,
+}
 
 
 def _str_keys(mapping: dict[Any, Any]) -> bool:
@@ -100,9 +110,11 @@ def _predictions_ok(predictions: list[Any]) -> bool:
     if kinds <= _STR_OR_NONE:
         return True
     if kinds == _LIST:
-        values = list(chain.from_iterable(predictions))
-        kinds = set(map(type, values))
-        return kinds <= _NUMBERS and (int not in kinds or _ints_fit_floats(values))
+        # The values are listed only when an int among them needs its range checked.
+        kinds = set(map(type, chain.from_iterable(predictions)))
+        if not kinds <= _NUMBERS:
+            return False
+        return int not in kinds or _ints_fit_floats(list(chain.from_iterable(predictions)))
     return False
 
 
@@ -119,15 +131,7 @@ def _features_lengths(features: Any) -> set[int] | None:
 
 
 def _predictions_fields(payload: dict[str, Any]) -> str | None:
-    """The first field of a PREDICTIONS_DATA payload with a type the fast path cannot accept."""
-    if type(payload.get("timestamp")) is not str:
-        return "timestamp"
-    bad = _optional_str(payload, ("modelId", "batchId"))
-    if bad is not None:
-        return bad
-    features = payload.get("features")
-    if features is not None and _features_lengths(features) is None:
-        return "features"
+    """The first field after ``features`` with a type the fast path cannot accept."""
     predictions = payload.get("predictions")
     if predictions is not None and not (type(predictions) is list and _predictions_ok(predictions)):
         return "predictions"
@@ -138,11 +142,11 @@ def _predictions_fields(payload: dict[str, Any]) -> str | None:
     parameters = payload.get("requestParameters")
     if parameters is not None and (type(parameters) is not dict or not _str_keys(parameters)):
         return "requestParameters"
-    lists = (("forecastDistance", _INTS), ("rowIndex", _INTS))
-    for name, types in (*lists, ("partition", _STR), ("seriesId", _STR_OR_NONE)):
-        value = payload.get(name)
-        if value is not None and not _list_of(value, types):
-            return name
+    if not payload.keys().isdisjoint(_TIME_SERIES_LISTS):
+        for name, types in _TIME_SERIES_LISTS.items():
+            value = payload.get(name)
+            if value is not None and not _list_of(value, types):
+                return name
     return _optional_bool(payload, ("skipDriftTracking", "skipAccuracyTracking"))
 
 
@@ -150,20 +154,31 @@ def check_predictions_data(payload: dict[str, Any]) -> str | None:
     """``None`` if a PREDICTIONS_DATA payload is certainly valid, else the field to look at."""
     if not _str_keys(payload):
         return "payload"
+    if type(payload.get("timestamp")) is not str:
+        return "timestamp"
+    bad = _optional_str(payload, ("modelId", "batchId"))
+    if bad is not None:
+        return bad
+    features = payload.get("features")
+    lengths: set[int] = set()
+    if features is not None:
+        found = _features_lengths(features)
+        if found is None:
+            return "features"
+        lengths = found
     bad = _predictions_fields(payload)
     if bad is not None:
         return bad
     # The same cross-field rules as PredictionsData._rows_agree, in the same order.
-    features = payload.get("features")
-    lengths = set(map(len, features.values())) if features else set()
     if len(lengths) > 1:
         return "features"
     predictions = payload.get("predictions")
     n = len(predictions) if predictions is not None else None
-    for name in _PREDICTION_LISTS:
-        values = payload.get(name)
-        if values is not None and n is not None and len(values) != n:
-            return name
+    if n is not None:
+        for name in _PREDICTION_LISTS:
+            values = payload.get(name)
+            if values is not None and len(values) != n:
+                return name
     time_series = payload.get("forecastDistance") is not None or payload.get("rowIndex") is not None
     if n is not None and lengths and not time_series and lengths != {n}:
         return "features"
@@ -209,13 +224,19 @@ def _dicts_with_str_keys(items: Any) -> bool:
 
 def _actuals_ok(actuals: Any) -> bool:
     """``list[Actual]``, checked field by field over all items at once."""
-    return (
+    if not (
         _dicts_with_str_keys(actuals)
         and _STR.issuperset(map(type, _column(actuals, "associationId")))
         and _ACTUAL_VALUES.issuperset(map(type, _column(actuals, "actualValue")))
-        and _BOOL_OR_NONE.issuperset(map(type, _column(actuals, "wasActedOn")))
-        and _STR_OR_NONE.issuperset(map(type, _column(actuals, "timestamp")))
-    )
+    ):
+        return False
+    # The keys are plain strings by now, so when neither optional field is among them one
+    # pass over the keys stands for looking each up in every item.
+    if _OPTIONAL_ACTUAL_FIELDS.isdisjoint(chain.from_iterable(actuals)):
+        return True
+    return _BOOL_OR_NONE.issuperset(
+        map(type, _column(actuals, "wasActedOn"))
+    ) and _STR_OR_NONE.issuperset(map(type, _column(actuals, "timestamp")))
 
 
 def check_actuals_data(payload: dict[str, Any]) -> str | None:
