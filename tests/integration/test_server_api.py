@@ -948,3 +948,54 @@ def test_agent_that_said_it_stopped_is_stopped_not_silent(client: TestClient, st
     again = client.get("/api/v2/spoolwatch/agents/").json()
     assert again["data"][0]["state"] == "running" and again["totalBacklog"] == 4
     assert "spoolwatch_agents_live 1.0" in client.get("/metrics").text
+
+
+def _buckets(*values: float) -> list[dict[str, Any]]:
+    return [{"timestamp": "2026-11-24 10:05:00.000+0000", "value": v} for v in values]
+
+
+def test_records_merged_differently_on_redelivery_fold_each_item_once(client: TestClient) -> None:
+    """Custom-metric buckets and actuals do not map one to one to records: the item counts
+    per record say whose they are, so a record sent again in another merge adds nothing."""
+    create_deployment(client)
+    path = f"/api/v2/deployments/{DEP}/customMetrics/m1/fromJSON/"
+
+    def post(ids: str, items: str, *values: float) -> Any:
+        headers = {"X-Spoolwatch-Record-Ids": ids, "X-Spoolwatch-Record-Items": items}
+        body = {"modelId": None, "buckets": _buckets(*values)}
+        return client.post(path, json=body, headers=headers)
+
+    assert post("a,b", "2,1", 1.0, 2.0, 4.0).status_code == 202
+    # b again, merged with a new record c; then a alone (all known: a duplicate).
+    assert post("b,c", "1,2", 4.0, 8.0, 16.0).status_code == 202
+    assert post("a", "2", 1.0, 2.0).json()["duplicate"] is True
+    summary = client.get(
+        f"/api/v2/deployments/{DEP}/customMetrics/m1/summary/",
+        params={**DAY, "aggregation": "sum"},
+    ).json()
+    assert summary["metric"]["count"] == 5 and summary["metric"]["value"] == pytest.approx(31.0)
+
+
+@pytest.mark.parametrize(
+    ("ids", "items", "message"),
+    [
+        ("a,b", "3", "1 counts for 2 record ids"),
+        ("a,b", "1,1", "the counts add up to 2, the body has 3 items"),
+        ("a,b", "2,x", "comma-separated counts"),
+        ("a,b", "3,0", "at least one item"),
+    ],
+)
+def test_record_item_counts_that_do_not_fit_are_refused(
+    client: TestClient, ids: str, items: str, message: str
+) -> None:
+    create_deployment(client)
+    response = client.post(
+        f"/api/v2/deployments/{DEP}/customMetrics/m1/fromJSON/",
+        json={"modelId": None, "buckets": _buckets(1.0, 2.0, 3.0)},
+        headers={"X-Spoolwatch-Record-Ids": ids, "X-Spoolwatch-Record-Items": items},
+    )
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["header", "X-Spoolwatch-Record-Items"] and message in error["msg"]
+    summary = client.get(f"/api/v2/deployments/{DEP}/customMetrics/m1/summary/", params=DAY).json()
+    assert summary["metric"]["count"] == 0

@@ -82,7 +82,7 @@ class EmbeddedIngest:
     def _deliver(
         self, request: Request, pieces: list[tuple[int, Piece]], outcomes: list[str | None]
     ) -> None:
-        reason = self._send(request.path, request.body, request.record_ids)
+        reason = self._send(request)
         if reason is None:
             return
         if len(request.indexes) == 1:
@@ -91,16 +91,19 @@ class EmbeddedIngest:
         # A merged request was refused: find the bad records one by one.
         by_index = dict(pieces)
         for index in request.indexes:
-            piece = by_index[index]
-            body = piece.head + b",".join(piece.items) + piece.tail
-            ids = (piece.record_id,) if piece.record_id else ()
-            outcomes[index] = self._send(piece.path, body, ids)
+            (single,) = merge_pieces([(index, by_index[index])], max_bytes=1, max_records=1)
+            outcomes[index] = self._send(single)
 
-    def _send(self, path: str, body: bytes, record_ids: Sequence[str]) -> str | None:
-        kind, deployment_id, metric_id = _route(path)
+    def _send(self, request: Request) -> str | None:
+        kind, deployment_id, metric_id = _route(request.path)
         try:
             self.ingestor.ingest(
-                kind, deployment_id, body, metric_id=metric_id, record_ids=record_ids
+                kind,
+                deployment_id,
+                request.body,
+                metric_id=metric_id,
+                record_ids=request.record_ids,
+                record_items=request.item_counts,
             )
         except IngestError as exc:
             return f"HTTP {exc.status}: {_reason(exc)}"

@@ -121,6 +121,25 @@ def plan_group(
     return planned
 
 
+def _new_items(
+    request: PreparedRequest, owners: list[int], claimed: set[str], start: int, end: int
+) -> list[int]:
+    """Positions in ``start:end`` whose record is neither claimed before this request nor a
+    second copy of a record earlier in it; their records join ``claimed``."""
+    first: dict[str, int] = {}
+    for index, record_id in enumerate(request.record_ids):
+        first.setdefault(record_id, index)
+    kept, fresh = [], set()
+    for position in range(start, end):
+        owner = owners[position]
+        record_id = request.record_ids[owner]
+        if first[record_id] == owner and (record_id in fresh or record_id not in claimed):
+            fresh.add(record_id)
+            kept.append(position)
+    claimed |= fresh
+    return kept
+
+
 def _plan_one(
     index: int, request: PreparedRequest, claimed: set[str], start: int, slice_items: int
 ) -> Plan | None:
@@ -129,17 +148,13 @@ def _plan_one(
     total = len(request.items)
     end = min(start + slice_items, total) if request.progress_key is not None else total
     finished = end >= total
-    if request.items_by_record():
-        kept = []
-        for position in range(start, end):
-            record_id = request.record_ids[position]
-            if record_id not in claimed:
-                claimed.add(record_id)
-                kept.append(position)
+    owners = request.item_records()
+    if owners is not None:
+        kept = _new_items(request, owners, claimed, start, end)
         if not kept and not start and finished:
             return None
         trimmed = request.with_items([request.items[p] for p in kept])
-        ids = [request.record_ids[p] for p in kept]
+        ids = list(dict.fromkeys(request.record_ids[owners[p]] for p in kept))
         positions = None if len(kept) == total else kept
         return Plan(index, trimmed, ids, done=end, finished=finished, positions=positions)
     unique = list(dict.fromkeys(request.record_ids))

@@ -55,6 +55,17 @@ def _record_ids(request: Request) -> list[str]:
     return [part.strip() for part in header.split(",") if part.strip()]
 
 
+def _record_items(request: Request) -> list[int]:
+    """``X-Spoolwatch-Record-Items``: items per record, comma-separated whole numbers."""
+    header = request.headers.get("x-spoolwatch-record-items", "")
+    parts = [part.strip() for part in header.split(",") if part.strip()]
+    if not all(part.isdigit() and len(part) <= 9 for part in parts):
+        loc = ["header", "X-Spoolwatch-Record-Items"]
+        msg = "comma-separated counts of items per record are expected"
+        raise IngestError(422, [{"loc": loc, "msg": msg, "type": "value_error"}])
+    return [int(part) for part in parts]
+
+
 async def _ingest(
     request: Request, kind: IngestKind, deployment_id: str | None, metric_id: str | None = None
 ) -> Response:
@@ -63,6 +74,7 @@ async def _ingest(
     writer: IngestWriter = request.app.state.writer
     body = await request.body()
     try:
+        record_items = _record_items(request)
         result = await asyncio.wrap_future(
             writer.submit(
                 kind,
@@ -71,6 +83,7 @@ async def _ingest(
                 metric_id=metric_id,
                 idempotency_key=request.headers.get("idempotency-key") or None,
                 record_ids=_record_ids(request),
+                record_items=record_items,
             )
         )
     except IngestError as exc:

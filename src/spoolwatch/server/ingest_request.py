@@ -90,6 +90,8 @@ class PreparedRequest:
     #: Set when the request is folded in slices: the key of its progress row (its
     #: Idempotency-Key, or one derived from its record ids, or a fresh one).
     progress_key: str | None = None
+    #: Items of the body's list each record put there (``X-Spoolwatch-Record-Items``).
+    record_items: tuple[int, ...] = ()
 
     @property
     def answer_key(self) -> str | None:
@@ -148,12 +150,26 @@ class PreparedRequest:
         return replace(self, progress_key=progress)
 
     def items_by_record(self) -> bool:
-        """Whether the items map one to one, in order, to the record ids."""
-        return (
-            self.kind in ONE_ITEM_PER_RECORD
-            and bool(self.record_ids)
-            and len(self.raw.get("data") or ()) == len(self.record_ids)
-        )
+        """Whether each item is known to come from one of the records, in order."""
+        return self.item_records() is not None
+
+    def item_records(self) -> list[int] | None:
+        """For each item, the index of its record in :attr:`record_ids`; ``None`` when that is
+        not known (no record ids, or a body whose items the ids cannot be matched with).
+
+        One item per record for stats, predictions and aggregates; otherwise the counts of
+        ``X-Spoolwatch-Record-Items`` say which items are whose. A request folded in slices
+        uses the counts only when every record has one item (a record across two slices
+        would look already ingested in the second)."""
+        if not self.record_ids or self.kind is IngestKind.REMOTE_EVENTS:
+            return None
+        total = len(self.items)
+        counts = self.record_items
+        if counts and (self.progress_key is None or set(counts) == {1}):
+            return [index for index, count in enumerate(counts) for _ in range(count)]
+        if self.kind in ONE_ITEM_PER_RECORD and total == len(self.record_ids):
+            return list(range(total))
+        return None
 
 
 def invalid(exc: ValidationError) -> IngestError:
@@ -209,6 +225,23 @@ def check_lengths(key: str | None, record_ids: Sequence[str], metric_id: str | N
         raise _too_long(["header", "X-Spoolwatch-Record-Ids"], 200)
     if metric_id is not None and len(metric_id) > schemas.MODEL_ID_MAX:
         raise _too_long(["path", "metric_id"], schemas.MODEL_ID_MAX)
+
+
+def check_record_items(request: PreparedRequest) -> None:
+    """Refuse ``X-Spoolwatch-Record-Items`` that does not fit the record ids and the body."""
+    counts = request.record_items
+    if not counts:
+        return
+    problem = None
+    if len(counts) != len(request.record_ids):
+        problem = f"{len(counts)} counts for {len(request.record_ids)} record ids"
+    elif any(count < 1 for count in counts):
+        problem = "every record puts at least one item into the body"
+    elif sum(counts) != len(request.items):
+        problem = f"the counts add up to {sum(counts)}, the body has {len(request.items)} items"
+    if problem is not None:
+        loc = ["header", "X-Spoolwatch-Record-Items"]
+        raise IngestError(422, [{"loc": loc, "msg": problem, "type": "value_error"}])
 
 
 def conflict() -> IngestError:

@@ -24,6 +24,7 @@ from spoolwatch.server.ingest_request import (
     IngestResult,
     PreparedRequest,
     check_lengths,
+    check_record_items,
     parse_body,
     validate_body,
 )
@@ -132,6 +133,7 @@ class Ingestor:
         metric_id: str | None = None,
         idempotency_key: str | None = None,
         record_ids: Sequence[str] = (),
+        record_items: Sequence[int] = (),
     ) -> PreparedRequest:
         """Check one request without folding it: :class:`IngestError` (404/422) when it is
         refused. ``deployment_id`` is ``None`` only for ``remoteEvents`` (read from the body).
@@ -146,8 +148,15 @@ class Ingestor:
         if kind is IngestKind.CUSTOM_METRIC and not metric_id:
             raise IngestError(422, "customMetrics needs a metric id in the path")
         request = PreparedRequest(
-            kind, deployment, raw, metric_id, idempotency_key or None, tuple(record_ids)
+            kind,
+            deployment,
+            raw,
+            metric_id,
+            idempotency_key or None,
+            tuple(record_ids),
+            record_items=tuple(record_items),
         )
+        check_record_items(request)
         return request.sliced(self.slice_items)
 
     def commit(self, requests: Sequence[PreparedRequest]) -> list[Outcome]:
@@ -174,6 +183,7 @@ class Ingestor:
         metric_id: str | None = None,
         idempotency_key: str | None = None,
         record_ids: Sequence[str] = (),
+        record_items: Sequence[int] = (),
     ) -> IngestResult:
         """Validate, fold and answer one request in the calling thread (slice after slice
         when it is large). Raises :class:`IngestError` (404/422); store outages raise
@@ -185,6 +195,7 @@ class Ingestor:
             metric_id=metric_id,
             idempotency_key=idempotency_key,
             record_ids=record_ids,
+            record_items=record_items,
         )
         while True:
             (outcome,) = self.commit([request])

@@ -192,6 +192,7 @@ class IngestWriter:
         metric_id: str | None = None,
         idempotency_key: str | None = None,
         record_ids: Sequence[str] = (),
+        record_items: Sequence[int] = (),
     ) -> Future[IngestResult]:
         """Queue one request (the arguments of :meth:`Ingestor.ingest`); the future completes
         once its transaction committed, or with its error (``IngestError``,
@@ -207,6 +208,7 @@ class IngestWriter:
             metric_id,
             idempotency_key,
             tuple(record_ids),
+            tuple(record_items),
         )
         return future
 
@@ -254,6 +256,7 @@ class IngestWriter:
         metric_id: str | None,
         key: str | None,
         record_ids: tuple[str, ...],
+        record_items: tuple[int, ...],
     ) -> None:
         if not future.set_running_or_notify_cancel():
             return  # the client went away before its request was looked at
@@ -265,6 +268,7 @@ class IngestWriter:
                 metric_id=metric_id,
                 idempotency_key=key,
                 record_ids=record_ids,
+                record_items=record_items,
             )
         except BaseException as exc:  # handed to the waiting request
             future.set_exception(exc)
