@@ -13,6 +13,7 @@ so the error names the item as before and mixed prediction shapes count as befor
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -123,7 +124,7 @@ class DriftFold:
 def _bin_feature(
     aggregate: DriftAggregate, baseline: Baseline, name: str, parts: list[tuple[str, list[Any]]]
 ) -> None:
-    joined = parts[0][1] if len(parts) == 1 else [v for _, values in parts for v in values]
+    joined = parts[0][1] if len(parts) == 1 else list(chain.from_iterable(v for _, v in parts))
     try:
         aggregate.add(baseline, {name: joined})
         return
@@ -144,7 +145,7 @@ def _bin_predictions(
 ) -> None:
     class_names = list(names) or None
     if len(parts) > 1:
-        joined = [row for part in parts for row in part]
+        joined = list(chain.from_iterable(parts))
         counted = target_counts(baseline, joined, class_names)
         if counted is not None:
             group.add_target(*counted)
