@@ -176,7 +176,8 @@ def test_records_per_request_are_capped_so_the_ids_header_stays_small() -> None:
         return httpx.Response(202)
 
     _sink(handler, max_records_per_request=1000).send([_record() for _ in range(250)])
-    assert [len(orjson.loads(b)["data"]) for b in bodies] == [200, 50]
+    # Two requests of one destination, in flight together: either may arrive first.
+    assert sorted(len(orjson.loads(b)["data"]) for b in bodies) == [50, 200]
 
 
 def _actuals(ids: tuple[str, ...] = ("a-1",)) -> Record:
