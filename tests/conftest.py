@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "datarobot-mlops-11.2.62"
+#: Real output of DataRobot's library 11.2.62, kept with the tests: a clone needs nothing else.
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "datarobot-mlops-11.2.62"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -46,9 +47,9 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    """The real output of DataRobot's library (``../shared/fixtures/...``)."""
+    """The real output of DataRobot's library (``tests/fixtures/...``)."""
     if not FIXTURES.is_dir():
-        pytest.fail(f"fixtures not found at {FIXTURES}; the shared folder must sit beside the repo")
+        pytest.fail(f"fixtures not found at {FIXTURES}")
     return FIXTURES
 
 
