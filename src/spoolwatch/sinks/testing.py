@@ -3,7 +3,9 @@
 :class:`RecordingServer` accepts DataRobot ingestion POSTs and records each one
 (path, headers, body), or only counts them (``keep=False``, for throughput runs). Its
 answers can be scripted: ``server.fail_next(503, times=3)``, ``server.answer(path_part,
-status)``. Standard library only, HTTP/1.1 keep-alive, one thread per connection.
+status)``, ``server.answer_body(marker, 500)`` (a record the service cannot fold: every
+request whose body carries ``marker`` fails, whatever else it carries). Standard library
+only, HTTP/1.1 keep-alive, one thread per connection.
 
 It also answers the agent's question ``POST /api/v2/spoolwatch/records/known/`` from the
 record ids of the requests it accepted (2xx), as the monitoring service does; the questions
@@ -89,7 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if owner.delay:
                 time.sleep(owner.delay)
-            status, extra, answer = owner._decide(self.path)
+            status, extra, answer = owner._decide(self.path, body)
         finally:
             with owner._lock:
                 owner._in_flight -= 1
@@ -135,6 +137,7 @@ class RecordingServer:
         self._in_flight = 0
         self._script: deque[tuple[int, dict[str, str], bytes]] = deque()
         self._rules: list[tuple[str, int, bytes]] = []
+        self._body_rules: list[tuple[bytes, int, bytes]] = []
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.owner = self
@@ -164,16 +167,27 @@ class RecordingServer:
         with self._lock:
             self._rules.append((path_part, status, body))
 
+    def answer_body(
+        self, marker: bytes, status: int, body: bytes = b'{"message":"cannot fold"}'
+    ) -> None:
+        """Answer every ingestion POST whose body contains ``marker`` with ``status``."""
+        with self._lock:
+            self._body_rules.append((marker, status, body))
+
     def clear(self) -> None:
         """Forget scripted failures and answer rules: every POST is accepted again."""
         with self._lock:
             self._script.clear()
             self._rules.clear()
+            self._body_rules.clear()
 
-    def _decide(self, path: str) -> tuple[int, dict[str, str], bytes]:
+    def _decide(self, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             if self._script:
                 return self._script.popleft()
+            for marker, status, answer in self._body_rules:
+                if marker in body:
+                    return status, {}, answer
             for part, status, body in self._rules:
                 if part in path:
                     return status, {}, body
