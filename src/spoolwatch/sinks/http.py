@@ -66,6 +66,7 @@ __all__ = [
     "HEARTBEAT_PATH",
     "KNOWN_RECORDS_PATH",
     "MAX_RECORDS_PER_REQUEST",
+    "PROBE_RECORD_ID",
     "DryRunSink",
     "HttpSink",
     "api_base",
@@ -83,7 +84,7 @@ MAX_RECORDS_PER_REQUEST = 200
 _TRANSIENT_4XX = {408, 429}
 _AUTH = {401, 403}
 #: The record id the credentials check and the probe ask about (never a real one).
-_PROBE_RECORD_ID = "spoolwatch-agent-probe"
+PROBE_RECORD_ID = "spoolwatch-agent-probe"
 
 
 def api_base(url: str) -> str:
@@ -389,7 +390,7 @@ class HttpSink(Sink):
         clients start with). Returns what was asked, the answer, and why there is none."""
         if self._asks_known:
             method, url = "POST", self._base + KNOWN_RECORDS_PATH
-            body: bytes | None = orjson.dumps({"recordIds": [_PROBE_RECORD_ID]})
+            body: bytes | None = orjson.dumps({"recordIds": [PROBE_RECORD_ID]})
         else:
             method, url, body = "GET", self._base + "version/", None
         try:

@@ -9,9 +9,11 @@ only, HTTP/1.1 keep-alive, one thread per connection.
 
 It also answers the agent's question ``POST /api/v2/spoolwatch/records/known/`` from the
 record ids of the requests it accepted (2xx), as the monitoring service does; the questions
-are kept in :attr:`RecordingServer.queries`, apart from the ingestion requests, and answer
-rules apply to them (``server.answer("records/known", 404)`` plays an older service).
-With ``keep=False`` nothing is remembered, so every id is unknown.
+are kept in :attr:`RecordingServer.queries`, apart from the ingestion requests (the
+agent's probe, a question about :data:`~spoolwatch.sinks.http.PROBE_RECORD_ID` alone, is
+counted in :attr:`RecordingServer.probes` instead), and answer rules apply to them
+(``server.answer("records/known", 404)`` plays an older service). With ``keep=False``
+nothing is remembered, so every id is unknown.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from types import TracebackType
 from typing import Any
 
 import orjson
+
+from spoolwatch.sinks.http import PROBE_RECORD_ID
 
 __all__ = ["KNOWN_RECORDS_PATH", "RecordedRequest", "RecordingServer"]
 
@@ -132,6 +136,8 @@ class RecordingServer:
         self.last_accepted_at: float | None = None
         #: The record ids of each known-records question, in arrival order.
         self.queries: list[list[str]] = []
+        #: The agent's probes (credentials check, "is it up?") among those questions.
+        self.probes = 0
         #: The most ingestion POSTs that were being answered at the same time.
         self.peak_in_flight = 0
         self._in_flight = 0
@@ -217,7 +223,10 @@ class RecordingServer:
         if not isinstance(asked, list) or not all(isinstance(r, str) for r in asked):
             return 422, b'{"detail":"recordIds: a list of record ids is required"}'
         with self._lock:
-            self.queries.append(list(asked))
+            if asked == [PROBE_RECORD_ID]:
+                self.probes += 1
+            else:
+                self.queries.append(list(asked))
             for part, status, answer in self._rules:
                 if part in path:
                     return status, answer
