@@ -37,6 +37,7 @@ from spoolwatch.server import (
 )
 from spoolwatch.server.alerts import AlertNotifier
 from spoolwatch.server.auth import TokenChecker, require_token
+from spoolwatch.server.ingest_lane import IngestLane
 from spoolwatch.server.ingestion import Ingestor, IngestResult
 from spoolwatch.server.limits import BodyLimit, NulGuard
 from spoolwatch.server.settings import ServerSettings
@@ -118,6 +119,12 @@ def create_app(
     )
     app.add_middleware(NulGuard)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        IngestLane,
+        writer=writer,
+        checker=app.state.token_checker,
+        max_bytes=settings.max_body_bytes,
+    )
     app.add_exception_handler(StoreUnavailable, _store_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
 
