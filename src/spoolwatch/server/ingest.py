@@ -9,7 +9,6 @@ records it already has.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -82,16 +81,14 @@ async def answer(
     """
     try:
         items = record_items(headers.get("x-spoolwatch-record-items", ""))
-        result = await asyncio.wrap_future(
-            writer.submit(
-                kind,
-                deployment_id,
-                body,
-                metric_id=metric_id,
-                idempotency_key=headers.get("idempotency-key") or None,
-                record_ids=record_ids(headers.get("x-spoolwatch-record-ids", "")),
-                record_items=items,
-            )
+        result = await writer.answer(
+            kind,
+            deployment_id,
+            body,
+            metric_id=metric_id,
+            idempotency_key=headers.get("idempotency-key") or None,
+            record_ids=record_ids(headers.get("x-spoolwatch-record-ids", "")),
+            record_items=items,
         )
     except IngestError as exc:
         return exc.status, {"detail": exc.detail}, None

@@ -2,13 +2,16 @@
 
 An agent's requests are small and many (40 clients of 10-row bodies is an ordinary fleet);
 for them FastAPI's middleware stack, route matching over every route, dependency solving
-and response wrapping cost more CPU than folding the body. This ASGI middleware, outermost
-of the service's own, answers the ingestion routes of :mod:`spoolwatch.server.ingest`
-itself when a request is plainly well-formed: ``POST`` to one of their paths exactly, a
-``Content-Length`` within the body limit, no NUL character in the path, and a token the
-:class:`~spoolwatch.server.auth.TokenChecker` has cached as valid (or auth off). It reads the
-body and calls :func:`spoolwatch.server.ingest.answer`, the routes' own code, so a bad body
-gets the same 4xx naming the field.
+and response wrapping cost more CPU than folding the body. This ASGI wrapper, in front of
+the whole FastAPI application (:class:`spoolwatch.server.app.ServiceApp`), answers the
+ingestion routes of :mod:`spoolwatch.server.ingest` itself when a request is plainly
+well-formed: ``POST`` to one of their paths exactly, a ``Content-Length`` within the body
+limit, no NUL character in the path, and a token the
+:class:`~spoolwatch.server.auth.TokenChecker` has cached as valid (or auth off). It reads
+the body and calls :func:`spoolwatch.server.ingest.answer`, the routes' own code, so a bad body
+gets the same 4xx naming the field. Its own limits are FastAPI's middlewares' (body size,
+NUL in the path) applied up front; an exception in it reaches the server (uvicorn answers
+500 and logs it), as one in FastAPI's error middleware would.
 
 Anything else — an unknown or uncached token, a missing length, a trailing-slash variant,
 any other path — goes on to FastAPI unchanged, with the body already read handed on, so
@@ -69,7 +72,8 @@ def _route(path: str) -> tuple[IngestKind, str | None, str | None] | None:
 
 
 class IngestLane:
-    """ASGI middleware answering plainly well-formed ingestion POSTs directly (see module)."""
+    """ASGI wrapper answering plainly well-formed ingestion POSTs directly (see module);
+    ``app`` (FastAPI) answers the rest."""
 
     def __init__(
         self,
