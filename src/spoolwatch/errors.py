@@ -7,6 +7,7 @@
     ├── TransientError ......... retry later with back-off; the records stay in the spool
     │   ├── SpoolUnavailable ... the broker / queue / directory cannot be reached right now
     │   └── DestinationUnavailable  the monitoring service is down, 5xx, 429 or unreachable
+    │                               (the agent stops on its 401/403: the token is wrong)
     ├── RecordError ............ this one record is bad: quarantine it, keep draining
     │   ├── DecodeError ........ bytes that are not a record (JSON, frame, CRC, version)
     │   ├── InvalidRecord ...... a record whose payload breaks its schema
@@ -54,7 +55,20 @@ class SpoolUnavailable(TransientError):
 
 
 class DestinationUnavailable(TransientError):
-    """The destination is down or overloaded (connection error, 5xx, 429)."""
+    """The destination is down or overloaded (connection error, 5xx, 429), or refused the
+    credentials (401/403); ``status`` and ``body`` (its start) when it answered."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status: int | None = None,
+        body: str = "",
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.status = status
+        self.body = body
 
 
 class RecordError(SpoolwatchError):

@@ -144,12 +144,46 @@ def test_stop_with_destination_down_leaves_records_unacked_and_exit_code_1(
 ) -> None:
     spool = MemorySpool(spool_name)
     spool.write([stats_record() for _ in range(7)])
-    sink = ScriptedSink(always_fail=True, kind="auth")
+    sink = ScriptedSink(always_fail=True, kind="connection")
     result = Agent(make_config(spool_name), sink).run(max_seconds=0.2)
     assert result.unacked == 7 and result.records_sent == 0
-    assert result.exit_code == 1 and result.failed_because == "auth"
+    assert result.exit_code == 1 and result.failed_because == "connection"
     assert result.stopped_by == "max_seconds"
     assert spool.backlog().visible == 7
+
+
+def test_refused_token_stops_every_channel_at_once_and_quarantines_nothing(
+    spool_name: str,
+) -> None:
+    other = f"{spool_name}-other"
+    MemorySpool.reset(other)
+    MemorySpool(spool_name).write([stats_record() for _ in range(7)])
+    sink = ScriptedSink(always_fail=True, kind="auth")
+    started = time.monotonic()
+    # Without --until-empty too: the idle second channel must not keep the agent running.
+    result = Agent(make_config(spool_name, other), sink).run(max_seconds=30)
+    assert time.monotonic() - started < 5
+    assert result.stopped_by == "auth" and sink.calls == 1
+    assert result.exit_code == 2 and result.failed_because == "auth"
+    assert set(result.channel_errors) == {spool_name}
+    assert result.quarantined == 0 and result.unacked == 7
+    assert MemorySpool(spool_name).backlog().visible == 7
+    MemorySpool.reset(other)
+
+
+def test_refused_credentials_at_start_read_nothing(spool_name: str) -> None:
+    class Refusing(ScriptedSink):
+        def check_credentials(self) -> str | None:
+            return "the destination refused the API token"
+
+    MemorySpool(spool_name).write([stats_record() for _ in range(3)])
+    sink = Refusing()
+    result = Agent(make_config(spool_name), sink).run(until_empty=True)
+    assert result.exit_code == 2 and result.error == "the destination refused the API token"
+    assert result.failed_because == "auth" and result.records_read == 0 and sink.calls == 0
+    assert MemorySpool(spool_name).backlog().visible == 3
+    dry = Agent(make_config(spool_name, dry_run=True), Refusing()).run(until_empty=True)
+    assert dry.error is None and dry.records_read == 3
 
 
 def test_undecodable_bytes_are_quarantined_and_the_rest_drained(spool_name: str) -> None:

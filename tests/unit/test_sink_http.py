@@ -60,8 +60,7 @@ def test_accepted_request_carries_token_idempotency_key_and_record_ids() -> None
 
 
 @pytest.mark.parametrize(
-    ("status", "kind"),
-    [(503, "http_5xx"), (500, "http_5xx"), (429, "http_429"), (401, "auth"), (403, "auth")],
+    ("status", "kind"), [(503, "http_5xx"), (500, "http_5xx"), (429, "http_429")]
 )
 def test_transient_status_keeps_records_unsettled(status: int, kind: str) -> None:
     sink = _sink(lambda request: httpx.Response(status, headers={"Retry-After": "7"}))
@@ -69,6 +68,81 @@ def test_transient_status_keeps_records_unsettled(status: int, kind: str) -> Non
     assert result.accepted == [] and result.rejected == {}
     assert result.failure is not None and result.failure_kind == kind
     assert result.failure.retry_after == 7.0
+
+
+def test_server_error_carries_its_status_and_the_start_of_its_body() -> None:
+    sink = _sink(lambda request: httpx.Response(500, text="cannot fold " + "x" * 5000))
+    result = sink.send([_record()])
+    assert result.failure is not None and result.failure.status == 500
+    assert result.failure.body.startswith("cannot fold") and len(result.failure.body) == 2000
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_answer_keeps_records_unsettled_and_says_what_to_check(status: int) -> None:
+    sink = _sink(lambda request: httpx.Response(status, json={"detail": "invalid token"}))
+    result = sink.send([_record(), _record("d2")])
+    assert result.accepted == [] and result.rejected == {}
+    assert result.failure is not None and result.failure_kind == "auth"
+    message = str(result.failure)
+    assert f"HTTP {status}" in message and "https://dr.example.com/api/v2/" in message
+    assert "invalid token" in message and "refused the API token" in message
+    assert "scope" in message and TOKEN not in message
+
+
+@pytest.mark.parametrize(
+    ("kind", "asked"),
+    [
+        ("spoolwatch", "POST /api/v2/spoolwatch/records/known/"),
+        ("datarobot", "GET /api/v2/version/"),
+    ],
+)
+def test_credentials_check_asks_one_cheap_question_and_names_the_target(
+    kind: str, asked: str
+) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        return httpx.Response(401, json={"detail": "invalid or revoked API token"})
+
+    target = TargetConfig(url="https://dr.example.com", api_token=Secret(TOKEN), kind=kind)
+    sink = HttpSink(target, client=httpx.Client(transport=httpx.MockTransport(handler)))
+    message = sink.check_credentials()
+    assert seen == [asked]
+    assert message is not None and "refused the API token" in message and TOKEN not in message
+    assert "https://dr.example.com/api/v2/" in message
+
+
+def test_credentials_check_passes_a_good_token_and_an_unreachable_destination() -> None:
+    assert (
+        _sink(lambda request: httpx.Response(200, json={"known": []})).check_credentials() is None
+    )
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    assert _sink(down).check_credentials() is None
+
+
+def test_missing_token_is_named_as_missing() -> None:
+    target = TargetConfig(url="https://dr.example.com")
+    client = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(401)))
+    message = HttpSink(target, client=client).check_credentials()
+    assert message is not None and "none is configured" in message
+
+
+@pytest.mark.parametrize(
+    ("answer", "answers"), [(200, True), (404, True), (500, False), (503, False), (429, False)]
+)
+def test_probe_answers_unless_the_destination_fails_it(answer: int, answers: bool) -> None:
+    assert _sink(lambda request: httpx.Response(answer)).answers() is answers
+
+
+def test_probe_does_not_answer_when_the_destination_is_unreachable() -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    assert _sink(down).answers() is False
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])

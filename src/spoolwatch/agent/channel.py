@@ -7,8 +7,13 @@ redelivered records (the spool handed them out before) the destination says it a
 → count as duplicate, ack (one question per read, only when something was redelivered); the
 rest go to the sink. Accepted records are acked, rejected ones quarantined with the reason,
 and on a transient failure the remainder stays in hand and is offered again after a
-back-off (visibility extended meanwhile) — never acked early. The reader survives spool
-failures: it logs, backs off, closes and reopens the spool.
+back-off (visibility extended meanwhile) — never acked early. A server error that repeats
+``retry.server_error_attempts`` times while the destination answers otherwise is narrowed
+down to the records that fail alone, which are quarantined with the destination's answer
+(:mod:`spoolwatch.agent.isolation`); the rest flow on. An auth failure (401/403) stops the
+agent: the channel's error says what to check, the records in hand are given back, none is
+quarantined. The reader survives spool failures: it logs, backs off, closes and reopens the
+spool.
 
 Reading overlaps sending: while one batch's records are being sent (in a thread of the
 channel's own), the reader reads and sorts the next; it then waits for the first batch, acks
@@ -33,8 +38,15 @@ from typing import Any
 from spoolwatch.agent.config import AgentConfig, ChannelConfig, display_address
 from spoolwatch.agent.control import StopControl, backoff_delay
 from spoolwatch.agent.dedupe import SeenIds
+from spoolwatch.agent.isolation import ServerErrorStreak, isolate
 from spoolwatch.agent.stats import ChannelStats
-from spoolwatch.errors import ConfigError, InvalidRecord, MissingExtra, SpoolUnavailable
+from spoolwatch.errors import (
+    ConfigError,
+    DestinationUnavailable,
+    InvalidRecord,
+    MissingExtra,
+    SpoolUnavailable,
+)
 from spoolwatch.records import ROUTABLE_TYPES, DataType, validate_record
 from spoolwatch.sinks.base import SendResult, Sink
 from spoolwatch.spools.base import Delivery, Spool
@@ -44,6 +56,8 @@ __all__ = ["ChannelReader"]
 logger = logging.getLogger(__name__)
 
 _SPOOL_RETRY_CAP = 30.0
+#: How long records stay in flight while their repeating server error is narrowed down.
+_ISOLATION_SECONDS = 120.0
 
 
 @dataclass
@@ -240,6 +254,10 @@ class ChannelReader:
             self._ack(spool, to_ack)
         # The batch before this one first: its acks, its retries (holding this one's records).
         self._settle(spool, holding=to_send)
+        if self.fatal is not None:
+            if to_send or repeats:
+                self._give_back(spool, to_send + repeats, "the channel stopped")
+            return
         if to_send or repeats:
             sending = _Sending(to_send, repeats)
             if to_send:
@@ -365,26 +383,78 @@ class ChannelReader:
     def _send(
         self, spool: Spool, pending: list[Delivery], result: SendResult, holding: list[Delivery]
     ) -> None:
+        """Settle ``result``, then retry the records not done until they are (see the
+        module docstring: back-off, isolation of a repeating server error, auth stop)."""
         attempt = 0
+        streak = ServerErrorStreak(self._config.retry.server_error_attempts)
         while True:
-            accepted = [pending[i] for i in sorted(result.accepted)]
-            self._seen.add_all(d.record_id for d in accepted)
-            self.stats.add(sent=len(accepted), rows=result.rows, requests=result.requests)
-            if accepted:
-                self._ack(spool, accepted)
-            for index in sorted(result.rejected):
-                self._quarantine(spool, [pending[index]], result.rejected[index].reason)
-            if result.failure is None:
+            pending = self._settle_result(spool, pending, result)
+            failure, kind = result.failure, result.failure_kind or "unavailable"
+            if failure is None:
                 return
-            done = result.done()
-            pending = [d for i, d in enumerate(pending) if i not in done]
             attempt += 1
-            self.stats.fail(result.failure_kind or "unavailable", str(result.failure))
+            self.stats.fail(kind, str(failure))
+            if kind == "auth":
+                self._stop_refused(spool, pending, str(failure))
+                return
+            if pending and streak.repeats(result) and (streak.answered or self._sink.answers()):
+                streak.reset()
+                result = self._isolate(spool, pending, (failure, kind), holding)
+                continue
             if not pending or not self._wait_to_retry(
-                spool, pending, attempt, result.failure.retry_after, str(result.failure), holding
+                spool, pending, attempt, failure.retry_after, str(failure), holding
             ):
                 return
             result = self._sink.send([d.record for d in pending if d.record is not None])
+
+    def _settle_result(
+        self, spool: Spool, pending: list[Delivery], result: SendResult
+    ) -> list[Delivery]:
+        """Ack what ``result`` accepted, quarantine what it rejected; the rest of
+        ``pending``."""
+        accepted = [pending[i] for i in sorted(result.accepted)]
+        self._seen.add_all(d.record_id for d in accepted)
+        self.stats.add(sent=len(accepted), rows=result.rows, requests=result.requests)
+        if accepted:
+            self._ack(spool, accepted)
+        for index in sorted(result.rejected):
+            self._quarantine(spool, [pending[index]], result.rejected[index].reason)
+        done = result.done()
+        return [d for i, d in enumerate(pending) if i not in done]
+
+    def _isolate(
+        self,
+        spool: Spool,
+        pending: list[Delivery],
+        failure: tuple[DestinationUnavailable, str],
+        holding: list[Delivery],
+    ) -> SendResult:
+        """Find the records of ``pending`` that fail alone (:mod:`spoolwatch.agent.isolation`)."""
+        logger.warning(
+            "channel %s: %d record(s) failed %d times (%s) while the destination answers; "
+            "looking for the records that fail alone",
+            self.channel.name,
+            len(pending),
+            self._config.retry.server_error_attempts,
+            failure[0],
+        )
+        self._safely(spool.extend, pending + holding, _ISOLATION_SECONDS)
+        return isolate(
+            self._sink,
+            [d.record for d in pending if d.record is not None],
+            failure,
+            stop=lambda: self._control.give_up_by(self._clock()),
+        )
+
+    def _stop_refused(self, spool: Spool, pending: list[Delivery], message: str) -> None:
+        """The destination refused the credentials: stop (every channel shares them) and
+        give the records back; they are not the records' fault."""
+        if self.fatal is None:
+            self.fatal = message
+            logger.error("channel %s: stopping: %s", self.channel.name, message)
+        self._control.request_stop("auth")
+        if pending:
+            self._give_back(spool, pending, "the destination refused the API token")
 
     def _wait_to_retry(
         self,

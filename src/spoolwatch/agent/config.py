@@ -103,13 +103,24 @@ class BatchingConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class RetryConfig:
-    """Back-off for a destination that is down, and how long a stop waits for it."""
+    """Back-off for a destination that is down, how long a stop waits for it, and when a
+    repeating server error is narrowed down to the records that cause it."""
 
     initial_seconds: float = 0.5
     max_seconds: float = 30.0
     multiplier: float = 2.0
     jitter: float = 0.25
     shutdown_grace_seconds: float = 10.0
+    #: Attempts of the same records that fail with a 5xx (not 502/503/504, no Retry-After)
+    #: before, if the destination answers otherwise, the records that fail alone are found
+    #: and quarantined.
+    server_error_attempts: int = 3
+
+    def __post_init__(self) -> None:
+        if self.server_error_attempts < 1:
+            raise ConfigError(
+                f"retry.server_error_attempts must be at least 1, got {self.server_error_attempts}"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -191,6 +202,9 @@ retry:                                # destination down, 5xx, 429: back off, ke
   multiplier: 2
   jitter: 0.25                        # +-25 % random spread
   shutdown_grace_seconds: 10          # on stop, how long the batch in hand may still retry
+  server_error_attempts: 3            # a 5xx this often for the same records while the
+                                      # target answers otherwise: quarantine those that
+                                      # fail alone (502/503/504 and Retry-After: wait)
 quarantine:
   unknown_types: skip                 # skip (count and ack) | quarantine (park them)
   max_body_chars: 2000                # response body kept with a rejected record
@@ -280,6 +294,9 @@ def _parse_ours(doc: YamlSource) -> AgentConfig:
                 multiplier=doc.number(("retry", "multiplier"), 2.0, low=1),
                 jitter=doc.number(("retry", "jitter"), 0.25, low=0, high=1),
                 shutdown_grace_seconds=doc.number(("retry", "shutdown_grace_seconds"), 10.0, low=0),
+                server_error_attempts=doc.integer(
+                    ("retry", "server_error_attempts"), 3, low=1, high=100
+                ),
             ),
             quarantine=QuarantineConfig(
                 unknown_types="quarantine" if unknown_types == "quarantine" else "skip",

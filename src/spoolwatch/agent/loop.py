@@ -17,10 +17,14 @@ sink it builds :class:`~spoolwatch.sinks.http.HttpSink` (or the dry-run sink) fr
 exporter). While any agent runs, the garbage collector's first threshold is raised (records
 are acyclic; frequent young-generation passes are wasted work) and restored afterwards.
 
-``Agent.run(until_empty=False, max_seconds=None, deadline=None, deadline_margin=10.0)``
+``Agent.run(until_empty=False, max_seconds=None, deadline=None, deadline_margin=10.0,
+check_credentials=True)`` first asks the sink whether the destination takes its credentials
+(:meth:`~spoolwatch.sinks.base.Sink.check_credentials`, one cheap request; skipped in a dry
+run): a refusal ends the run before any record is read (``error``, exit code 2). It then
 starts one reader thread per channel and returns an :class:`AgentResult` when: every channel
 read empty (``until_empty``), ``max_seconds`` passed, ``deadline()`` (seconds remaining)
-fell to ``deadline_margin``, or :meth:`Agent.stop` was called (signals). The stop order:
+fell to ``deadline_margin``, a channel's send was refused for its credentials
+(``stopped_by="auth"``), or :meth:`Agent.stop` was called (signals). The stop order:
 stop reading → finish the batch in hand (its retries may go on for
 ``retry.shutdown_grace_seconds``, or until ``deadline_margin / 3`` remain; after that the
 records are given back un-acked, never dropped) → ack → close spools → a last heartbeat
@@ -95,7 +99,8 @@ def _fewer_gc_passes() -> Iterator[None]:
 EXIT_CODES = {
     0: "done: everything read was delivered, quarantined or skipped",
     1: "stopped with records left un-acked because the destination kept failing",
-    2: "bad configuration or arguments (or a channel could not be opened for that reason)",
+    2: "bad configuration or arguments (or a channel could not be opened for that reason), "
+    "or the destination refused the API token",
     130: "interrupted by SIGINT/SIGTERM (after a graceful stop)",
 }
 
@@ -119,12 +124,15 @@ class AgentResult:
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     stopped_by: str = "empty"
     elapsed: float = 0.0
+    #: Why the agent did not run at all (the destination refused its credentials).
+    error: str | None = None
 
     @property
     def failed_because(self) -> str | None:
         """The main destination failure kind (``auth``, ``http_5xx``, ``http_429``,
-        ``connection``, ``timeout``) when records were left un-acked, else ``None``."""
-        if not self.unacked:
+        ``connection``, ``timeout``) when records were left un-acked or the agent could not
+        run, else ``None``."""
+        if not self.unacked and not self.error:
             return None
         kinds = {k: v for k, v in self.failures.items() if not k.startswith("spool")}
         return max(kinds, key=lambda k: kinds[k]) if kinds else "unavailable"
@@ -132,7 +140,7 @@ class AgentResult:
     @property
     def exit_code(self) -> int:
         """See :data:`EXIT_CODES`."""
-        if self.channel_errors:
+        if self.channel_errors or self.error:
             return 2
         if self.unacked:
             return 1
@@ -206,11 +214,16 @@ class Agent:
         max_seconds: float | None = None,
         deadline: Callable[[], float] | None = None,
         deadline_margin: float = 10.0,
+        check_credentials: bool = True,
     ) -> AgentResult:
         """Drain until empty / ``max_seconds`` / ``deadline`` / :meth:`stop`; see module doc."""
         until_empty = until_empty or self.config.run_once
         if not self._sink_open:
             self._sink, self._sink_open = _default_sink(self.config), True
+        if check_credentials and not self.config.dry_run:
+            refused = self._refused()
+            if refused is not None:
+                return refused
         self.stats = {c.name: ChannelStats(c.name) for c in self.config.channels}
         control = StopControl(
             grace=self.config.retry.shutdown_grace_seconds,
@@ -274,6 +287,26 @@ class Agent:
         result = self._result(readers, control, started, until_empty)
         self._report(result)
         return result
+
+    def _refused(self) -> AgentResult | None:
+        """The result of a run the destination refuses (its credentials), else ``None``."""
+        started = self._clock()
+        try:
+            message = self._sink.check_credentials()
+        except Exception as exc:  # a sink breaking its promise: the first send will tell
+            logger.debug("checking the credentials failed: %s", exc)
+            message = None
+        if message is None:
+            return None
+        logger.error("agent %s cannot run: %s", self.agent_id, message)
+        self.close()
+        return AgentResult(
+            stopped_by="auth",
+            error=message,
+            failures={"auth": 1},
+            last_error=message,
+            elapsed=self._clock() - started,
+        )
 
     def _supervise(
         self,

@@ -22,7 +22,9 @@ app.add_typer(config_app, name="config")
 
 EXIT_HELP = (
     "Exit codes: 0 done; 1 stopped with records left un-acked because the destination kept "
-    "failing; 2 bad configuration or arguments; 130 stopped by SIGINT/SIGTERM. "
+    "failing; 2 bad configuration or arguments, or the destination refused the API token "
+    "(checked at start, and on every send: the records stay in the spool); 130 stopped by "
+    "SIGINT/SIGTERM. "
     "On SIGTERM/SIGINT the agent stops reading, finishes the batch in hand (retrying for at "
     "most retry.shutdown_grace_seconds), acks, closes; a second signal gives up on the batch "
     "in hand at once (it stays un-acked in the spool)."
@@ -52,7 +54,8 @@ def run(
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING, ERROR."),
 ) -> None:
-    """Run the agent. Exit codes: 0 done, 1 records left un-acked, 2 bad config, 130 signal."""
+    """Run the agent. Exit codes: 0 done, 1 records left un-acked, 2 bad config or refused
+    token, 130 signal."""
     from dataclasses import replace
 
     from spoolwatch.agent.config import load_config
@@ -86,8 +89,12 @@ def run(
         )
     else:
         _print_summary(result)
+    from rich.markup import escape
+
+    if result.error:
+        err_console.print(f"[bold red]error:[/] {escape(result.error)}", soft_wrap=True)
     for name, message in result.channel_errors.items():
-        err_console.print(f"[bold red]error:[/] channel {name}: {message}", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] channel {name}: {escape(message)}", soft_wrap=True)
     raise typer.Exit(result.exit_code)
 
 
@@ -146,7 +153,8 @@ def _print_summary(result: Any) -> None:
         f"{result.unacked} left un-acked",
         soft_wrap=True,
     )
-    if result.failed_because:
+    if result.failed_because and not (result.error or result.channel_errors):
+        # Otherwise the errors printed after the summary say it, with what to check.
         console.print(
             f"destination failing: {result.failed_because} ({result.last_error})", soft_wrap=True
         )

@@ -7,10 +7,13 @@ A sink takes records in spool order and reports, per record, what became of them
 * **rejected** — the destination refused this record as invalid (a 4xx other than 429);
   the agent quarantines it with :attr:`Rejection.reason` and goes on.
 * **not done** — everything from the first transient failure on. :attr:`SendResult.failure`
-  says why (a :class:`~spoolwatch.errors.DestinationUnavailable` with ``retry_after``) and
+  says why (a :class:`~spoolwatch.errors.DestinationUnavailable` with ``retry_after``, and
+  the answer's ``status`` and the start of its ``body`` when there was one) and
   :attr:`SendResult.failure_kind` says what kind (``connection``, ``timeout``, ``http_5xx``,
   ``http_429``, ``auth``). The agent backs off and offers exactly those records again; they
-  stay un-acked in the spool meanwhile.
+  stay un-acked in the spool meanwhile. A server error that repeats while the destination
+  answers otherwise (:meth:`Sink.answers`) is narrowed down to the records that fail alone,
+  which are quarantined; ``auth`` stops the channel (the records stay in the spool).
 
 Promises of :meth:`Sink.send`:
 
@@ -102,6 +105,18 @@ class Sink(abc.ABC):
     def heartbeat(self, status: dict[str, Any]) -> bool:
         """Post the agent's health; return False when the destination does not take them."""
         return False
+
+    def answers(self) -> bool:
+        """Whether the destination answers a cheap request now (a probe, asked only after a
+        request failed with a server error several times). Never raises. By default False:
+        a sink that cannot tell never has records isolated on the probe's word."""
+        return False
+
+    def check_credentials(self) -> str | None:
+        """Before the agent reads anything: ``None``, or why the destination refuses the
+        credentials (a message naming the target and what to check). Never raises; a
+        destination that cannot be reached now is not a credentials problem (``None``)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

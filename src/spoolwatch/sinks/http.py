@@ -12,12 +12,24 @@ the records in the request, comma-separated, in body order) and
 After a transient failure no further request of the batch is started; those in flight
 finish, and what they delivered counts.
 
-Answers: 2xx accepted. 5xx, 408, 429 (``Retry-After`` honoured), 401/403 and connection
+Answers: 2xx accepted. 5xx, 408, 429 (``Retry-After`` honoured), redirects and connection
 errors or timeouts are transient: the records stay in the spool and the agent retries with
-back-off (401/403 and redirects too, so a bad token or target URL never quarantines good
-records). Any other 4xx rejects
-the request; a merged request is then retried record by record so only the bad record is
-quarantined, with the status and the start of the response body.
+back-off (a redirect means a wrong target URL, not bad records). A 5xx carries its status
+and the start of its body, so that when it repeats while the destination answers
+otherwise (:meth:`HttpSink.answers`, the probe below) the agent can narrow it down to the
+records that fail alone and quarantine those with that answer (see
+:mod:`spoolwatch.agent.channel`). 401/403 are ``auth`` failures: the message names the
+target and what to check (the token, its scope), the agent stops the channel and the
+records stay in the spool, never quarantined. Any other 4xx rejects the request; a merged
+request is then retried record by record so only the bad record is quarantined, with the
+status and the start of the response body.
+
+The probe (:meth:`HttpSink.answers`, and :meth:`HttpSink.check_credentials` at start-up)
+is one cheap authenticated request, never made on the hot path: a spoolwatch target is
+asked ``POST spoolwatch/records/known/`` about one made-up id (a read of the store the
+records go to, which an ingest-only token may make); a DataRobot target is asked
+``GET version/``, which shows that the token is valid but not what it may write to (a
+deployment the token cannot write to shows at the first send, as a 403).
 
 Redelivered records (see :meth:`~spoolwatch.sinks.base.Sink.known_record_ids`): a spoolwatch
 target is asked which of them it already has (``POST spoolwatch/records/known/``, 1,000 ids a
@@ -54,6 +66,7 @@ __all__ = [
     "HEARTBEAT_PATH",
     "KNOWN_RECORDS_PATH",
     "MAX_RECORDS_PER_REQUEST",
+    "PROBE_RECORD_ID",
     "DryRunSink",
     "HttpSink",
     "api_base",
@@ -68,7 +81,10 @@ _KNOWN_RECORDS_CHUNK = 1000
 #: Records per request at most, whatever the config says: their ids travel in one header
 #: (about 37 bytes each), and servers commonly refuse header blocks above 8-16 KiB.
 MAX_RECORDS_PER_REQUEST = 200
-_TRANSIENT_4XX = {401, 403, 408, 429}
+_TRANSIENT_4XX = {408, 429}
+_AUTH = {401, 403}
+#: The record id the credentials check and the probe ask about (never a real one).
+PROBE_RECORD_ID = "spoolwatch-agent-probe"
 
 
 def api_base(url: str) -> str:
@@ -136,6 +152,7 @@ class HttpSink(Sink):
         self._batching = batching or BatchingConfig()
         self._max_body_chars = max_body_chars
         self._asks_known = target.kind == "spoolwatch"
+        self._has_token = target.api_token is not None or auth is not None
         self._known_unanswered = False
         headers = {
             "Content-Type": "application/json",
@@ -270,20 +287,38 @@ class HttpSink(Sink):
                 f"POST {url}: HTTP {status} redirect to {where}; set the target url to it"
             ), "connection"
         body = response.text[: self._max_body_chars]
-        if status >= 500 or status in _TRANSIENT_4XX:
-            kind = (
-                "http_429"
-                if status == 429
-                else "auth"
-                if status in {401, 403}
-                else "timeout"
-                if status == 408
-                else "http_5xx"
-            )
+        if status in _AUTH:
             return DestinationUnavailable(
-                f"POST {url}: HTTP {status}", retry_after=_retry_after(response)
+                self._refused(f"POST {url}", status, body), status=status, body=body
+            ), "auth"
+        if status >= 500 or status in _TRANSIENT_4XX:
+            kind = "http_429" if status == 429 else "timeout" if status == 408 else "http_5xx"
+            return DestinationUnavailable(
+                f"POST {url}: HTTP {status}",
+                retry_after=_retry_after(response),
+                status=status,
+                body=body,
             ), kind
         return Rejection(f"POST {url} answered HTTP {status}: {body}", status=status, body=body)
+
+    def _refused(self, what: str, status: int, body: str) -> str:
+        """What an auth answer means and what to check; never the token itself."""
+        said = f" ({body[:200]})" if body else ""
+        if not self._has_token:
+            return (
+                f"{what}: HTTP {status}{said}: the destination {self._base} wants an API token "
+                "and none is configured; set target.api_token_env or api_token_file (or "
+                "SPOOLWATCH_API_TOKEN, or apiToken in DataRobot's config)"
+            )
+        scope = (
+            "its scope allows writing records (ingest)"
+            if self._asks_known
+            else "it may write to the deployment named in the URL"
+        )
+        return (
+            f"{what}: HTTP {status}{said}: the destination {self._base} refused the API token; "
+            f"check that it is a token of this destination, not revoked, and that {scope}"
+        )
 
     def _await_job(self, url: str, location: str) -> Rejection | None:
         """Actuals are an asynchronous job (202 + ``Location``): poll it as DataRobot's own
@@ -347,6 +382,42 @@ class HttpSink(Sink):
             )
             return False
         return True
+
+    def _probe(self) -> tuple[str, httpx.Response | None, str]:
+        """One cheap authenticated request: a spoolwatch target is asked about one made-up
+        record id (a read of the store the records go to, allowed to an ingest-only
+        token); DataRobot, which has no such question, for its version (the call its own
+        clients start with). Returns what was asked, the answer, and why there is none."""
+        if self._asks_known:
+            method, url = "POST", self._base + KNOWN_RECORDS_PATH
+            body: bytes | None = orjson.dumps({"recordIds": [PROBE_RECORD_ID]})
+        else:
+            method, url, body = "GET", self._base + "version/", None
+        try:
+            return f"{method} {url}", self._client.request(method, url, content=body), ""
+        except httpx.HTTPError as exc:
+            return f"{method} {url}", None, type(exc).__name__
+
+    def answers(self) -> bool:
+        """Whether the probe gets an answer other than 5xx or 429."""
+        what, response, why = self._probe()
+        if response is None:
+            logger.info("%s: %s; the destination is not answering", what, why)
+            return False
+        status = response.status_code
+        logger.info("%s: HTTP %s", what, status)
+        return status < 500 and status != 429
+
+    def check_credentials(self) -> str | None:
+        """The probe's 401/403 as a message; any other answer, or none, passes."""
+        what, response, why = self._probe()
+        if response is None:
+            logger.info("%s: %s; the API token is checked by the first send", what, why)
+            return None
+        if response.status_code in _AUTH:
+            body = response.text[: self._max_body_chars]
+            return self._refused(what, response.status_code, body)
+        return None
 
     def known_record_ids(self, ids: Sequence[str]) -> set[str]:
         """Ask a spoolwatch target which of ``ids`` it has; the empty set on any failure."""

@@ -3,13 +3,17 @@
 :class:`RecordingServer` accepts DataRobot ingestion POSTs and records each one
 (path, headers, body), or only counts them (``keep=False``, for throughput runs). Its
 answers can be scripted: ``server.fail_next(503, times=3)``, ``server.answer(path_part,
-status)``. Standard library only, HTTP/1.1 keep-alive, one thread per connection.
+status)``, ``server.answer_body(marker, 500)`` (a record the service cannot fold: every
+request whose body carries ``marker`` fails, whatever else it carries). Standard library
+only, HTTP/1.1 keep-alive, one thread per connection.
 
 It also answers the agent's question ``POST /api/v2/spoolwatch/records/known/`` from the
 record ids of the requests it accepted (2xx), as the monitoring service does; the questions
-are kept in :attr:`RecordingServer.queries`, apart from the ingestion requests, and answer
-rules apply to them (``server.answer("records/known", 404)`` plays an older service).
-With ``keep=False`` nothing is remembered, so every id is unknown.
+are kept in :attr:`RecordingServer.queries`, apart from the ingestion requests (the
+agent's probe, a question about :data:`~spoolwatch.sinks.http.PROBE_RECORD_ID` alone, is
+counted in :attr:`RecordingServer.probes` instead), and answer rules apply to them
+(``server.answer("records/known", 404)`` plays an older service). With ``keep=False``
+nothing is remembered, so every id is unknown.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from types import TracebackType
 from typing import Any
 
 import orjson
+
+from spoolwatch.sinks.http import PROBE_RECORD_ID
 
 __all__ = ["KNOWN_RECORDS_PATH", "RecordedRequest", "RecordingServer"]
 
@@ -89,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if owner.delay:
                 time.sleep(owner.delay)
-            status, extra, answer = owner._decide(self.path)
+            status, extra, answer = owner._decide(self.path, body)
         finally:
             with owner._lock:
                 owner._in_flight -= 1
@@ -130,11 +136,14 @@ class RecordingServer:
         self.last_accepted_at: float | None = None
         #: The record ids of each known-records question, in arrival order.
         self.queries: list[list[str]] = []
+        #: The agent's probes (credentials check, "is it up?") among those questions.
+        self.probes = 0
         #: The most ingestion POSTs that were being answered at the same time.
         self.peak_in_flight = 0
         self._in_flight = 0
         self._script: deque[tuple[int, dict[str, str], bytes]] = deque()
         self._rules: list[tuple[str, int, bytes]] = []
+        self._body_rules: list[tuple[bytes, int, bytes]] = []
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.owner = self
@@ -164,16 +173,27 @@ class RecordingServer:
         with self._lock:
             self._rules.append((path_part, status, body))
 
+    def answer_body(
+        self, marker: bytes, status: int, body: bytes = b'{"message":"cannot fold"}'
+    ) -> None:
+        """Answer every ingestion POST whose body contains ``marker`` with ``status``."""
+        with self._lock:
+            self._body_rules.append((marker, status, body))
+
     def clear(self) -> None:
         """Forget scripted failures and answer rules: every POST is accepted again."""
         with self._lock:
             self._script.clear()
             self._rules.clear()
+            self._body_rules.clear()
 
-    def _decide(self, path: str) -> tuple[int, dict[str, str], bytes]:
+    def _decide(self, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             if self._script:
                 return self._script.popleft()
+            for marker, status, answer in self._body_rules:
+                if marker in body:
+                    return status, {}, answer
             for part, status, body in self._rules:
                 if part in path:
                     return status, {}, body
@@ -203,7 +223,10 @@ class RecordingServer:
         if not isinstance(asked, list) or not all(isinstance(r, str) for r in asked):
             return 422, b'{"detail":"recordIds: a list of record ids is required"}'
         with self._lock:
-            self.queries.append(list(asked))
+            if asked == [PROBE_RECORD_ID]:
+                self.probes += 1
+            else:
+                self.queries.append(list(asked))
             for part, status, answer in self._rules:
                 if part in path:
                     return status, answer
