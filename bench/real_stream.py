@@ -249,11 +249,16 @@ def run_agent(directory: str, base: str, token: str) -> tuple[dict[str, Any], fl
     config = folder / "agent.yaml"
     config.write_text(
         f"target:\n  url: {base}\n  api_token_env: SPOOLWATCH_API_TOKEN\n"
-        f"channels:\n  - name: bench\n    spool: {directory}\n",
+        f"channels:\n  - name: bench\n    spool: {directory}\n"
+        + os.environ.get("BENCH_AGENT_YAML", "").replace("\\n", "\n"),
         encoding="utf-8",
     )
     command = [sys.executable, "-m", "spoolwatch", "agent", "run", "--config", str(config)]
     command += ["--until-empty", "--json", "--log-level", "WARNING"]
+    if profile := os.environ.get("SPOOLWATCH_BENCH_PYSPY_AGENT"):
+        # Record the agent with py-spy (``pip install py-spy``): collapsed stacks.
+        spy = ["py-spy", "record", "--gil", "-r", "200", "-f", "raw", "-o", profile, "--"]
+        command = spy + command
     env = {**os.environ, "SPOOLWATCH_API_TOKEN": token}
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)

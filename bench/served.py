@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -121,6 +122,10 @@ def serve(url: str, token: str, *extra: str) -> Iterator[Service]:
     port = free_port()
     command = [sys.executable, "-m", "spoolwatch", "serve", "--db", url, "--port", str(port)]
     command += ["--log-level", "warning", *extra]
+    if profile := os.environ.get("SPOOLWATCH_BENCH_PYSPY"):
+        # Record the service with py-spy (``pip install py-spy``): collapsed stacks.
+        spy = ["py-spy", "record", "--gil", "-r", "200", "-f", "raw", "-o", profile, "--"]
+        command = spy + command
     # A file, not a pipe: a service that logs much must never block on a full pipe.
     log = Path(tempfile.mkstemp(prefix="spoolwatch-bench-serve-", suffix=".log")[1])
     with log.open("wb") as stderr:
@@ -132,7 +137,8 @@ def serve(url: str, token: str, *extra: str) -> Iterator[Service]:
         _wait_ready(base, token, process, log)
         yield Service(base, process.pid)
     finally:
-        process.terminate()
+        # py-spy writes its file on SIGINT; the service stops on either.
+        process.send_signal(signal.SIGINT if profile else signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -10,6 +10,7 @@
     │                               (the agent stops on its 401/403: the token is wrong)
     ├── RecordError ............ this one record is bad: quarantine it, keep draining
     │   ├── DecodeError ........ bytes that are not a record (JSON, frame, CRC, version)
+    │   │   └── RecordTooLarge . a line or frame above the spool's record size cap
     │   ├── InvalidRecord ...... a record whose payload breaks its schema
     │   └── RejectedRecord ..... the destination refused the record (4xx other than 429)
     └── MissingExtra ........... an optional dependency is not installed (says which extra)
@@ -27,6 +28,7 @@ __all__ = [
     "InvalidRecord",
     "MissingExtra",
     "RecordError",
+    "RecordTooLarge",
     "RejectedRecord",
     "SpoolUnavailable",
     "SpoolwatchError",
@@ -89,6 +91,7 @@ class DecodeError(RecordError):
         record_id: str | None = None,
         source: str | None = None,
         offset: int | None = None,
+        size: int | None = None,
     ) -> None:
         where = ""
         if source is not None:
@@ -96,6 +99,29 @@ class DecodeError(RecordError):
         super().__init__(message + where, record_id=record_id)
         self.source = source
         self.offset = offset
+        #: How many bytes the undecodable stretch covers, when the delivery keeps only its
+        #: first bytes (``None``: the delivery holds all of them).
+        self.size = size
+
+
+class RecordTooLarge(DecodeError):
+    """A line or frame longer than the spool's record size cap; only its first bytes are kept.
+
+    ``size`` is the record's length in bytes (a JSON line without its newline, a binary
+    record without its 20-byte frame header); ``limit`` is the cap it exceeds.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        size: int,
+        limit: int,
+        source: str | None = None,
+        offset: int | None = None,
+    ) -> None:
+        super().__init__(message, source=source, offset=offset, size=size)
+        self.limit = limit
 
 
 class InvalidRecord(RecordError):

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -334,3 +335,33 @@ def test_one_agent_runs_twice_with_a_fresh_http_client_each_time(tmp_path: Path)
         spool.close()
         assert agent.run(until_empty=True).records_sent == 2
     assert _ids_in_order(server.accepted()) == [r.id for r in first + second]
+
+
+def test_a_50_mib_line_is_quarantined_small_while_the_agent_delivers_the_rest(
+    tmp_path: Path,
+) -> None:
+    before, after = _stats_records(3), _stats_records(4)
+    spool = FilesystemSpool(tmp_path / "spool", create=True)
+    spool.write(before)
+    with open(tmp_path / "spool" / "fs_spool.1", "ab") as file:
+        file.write(b'{"header": {"id": "huge"}, "blob": "')
+        for _ in range(50):
+            file.write(b"x" * (1 << 20))
+        file.write(b'"}\n')
+    spool.write(after)
+    spool.close()
+    with RecordingServer() as server:
+        tracemalloc.start()
+        try:
+            result = _drain(_config(server.url, tmp_path / "spool"))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert _ids_in_order(server.accepted()) == [r.id for r in before + after]
+    assert result.quarantined == 1
+    assert peak < 20 << 20, f"the agent allocated {peak / (1 << 20):.1f} MiB"
+    quarantine = tmp_path / "spool" / "quarantine" / "quarantine.jsonl"
+    assert quarantine.stat().st_size < 4096
+    (entry,) = [json.loads(line) for line in quarantine.read_text().splitlines()]
+    assert entry["size"] == 50 * (1 << 20) + len(b'{"header": {"id": "huge"}, "blob": ""}')
+    assert entry["truncated"] is True and "max_record_bytes" in entry["error"]

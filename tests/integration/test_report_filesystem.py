@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from spoolwatch.errors import InvalidRecord
 from spoolwatch.records import (
     DataType,
     FrameKind,
@@ -148,3 +149,44 @@ def test_large_custom_metric_splits_into_json_spool_records(tmp_path: Path) -> N
     assert [len(r.payload["buckets"]) for r in records] == [200, 200, 100]
     values = [b["value"] for r in records for b in r.payload["buckets"]]
     assert values == [float(i) for i in range(500)]
+
+
+def _wide_report(reporter: Reporter, rows: int) -> None:
+    reporter.report_predictions_data(
+        pd.DataFrame({"text": ["x" * 200] * rows}), [0.5] * rows, [f"a-{i}" for i in range(rows)]
+    )
+
+
+def test_report_with_a_record_above_the_spools_cap_is_refused_and_nothing_is_written(
+    tmp_path: Path,
+) -> None:
+    spool = FilesystemSpool(tmp_path, max_record_bytes=10_000)
+    reporter = Reporter(spool, deployment_id=DEP, model_id=MODEL)
+    _wide_report(reporter, 10)  # about 3 KB: fits
+    with pytest.raises(InvalidRecord) as refused:
+        _wide_report(reporter, 100)  # about 25 KB in one record
+    message = str(refused.value)
+    assert "PREDICTIONS_DATA record of" in message and "max_record_bytes 10000" in message
+    assert "nothing was written" in message and "rows_per_record" in message
+    assert len(spool.read(10)) == 1
+    split = Reporter(spool, deployment_id=DEP, model_id=MODEL, rows_per_record=20)
+    _wide_report(split, 100)  # the fix the message names
+    assert len(spool.read(10)) == 5
+    spool.close()
+
+
+def test_background_report_above_the_cap_is_dropped_at_once_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = FilesystemSpool(tmp_path, max_record_bytes=10_000)
+    reporter = Reporter(spool, deployment_id=DEP, model_id=MODEL, background=True)
+    _wide_report(reporter, 100)
+    _wide_report(reporter, 10)
+    reporter.close()
+    assert (reporter.dropped.reports, reporter.dropped.write_failed) == (1, 1)
+    refusals = [r for r in caplog.records if "refused a report" in r.getMessage()]
+    assert len(refusals) == 1 and "max_record_bytes" in refusals[0].getMessage()
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+    types = [d.record.type_name for d in spool.read(10) if d.record is not None]
+    assert types.count("PREDICTIONS_DATA") == 1
+    spool.close()

@@ -20,7 +20,7 @@ def test_example_config_parses_and_fills_every_section(monkeypatch: pytest.Monke
     assert config.target.url == "http://127.0.0.1:8080"
     assert config.target.api_token == Secret("tok-123")
     assert config.channels[0].address == "/var/spool/mlops"
-    assert config.batching.max_records == 500
+    assert config.batching.max_records == 2000
     assert config.retry.shutdown_grace_seconds == 10
     assert config.retry.server_error_attempts == 3
     assert config.heartbeat_enabled

@@ -9,6 +9,7 @@ import pytest
 from spoolwatch.errors import ConfigError
 from spoolwatch.report import Reporter, ReporterConfig
 from spoolwatch.spools import MemorySpool
+from spoolwatch.spools.filesystem import FilesystemSpool
 
 
 def test_datarobot_variables_fill_every_field() -> None:
@@ -218,3 +219,19 @@ def test_background_settings_come_from_spoolwatch_variables() -> None:
     assert (config.buffer_size, config.max_block_seconds, config.background) == (7, 0.5, True)
     with pytest.raises(ConfigError, match="buffer_size"):
         ReporterConfig(buffer_size=0)
+
+
+def test_filesystem_record_cap_comes_from_a_spoolwatch_variable(tmp_path: Path) -> None:
+    env = {
+        "MLOPS_SPOOLER_TYPE": "FILESYSTEM",
+        "MLOPS_FILESYSTEM_DIRECTORY": str(tmp_path),
+        "SPOOLWATCH_FILESYSTEM_MAX_RECORD_BYTES": "65536",
+    }
+    config = ReporterConfig.from_env(env)
+    assert config.spool_target()[1] == {
+        "data_format": "JSON",
+        "max_record_bytes": 65536,
+    }
+    spool = config.open_spool()
+    assert isinstance(spool, FilesystemSpool)
+    assert spool.max_record_bytes == 65536

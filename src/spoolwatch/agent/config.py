@@ -91,12 +91,14 @@ def display_address(address: str) -> str:
 class BatchingConfig:
     """How much is read at once and how records are merged into requests."""
 
-    max_records: int = 500
+    max_records: int = 2000
     wait_seconds: float = 0.5
     max_request_bytes: int = 1_000_000
-    max_records_per_request: int = 100
+    #: 200 keeps ``X-Spoolwatch-Record-Ids`` (36-character ids) under proxies' 8 KiB
+    #: header limit.
+    max_records_per_request: int = 200
     #: Requests posted at once (keep-alive connections to the target), for the whole agent.
-    max_in_flight: int = 4
+    max_in_flight: int = 8
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,11 +191,11 @@ channels:                             # each channel is drained by its own reade
   #   spool: https://sqs.us-east-1.amazonaws.com/123456789012/mlops
   #   options: {}                     # passed to the spool transport
 batching:
-  max_records: 500                    # records read from a spool at once
+  max_records: 2000                   # records read from a spool at once
   wait_seconds: 0.5                   # how long one read waits for the first record
   max_request_bytes: 1000000          # merged request body limit
-  max_records_per_request: 100        # records merged into one request (at most 200)
-  max_in_flight: 4                    # requests posted at once to the target
+  max_records_per_request: 200        # records merged into one request (ids header < 8 KiB)
+  max_in_flight: 8                    # requests posted at once to the target
 retry:                                # destination down, 5xx, 429: back off, keep records
   initial_seconds: 0.5
   max_seconds: 30
@@ -276,15 +278,15 @@ def _parse_ours(doc: YamlSource) -> AgentConfig:
             target=target,
             channels=channels,
             batching=BatchingConfig(
-                max_records=doc.integer(("batching", "max_records"), 500, low=1),
+                max_records=doc.integer(("batching", "max_records"), 2000, low=1),
                 wait_seconds=doc.number(("batching", "wait_seconds"), 0.5, low=0),
                 max_request_bytes=doc.integer(
                     ("batching", "max_request_bytes"), 1_000_000, low=1024
                 ),
                 max_records_per_request=doc.integer(
-                    ("batching", "max_records_per_request"), 100, low=1
+                    ("batching", "max_records_per_request"), 200, low=1
                 ),
-                max_in_flight=doc.integer(("batching", "max_in_flight"), 4, low=1, high=64),
+                max_in_flight=doc.integer(("batching", "max_in_flight"), 8, low=1, high=64),
             ),
             retry=RetryConfig(
                 initial_seconds=doc.number(("retry", "initial_seconds"), 0.5, low=0.001),

@@ -4,7 +4,9 @@ One daemon thread owns the spool and writes the buffered reports in order. A ``r
 call waits at most ``max_block_seconds`` for room; when the buffer stays full the report is
 dropped and *counted*, never hidden: the counts are exposed (:attr:`BackgroundWriter.dropped`),
 logged (rate-limited) and written into the spool as an EVENT record as soon as it takes writes
-again. A failed spool write is retried with back-off a few times, then counted as dropped.
+again. A failed spool write is retried with back-off a few times, then counted as dropped;
+a report the spool refuses as a bad record (larger than its record size cap) is dropped at
+once, with an error log saying why, since writing it again cannot succeed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from spoolwatch.errors import ConfigError
+from spoolwatch.errors import ConfigError, RecordError
 from spoolwatch.records import Record
 from spoolwatch.spools.base import Spool
 
@@ -215,6 +217,9 @@ class BackgroundWriter:
             try:
                 self._spool.write(records)
                 return True
+            except RecordError as exc:
+                log.error("the spool refused a report, dropping %d records: %s", len(records), exc)
+                return False
             except Exception as exc:  # any spool failure: retry, then count; never kill the thread
                 if attempt == self._write_retries:
                     log.error(

@@ -45,6 +45,7 @@ ENV_SUFFIXES: dict[str, tuple[str, str | None, bool]] = {
     "filesystem_max_file_size": ("FILESYSTEM_MAX_FILE_SIZE", "SPOOLER_FILE_MAX_SIZE", True),
     "filesystem_max_num_files": ("FILESYSTEM_MAX_NUM_FILES", "SPOOLER_MAX_FILES", True),
     "spooler_checksum": ("SPOOLER_CHECKSUM", None, True),
+    "filesystem_max_record_bytes": ("FILESYSTEM_MAX_RECORD_BYTES", None, False),
     "sqs_queue_url": ("SQS_QUEUE_URL", None, True),
     "sqs_queue_name": ("SQS_QUEUE_NAME", None, True),
     "rabbitmq_queue_url": ("RABBITMQ_QUEUE_URL", "RABBITMQ_URL", True),
@@ -81,6 +82,8 @@ class ReporterConfig:
     filesystem_max_num_files: int | None = None
     #: Binary filesystem frames: write the CRC-32 (``MLOPS_SPOOLER_CHECKSUM``, default true).
     spooler_checksum: bool | None = None
+    #: Filesystem: the largest record written (default: the service's request body limit).
+    filesystem_max_record_bytes: int | None = None
     sqs_queue_url: str | None = None
     sqs_queue_name: str | None = None
     rabbitmq_queue_url: str | None = None
@@ -210,6 +213,8 @@ class ReporterConfig:
             options["max_files"] = self.filesystem_max_num_files
         if self.spooler_checksum is not None:
             options["checksum"] = self.spooler_checksum
+        if self.filesystem_max_record_bytes is not None:
+            options["max_record_bytes"] = self.filesystem_max_record_bytes
         return self.filesystem_directory, options
 
     def _rabbitmq_target(self) -> tuple[str, dict[str, Any]]:

@@ -8,6 +8,7 @@ the dashboard pages. OpenAPI at ``/docs``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import importlib.util
 import json
@@ -37,13 +38,20 @@ from spoolwatch.server import (
 )
 from spoolwatch.server.alerts import AlertNotifier
 from spoolwatch.server.auth import TokenChecker, require_token
+from spoolwatch.server.ingest_lane import IngestLane
 from spoolwatch.server.ingestion import Ingestor, IngestResult
 from spoolwatch.server.limits import BodyLimit, NulGuard
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.server.writer import IngestWriter
 from spoolwatch.store.base import Store, StoreUnavailable, open_store
 
-__all__ = ["API_MINOR_VERSION", "SETTINGS_ENV", "app_from_environment", "create_app"]
+__all__ = [
+    "API_MINOR_VERSION",
+    "SETTINGS_ENV",
+    "ServiceApp",
+    "app_from_environment",
+    "create_app",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +75,20 @@ def app_from_environment() -> FastAPI:
     """
     settings = ServerSettings(**json.loads(os.environ[SETTINGS_ENV]))
     return create_app(open_store(settings.db_url, migrate_schema=False), settings=settings)
+
+
+class ServiceApp(FastAPI):
+    """The FastAPI application with the direct ingestion lane in front of it: every request
+    meets :class:`~spoolwatch.server.ingest_lane.IngestLane` first, which answers plain
+    ingestion POSTs itself and hands everything else to FastAPI."""
+
+    lane: IngestLane | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.lane is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.lane(scope, receive, send)
 
 
 def create_app(
@@ -98,7 +120,7 @@ def create_app(
         writer.close()
         alerts.close()
 
-    app = FastAPI(
+    app = ServiceApp(
         title="spoolwatch monitoring service",
         version=__version__,
         description="DataRobot-compatible ingestion and deployment monitoring queries.",
@@ -118,6 +140,12 @@ def create_app(
     )
     app.add_middleware(NulGuard)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.lane = IngestLane(
+        functools.partial(FastAPI.__call__, app),
+        writer=writer,
+        checker=app.state.token_checker,
+        max_bytes=settings.max_body_bytes,
+    )
     app.add_exception_handler(StoreUnavailable, _store_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
 

@@ -9,7 +9,7 @@ records it already has.
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -23,7 +23,7 @@ from spoolwatch.server.writer import IngestWriter
 from spoolwatch.store.base import Store
 from spoolwatch.store.ingest_log import status_job_deployment
 
-__all__ = ["BODY_SCHEMAS", "router"]
+__all__ = ["BODY_SCHEMAS", "answer", "record_ids", "record_items", "router"]
 
 router = APIRouter(prefix="/api/v2", dependencies=[Depends(require_token)], tags=["ingestion"])
 
@@ -50,14 +50,13 @@ def _documented(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-def _record_ids(request: Request) -> list[str]:
-    header = request.headers.get("x-spoolwatch-record-ids", "")
+def record_ids(header: str) -> list[str]:
+    """``X-Spoolwatch-Record-Ids``: the request's record ids, comma-separated."""
     return [part.strip() for part in header.split(",") if part.strip()]
 
 
-def _record_items(request: Request) -> list[int]:
+def record_items(header: str) -> list[int]:
     """``X-Spoolwatch-Record-Items``: items per record, comma-separated whole numbers."""
-    header = request.headers.get("x-spoolwatch-record-items", "")
     parts = [part.strip() for part in header.split(",") if part.strip()]
     if not all(part.isdigit() and len(part) <= 9 for part in parts):
         loc = ["header", "X-Spoolwatch-Record-Items"]
@@ -66,33 +65,50 @@ def _record_items(request: Request) -> list[int]:
     return [int(part) for part in parts]
 
 
+async def answer(
+    writer: IngestWriter,
+    kind: IngestKind,
+    deployment_id: str | None,
+    body: bytes,
+    headers: Mapping[str, str],
+    metric_id: str | None = None,
+) -> tuple[int, Any, str | None]:
+    """Fold one ingestion request and answer it: status, JSON content and the ``Location``
+    path (actuals), once the request's group commit committed.
+
+    ``headers`` are the request's, by lower-case name. Shared by the routes below and the
+    direct lane (:mod:`spoolwatch.server.ingest_lane`), so both answer alike.
+    """
+    try:
+        items = record_items(headers.get("x-spoolwatch-record-items", ""))
+        result = await writer.answer(
+            kind,
+            deployment_id,
+            body,
+            metric_id=metric_id,
+            idempotency_key=headers.get("idempotency-key") or None,
+            record_ids=record_ids(headers.get("x-spoolwatch-record-ids", "")),
+            record_items=items,
+        )
+    except IngestError as exc:
+        return exc.status, {"detail": exc.detail}, None
+    return result.status, result.body, result.location
+
+
 async def _ingest(
     request: Request, kind: IngestKind, deployment_id: str | None, metric_id: str | None = None
 ) -> Response:
     # The group-commit writer folds this request with whatever else is waiting; the event
     # loop's thread pool stays free for reads.
-    writer: IngestWriter = request.app.state.writer
     body = await request.body()
-    try:
-        record_items = _record_items(request)
-        result = await asyncio.wrap_future(
-            writer.submit(
-                kind,
-                deployment_id,
-                body,
-                metric_id=metric_id,
-                idempotency_key=request.headers.get("idempotency-key") or None,
-                record_ids=_record_ids(request),
-                record_items=record_items,
-            )
-        )
-    except IngestError as exc:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+    status, content, location = await answer(
+        request.app.state.writer, kind, deployment_id, body, request.headers, metric_id
+    )
     headers = None
-    if result.location:
+    if location:
         # Absolute, as DataRobot answers: its clients poll the header's URL as given.
-        headers = {"Location": str(request.base_url).rstrip("/") + result.location}
-    return JSONResponse(result.body, status_code=result.status, headers=headers)
+        headers = {"Location": str(request.base_url).rstrip("/") + location}
+    return JSONResponse(content, status_code=status, headers=headers)
 
 
 def _route(path: str, kind: IngestKind, model: type[BaseModel], summary: str) -> None:

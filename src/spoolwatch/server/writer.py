@@ -25,6 +25,9 @@ commit between its slices.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import logging
 import threading
 import zlib
@@ -39,9 +42,12 @@ from spoolwatch.server.ingest_request import IngestKind, IngestResult, PreparedR
 from spoolwatch.server.ingestion import Ingestor
 from spoolwatch.store.base import StoreUnavailable
 
-__all__ = ["GroupStats", "IngestWriter"]
+__all__ = ["INLINE_PREPARE_BYTES", "GroupStats", "IngestWriter"]
 
 logger = logging.getLogger(__name__)
+
+#: Bodies up to this size are checked on the event loop's thread (see IngestWriter.answer).
+INLINE_PREPARE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +62,23 @@ class GroupStats:
 
 @dataclass(slots=True)
 class _Job:
-    future: Future[IngestResult]
+    """A request waiting for its group; its answer goes to ``future``, an asyncio future of
+    ``loop`` when ``loop`` is set (settled on that loop's thread)."""
+
+    future: Future[IngestResult] | asyncio.Future[IngestResult]
     request: PreparedRequest
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+def _settle(pairs: list[tuple[asyncio.Future[IngestResult], Any]]) -> None:
+    """Answer the asyncio futures of one group (on their loop's thread)."""
+    for future, outcome in pairs:
+        if future.done():  # the client went away and its request was cancelled
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 class _Lane:
@@ -111,13 +132,20 @@ class _Lane:
                 logger.exception("a group commit failed")
                 outcomes = [exc] * len(group)
             unfinished = []
+            # One wake-up per event loop for the whole group, not one per request.
+            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any]]] = {}
             for job, outcome in zip(group, outcomes, strict=True):
                 if outcome is UNFINISHED:
                     unfinished.append(job)
+                elif job.loop is not None:
+                    by_loop.setdefault(job.loop, []).append((job.future, outcome))
                 elif isinstance(outcome, BaseException):
                     job.future.set_exception(outcome)
                 else:
                     job.future.set_result(outcome)
+            for loop, pairs in by_loop.items():
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                    loop.call_soon_threadsafe(_settle, pairs)
             with self.ready:
                 self.committing = 0
                 self.stats = GroupStats(
@@ -212,6 +240,43 @@ class IngestWriter:
         )
         return future
 
+    async def answer(
+        self,
+        kind: IngestKind | str,
+        deployment_id: str | None,
+        body: bytes,
+        *,
+        metric_id: str | None = None,
+        idempotency_key: str | None = None,
+        record_ids: Sequence[str] = (),
+        record_items: Sequence[int] = (),
+    ) -> IngestResult:
+        """:meth:`submit` for a coroutine on an event loop: the answer once the request's
+        transaction committed (or its ``IngestError`` / ``StoreUnavailable`` raised).
+
+        A small body (up to :data:`INLINE_PREPARE_BYTES`) is checked on the loop's thread
+        itself, where that costs less than a hand-over to a preparation thread; a larger
+        one is checked on a preparation thread so the loop keeps answering.
+        """
+        pool = self._start()
+        args = (kind, deployment_id, body)
+        options: dict[str, Any] = {
+            "metric_id": metric_id,
+            "idempotency_key": idempotency_key,
+            "record_ids": tuple(record_ids),
+            "record_items": tuple(record_items),
+        }
+        loop = asyncio.get_running_loop()
+        if len(body) <= INLINE_PREPARE_BYTES:
+            request = self.ingestor.prepare(*args, **options)
+        else:
+            request = await loop.run_in_executor(
+                pool, functools.partial(self.ingestor.prepare, *args, **options)
+            )
+        future: asyncio.Future[IngestResult] = loop.create_future()
+        self._lane_of(request).put(_Job(future, request, loop))
+        return await future
+
     def ingest(self, *args: Any, **kwargs: Any) -> IngestResult:
         """:meth:`submit` and wait for the answer (for callers in a thread of their own)."""
         return self.submit(*args, **kwargs).result()
@@ -273,6 +338,8 @@ class IngestWriter:
         except BaseException as exc:  # handed to the waiting request
             future.set_exception(exc)
             return
+        self._lane_of(request).put(_Job(future, request))
+
+    def _lane_of(self, request: PreparedRequest) -> _Lane:
         # A deployment always goes to the same lane: its requests stay in arrival order.
-        lane = self._lanes[zlib.crc32(request.lock_name.encode()) % len(self._lanes)]
-        lane.put(_Job(future, request))
+        return self._lanes[zlib.crc32(request.lock_name.encode()) % len(self._lanes)]

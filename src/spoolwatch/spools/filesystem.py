@@ -10,6 +10,11 @@ DataRobot's ``spool_meta.consumer``. Only one consumer reads a directory at a ti
 lock is taken on the first read and released by :meth:`FilesystemSpool.close`); writers take
 no lock. :meth:`FilesystemSpool.peek` and :meth:`FilesystemSpool.backlog` work without the
 lock, from the saved progress, so ``spool inspect`` can look at a spool an agent is draining.
+
+Records are capped at ``max_record_bytes`` on both sides: the writer refuses a longer record
+and the reader skips a longer line or frame without holding it in memory, delivering it as a
+:class:`~spoolwatch.errors.RecordTooLarge` error that keeps its size, offset and first KiB
+(for the quarantine).
 """
 
 from __future__ import annotations
@@ -31,14 +36,25 @@ from spoolwatch.spools.filesystem_scan import FileStream
 from spoolwatch.spools.filesystem_state import ConsumerLock, QuarantineLog
 from spoolwatch.spools.filesystem_writer import SpoolWriter
 
-__all__ = ["DEFAULT_MAX_FILES", "DEFAULT_MAX_FILE_SIZE", "FilesystemSpool", "from_url"]
+__all__ = [
+    "DEFAULT_MAX_FILES",
+    "DEFAULT_MAX_FILE_SIZE",
+    "DEFAULT_MAX_RECORD_BYTES",
+    "FilesystemSpool",
+    "from_url",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_FILE_SIZE = 1_073_741_824
 DEFAULT_MAX_FILES = 10
+#: The service's default request body limit (``ServerSettings.max_body_bytes``): a larger
+#: record could not be delivered to it anyway. A test keeps the two equal.
+DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
 _DATA_FORMATS = ("JSON", "BYTE_ARRAY")
 _POLL_SECONDS = 0.05
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off", ""}
 
 
 class FilesystemSpool(Spool):
@@ -49,6 +65,9 @@ class FilesystemSpool(Spool):
     ``MLOPS_FILESYSTEM_MAX_FILE_SIZE``, ``MLOPS_FILESYSTEM_MAX_NUM_FILES`` and
     ``MLOPS_SPOOLER_CHECKSUM`` mean; they matter for writing (reading detects the format per
     file). ``create`` makes the directory if it does not exist.
+
+    ``max_record_bytes`` caps one record (a JSON line without its newline, a binary record
+    without its frame header) for writing and reading.
     """
 
     transport = "filesystem"
@@ -62,6 +81,7 @@ class FilesystemSpool(Spool):
         max_file_size: int = DEFAULT_MAX_FILE_SIZE,
         max_files: int = DEFAULT_MAX_FILES,
         checksum: bool = True,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         create: bool = False,
     ) -> None:
         if data_format not in _DATA_FORMATS:
@@ -69,7 +89,11 @@ class FilesystemSpool(Spool):
                 f"filesystem spool data_format must be one of {', '.join(_DATA_FORMATS)}, "
                 f"got {data_format!r}"
             )
-        for option, value in (("max_file_size", max_file_size), ("max_files", max_files)):
+        for option, value in (
+            ("max_file_size", max_file_size),
+            ("max_files", max_files),
+            ("max_record_bytes", max_record_bytes),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(
                     f"filesystem spool {option} must be a positive integer, got {value!r}"
@@ -86,10 +110,11 @@ class FilesystemSpool(Spool):
         self.max_file_size = max_file_size
         self.max_files = max_files
         self.checksum = bool(checksum)
-        # DataRobot splits reports by min(max file size, 100 MiB) for this spooler (§4.0).
+        self.max_record_bytes = max_record_bytes
+        # DataRobot splits reports by min(max file size, 100 MiB) for this spooler (§4.0);
+        # the cap above is separate, so reports split exactly where DataRobot splits them.
         self.record_byte_limit = min(max_file_size, FilesystemSpool.record_byte_limit)
-        self._max_frame = max(max_file_size, FilesystemSpool.record_byte_limit)
-        self._counter = RecordCounter(self._max_frame)
+        self._counter = RecordCounter()
         self._lock = ConsumerLock(path)
         self._quarantine = QuarantineLog(path)
         self._writer: SpoolWriter | None = None
@@ -137,6 +162,7 @@ class FilesystemSpool(Spool):
                 max_file_size=self.max_file_size,
                 max_files=self.max_files,
                 checksum=self.checksum,
+                max_record_bytes=self.max_record_bytes,
             )
         self._writer.write(records)
 
@@ -146,7 +172,7 @@ class FilesystemSpool(Spool):
         if self._consumer is None:
             self._lock.acquire()
             consumer = SpoolConsumer(
-                self._directory, max_frame=self._max_frame, counter=self._counter
+                self._directory, max_record=self.max_record_bytes, counter=self._counter
             )
             try:
                 consumer.start()
@@ -245,7 +271,8 @@ class FilesystemSpool(Spool):
                 return
         for index, (spool_file, offset) in enumerate(plan):
             final_by_successor = index + 1 < len(plan)
-            for delivery in _scan_file(spool_file, offset, final_by_successor, self._max_frame):
+            scan = _scan_file(spool_file, offset, final_by_successor, self.max_record_bytes)
+            for delivery in scan:
                 yield delivery
                 yielded += 1
                 if limit is not None and yielded >= limit:
@@ -263,7 +290,7 @@ class FilesystemSpool(Spool):
 
 
 def _scan_file(
-    spool_file: SpoolFile, offset: int, has_successor: bool, max_frame: int
+    spool_file: SpoolFile, offset: int, has_successor: bool, max_record: int
 ) -> Iterator[Delivery]:
     """Every complete record of one file from ``offset`` (for peek)."""
     try:
@@ -271,7 +298,7 @@ def _scan_file(
     except FileNotFoundError:
         return
     try:
-        stream = FileStream(fd, spool_file.name, offset, gen=-1, max_frame=max_frame)
+        stream = FileStream(fd, spool_file.name, offset, gen=-1, max_record=max_record)
         while True:
             batch = stream.take(256, final=False)
             if not batch:
@@ -283,12 +310,13 @@ def _scan_file(
         os.close(fd)
 
 
-_INT_OPTIONS = ("max_file_size", "max_files")
+_INT_OPTIONS = ("max_file_size", "max_files", "max_record_bytes")
+_BOOL_OPTIONS = ("checksum", "create")
 
 
 def _coerce(options: dict[str, Any]) -> dict[str, Any]:
     """Options from a URL query or a config file arrive as text; make them typed."""
-    known = {"data_format", "max_file_size", "max_files", "checksum", "create"}
+    known = {"data_format", *_INT_OPTIONS, *_BOOL_OPTIONS}
     unknown = sorted(set(options) - known)
     if unknown:
         raise ConfigError(
@@ -305,10 +333,13 @@ def _coerce(options: dict[str, Any]) -> dict[str, Any]:
                 raise ConfigError(
                     f"filesystem spool {key} must be an integer, got {value!r}"
                 ) from None
-    for key in ("checksum", "create"):
+    for key in _BOOL_OPTIONS:
         value = typed.get(key)
         if isinstance(value, str):
-            typed[key] = value.strip().lower() in {"true", "yes", "1"}
+            word = value.strip().lower()
+            if word not in _TRUE | _FALSE:
+                raise ConfigError(f"filesystem spool {key} must be true or false, got {value!r}")
+            typed[key] = word in _TRUE
     if isinstance(typed.get("data_format"), str):
         typed["data_format"] = typed["data_format"].upper()
     return typed

@@ -101,9 +101,9 @@ def _same_file(candidate: SpoolFile, progress: Progress) -> bool:
 class SpoolConsumer:
     """Reads, tracks and commits records of one spool directory (holder of the lock)."""
 
-    def __init__(self, directory: str, *, max_frame: int, counter: RecordCounter) -> None:
+    def __init__(self, directory: str, *, max_record: int, counter: RecordCounter) -> None:
         self.directory = directory
-        self.max_frame = max_frame
+        self.max_record = max_record
         self.counter = counter
         self.files: dict[int, OpenFile] = {}
         self.cursor: OpenFile | None = None
@@ -148,7 +148,7 @@ class SpoolConsumer:
             st.st_dev,
             st.st_ino,
             offset,
-            FileStream(fd, spool_file.name, offset, gen=gen, max_frame=self.max_frame),
+            FileStream(fd, spool_file.name, offset, gen=gen, max_record=self.max_record),
         )
         self.files[gen] = opened
         return opened

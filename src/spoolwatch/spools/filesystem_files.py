@@ -33,7 +33,7 @@ FINGERPRINT_BYTES = 256
 MAGIC_BYTES = struct.pack(">I", MAGIC)
 END_BYTES = struct.pack(">I", END_MARKER)
 _FRAME_HEAD = struct.Struct(">IIIQ")
-_COUNT_CHUNK = 8 << 20
+_COUNT_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +115,11 @@ class RecordCounter:
     """Counts complete records in spool files, cached per (file, start offset) by size.
 
     Counting a grown file only reads the bytes added since the last count, so calling
-    :meth:`count` often (for backlog figures) stays cheap.
+    :meth:`count` often (for backlog figures) stays cheap. A frame above the spool's record
+    size cap counts as one record (the reader delivers it as one error delivery).
     """
 
-    def __init__(self, max_frame: int) -> None:
-        self._max_frame = max_frame
+    def __init__(self) -> None:
         # (dev, ino, start) -> [scanned_to, count, stopped]
         self._cache: dict[tuple[int, int, int], list[int]] = {}
 
@@ -162,7 +162,8 @@ class RecordCounter:
             pos += len(chunk)
         entry[0] = pos
 
-    def _count_frames(self, fd: int, size: int, entry: list[int]) -> None:
+    @staticmethod
+    def _count_frames(fd: int, size: int, entry: list[int]) -> None:
         pos = entry[0]
         while pos < size:
             chunk = os.pread(fd, min(max(_COUNT_CHUNK, 20), size - pos), pos)
@@ -175,7 +176,7 @@ class RecordCounter:
                 if len(chunk) - i < 20:
                     break
                 magic, version, length, _ = _FRAME_HEAD.unpack_from(chunk, i)
-                if magic != MAGIC or version != 1 or length > self._max_frame:
+                if magic != MAGIC or version != 1:
                     # Corrupt bytes: the reader turns them into one error delivery.
                     entry[1] += 1
                     entry[2] = 1

@@ -15,6 +15,14 @@ a bad magic or framing version means the length cannot be trusted, so the stream
 the next offset where a complete frame with magic, framing version 1 and a non-zero matching
 CRC-32 starts. The skipped bytes become one error delivery naming file and offset. When no
 such frame exists yet and the file may still grow, the stream waits.
+
+Memory stays bounded by the spool's record size cap (``max_record``) plus a chunk, whatever
+the file holds. A line that does not end within a chunk is measured chunk by chunk instead of
+being buffered, and read whole only if it fits the cap; a longer line, and a frame whose
+length exceeds the cap (verified by its CRC-32, or without one by a frame or the end after
+it), becomes a :class:`~spoolwatch.errors.RecordTooLarge` delivery that keeps only the first
+KiB. Searching for the next valid frame reads the file in chunks, and a skipped stretch longer
+than the cap also keeps only its first KiB.
 """
 
 from __future__ import annotations
@@ -23,14 +31,21 @@ import os
 import struct
 import zlib
 
-from spoolwatch.errors import DecodeError, RecordError
+from spoolwatch.errors import DecodeError, RecordError, RecordTooLarge
 from spoolwatch.records import decode_json, decode_record_bytes, frame_record_id
 from spoolwatch.spools.base import Delivery
 from spoolwatch.spools.filesystem_files import END_BYTES, MAGIC_BYTES, detect_binary
+from spoolwatch.spools.filesystem_frames import (
+    READ_CHUNK,
+    crc_of,
+    next_valid_frame,
+    valid_frame_at,
+)
 
-__all__ = ["READ_CHUNK", "FileStream"]
+__all__ = ["HEAD_KEPT", "READ_CHUNK", "FileStream"]
 
-READ_CHUNK = 4 << 20
+#: How much of a record above the cap (or of a long skipped stretch) a delivery keeps.
+HEAD_KEPT = 1024
 _HEAD = struct.Struct(">IIIQ")
 _MAGIC = 0xDEADBEEF
 _HEAD_SIZE = 20
@@ -43,21 +58,24 @@ class FileStream:
     passed (records, blank lines and skipped garbage), for backlog arithmetic; ``marker`` is
     set once the end-of-file marker was reached. ``pos`` stays in front of the marker, so
     progress saved there makes a restarted reader see the marker again and know the file is
-    finished.
+    finished. ``max_record`` is the largest record delivered whole (JSON line without its
+    newline, binary record without its frame header).
     """
 
-    def __init__(self, fd: int, name: str, offset: int, *, gen: int, max_frame: int) -> None:
+    def __init__(self, fd: int, name: str, offset: int, *, gen: int, max_record: int) -> None:
         self.fd = fd
         self.name = name
         self.gen = gen
         self.pos = offset
-        self.max_frame = max_frame
+        self.max_record = max_record
         self.marker = False
         self.consumed = 0
         self.binary: bool | None = None
         self._buf = b""
         self._buf_start = offset
         self._scanned_to = offset
+        # The first bytes of a long line being measured (its start is ``pos``), else None.
+        self._long_head: bytes | None = None
 
     # -- buffer -------------------------------------------------------------------------
 
@@ -69,11 +87,18 @@ class FileStream:
         if not data:
             return False
         if keep > 0:
-            self._buf = self._buf[keep:] + data
+            self._buf = b"".join((memoryview(self._buf)[keep:], data))
             self._buf_start = self.pos
         else:
             self._buf += data
         return True
+
+    def _jump(self, to: int) -> None:
+        """Move ``pos`` to file offset ``to``, dropping the buffer if ``to`` lies outside it."""
+        self.pos = to
+        if not self._buf_start <= to <= self._buf_start + len(self._buf):
+            self._buf, self._buf_start = b"", to
+        self._scanned_to = max(self._scanned_to, to)
 
     def _detect(self) -> bool | None:
         if self.binary is None:
@@ -92,38 +117,101 @@ class FileStream:
     def _delivery(self, raw: bytes, offset: int, error: RecordError | None = None) -> Delivery:
         return Delivery(None, raw, (self.gen, offset), f"{self.name}@{offset}", error=error)
 
+    def _too_large(self, head: bytes, offset: int, size: int, what: str) -> Delivery:
+        error = RecordTooLarge(
+            f"{what} of {size} bytes exceeds the spool's max_record_bytes {self.max_record} "
+            f"(skipped; only its first {len(head)} bytes are kept)",
+            size=size,
+            limit=self.max_record,
+            source=self.name,
+            offset=offset,
+        )
+        return self._delivery(head, offset, error)
+
     # -- JSON lines ---------------------------------------------------------------------
 
     def _take_json(self, limit: int, final: bool) -> list[Delivery]:
         out: list[Delivery] = []
         name, gen = self.name, self.gen
         while len(out) < limit:
+            if self._long_head is not None:
+                measured = self._long_line(final)
+                if measured is None:
+                    break
+                out.extend(measured)
+                continue
             buf = self._buf
             i = self.pos - self._buf_start
             nl = buf.find(b"\n", max(i, self._scanned_to - self._buf_start))
             if nl < 0:
                 self._scanned_to = self._buf_start + len(buf)
+                if len(buf) - i >= READ_CHUNK:
+                    # A line this long is measured chunk by chunk, never buffered whole.
+                    self._long_head = buf[i : i + HEAD_KEPT]
+                    self._buf, self._buf_start = b"", self._scanned_to
+                    continue
                 if self._read_more():
                     continue
                 if final and i < len(buf):
                     out.append(self._json_tail(buf[i:]))
                 break
-            line = buf[i:nl]
             offset = self.pos
             self.pos = self._buf_start + nl + 1
             self.consumed += 1
+            if nl - i > self.max_record:
+                out.append(self._too_large(buf[i : i + HEAD_KEPT], offset, nl - i, "JSON line"))
+                continue
+            line = buf[i:nl]
             if not line or line.isspace():
                 continue
-            position = f"{name}@{offset}"
-            try:
-                record = decode_json(line, source=name, offset=offset)
-            except RecordError as exc:
-                out.append(Delivery(None, line, (gen, offset), position, error=exc))
-                continue
-            if record.id is None:
-                record.id = frame_record_id(line, position)
-            out.append(Delivery(record, line, (gen, offset), position))
+            out.append(self._json_line(line, offset, name, gen))
         return out
+
+    def _json_line(self, line: bytes, offset: int, name: str, gen: int) -> Delivery:
+        position = f"{name}@{offset}"
+        try:
+            record = decode_json(line, source=name, offset=offset)
+        except RecordError as exc:
+            return Delivery(None, line, (gen, offset), position, error=exc)
+        if record.id is None:
+            record.id = frame_record_id(line, position)
+        return Delivery(record, line, (gen, offset), position)
+
+    def _long_line(self, final: bool) -> list[Delivery] | None:
+        """Find the end of the long line at ``pos`` reading chunk by chunk; ``None``: wait."""
+        start = self.pos
+        while True:
+            chunk = os.pread(self.fd, READ_CHUNK, self._scanned_to)
+            if not chunk:
+                if not final:
+                    return None
+                end = self._scanned_to
+                self._buf, self._buf_start = b"", end
+                return self._end_long_line(start, end, terminated=False)
+            nl = chunk.find(b"\n")
+            if nl >= 0:
+                end = self._scanned_to + nl
+                self._buf, self._buf_start, self._scanned_to = chunk[nl + 1 :], end + 1, end + 1
+                return self._end_long_line(start, end, terminated=True)
+            self._scanned_to += len(chunk)
+
+    def _end_long_line(self, start: int, end: int, *, terminated: bool) -> list[Delivery]:
+        """The long line ``[start, end)``: read whole if it fits the cap, else only its head."""
+        head, self._long_head = self._long_head or b"", None
+        size = end - start
+        if size > self.max_record:
+            self.pos = end + 1 if terminated else end
+            self.consumed += 1
+            what = "JSON line" if terminated else "unterminated JSON line at the end of the file"
+            return [self._too_large(head, start, size, what)]
+        line = os.pread(self.fd, size, start)
+        if not terminated:
+            return [self._json_tail(line)]
+        self.pos = end + 1
+        self.consumed += 1
+        if line.isspace():
+            return []
+        return [self._json_line(line, start, self.name, self.gen)]
 
     def _json_tail(self, tail: bytes) -> Delivery:
         """The unterminated last line of a finished file: a record if it parses, else junk."""
@@ -131,6 +219,8 @@ class FileStream:
         self.pos += len(tail)
         self._scanned_to = self.pos
         self.consumed += 1
+        if len(tail) > self.max_record:
+            return self._too_large(tail[:HEAD_KEPT], offset, len(tail), "unterminated JSON line")
         position = f"{self.name}@{offset}"
         try:
             record = decode_json(tail, source=self.name, offset=offset)
@@ -174,8 +264,12 @@ class FileStream:
                 problem = f"bad frame magic 0x{magic:08x}"
             elif version != 1:
                 problem = f"unsupported framing version {version}"
-            elif length > self.max_frame:
-                problem = f"frame length {length} exceeds the spool's limit {self.max_frame}"
+            elif length > self.max_record:
+                large = self._large_frame(length, crc, final)
+                if large is None:
+                    break
+                out.append(large)
+                continue
             if problem is None:
                 end = i + _HEAD_SIZE + length
                 if end > len(buf):
@@ -235,7 +329,7 @@ class FileStream:
         stop = start + claimed
         at = self._find_magic(start + 1, stop)
         while at is not None:
-            verdict = self._valid_frame_at(at)
+            verdict = valid_frame_at(self.fd, at, self.max_record)
             if verdict:
                 return at - start
             if verdict is None and not final:
@@ -265,62 +359,60 @@ class FileStream:
             begin <= end - k < stop and self._buf.endswith(MAGIC_BYTES[:k]) for k in (1, 2, 3)
         )
 
-    def _valid_frame_at(self, at: int) -> bool | None:
-        """Whether a complete checksummed frame starts at ``at``; ``None``: not all written."""
-        head = self._file_bytes(at, at + _HEAD_SIZE)
-        if head is None:
-            return None
-        version: int
-        length: int
-        crc: int
-        _, version, length, crc = _HEAD.unpack(head)
-        if version != 1 or crc == 0 or length > self.max_frame:
-            return False
-        body = self._file_bytes(at + _HEAD_SIZE, at + _HEAD_SIZE + length)
-        if body is None:
-            return None
-        return zlib.crc32(body) == crc
+    def _large_frame(self, length: int, crc: int, final: bool) -> Delivery | None:
+        """A frame claiming more than the cap: skipped by its length if it proves to be one.
+
+        Its CRC-32 must match (read chunk by chunk); without a checksum, a frame, the end
+        marker or the end of the file must follow it. Otherwise its length is not trusted
+        and the stream resyncs. ``None`` means wait for more bytes.
+        """
+        offset = self.pos
+        end = offset + _HEAD_SIZE + length
+        if os.fstat(self.fd).st_size < end:
+            if not final:
+                return None
+            return self._resync(
+                final, f"frame of {length} bytes (above max_record_bytes) cut short"
+            )
+        if crc:
+            proven = crc_of(self.fd, offset + _HEAD_SIZE, length) == crc
+            doubt = "its CRC-32 does not match"
+        else:
+            after = os.pread(self.fd, 4, end)
+            proven = MAGIC_BYTES.startswith(after) or END_BYTES.startswith(after)
+            doubt = "no frame follows it"
+        if not proven:
+            return self._resync(
+                final, f"frame length {length} exceeds max_record_bytes and {doubt}"
+            )
+        head = os.pread(self.fd, HEAD_KEPT, offset)
+        self._jump(end)
+        self.consumed += 1
+        return self._too_large(head, offset, length, "binary record")
 
     def _resync(self, final: bool, problem: str) -> Delivery | None:
         """Skip to the next trustworthy frame; ``None`` means wait for more bytes."""
-        while self._read_more():
-            pass
-        buf = self._buf
-        i = self.pos - self._buf_start
-        target = _next_valid_frame(buf, i + 1, self.max_frame)
+        offset = self.pos
+        target = next_valid_frame(self.fd, offset + 1, self.max_record)
         if target is None:
             if not final:
                 return None
-            target = len(buf)
-            if buf.endswith(END_BYTES) and target - 4 > i:
+            target = os.fstat(self.fd).st_size
+            if target - 4 > offset and os.pread(self.fd, 4, target - 4) == END_BYTES:
                 target -= 4
             where = "to the end of the file"
         else:
-            where = f"to the next valid frame at byte {self._buf_start + target}"
-        offset = self.pos
-        raw = buf[i:target]
-        self.pos = self._buf_start + target
+            where = f"to the next valid frame at byte {target}"
+        skipped = target - offset
+        kept = skipped if skipped <= self.max_record else HEAD_KEPT
+        raw = os.pread(self.fd, kept, offset)
+        self._jump(target)
         self.consumed += 1
+        note = "" if kept == skipped else f" (only the first {kept} are kept)"
         error = DecodeError(
-            f"{problem}; skipped {len(raw)} bytes {where}", source=self.name, offset=offset
+            f"{problem}; skipped {skipped} bytes {where}{note}",
+            source=self.name,
+            offset=offset,
+            size=None if kept == skipped else skipped,
         )
         return self._delivery(raw, offset, error)
-
-
-def _next_valid_frame(buf: bytes, start: int, max_frame: int) -> int | None:
-    """Offset of the first complete frame with magic, version 1 and a matching non-zero CRC."""
-    at = buf.find(MAGIC_BYTES, start)
-    while at >= 0:
-        if at + _HEAD_SIZE <= len(buf):
-            _, version, length, crc = _HEAD.unpack_from(buf, at)
-            end = at + _HEAD_SIZE + length
-            if (
-                version == 1
-                and crc != 0
-                and length <= max_frame
-                and end <= len(buf)
-                and zlib.crc32(buf[at + _HEAD_SIZE : end]) == crc
-            ):
-                return at
-        at = buf.find(MAGIC_BYTES, at + 1)
-    return None

@@ -5,6 +5,8 @@
 * ``.spoolwatch-consumer.lock``: an exclusive ``flock`` held by the one consumer; it holds
   the consumer's pid so a second consumer can say who is in the way.
 * ``quarantine/quarantine.jsonl``: records parked with their reason, one JSON object a line.
+  A record above the spool's size cap (or a long stretch of skipped bytes) keeps only its
+  first bytes in ``raw``; ``size`` then says how long it was and ``truncated`` is true.
 
 None of these names match ``fs_spool.*``, so DataRobot's writer ignores them.
 """
@@ -150,6 +152,22 @@ def _refuse_if_datarobot_consumer(directory: str) -> None:
         )
 
 
+def _entry(delivery: Delivery, reason: str, stamp: str) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "reason": reason,
+        "position": delivery.position,
+        "record_id": delivery.record_id,
+        "error": str(delivery.error) if delivery.error is not None else None,
+        "quarantined_at": stamp,
+        "raw": base64.b64encode(delivery.raw).decode("ascii"),
+    }
+    size = getattr(delivery.error, "size", None)
+    if size is not None:
+        entry["size"] = size
+        entry["truncated"] = True
+    return entry
+
+
 class QuarantineLog:
     """``quarantine/quarantine.jsonl`` inside the spool directory."""
 
@@ -159,20 +177,7 @@ class QuarantineLog:
     def append(self, deliveries: Sequence[Delivery], reason: str) -> None:
         """Park the deliveries' raw bytes with ``reason``; durable before it returns."""
         stamp = datetime.now(UTC).isoformat()
-        lines = b"".join(
-            orjson.dumps(
-                {
-                    "reason": reason,
-                    "position": d.position,
-                    "record_id": d.record_id,
-                    "error": str(d.error) if d.error is not None else None,
-                    "quarantined_at": stamp,
-                    "raw": base64.b64encode(d.raw).decode("ascii"),
-                }
-            )
-            + b"\n"
-            for d in deliveries
-        )
+        lines = b"".join(orjson.dumps(_entry(d, reason, stamp)) + b"\n" for d in deliveries)
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

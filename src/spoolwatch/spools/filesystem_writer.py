@@ -10,6 +10,8 @@
   once a consumer has drained files) when a new file would exceed ``max_files`` or all files
   together would exceed ``max_file_size * max_files``. As in DataRobot's writer, a refused
   rotation has already finished the old file (binary: end marker written).
+* Refuse a record longer than ``max_record_bytes`` (JSON text without the newline, binary
+  record without the frame header; spoolwatch's cap, not DataRobot's) before writing anything.
 * Every :meth:`SpoolWriter.write` call ends with its bytes handed to the OS (no ``fsync``,
   like DataRobot's writer).
 """
@@ -35,6 +37,8 @@ __all__ = ["SpoolWriter"]
 
 logger = logging.getLogger(__name__)
 
+_FRAME_HEADER = 20
+
 
 def _json_size_estimate(line: bytes) -> int:
     """DataRobot's size of one JSON record: ``sys.getsizeof(text) + 1`` (``line`` has ``\\n``)."""
@@ -55,12 +59,14 @@ class SpoolWriter:
         max_file_size: int,
         max_files: int,
         checksum: bool,
+        max_record_bytes: int,
     ) -> None:
         self.directory = directory
         self.binary = binary
         self.max_file_size = max_file_size
         self.max_files = max_files
         self.checksum = checksum
+        self.max_record_bytes = max_record_bytes
         self._fd: int | None = None
         self._index = 0
         self._size = 0
@@ -75,9 +81,21 @@ class SpoolWriter:
     def _encode(self, record: Record) -> tuple[bytes, int]:
         if self.binary:
             frame = encode_frame(record, checksum=self.checksum)
+            self._check_cap(record, len(frame) - _FRAME_HEADER)
             return frame, len(frame) + len(END_BYTES)
         line = encode_json(record) + b"\n"
+        self._check_cap(record, len(line) - 1)
         return line, _json_size_estimate(line)
+
+    def _check_cap(self, record: Record, size: int) -> None:
+        if size > self.max_record_bytes:
+            raise InvalidRecord(
+                f"a {record.type_name} record of {size} bytes is larger than the filesystem "
+                f"spool's max_record_bytes {self.max_record_bytes} ({self.directory}); nothing "
+                "was written. Report fewer rows per call (or set rows_per_record), or raise "
+                "max_record_bytes together with the service's --max-body-bytes",
+                record_id=record.id,
+            )
 
     def write(self, records: Sequence[Record]) -> None:
         """Append ``records`` in order, rotating and refusing as DataRobot's writer does."""

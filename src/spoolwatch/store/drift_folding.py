@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import Connection, and_, select, tuple_
+from sqlalchemy import Connection
 
 from spoolwatch.errors import ConfigError, InvalidRecord
 from spoolwatch.monitoring.baseline import Baseline
@@ -26,6 +26,7 @@ from spoolwatch.monitoring.histogram import DriftAggregate, merge_counts
 from spoolwatch.monitoring.prediction import class_counts_from_mass, prediction_values
 from spoolwatch.store import schema
 from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.sql import rows_in
 from spoolwatch.store.upsert import upsert
 
 __all__ = ["DriftFold", "DriftGroup", "store_drift"]
@@ -189,23 +190,21 @@ def store_drift(conn: Connection, deployment_id: str, groups: Mapping[Key, Drift
     """Merge ``groups`` into the deployment's ``drift_hourly`` rows (read, merge, upsert)."""
     if not groups:
         return
-    t = schema.drift_hourly
-    found = conn.execute(
-        select(t).where(
-            and_(
-                t.c.deployment_id == deployment_id, tuple_(t.c.model_id, t.c.hour).in_(list(groups))
-            )
-        )
-    ).all()
-    old_rows = {(r.model_id, r.hour): r for r in found}
+    sql = (
+        "SELECT model_id, hour, rows, prediction_rows, prediction_sum, aggregate "
+        "FROM drift_hourly WHERE deployment_id = ? AND (model_id, hour) IN {keys}"
+    )
+    found = rows_in(conn, sql, (deployment_id,), list(groups), width=2)
+    old_rows = {(r[0], r[1]): r for r in found}
     rows = []
     for (model_id, hour), group in groups.items():
         aggregate = group.aggregate
         n, pn, ps = group.rows, group.prediction_rows, group.prediction_sum
         old = old_rows.get((model_id, hour))
         if old is not None:
-            aggregate = DriftAggregate.from_dict(orjson.loads(old.aggregate)).merge(aggregate)
-            n, pn, ps = n + old.rows, pn + old.prediction_rows, ps + old.prediction_sum
+            _, _, old_n, old_pn, old_ps, old_aggregate = old
+            aggregate = DriftAggregate.from_dict(orjson.loads(old_aggregate)).merge(aggregate)
+            n, pn, ps = n + old_n, pn + old_pn, ps + old_ps
         rows.append(
             {
                 "deployment_id": deployment_id,

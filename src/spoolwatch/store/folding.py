@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, and_, case, or_, select, tuple_
+from sqlalchemy import Connection, Table, and_, case, or_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from spoolwatch.monitoring.custom import CustomMetricAggregate
@@ -28,6 +28,7 @@ from spoolwatch.store.accuracy import (
 )
 from spoolwatch.store.deployments import Deployment
 from spoolwatch.store.drift_folding import DriftFold
+from spoolwatch.store.sql import rows_in
 from spoolwatch.store.upsert import upsert
 
 __all__ = [
@@ -63,16 +64,12 @@ def epoch_of(timestamp: str) -> float:
 def _existing(
     conn: Connection, table: Table, deployment_id: str, keys: Iterable[tuple[str, int]], column: str
 ) -> dict[tuple[str, int], Any]:
-    keys = list(keys)
-    rows = conn.execute(
-        select(table.c.model_id, table.c.hour, table.c[column]).where(
-            and_(
-                table.c.deployment_id == deployment_id,
-                tuple_(table.c.model_id, table.c.hour).in_(keys),
-            )
-        )
-    ).all()
-    return {(r[0], r[1]): r[2] for r in rows}
+    sql = (
+        f"SELECT model_id, hour, {column} FROM {table.name} "
+        "WHERE deployment_id = ? AND (model_id, hour) IN {keys}"
+    )
+    found = rows_in(conn, sql, (deployment_id,), list(keys), width=2)
+    return {(r[0], r[1]): r[2] for r in found}
 
 
 def fold_service_stats(

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from spoolwatch.store import schema
+from spoolwatch.store.sql import rows_in
 
 __all__ = [
     "IN_PROGRESS",
@@ -37,9 +38,6 @@ __all__ = [
 #: ``status`` of a key whose request is being folded in slices (HTTP 102 Processing).
 IN_PROGRESS = 102
 
-#: Keys per ``IN (...)`` query: below SQLite's historical 999-parameter limit.
-_CHUNK = 500
-
 
 @dataclass(frozen=True, slots=True)
 class StoredAnswer:
@@ -55,15 +53,11 @@ class StoredAnswer:
 def stored_answers(conn: Connection, keys: Iterable[str]) -> dict[str, StoredAnswer]:
     """The stored answers of those ``keys`` that have one."""
     unique = list(dict.fromkeys(keys))
-    table = schema.idempotency_keys
-    found: dict[str, StoredAnswer] = {}
-    for start in range(0, len(unique), _CHUNK):
-        chunk = unique[start : start + _CHUNK]
-        for row in conn.execute(select(table).where(table.c.key.in_(chunk))):
-            found[row.key] = StoredAnswer(
-                row.key, row.path, row.status, orjson.loads(row.body), row.location
-            )
-    return found
+    sql = 'SELECT "key", path, status, body, location FROM idempotency_keys WHERE "key" IN {keys}'
+    return {
+        row[0]: StoredAnswer(row[0], row[1], row[2], orjson.loads(row[3]), row[4])
+        for row in rows_in(conn, sql, (), unique)
+    }
 
 
 def _insert_ignoring_repeats(

@@ -9,24 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from spoolwatch.store import schema
+from spoolwatch.store.sql import rows_in
 
 __all__ = ["known_record_ids"]
-
-#: Ids per ``IN (...)`` query: below SQLite's historical 999-parameter limit.
-_CHUNK = 500
 
 
 def known_record_ids(conn: Connection, record_ids: Iterable[str]) -> set[str]:
     """The ids among ``record_ids`` already ingested, into any deployment."""
     unique = list(dict.fromkeys(record_ids))
-    known: set[str] = set()
-    table = schema.ingested_records
-    for start in range(0, len(unique), _CHUNK):
-        chunk = unique[start : start + _CHUNK]
-        known.update(
-            conn.execute(select(table.c.record_id).where(table.c.record_id.in_(chunk))).scalars()
-        )
-    return known
+    sql = "SELECT record_id FROM ingested_records WHERE record_id IN {keys}"
+    return {row[0] for row in rows_in(conn, sql, (), unique)}
