@@ -22,6 +22,7 @@ def test_example_config_parses_and_fills_every_section(monkeypatch: pytest.Monke
     assert config.channels[0].address == "/var/spool/mlops"
     assert config.batching.max_records == 2000
     assert config.retry.shutdown_grace_seconds == 10
+    assert config.retry.server_error_attempts == 3
     assert config.heartbeat_enabled
 
 
@@ -43,6 +44,10 @@ def test_minimal_config_uses_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         (MINIMAL + "    bogus: 1\n", "cfg.yaml:6: channels[0].bogus: unknown key"),
         (MINIMAL + "batching:\n  max_records: 0\n", "cfg.yaml:7: batching.max_records: must be"),
         (MINIMAL + "retry:\n  jitter: 2\n", "cfg.yaml:7: retry.jitter: must be at most 1"),
+        (
+            MINIMAL + "retry:\n  server_error_attempts: 0\n",
+            "cfg.yaml:7: retry.server_error_attempts: must be at least 1",
+        ),
         (
             MINIMAL + "quarantine:\n  unknown_types: drop\n",
             "cfg.yaml:7: quarantine.unknown_types: must be one of skip, quarantine",

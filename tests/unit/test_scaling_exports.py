@@ -6,7 +6,7 @@ import importlib
 
 import spoolwatch.scaling as scaling
 
-MODULES = ["base", "breaker", "clock", "leases", "memory", "policy", "settings"]
+MODULES = ["base", "breaker", "clock", "deadline", "leases", "memory", "policy", "settings"]
 
 
 def test_every_public_name_of_each_module_is_exported_by_the_package() -> None:

@@ -10,6 +10,8 @@
   closed on its success. State changes are optimistic-concurrency writes.
 * Storage behind :class:`LeaseStore` / :class:`BreakerStore` (``base``): in memory
   (``memory``) for tests and the simulator, DynamoDB in :mod:`spoolwatch.serverless.dynamodb`.
+* :func:`run_margin` (``deadline``): how long before Lambda's deadline an agent stops
+  reading — the configured margin, capped at half the time left. Pure.
 * Time from a :class:`Clock` (``clock``): :class:`SystemClock`, or :class:`ManualClock` for
   tests and the simulator.
 """
@@ -28,6 +30,7 @@ from spoolwatch.scaling.base import (
 )
 from spoolwatch.scaling.breaker import BreakerStatus, CircuitBreaker
 from spoolwatch.scaling.clock import Clock, ManualClock, SystemClock
+from spoolwatch.scaling.deadline import run_margin
 from spoolwatch.scaling.leases import LeaseHeartbeat, LeaseTable
 from spoolwatch.scaling.memory import MemoryBreakerStore, MemoryLeaseStore
 from spoolwatch.scaling.policy import Decision, decide
@@ -56,4 +59,5 @@ __all__ = [
     "SystemClock",
     "decide",
     "failure_kind_of",
+    "run_margin",
 ]

@@ -44,7 +44,12 @@ def check_destination(target: TargetConfig, timeout: float = 5.0) -> Destination
         )
     status = response.status_code
     if status in (401, 403):
-        return DestinationProblem(FailureKind.AUTH_ERROR, f"GET {url}: HTTP {status}")
+        return DestinationProblem(
+            FailureKind.AUTH_ERROR,
+            f"GET {url}: HTTP {status}: the destination refused the API token; check the "
+            "secret SPOOLWATCH_API_TOKEN_SECRET names (a token of this destination, not "
+            "revoked)",
+        )
     if status == 429:
         return DestinationProblem(FailureKind.THROTTLED, f"GET {url}: HTTP 429")
     if status >= 500:

@@ -14,7 +14,9 @@ variable                           meaning
 ``SPOOLWATCH_API_TOKEN_SECRET``    Secrets Manager secret id/ARN, or ``ssm:<parameter name>``
                                    or an SSM parameter ARN, holding the API token
 ``SPOOLWATCH_API_TOKEN``           the token itself: for tests only, never in a deployment
-``SPOOLWATCH_DEADLINE_MARGIN_SECONDS``  stop reading this long before Lambda's deadline (60)
+``SPOOLWATCH_DEADLINE_MARGIN_SECONDS``  stop reading this long before Lambda's deadline (60),
+                                   at most half the time the invocation has left when its
+                                   agent starts (:func:`~spoolwatch.scaling.run_margin`)
 ``SPOOLWATCH_IDLE_SECONDS``        an agent stops after this long without a record (20): a
                                    read long-polls this long for the first record, so steady
                                    thin traffic keeps one agent running instead of a stop and

@@ -29,7 +29,11 @@ broken hand-off chain heals within one period.
    its slot is beyond the lowest ``wanted`` live slots (scale-in without a stampede);
 6. run the agent in-process on the data queue until it is empty or the deadline
    (``context.get_remaining_time_in_millis()`` minus a margin) is near, renewing the lease
-   by heartbeat (a lost lease stops the agent);
+   by heartbeat (a lost lease stops the agent). The margin is
+   ``SPOOLWATCH_DEADLINE_MARGIN_SECONDS`` capped at half the time the invocation has left
+   when the agent starts (:func:`~spoolwatch.scaling.run_margin`; logged once per
+   execution environment when it is capped), so a function whose timeout is shorter than
+   the margin still reads;
 7. tell the breaker: destination failures (unreachable, 5xx, 429, auth) count, poison
    records do not (they are quarantined); a probe closes it as soon as its first records
    were accepted;
@@ -67,6 +71,7 @@ from spoolwatch.scaling import (
     LeaseTable,
     SystemClock,
     decide,
+    run_margin,
 )
 from spoolwatch.scaling.leases import LeaseHeartbeat
 from spoolwatch.serverless.aws import AgentQueues, RecruitMessage
@@ -150,6 +155,7 @@ class ServerlessAgent:
         self.wake_agent_factory = wake_agent_factory or (
             lambda config, open_spool: Agent(config, open_spool=open_spool)
         )
+        self._margin_capped = False
 
     def close(self) -> None:
         """Close the AWS clients this worker was built with (their connection pools)."""
@@ -307,17 +313,35 @@ class ServerlessAgent:
     def run_until_deadline(self, agent: Agent, context: InvocationContext) -> AgentResult:
         """Run ``agent`` until the queue reads empty or Lambda's deadline (minus the margin)
         is near, then close it: a warm environment runs many sessions and keeps no
-        connections of the past ones."""
+        connections of the past ones. The destination was checked with the token before
+        (step 4), or the wake function's batch shows it: the agent checks no credentials."""
         try:
             return agent.run(
                 until_empty=True,
                 deadline=lambda: context.get_remaining_time_in_millis() / 1000.0,
-                deadline_margin=self.settings.deadline_margin_seconds,
+                deadline_margin=self._margin(context.get_remaining_time_in_millis() / 1000.0),
+                check_credentials=False,
             )
         finally:
             close = getattr(agent, "close", None)
             if callable(close):
                 close()
+
+    def _margin(self, remaining: float) -> float:
+        """The deadline margin of a run starting with ``remaining`` seconds left."""
+        configured = self.settings.deadline_margin_seconds
+        margin = run_margin(configured, remaining)
+        if margin < configured and not self._margin_capped:
+            self._margin_capped = True
+            log_decision(
+                "deadline_margin_capped",
+                configured=configured,
+                remaining=round(remaining, 3),
+                margin=round(margin, 3),
+                why="SPOOLWATCH_DEADLINE_MARGIN_SECONDS is more than half the time the "
+                "invocation has left; raise the function's timeout or lower the margin",
+            )
+        return margin
 
     def redecide(
         self,

@@ -153,6 +153,8 @@ class HttpSink(Sink):
         self._max_body_chars = max_body_chars
         self._asks_known = target.kind == "spoolwatch"
         self._has_token = target.api_token is not None or auth is not None
+        # A probe that waits long says nothing a send would not: the records wait either way.
+        self._probe_timeout = min(5.0, target.timeout_seconds)
         self._known_unanswered = False
         headers = {
             "Content-Type": "application/json",
@@ -394,7 +396,8 @@ class HttpSink(Sink):
         else:
             method, url, body = "GET", self._base + "version/", None
         try:
-            return f"{method} {url}", self._client.request(method, url, content=body), ""
+            answer = self._client.request(method, url, content=body, timeout=self._probe_timeout)
+            return f"{method} {url}", answer, ""
         except httpx.HTTPError as exc:
             return f"{method} {url}", None, type(exc).__name__
 

@@ -25,7 +25,8 @@ step:
   while the destination is down it fails after ``destination_fail_seconds`` and the
   invocation records the failure (``DESTINATION_UNREACHABLE``), releases its lease and
   exits without receiving a single record → the agent runs until a read returns nothing or
-  60 s before the 900 s limit (``deadline_margin_seconds``), reading batches of
+  60 s before the 900 s limit (``deadline_margin_seconds``, capped at half the time left
+  when the agent starts by the real :func:`~spoolwatch.scaling.run_margin`), reading batches of
   ``LAMBDA_BATCH_RECORDS`` (100) in the shipped agent's serial cycle
   (:func:`~spoolwatch.sim.model.drain` with ``read_batch``): ten receives of 10, one send,
   ten deletes of 10, one call after another; a read that holds records received before
@@ -181,6 +182,7 @@ from spoolwatch.scaling import (
     LeaseTable,
     ScalingSettings,
     decide,
+    run_margin,
 )
 from spoolwatch.serverless.settings import ServerlessSettings
 from spoolwatch.serverless.setup import LAMBDA_BATCH_RECORDS
@@ -221,6 +223,7 @@ class _Session:
     give_up: float  # the batch in hand is given back by then (deadline - margin / 3)
     started: simpy.Event  # the first records were accepted
     finished: simpy.Event
+    margin: float = DEADLINE_MARGIN  # ``run_margin``: stop reading this long before the deadline
     stopped_at: float | None = None
     stopped_by: str | None = None
     probe_confirmed: bool = False
@@ -432,12 +435,14 @@ class SpoolwatchPolicy(Policy):
             self.leases.release(lease)
             world.over_recruited += 1
             return
+        margin = run_margin(DEADLINE_MARGIN, deadline - float(env.now))
         session = _Session(
             agent=AgentRun(holder),
             lease=lease,
             gate=gate,
             hops=hops,
-            give_up=deadline - DEADLINE_MARGIN / 3,
+            margin=margin,
+            give_up=deadline - margin / 3,
             started=env.event(),
             finished=env.event(),
         )
@@ -498,7 +503,7 @@ class SpoolwatchPolicy(Policy):
                 yield from drain(
                     self.world,
                     session.agent,
-                    deadline=deadline - DEADLINE_MARGIN,
+                    deadline=deadline - session.margin,
                     until_empty=True,
                     on_step=lambda agent: self._accepted(session),
                     give_up_at=session.give_up_at,

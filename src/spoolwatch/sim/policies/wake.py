@@ -31,7 +31,14 @@ from typing import Any
 
 import simpy
 
-from spoolwatch.scaling import BreakerState, CircuitBreaker, LeaseTable, ScalingSettings, decide
+from spoolwatch.scaling import (
+    BreakerState,
+    CircuitBreaker,
+    LeaseTable,
+    ScalingSettings,
+    decide,
+    run_margin,
+)
 from spoolwatch.serverless.wake import WAKE_BATCH_SIZE, MemoryWakeSwitch
 from spoolwatch.sim.agent_cycle import calls_seconds, send_seconds, send_until, skip_known
 from spoolwatch.sim.lambda_ import AgentQueueTrigger, LambdaFunction
@@ -250,7 +257,7 @@ class WakeFunction:
         world = self.world
         env = world.env
         agent = AgentRun(world.new_name("wake"))
-        give_up = deadline - WAKE_DEADLINE_MARGIN / 3
+        give_up = deadline - run_margin(WAKE_DEADLINE_MARGIN, deadline - float(env.now)) / 3
 
         def give_up_at() -> float:
             return give_up
