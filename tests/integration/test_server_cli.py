@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from spoolwatch.cli import app
 from spoolwatch.store.base import open_store
 from spoolwatch.store.deployments import list_deployments
+from spoolwatch.store.tokens import TokenScope, list_tokens, token_scope
 from tests.conftest import free_port
 
 
@@ -51,6 +52,31 @@ def test_token_is_printed_once_listed_without_it_and_revoked(db: str) -> None:
     assert run("tokens", "revoke", created["id"], "--db", db)[0] == 0
     code, out = run("tokens", "revoke", created["id"], "--db", db)
     assert code == 2 and "no active token" in out
+
+
+def test_token_scope_is_chosen_at_creation_ingest_by_default_and_listed(db: str) -> None:
+    created = {}
+    for arguments in ([], ["--scope", "read"], ["--scope", "ADMIN"]):
+        name = f"t{len(created)}"
+        code, out = run("tokens", "create", "--name", name, *arguments, "--db", db, "--json")
+        assert code == 0, out
+        created[json.loads(out)["scope"]] = json.loads(out)["token"]
+    assert sorted(created) == ["admin", "ingest", "read"]
+    store = open_store(db)
+    assert {s: token_scope(store, t) for s, t in created.items()} == {
+        "admin": TokenScope.ADMIN,
+        "ingest": TokenScope.INGEST,
+        "read": TokenScope.READ,
+    }
+    code, listed = run("tokens", "list", "--db", db, "--json")
+    assert [json.loads(line)["scope"] for line in listed.splitlines()] == [
+        "ingest",
+        "read",
+        "admin",
+    ]
+    code, out = run("tokens", "create", "--name", "x", "--scope", "write", "--db", db)
+    assert code == 2 and "--scope: 'write' is not one of ingest, read, admin" in out
+    assert len(list_tokens(store)) == 3
 
 
 def test_deployment_from_training_data_prints_its_ids(db: str, training: Path) -> None:

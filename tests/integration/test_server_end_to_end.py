@@ -37,13 +37,16 @@ DAY = {"start": "2026-11-24T00:00:00Z", "end": "2026-11-25T00:00:00Z"}
 
 
 class Service:
-    """``create_app`` served by uvicorn in a thread, with a token and an HTTP client."""
+    """``create_app`` served by uvicorn in a thread, with an admin token and its HTTP client
+    and an ingest token for agents."""
 
     def __init__(self, store: Store) -> None:
         import uvicorn
 
         self.store = store
         self.token = create_token(store, "e2e")[1]
+        # Agents get only what they need: the end-to-end path must work with it.
+        self.agent_token = create_token(store, "e2e-agent", "ingest")[1]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         app = create_app(store, settings=ServerSettings(cache_seconds=0.0))
@@ -78,7 +81,7 @@ class Service:
 
     def drain(self, address: str, heartbeat: bool = False) -> None:
         config = AgentConfig(
-            target=TargetConfig(url=self.url, api_token=Secret(self.token)),
+            target=TargetConfig(url=self.url, api_token=Secret(self.agent_token)),
             channels=(ChannelConfig(name="e2e", address=address),),
             batching=BatchingConfig(max_records=50, wait_seconds=0.2, max_records_per_request=10),
             retry=RetryConfig(initial_seconds=0.05, max_seconds=0.5, shutdown_grace_seconds=2),
@@ -290,7 +293,7 @@ def test_agent_run_ends_with_a_stopped_heartbeat_on_the_service(
     written = spool.backlog().total
     spool.close()
     config = AgentConfig(
-        target=TargetConfig(url=service.url, api_token=Secret(service.token)),
+        target=TargetConfig(url=service.url, api_token=Secret(service.agent_token)),
         channels=(ChannelConfig(name="e2e", address=str(spool_dir)),),
         agent_id="short-run",
         heartbeat_interval_seconds=60,

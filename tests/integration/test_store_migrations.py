@@ -1,6 +1,8 @@
 """Migrations on SQLite and PostgreSQL: 3 (deployments.accuracy) upgrades a version-2
 database, keeps its deployments, and runs again without changing anything; 4 converts a
-version-3 database's JSON accuracy rows to the compact columns, answering the same."""
+version-3 database's JSON accuracy rows to the compact columns, answering the same; 6 gives
+the tokens of a database without scopes the admin scope, and a migration missing below the
+highest applied one still runs."""
 
 from __future__ import annotations
 
@@ -27,10 +29,14 @@ from spoolwatch.store.deployments import (
     create_deployment,
     get_deployment,
 )
+from spoolwatch.store.migrations import MIGRATIONS
+from spoolwatch.store.tokens import TokenScope, create_token, token_scope
 
 OLD = "650a1b2c3d4e5f6a7b8c9d0e"
 NEW = "650a1b2c3d4e5f6a7b8c9d10"
 MODEL = "650a1b2c3d4e5f6a7b8c9d0f"
+ALL_VERSIONS = [m.version for m in MIGRATIONS]
+LATEST = ALL_VERSIONS[-1]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -73,22 +79,22 @@ def test_version_2_database_is_upgraded_and_migrating_again_changes_nothing(
     database_url: str,
 ) -> None:
     _make_version_2(database_url)
-    store = open_store(database_url)  # migrates to 4
+    store = open_store(database_url)  # migrates to the latest
     try:
         with store.read() as conn:
             columns = {c["name"] for c in inspect(conn).get_columns("deployments")}
             versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
         assert "accuracy" in columns
-        assert sorted(versions) == [1, 2, 3, 4]
+        assert sorted(versions) == ALL_VERSIONS
         old = get_deployment(store, OLD)
         assert old is not None and old.accuracy is None and old.name == "old"
         own = AccuracySettings("mae", 0.05, 0.3, 2.5)
         create_deployment(store, Deployment(NEW, "new", MODEL, "regression", accuracy=own))
-        assert store.migrate() == 4
-        assert store.migrate() == 4
+        assert store.migrate() == LATEST
+        assert store.migrate() == LATEST
         with store.read() as conn:
             again = conn.execute(select(schema.schema_version.c.version)).scalars().all()
-        assert sorted(again) == [1, 2, 3, 4]
+        assert sorted(again) == ALL_VERSIONS
         new = get_deployment(store, NEW)
         assert new is not None and new.accuracy == own
     finally:
@@ -100,7 +106,7 @@ def test_fresh_database_gets_the_column_once(database_url: str) -> None:
     first.close()
     second = open_store(database_url)  # a second start: every migration is already applied
     try:
-        assert second.migrate() == 4
+        assert second.migrate() == LATEST
         with second.read() as conn:
             columns = [c["name"] for c in inspect(conn).get_columns("deployments")]
         assert columns.count("accuracy") == 1
@@ -224,7 +230,7 @@ def test_version_3_json_accuracy_rows_are_converted_and_answer_the_same(
         assert report["buckets"] == expected[dep]["buckets"]
     store = open_store(database_url)
     try:
-        assert store.migrate() == 4
+        assert store.migrate() == LATEST
         with store.read() as conn:
             columns = {c["name"] for c in inspect(conn).get_columns("accuracy_rows")}
             tables = set(inspect(conn).get_table_names())
@@ -234,3 +240,42 @@ def test_version_3_json_accuracy_rows_are_converted_and_answer_the_same(
     assert {"predicted_value", "probabilities", "actual_label"} <= columns
     assert not {"prediction", "actual"} & columns and "accuracy_rows_v3" not in tables
     assert indexes == {"ix_accuracy_rows_predicted_at"}
+
+
+# ------------------------------------------------------------------ migration 6 (token scopes)
+
+
+def test_tokens_of_a_database_without_scopes_become_admin(database_url: str) -> None:
+    store = open_store(database_url)
+    _, old = create_token(store, "old-agent")
+    with store.write() as conn:
+        conn.execute(text("ALTER TABLE api_tokens DROP COLUMN scope"))
+        conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version >= 6))
+    store.close()
+    store = open_store(database_url)  # migration 6 runs
+    try:
+        assert token_scope(store, old) is TokenScope.ADMIN
+        _, agent = create_token(store, "agent", TokenScope.INGEST)
+        assert token_scope(store, agent) is TokenScope.INGEST
+        assert store.migrate() == LATEST
+        with store.read() as conn:
+            columns = [c["name"] for c in inspect(conn).get_columns("api_tokens")]
+        assert columns.count("scope") == 1
+    finally:
+        store.close()
+
+
+def test_a_migration_missing_below_the_highest_applied_one_still_runs(database_url: str) -> None:
+    store = open_store(database_url)
+    with store.write() as conn:  # as if migration 3 came from a branch merged after 4 and 6
+        conn.execute(text("ALTER TABLE deployments DROP COLUMN accuracy"))
+        conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version == 3))
+    store.close()
+    store = open_store(database_url)
+    try:
+        with store.read() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("deployments")}
+            versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
+        assert "accuracy" in columns and sorted(versions) == ALL_VERSIONS
+    finally:
+        store.close()

@@ -1,4 +1,4 @@
-"""The filesystem spool's record size cap."""
+"""The filesystem spool's record size cap and its fsync option."""
 
 from __future__ import annotations
 
@@ -230,20 +230,64 @@ def test_writing_a_record_above_the_cap_is_refused_and_nothing_is_written(
     spool.close()
 
 
-def test_cap_is_a_url_option(spool_dir: Path) -> None:
-    spool = from_url(f"file://{spool_dir}?create=true&max_record_bytes=4096")
-    assert spool.max_record_bytes == 4096
+def test_cap_and_fsync_are_url_options(spool_dir: Path) -> None:
+    spool = from_url(f"file://{spool_dir}?create=true&max_record_bytes=4096&fsync=yes")
+    assert (spool.max_record_bytes, spool.fsync) == (4096, True)
     plain = open_spool(str(spool_dir))
     assert isinstance(plain, FilesystemSpool)
-    assert plain.max_record_bytes == DEFAULT_MAX_RECORD_BYTES
+    assert (plain.max_record_bytes, plain.fsync) == (DEFAULT_MAX_RECORD_BYTES, False)
 
 
 @pytest.mark.parametrize(
     ("query", "message"),
-    [("max_record_bytes=0", "max_record_bytes"), ("checksum=sometimes", "checksum")],
+    [("max_record_bytes=0", "max_record_bytes"), ("fsync=sometimes", "fsync")],
 )
-def test_bad_cap_or_flag_option_is_a_config_error(
+def test_bad_cap_or_fsync_option_is_a_config_error(
     spool_dir: Path, query: str, message: str
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         from_url(f"file://{spool_dir}?create=true&{query}")
+
+
+def _record_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return synced
+
+
+def test_fsync_option_syncs_the_file_on_every_write_and_the_directory_on_a_new_file(
+    spool_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced = _record_fsyncs(monkeypatch)
+    spool = FilesystemSpool(spool_dir, create=True, fsync=True)
+    spool.write(sample_records(2))
+    spool.write(sample_records(1))
+    file = str(spool_dir / "fs_spool.1")
+    assert synced == [str(spool_dir), file, file]
+    spool.close()
+
+
+def test_without_fsync_writes_do_not_sync(spool_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced = _record_fsyncs(monkeypatch)
+    with FilesystemSpool(spool_dir, create=True) as spool:
+        spool.write(sample_records(3))
+    assert synced == []
+
+
+def test_fsync_option_syncs_the_directory_again_when_a_write_rotates_to_a_new_file(
+    spool_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced = _record_fsyncs(monkeypatch)
+    spool = FilesystemSpool(spool_dir, create=True, fsync=True, max_file_size=700)
+    first, second = sample_records(2)
+    spool.write([first])
+    spool.write([second])
+    one, two = str(spool_dir / "fs_spool.1"), str(spool_dir / "fs_spool.2")
+    assert synced == [str(spool_dir), one, str(spool_dir), two]
+    spool.close()

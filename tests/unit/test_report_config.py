@@ -221,17 +221,19 @@ def test_background_settings_come_from_spoolwatch_variables() -> None:
         ReporterConfig(buffer_size=0)
 
 
-def test_filesystem_record_cap_comes_from_a_spoolwatch_variable(tmp_path: Path) -> None:
+def test_filesystem_record_cap_and_fsync_come_from_spoolwatch_variables(tmp_path: Path) -> None:
     env = {
         "MLOPS_SPOOLER_TYPE": "FILESYSTEM",
         "MLOPS_FILESYSTEM_DIRECTORY": str(tmp_path),
         "SPOOLWATCH_FILESYSTEM_MAX_RECORD_BYTES": "65536",
+        "SPOOLWATCH_FILESYSTEM_FSYNC": "true",
     }
     config = ReporterConfig.from_env(env)
     assert config.spool_target()[1] == {
         "data_format": "JSON",
         "max_record_bytes": 65536,
+        "fsync": True,
     }
     spool = config.open_spool()
     assert isinstance(spool, FilesystemSpool)
-    assert spool.max_record_bytes == 65536
+    assert (spool.max_record_bytes, spool.fsync) == (65536, True)

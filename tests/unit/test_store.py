@@ -21,7 +21,15 @@ from spoolwatch.store.deployments import (
     validate_object_id,
 )
 from spoolwatch.store.engine import DEFAULT_DB_URL, create_engine, normalise_url
-from spoolwatch.store.tokens import create_token, list_tokens, revoke_token, token_is_valid
+from spoolwatch.store.migrations import MIGRATIONS
+from spoolwatch.store.tokens import (
+    TokenScope,
+    create_token,
+    list_tokens,
+    revoke_token,
+    token_is_valid,
+    token_scope,
+)
 from spoolwatch.store.training import baseline_from_frame, read_training_data
 
 
@@ -52,7 +60,7 @@ def test_migrations_are_recorded_once(store: Store) -> None:
     version = store.migrate()
     with store.read() as conn:
         versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
-    assert versions == list(range(1, version + 1)) == [1, 2, 3, 4]
+    assert versions == [m.version for m in MIGRATIONS] and version == MIGRATIONS[-1].version
 
 
 def test_token_is_stored_only_as_a_hash(store: Store) -> None:
@@ -66,6 +74,27 @@ def test_token_is_stored_only_as_a_hash(store: Store) -> None:
     assert revoke_token(store, info.id) == 1
     assert not token_is_valid(store, token)
     assert revoke_token(store, info.id) == 0
+
+
+def test_token_keeps_its_scope_and_admin_is_the_default(store: Store) -> None:
+    _, agent = create_token(store, "agent", "ingest")
+    _, viewer = create_token(store, "viewer", TokenScope.READ)
+    _, anything = create_token(store, "ops")
+    assert token_scope(store, agent) is TokenScope.INGEST
+    assert token_scope(store, viewer) is TokenScope.READ
+    assert token_scope(store, anything) is TokenScope.ADMIN
+    assert token_scope(store, agent + "x") is None
+    assert [t.scope for t in list_tokens(store)] == ["ingest", "read", "admin"]
+    with pytest.raises(ConfigError, match="--scope: 'write' is not one of ingest, read, admin"):
+        create_token(store, "bad", "write")
+
+
+def test_admin_allows_every_scope_and_the_others_only_their_own() -> None:
+    assert all(TokenScope.ADMIN.allows(needed) for needed in TokenScope)
+    assert TokenScope.INGEST.allows(TokenScope.INGEST)
+    assert not TokenScope.INGEST.allows(TokenScope.READ)
+    assert not TokenScope.READ.allows(TokenScope.INGEST)
+    assert not TokenScope.READ.allows(TokenScope.ADMIN)
 
 
 def test_token_needs_a_name(store: Store) -> None:
@@ -206,7 +235,7 @@ def test_a_database_of_an_older_version_is_upgraded(
         indexes = {i["name"] for i in inspect(conn).get_indexes("ingested_records")}
         versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
     assert "ix_ingested_records_created_at" in indexes
-    assert sorted(versions) == [1, 2, 3, 4]
+    assert sorted(versions) == [m.version for m in MIGRATIONS]
 
 
 def test_a_request_of_many_items_folds_the_drift_of_its_items_one_by_one(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import typer
 
@@ -105,7 +106,7 @@ def serve(
     if no_auth:
         console.print("[yellow]authentication is off (--no-auth)[/]")
     if workers == 1:
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=_log_config())
         return
     console.print(f"{workers} service processes")
     # Worker processes build their own app from the settings passed in the environment.
@@ -117,7 +118,23 @@ def serve(
         host=host,
         port=port,
         log_level=log_level,
+        log_config=_log_config(),
     )
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, with the service's own warnings in its format (``WARNING:  ...``)."""
+    import copy
+
+    import uvicorn.config
+
+    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["loggers"]["spoolwatch"] = {
+        "handlers": ["default"],
+        "level": "WARNING",
+        "propagate": False,
+    }
+    return config
 
 
 def _check_workers(settings: ServerSettings, workers: int) -> str:

@@ -47,21 +47,33 @@ def _time(seconds: float | None) -> str:
 @app.command("create")
 def create(
     name: str = typer.Option(..., "--name", help="What the token is for (e.g. agent-prod)."),
+    scope: str = typer.Option(
+        "ingest",
+        "--scope",
+        help="ingest (agents: send records, heartbeats), read (queries, dashboard, metrics) "
+        "or admin (everything, including creating and deleting deployments).",
+    ),
     db: str | None = DB_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Create a token and print it once; only its hash is stored."""
-    from spoolwatch.store.tokens import create_token
+    from spoolwatch.store.tokens import create_token, parse_scope
 
+    try:
+        chosen = parse_scope(scope)
+    except ConfigError as exc:
+        fail(str(exc))
     store = open_db(db)
     try:
-        info, token = create_token(store, name)
+        info, token = create_token(store, name, chosen)
     except ConfigError as exc:
         fail(str(exc))
     if as_json:
-        print_json_line({"id": info.id, "name": info.name, "token": token})
+        print_json_line({"id": info.id, "name": info.name, "scope": info.scope, "token": token})
         return
-    console.print(f"token for [bold]{info.name}[/] (id {info.id}); it is shown only now:")
+    console.print(
+        f"{info.scope} token for [bold]{info.name}[/] (id {info.id}); it is shown only now:"
+    )
     console.print(token, soft_wrap=True)
 
 
@@ -77,12 +89,18 @@ def list_command(
     if as_json:
         for t in tokens:
             print_json_line(
-                {"id": t.id, "name": t.name, "createdAt": t.created_at, "revokedAt": t.revoked_at}
+                {
+                    "id": t.id,
+                    "name": t.name,
+                    "scope": t.scope,
+                    "createdAt": t.created_at,
+                    "revokedAt": t.revoked_at,
+                }
             )
         return
-    table = Table("id", "name", "created", "revoked")
+    table = Table("id", "name", "scope", "created", "revoked")
     for t in tokens:
-        table.add_row(t.id, t.name, _time(t.created_at), _time(t.revoked_at))
+        table.add_row(t.id, t.name, t.scope, _time(t.created_at), _time(t.revoked_at))
     console.print(table)
 
 

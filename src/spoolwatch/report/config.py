@@ -46,6 +46,7 @@ ENV_SUFFIXES: dict[str, tuple[str, str | None, bool]] = {
     "filesystem_max_num_files": ("FILESYSTEM_MAX_NUM_FILES", "SPOOLER_MAX_FILES", True),
     "spooler_checksum": ("SPOOLER_CHECKSUM", None, True),
     "filesystem_max_record_bytes": ("FILESYSTEM_MAX_RECORD_BYTES", None, False),
+    "filesystem_fsync": ("FILESYSTEM_FSYNC", None, False),
     "sqs_queue_url": ("SQS_QUEUE_URL", None, True),
     "sqs_queue_name": ("SQS_QUEUE_NAME", None, True),
     "rabbitmq_queue_url": ("RABBITMQ_QUEUE_URL", "RABBITMQ_URL", True),
@@ -84,6 +85,8 @@ class ReporterConfig:
     spooler_checksum: bool | None = None
     #: Filesystem: the largest record written (default: the service's request body limit).
     filesystem_max_record_bytes: int | None = None
+    #: Filesystem: ``fsync`` every write so records survive a power loss (default false).
+    filesystem_fsync: bool | None = None
     sqs_queue_url: str | None = None
     sqs_queue_name: str | None = None
     rabbitmq_queue_url: str | None = None
@@ -215,6 +218,8 @@ class ReporterConfig:
             options["checksum"] = self.spooler_checksum
         if self.filesystem_max_record_bytes is not None:
             options["max_record_bytes"] = self.filesystem_max_record_bytes
+        if self.filesystem_fsync is not None:
+            options["fsync"] = self.filesystem_fsync
         return self.filesystem_directory, options
 
     def _rabbitmq_target(self) -> tuple[str, dict[str, Any]]:

@@ -36,7 +36,7 @@ from sqlalchemy import func, select
 
 from spoolwatch import __version__
 from spoolwatch.errors import MissingExtra
-from spoolwatch.server.auth import require_token
+from spoolwatch.server.auth import require_read
 from spoolwatch.server.periods import resolve_period, to_datetime
 from spoolwatch.server.query import require_deployment
 from spoolwatch.store import schema as tables
@@ -155,7 +155,7 @@ def static_asset(name: str) -> Response:
 
 @router.get(
     "/api/v2/deployments/{deployment_id}/customMetrics/",
-    dependencies=[Depends(require_token)],
+    dependencies=[Depends(require_read)],
     tags=["monitoring"],
     responses={404: {"description": "unknown deployment"}},
 )

@@ -1,4 +1,4 @@
-"""``/api/v2/deployments/``: create, list, get and delete deployments."""
+"""``/api/v2/deployments/``: create and delete (scope ``admin``), list and get (``read``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from spoolwatch.errors import ConfigError
 from spoolwatch.server import schemas
-from spoolwatch.server.auth import require_token
+from spoolwatch.server.auth import require_admin, require_read
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store.base import Store
 from spoolwatch.store.deployments import (
@@ -30,7 +30,9 @@ from spoolwatch.store.deployments import (
 
 __all__ = ["deployment_from_request", "router"]
 
-router = APIRouter(prefix="/api/v2", dependencies=[Depends(require_token)], tags=["deployments"])
+router = APIRouter(prefix="/api/v2", tags=["deployments"])
+_ADMIN = [Depends(require_admin)]
+_READ = [Depends(require_read)]
 
 
 _ACCURACY_FIELDS = {
@@ -112,6 +114,7 @@ def _response(request: Request, deployment: Deployment, with_health: bool) -> di
     status_code=201,
     response_model=schemas.DeploymentResponse,
     responses={409: {"description": "id already taken"}, 422: {"description": "invalid body"}},
+    dependencies=_ADMIN,
 )
 def create(request: Request, body: schemas.DeploymentCreate) -> dict[str, Any]:
     """Create a deployment (optionally with given ``id``/``modelId``, training data and its
@@ -133,7 +136,7 @@ def create(request: Request, body: schemas.DeploymentCreate) -> dict[str, Any]:
     return deployment.to_json()
 
 
-@router.get("/deployments/", response_model=schemas.DeploymentList)
+@router.get("/deployments/", response_model=schemas.DeploymentList, dependencies=_READ)
 async def list_all(request: Request) -> dict[str, Any]:
     """Every deployment with its service, drift and accuracy status over the last day."""
 
@@ -148,6 +151,7 @@ async def list_all(request: Request) -> dict[str, Any]:
     "/deployments/{deployment_id}/",
     response_model=schemas.DeploymentResponse,
     responses={404: {"description": "unknown deployment"}},
+    dependencies=_READ,
 )
 def get_one(request: Request, deployment_id: str) -> dict[str, Any]:
     """One deployment with its statuses over the last day."""
@@ -161,6 +165,7 @@ def get_one(request: Request, deployment_id: str) -> dict[str, Any]:
     "/deployments/{deployment_id}/",
     status_code=204,
     responses={404: {"description": "unknown deployment"}},
+    dependencies=_ADMIN,
 )
 def delete(request: Request, deployment_id: str) -> Response:
     """Delete a deployment and everything recorded for it."""

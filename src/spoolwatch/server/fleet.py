@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import delete, select
 
 from spoolwatch.server import schemas
-from spoolwatch.server.auth import require_token
+from spoolwatch.server.auth import require_ingest, require_read
 from spoolwatch.server.periods import to_datetime
 from spoolwatch.store import schema as tables
 from spoolwatch.store.base import Store
@@ -22,9 +22,7 @@ from spoolwatch.store.folding import upsert
 
 __all__ = ["fleet_state", "record_heartbeat", "router"]
 
-router = APIRouter(
-    prefix="/api/v2/spoolwatch", dependencies=[Depends(require_token)], tags=["fleet"]
-)
+router = APIRouter(prefix="/api/v2/spoolwatch", tags=["fleet"])
 
 KEEP_SECONDS = 24 * 3600
 
@@ -96,7 +94,12 @@ def fleet_state(store: Store, stale_seconds: float, *, now: float | None = None)
     }
 
 
-@router.post("/agents/heartbeat/", status_code=202, summary="An agent's heartbeat")
+@router.post(
+    "/agents/heartbeat/",
+    status_code=202,
+    summary="An agent's heartbeat",
+    dependencies=[Depends(require_ingest)],
+)
 async def post_heartbeat(request: Request, heartbeat: schemas.AgentHeartbeat) -> dict[str, str]:
     """Record records/s, backlog per channel, errors and where the agent runs."""
     await run_in_threadpool(record_heartbeat, request.app.state.store, heartbeat)
@@ -104,7 +107,12 @@ async def post_heartbeat(request: Request, heartbeat: schemas.AgentHeartbeat) ->
     return {"message": "accepted"}
 
 
-@router.get("/agents/", response_model=schemas.FleetResponse, summary="The agent fleet")
+@router.get(
+    "/agents/",
+    response_model=schemas.FleetResponse,
+    summary="The agent fleet",
+    dependencies=[Depends(require_read)],
+)
 def get_fleet(request: Request) -> dict[str, Any]:
     """The latest heartbeat of every agent seen in the last day; ``stale`` after
     ``agent_stale_seconds`` without one; ``state`` running, stopped (its last heartbeat said

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from spoolwatch.server import schemas
-from spoolwatch.server.auth import require_token
+from spoolwatch.server.auth import require_ingest
 from spoolwatch.server.ingestion import IngestError, IngestKind
 from spoolwatch.server.writer import IngestWriter
 from spoolwatch.store.base import Store
@@ -25,7 +25,7 @@ from spoolwatch.store.ingest_log import status_job_deployment
 
 __all__ = ["BODY_SCHEMAS", "answer", "record_ids", "record_items", "router"]
 
-router = APIRouter(prefix="/api/v2", dependencies=[Depends(require_token)], tags=["ingestion"])
+router = APIRouter(prefix="/api/v2", dependencies=[Depends(require_ingest)], tags=["ingestion"])
 
 #: Models documented as request bodies (their ``$defs`` are added to the OpenAPI components).
 BODY_SCHEMAS: list[type[BaseModel]] = []

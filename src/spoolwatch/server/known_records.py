@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from spoolwatch.server.auth import require_token
+from spoolwatch.server.auth import require_ingest
 from spoolwatch.server.ingestion import Ingestor
 from spoolwatch.server.limits import NUL_MESSAGE
 
@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 router = APIRouter(
-    prefix="/api/v2/spoolwatch", dependencies=[Depends(require_token)], tags=["ingestion"]
+    prefix="/api/v2/spoolwatch", dependencies=[Depends(require_ingest)], tags=["ingestion"]
 )
 
 #: Record ids per question at most.

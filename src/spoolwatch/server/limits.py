@@ -1,12 +1,18 @@
 """Request limits: body size (413, enforced before the body is read into memory) and NUL
-characters in the path or query (422: PostgreSQL text cannot hold them, SQLite would)."""
+characters in the path or query (422: PostgreSQL text cannot hold them, SQLite would).
+
+A client that goes away before sending its whole body (an agent killed mid-request, a
+network cut) is logged as one warning naming the method, path and bytes received: there is
+nobody left to answer, and it is not the service's error."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+from starlette.requests import ClientDisconnect
 
 __all__ = ["NUL_MESSAGE", "BodyLimit", "NulGuard"]
 
@@ -14,13 +20,16 @@ NUL_MESSAGE = "NUL characters (\\u0000) are not allowed"
 
 Scope = dict[str, Any]
 
+logger = logging.getLogger(__name__)
+
 
 class _TooLarge(Exception):
     pass
 
 
 class BodyLimit:
-    """ASGI middleware: 413 for bodies above ``max_bytes`` (by header or as they stream in)."""
+    """ASGI middleware: 413 for bodies above ``max_bytes`` (by header or as they stream in);
+    a client disconnecting mid-body is logged as one line, not as the app's error."""
 
     def __init__(self, app: Any, max_bytes: int) -> None:
         self.app = app
@@ -36,14 +45,19 @@ class BodyLimit:
                 return
         received = 0
         started = False
+        complete = False
+        cut_short = False
 
         async def limited_receive() -> Any:
-            nonlocal received
+            nonlocal received, complete, cut_short
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
                 if received > self.max_bytes:
                     raise _TooLarge
+            elif message["type"] == "http.disconnect" and not complete:
+                cut_short = True
             return message
 
         async def tracking_send(message: Any) -> None:
@@ -57,6 +71,10 @@ class BodyLimit:
         except _TooLarge:
             if not started:
                 await self._reject(send)
+        except ClientDisconnect:
+            cut_short = True
+        if cut_short:
+            _log_disconnect(scope, received)
 
     async def _reject(self, send: Any) -> None:
         body = orjson.dumps(
@@ -74,6 +92,20 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _log_disconnect(scope: Scope, received: int) -> None:
+    expected = "?"
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            expected = value.decode("latin-1")
+    logger.warning(
+        "client disconnected before sending its whole body: %s %s, %d of %s bytes received",
+        scope.get("method", "?"),
+        scope.get("path", "?"),
+        received,
+        expected,
+    )
 
 
 class NulGuard:

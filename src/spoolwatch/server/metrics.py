@@ -20,7 +20,7 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 
 from spoolwatch.monitoring.health import ServiceHealth
-from spoolwatch.server.auth import require_token
+from spoolwatch.server.auth import require_read
 from spoolwatch.server.fleet import fleet_state
 from spoolwatch.server.ingestion import IngestResult
 from spoolwatch.server.writer import GroupStats
@@ -30,7 +30,7 @@ from spoolwatch.store.deployments import list_deployments
 
 __all__ = ["Counters", "render", "router"]
 
-router = APIRouter(dependencies=[Depends(require_token)], tags=["service"])
+router = APIRouter(dependencies=[Depends(require_read)], tags=["service"])
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

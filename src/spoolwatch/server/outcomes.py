@@ -13,7 +13,7 @@ from spoolwatch.monitoring.accuracy import binary_metrics, multiclass_metrics, r
 from spoolwatch.monitoring.custom import CustomMetricAggregate
 from spoolwatch.server import schemas
 from spoolwatch.server.accuracy_status import judge_rows
-from spoolwatch.server.auth import require_token
+from spoolwatch.server.auth import require_read
 from spoolwatch.server.periods import QueryPeriod, load_rows, resolve_period
 from spoolwatch.server.query import _NOT_FOUND, Bucket, End, ModelId, Start, require_deployment
 from spoolwatch.server.settings import ServerSettings
@@ -24,7 +24,7 @@ from spoolwatch.store.deployments import Deployment
 
 __all__ = ["accuracy_report", "custom_metric_summary", "list_events", "router"]
 
-router = APIRouter(prefix="/api/v2", dependencies=[Depends(require_token)], tags=["monitoring"])
+router = APIRouter(prefix="/api/v2", dependencies=[Depends(require_read)], tags=["monitoring"])
 
 _DROP = {"count", "positives"}
 

@@ -24,7 +24,7 @@ from spoolwatch.monitoring.metrics import drift_metric
 from spoolwatch.monitoring.status import DriftStatus, worst_status
 from spoolwatch.monitoring.windows import WindowedDrift, drift_over_windows
 from spoolwatch.server import schemas
-from spoolwatch.server.auth import require_token
+from spoolwatch.server.auth import require_read
 from spoolwatch.server.periods import QueryPeriod, load_rows, resolve_period
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import schema as tables
@@ -40,7 +40,7 @@ __all__ = [
     "service_status",
 ]
 
-router = APIRouter(prefix="/api/v2", dependencies=[Depends(require_token)], tags=["monitoring"])
+router = APIRouter(prefix="/api/v2", dependencies=[Depends(require_read)], tags=["monitoring"])
 
 Start = Annotated[datetime | None, Query(description="period start (ISO 8601; naive = UTC)")]
 End = Annotated[datetime | None, Query(description="period end (exclusive)")]

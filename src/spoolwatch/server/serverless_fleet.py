@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from spoolwatch.errors import MissingExtra, SpoolwatchError
-from spoolwatch.server.auth import require_token
+from spoolwatch.server.auth import require_read
 from spoolwatch.server.settings import ServerSettings
 
 __all__ = ["FleetReader", "FleetUnavailable", "router"]
@@ -25,7 +25,7 @@ __all__ = ["FleetReader", "FleetUnavailable", "router"]
 logger = logging.getLogger(__name__)
 
 router = APIRouter(
-    prefix="/api/v2/spoolwatch", dependencies=[Depends(require_token)], tags=["fleet"]
+    prefix="/api/v2/spoolwatch", dependencies=[Depends(require_read)], tags=["fleet"]
 )
 
 #: Bound on each AWS call made while a request waits.

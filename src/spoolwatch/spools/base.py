@@ -3,9 +3,11 @@
 A spool is where monitoring records wait between the model that reports them and the agent
 that forwards them: a directory, an SQS queue, a RabbitMQ queue, or memory. Its promises:
 
-* :meth:`Spool.write` returns only when the spool has durably accepted every record
-  (written and flushed; SQS answered; the broker confirmed). On failure it raises and the
-  caller may retry; records already accepted may then appear twice, never zero times.
+* :meth:`Spool.write` returns only when the spool has accepted every record: a filesystem
+  spool handed the bytes to the OS (they survive the process, and a power loss only with
+  its ``fsync`` option), SQS answered, the broker confirmed the persistent messages. On
+  failure it raises and the caller may retry; records already accepted may then appear
+  twice, never zero times.
 * :meth:`Spool.read` returns at most ``max_records`` deliveries, waiting at most ``wait``
   seconds for the first one. A delivery stays *in flight* until it is acked, nacked or
   quarantined; a consumer that dies with deliveries in flight gets them again later
@@ -102,7 +104,7 @@ class Spool(abc.ABC):
 
     @abc.abstractmethod
     def write(self, records: Sequence[Record]) -> None:
-        """Durably append ``records`` in order; return only when all were accepted."""
+        """Append ``records`` in order; return only when all were accepted (see above)."""
 
     @abc.abstractmethod
     def read(self, max_records: int, wait: float = 0.0) -> list[Delivery]:

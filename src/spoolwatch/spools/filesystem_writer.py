@@ -12,8 +12,10 @@
   rotation has already finished the old file (binary: end marker written).
 * Refuse a record longer than ``max_record_bytes`` (JSON text without the newline, binary
   record without the frame header; spoolwatch's cap, not DataRobot's) before writing anything.
-* Every :meth:`SpoolWriter.write` call ends with its bytes handed to the OS (no ``fsync``,
-  like DataRobot's writer).
+* Every :meth:`SpoolWriter.write` call ends with its bytes handed to the OS: in the page
+  cache, safe from the process crashing, not from a power loss (no ``fsync``, like
+  DataRobot's writer). With ``fsync`` it ends with ``fsync`` of the file, and of the
+  directory after it created a file, so the records (and the file's name) are on disk.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class SpoolWriter:
         max_files: int,
         checksum: bool,
         max_record_bytes: int,
+        fsync: bool = False,
     ) -> None:
         self.directory = directory
         self.binary = binary
@@ -67,6 +70,7 @@ class SpoolWriter:
         self.max_files = max_files
         self.checksum = checksum
         self.max_record_bytes = max_record_bytes
+        self.fsync = fsync
         self._fd: int | None = None
         self._index = 0
         self._size = 0
@@ -142,6 +146,8 @@ class SpoolWriter:
             # join it and be lost with it.
             self.close()
             raise
+        if self.fsync:
+            os.fsync(self._fd)
         self._size += written
         self._total += written
 
@@ -196,10 +202,24 @@ class SpoolWriter:
 
     def _open(self, index: int) -> None:
         path = os.path.join(self.directory, spool_file_name(index))
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        flags = os.O_WRONLY | os.O_APPEND
+        try:
+            fd = os.open(path, flags)
+        except FileNotFoundError:
+            fd = os.open(path, flags | os.O_CREAT, 0o644)
+            if self.fsync:
+                self._fsync_directory()
         self._fd = fd
         self._index = index
         self._size = os.fstat(fd).st_size
+
+    def _fsync_directory(self) -> None:
+        """Make a new file's name durable: ``fsync`` the directory entry that holds it."""
+        fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def _rotate(self) -> None:
         # DataRobot's order: finish the file (binary: end marker), then try the next one.
@@ -208,6 +228,8 @@ class SpoolWriter:
         if self.binary:
             os.write(self._fd, END_BYTES)
             self._total += len(END_BYTES)
+            if self.fsync:
+                os.fsync(self._fd)
         self.close()
         files = list_spool_files(self.directory)
         if len(files) + 1 > self.max_files:

@@ -1,6 +1,8 @@
 """Versioned migrations, applied in order on start; each runs once (table ``schema_version``).
 
-Running them again is a no-op. On PostgreSQL an advisory lock keeps two services starting
+Every migration not recorded yet runs, in version order, even one numbered below the
+highest applied (a migration added on another line of development). Running them again is
+a no-op. On PostgreSQL an advisory lock keeps two services starting
 at the same time from applying the same migration twice.
 """
 
@@ -54,6 +56,16 @@ def _deployment_accuracy(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE deployments ADD COLUMN accuracy TEXT"))
 
 
+def _token_scopes(conn: Connection) -> None:
+    # Tokens made before scopes could do everything: they stay admin. A database created
+    # since the column joined the schema already has it.
+    columns = {c["name"] for c in inspect(conn).get_columns("api_tokens")}
+    if "scope" not in columns:
+        conn.execute(
+            text("ALTER TABLE api_tokens ADD COLUMN scope VARCHAR(16) NOT NULL DEFAULT 'admin'")
+        )
+
+
 def _compact_accuracy(conn: Connection) -> None:
     # Imported here: the conversion needs the deployments module, which imports the store.
     from spoolwatch.store.accuracy_migration import compact_accuracy_rows
@@ -72,6 +84,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "compact accuracy rows: predictions and actuals as numbers, not JSON",
         _compact_accuracy,
     ),
+    Migration(6, "token scopes (api_tokens.scope: ingest, read, admin)", _token_scopes),
 )
 
 
@@ -91,9 +104,9 @@ def migrate(engine: Engine) -> int:
         else:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_ID})
         schema.schema_version.create(conn, checkfirst=True)
-        version = current_version(conn)
+        applied = set(conn.execute(select(schema.schema_version.c.version)).scalars())
         for migration in MIGRATIONS:
-            if migration.version <= version:
+            if migration.version in applied:
                 continue
             logger.info("applying migration %d: %s", migration.version, migration.description)
             migration.apply(conn)
@@ -104,6 +117,6 @@ def migrate(engine: Engine) -> int:
                     applied_at=time.time(),
                 )
             )
-            version = migration.version
+            applied.add(migration.version)
         conn.commit()
-    return version
+    return max(applied, default=0)

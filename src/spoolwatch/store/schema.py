@@ -58,6 +58,8 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
+    # ingest, read or admin (spoolwatch.store.tokens.TokenScope); migration 6 added it
+    Column("scope", String(16), nullable=False, server_default="admin"),
 )
 
 deployments = Table(
