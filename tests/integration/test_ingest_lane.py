@@ -120,3 +120,19 @@ def test_an_uncached_token_goes_through_the_routes(tmp_path: Path) -> None:
     assert response.headers["www-authenticate"].startswith("Bearer")
     direct.headers.pop("Authorization")
     assert direct.post(STATS, json=ONE_STAT).status_code == 401
+
+
+def test_a_cached_read_token_may_not_ingest(tmp_path: Path) -> None:
+    direct = _client(tmp_path, "direct", cache_seconds=600.0)
+    store = direct.app.state.store  # type: ignore[attr-defined]
+    _, reader = create_token(store, "reader", scope="read")
+    _, agent = create_token(store, "agent", scope="ingest")
+    direct.headers["Authorization"] = f"Bearer {reader}"
+    assert direct.get(f"/api/v2/deployments/{DEP}/serviceStats/").status_code == 200  # cached
+    for _ in range(2):
+        response = direct.post(STATS, json=ONE_STAT)
+        assert response.status_code == 403, response.text
+        assert "ingest" in response.text
+    direct.headers["Authorization"] = f"Bearer {agent}"
+    for _ in range(2):  # the first looks the token up, the second takes the lane
+        assert direct.post(STATS, json=ONE_STAT).status_code == 202

@@ -7,7 +7,8 @@ the whole FastAPI application (:class:`spoolwatch.server.app.ServiceApp`), answe
 ingestion routes of :mod:`spoolwatch.server.ingest` itself when a request is plainly
 well-formed: ``POST`` to one of their paths exactly, a ``Content-Length`` within the body
 limit, no NUL character in the path, and a token the
-:class:`~spoolwatch.server.auth.TokenChecker` has cached as valid (or auth off). It reads
+:class:`~spoolwatch.server.auth.TokenChecker` has cached with the ``ingest`` or ``admin``
+scope (or auth off); a ``read`` token goes to FastAPI, which answers 403. It reads
 the body and calls :func:`spoolwatch.server.ingest.answer`, the routes' own code, so a bad body
 gets the same 4xx naming the field. Its own limits are FastAPI's middlewares' (body size,
 NUL in the path) applied up front; an exception in it reaches the server (uvicorn answers
@@ -31,8 +32,10 @@ import orjson
 from spoolwatch.server.auth import TokenChecker, bearer_token
 from spoolwatch.server.ingest import answer
 from spoolwatch.server.ingest_request import IngestKind
+from spoolwatch.server.limits import log_disconnect
 from spoolwatch.server.writer import IngestWriter
 from spoolwatch.store.base import StoreUnavailable
+from spoolwatch.store.tokens import TokenScope
 
 __all__ = ["IngestLane"]
 
@@ -104,6 +107,7 @@ class IngestLane:
         while more:
             message = await receive()
             if message["type"] != "http.request":  # the client went away: nothing to answer
+                log_disconnect(scope, sum(map(len, chunks)))
                 return
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
@@ -156,11 +160,15 @@ class IngestLane:
         return None
 
     def _authorized(self, header: str | None) -> bool:
-        """Whether the token is known good without a lookup (auth off, or cached valid)."""
+        """Whether the token is known to allow ingestion without a lookup (auth off, or
+        cached with the ``ingest`` or ``admin`` scope)."""
         if self.checker is None:
             return True
         token = bearer_token(header)
-        return token is not None and self.checker.cached(token) is True
+        if token is None:
+            return False
+        verdict = self.checker.cached(token)
+        return verdict is not None and verdict is not False and verdict.allows(TokenScope.INGEST)
 
 
 def _replay(body: bytes) -> Receive:

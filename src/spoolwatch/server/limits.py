@@ -8,17 +8,18 @@ nobody left to answer, and it is not the service's error."""
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 from starlette.requests import ClientDisconnect
 
-__all__ = ["NUL_MESSAGE", "BodyLimit", "NulGuard"]
+__all__ = ["NUL_MESSAGE", "BodyLimit", "NulGuard", "log_disconnect"]
 
 NUL_MESSAGE = "NUL characters (\\u0000) are not allowed"
 
-Scope = dict[str, Any]
+Scope = MutableMapping[str, Any]
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class BodyLimit:
         except ClientDisconnect:
             cut_short = True
         if cut_short:
-            _log_disconnect(scope, received)
+            log_disconnect(scope, received)
 
     async def _reject(self, send: Any) -> None:
         body = orjson.dumps(
@@ -94,7 +95,8 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def _log_disconnect(scope: Scope, received: int) -> None:
+def log_disconnect(scope: Scope, received: int) -> None:
+    """One warning line for a client gone before its whole body arrived."""
     expected = "?"
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
