@@ -296,3 +296,50 @@ def test_overlong_value_is_422_naming_the_field_on_every_backend(
     assert response.status_code == 422, response.text
     assert field in response.text
     assert [rows(store, t) for t in tables] == before
+
+
+_OUT_OF_BOUNDS = [
+    ("predictionRequests", {"numPredictions": 1, "executionTime": 1e308}, "executionTime"),
+    ("predictionRequests", {"numPredictions": 2**53 + 1, "executionTime": 1.0}, "numPredictions"),
+    ("predictionRequests", {"numPredictions": -1, "executionTime": 1.0}, "numPredictions"),
+    ("predictionRequests", {"numPredictions": 1, "executionTime": 1.0, "ts": "0001"}, "timestamp"),
+    ("predictionRequests", {"numPredictions": 1, "executionTime": 1.0, "ts": "9999"}, "timestamp"),
+    ("predictionInputs", {"predictions": [1.0], "ts": "1969"}, "timestamp"),
+    ("predictionStats", {"ts": "9999"}, "data"),
+    ("customMetrics/m1", {"value": 1e300}, "value"),
+    ("customMetrics/m1", {"value": 1.0, "sampleSize": -4}, "sampleSize"),
+    ("customMetrics/m1", {"value": 1.0, "ts": "0001"}, "timestamp"),
+]
+_STAMPS = {
+    "0001": "0001-01-01T00:00:00Z",
+    "1969": "1969-12-31 23:59:59.999+0000",
+    "9999": "9999-12-31T10:00:00Z",
+}
+
+
+@pytest.mark.parametrize(("path", "fields", "field"), _OUT_OF_BOUNDS)
+def test_a_number_or_timestamp_outside_the_bounds_is_422_naming_it_and_not_stored(
+    client: TestClient,
+    store: Store,
+    deployment: str,
+    path: str,
+    fields: dict[str, object],
+    field: str,
+) -> None:
+    tables = (schema.service_hourly, schema.drift_hourly, schema.custom_metric_hourly)
+    before = [rows(store, t) for t in tables]
+    item = {k: v for k, v in fields.items() if k != "ts"}
+    item["timestamp"] = _STAMPS.get(str(fields.get("ts")), TS)
+    body = {"buckets": [item]} if path.startswith("customMetrics") else {"data": [item]}
+    response = client.post(f"/api/v2/deployments/{deployment}/{path}/fromJSON/", json=body)
+    assert response.status_code == 422, response.text
+    loc = response.json()["detail"][0]["loc"]
+    assert loc[-1] == field or (field == "data" and loc == ["body", "data"]), loc
+    assert [rows(store, t) for t in tables] == before
+
+
+def test_an_event_from_year_9999_is_422_naming_the_timestamp(client: TestClient) -> None:
+    body = {"timestamp": "9999-12-31 10:00:00.000000", "eventType": "x", "message": "m"}
+    response = client.post("/api/v2/remoteEvents/", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "timestamp"]

@@ -3,6 +3,7 @@ agents send."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hypothesis import given, settings
@@ -15,7 +16,23 @@ from spoolwatch.server.ingest_request import MODELS, IngestKind
 KINDS = [IngestKind.PREDICTION_REQUESTS, IngestKind.PREDICTION_INPUTS, IngestKind.ACTUALS]
 
 _TIMESTAMPS = st.sampled_from(
-    ["2026-11-24 20:01:33.377+0100", "2026-12-01T10:00:00Z", "2026-12-01", "yesterday", ""]
+    [
+        "2026-11-24 20:01:33.377+0100",
+        "2026-12-01T10:00:00Z",
+        "2026-12-01",
+        "yesterday",
+        "",
+        # at and beyond the edges of the range the store keeps (records.bounds)
+        "1970-01-01 00:00:00.000+0000",
+        "1970-01-01 00:30:00.000+0100",
+        "2199-12-31T23:59:59.999Z",
+        "2199-12-31 23:30:00.000-0100",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31 23:59:59.999",
+    ]
+)
+_ODD_FLOATS = st.sampled_from(
+    [math.inf, -math.inf, math.nan, 1e308, -0.0, 1e12, math.nextafter(1e12, 2e12), 1e289, 1e290]
 )
 _SCALARS = st.one_of(
     st.none(),
@@ -47,9 +64,18 @@ _VALID: dict[IngestKind, dict[str, st.SearchStrategy[Any]]] = {
         "timestamp": _TIMESTAMPS,
         "modelId": st.one_of(st.none(), st.text(max_size=70)),
         "batchId": st.one_of(st.none(), st.text(max_size=3)),
-        "numPredictions": st.integers(min_value=-2, max_value=2**62),
+        "numPredictions": st.one_of(
+            st.integers(min_value=-2, max_value=2**62),
+            st.integers(2**53 - 2, 2**53 + 2),
+            st.integers(2**62, 2**80),
+        ),
         "executionTime": st.one_of(
-            st.floats(min_value=-1, max_value=1e300), st.integers(-2, 2**60)
+            st.floats(min_value=-1, max_value=1e300),
+            st.floats(min_value=1e12 - 1, max_value=1e12 + 1),
+            st.integers(-2, 2**60),
+            st.integers(10**12 - 2, 10**12 + 2),
+            st.integers(2**1023, 2**1030),
+            _ODD_FLOATS,
         ),
         "userError": st.booleans(),
         "systemError": st.booleans(),
@@ -171,3 +197,56 @@ def test_bodies_an_agent_sends_pass_the_fast_check() -> None:
         assert certainly_valid(kind, body) and _model_accepts(kind, body)
     assert not certainly_valid(IngestKind.PREDICTION_INPUTS, {"data": []})
     assert not certainly_valid(IngestKind.CUSTOM_METRIC, {"buckets": []})
+
+
+def _stats(**fields: Any) -> dict[str, Any]:
+    item = {"timestamp": "2026-12-01T10:00:00Z", "numPredictions": 1, "executionTime": 1.0}
+    return {"data": [{**item, **fields}]}
+
+
+def test_values_outside_the_bounds_are_left_to_the_model_which_names_the_field() -> None:
+    kind = IngestKind.PREDICTION_REQUESTS
+    for field, value in (
+        ("executionTime", 1e308),
+        ("executionTime", math.inf),
+        ("executionTime", math.nan),
+        ("executionTime", -0.5),
+        ("numPredictions", 2**53 + 1),
+        ("numPredictions", -1),
+        ("timestamp", "0001-01-01T00:00:00Z"),
+        ("timestamp", "9999-12-31T10:00:00Z"),
+        ("timestamp", "1969-12-31 23:59:59.999+0000"),
+    ):
+        body = _stats(**{field: value})
+        assert not certainly_valid(kind, body), (field, value)
+        try:
+            MODELS[kind].model_validate(body)
+        except ValidationError as exc:
+            assert exc.errors()[0]["loc"] == ("data", 0, field)
+        else:
+            raise AssertionError(f"{field}={value!r} was accepted")
+    for field, value in (("executionTime", 1e12), ("numPredictions", 2**53)):
+        body = _stats(**{field: value})
+        assert certainly_valid(kind, body) and _model_accepts(kind, body)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "timestamp": _TIMESTAMPS,
+                "numPredictions": _VALID[IngestKind.PREDICTION_REQUESTS]["numPredictions"],
+                "executionTime": _VALID[IngestKind.PREDICTION_REQUESTS]["executionTime"],
+            }
+        ),
+        min_size=1,
+        max_size=2,
+    )
+)
+def test_on_plain_stats_items_the_fast_check_and_the_models_agree_on_the_bounds(
+    items: list[dict[str, Any]],
+) -> None:
+    body = {"data": items}
+    kind = IngestKind.PREDICTION_REQUESTS
+    assert certainly_valid(kind, body) == _model_accepts(kind, body), body

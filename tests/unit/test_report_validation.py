@@ -161,8 +161,32 @@ BAD_CALLS: list[tuple[str, Callable[[Reporter], None]]] = [
     ("org_id", lambda r: r.report_event("prediction_request.failed", "m", org_id=5)),  # type: ignore[arg-type]
 ]
 
+#: Numbers and timestamps DataRobot's library writes but no service can keep (records.bounds).
+OUT_OF_BOUNDS: list[tuple[str, Callable[[Reporter], None]]] = [
+    ("execution_time_ms", lambda r: r.report_deployment_stats(1, 1e308)),
+    ("execution_time_ms", lambda r: r.report_deployment_stats(1, 1e12 + 1)),
+    ("execution_time_ms", lambda r: r.report_deployment_stats(1, -0.5)),
+    ("execution_time_ms", lambda r: r.report_deployment_stats(1, np.float64("nan"))),
+    ("num_predictions", lambda r: r.report_deployment_stats(2**53 + 1, 1.0)),
+    ("num_predictions", lambda r: r.report_deployment_stats(np.int64(-3), 1.0)),
+    ("value", lambda r: r.report_custom_metric("m", math.inf)),
+    ("value", lambda r: r.report_custom_metric("m", -1e300)),
+    ("value", lambda r: r.report_custom_metric("m", 10**300)),
+    ("value[1]", lambda r: r.report_custom_metric("m", [1.0, np.float32("inf")], [_T, _T])),
+    ("timestamp", lambda r: r.report_custom_metric("m", 1.0, datetime(1, 1, 1))),
+    ("timestamp", lambda r: r.report_custom_metric("m", 1.0, datetime(9999, 12, 31, tzinfo=UTC))),
+    ("timestamp[0]", lambda r: r.report_custom_metric("m", [1.0], [datetime(1969, 12, 31)])),
+    ("predictions", lambda r: r.report_predictions_data(predictions=[1.0, math.inf])),
+    ("predictions", lambda r: r.report_predictions_data(predictions=[-1e290])),
+    (
+        "actuals[0].actualValue",
+        lambda r: r.report_actuals([{"associationId": "a", "actualValue": -math.inf}]),
+    ),
+]
+_T = datetime(2026, 11, 24, 10, tzinfo=UTC)
 
-@pytest.mark.parametrize(("argument", "call"), BAD_CALLS)
+
+@pytest.mark.parametrize(("argument", "call"), BAD_CALLS + OUT_OF_BOUNDS)
 def test_bad_argument_raises_report_error_naming_it_and_writes_nothing(
     reporter: Reporter, spool: MemorySpool, argument: str, call: Callable[[Reporter], None]
 ) -> None:
@@ -172,6 +196,36 @@ def test_bad_argument_raises_report_error_naming_it_and_writes_nothing(
     assert str(info.value).startswith(argument)
     assert isinstance(info.value, ConfigError)
     assert spool.backlog().visible == 0
+
+
+@pytest.mark.parametrize(
+    "moment", [datetime(1969, 12, 31, 23, 59, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)]
+)
+def test_a_clock_outside_the_kept_range_is_refused_naming_the_timestamp(
+    spool: MemorySpool, moment: datetime
+) -> None:
+    reporter = Reporter(spool, deployment_id=DEP, model_id=MODEL, clock=lambda: moment)
+    for call in (
+        lambda: reporter.report_deployment_stats(1, 1.0),
+        lambda: reporter.report_predictions_data(predictions=[1.0]),
+        lambda: reporter.report_custom_metric("m", 1.0),
+        lambda: reporter.report_event("prediction_request.failed", "m"),
+    ):
+        with pytest.raises(ReportError, match="from 1970-01-01T00:00:00Z") as info:
+            call()
+        assert info.value.argument == "timestamp"
+    assert spool.backlog().visible == 0
+
+
+def test_numbers_at_the_bounds_are_reported(reporter: Reporter, spool: MemorySpool) -> None:
+    reporter.report_deployment_stats(2**53, 1e12)
+    reporter.report_deployment_stats(0, 0)
+    reporter.report_custom_metric("m", [1e289, -1e289], [_T, datetime(2199, 12, 31, 23)])
+    reporter.report_custom_metric("m", 1.0, datetime(1970, 1, 1, tzinfo=UTC))
+    reporter.report_predictions_data(predictions=[1e289, math.nan])
+    kinds = [r.data_type for r in records(spool)]
+    assert kinds.count(DataType.DEPLOYMENT_STATS) == 2 and kinds.count(DataType.CUSTOM_METRIC) == 2
+    assert kinds.count(DataType.PREDICTIONS_DATA) == 1  # the NaN row removed, as before
 
 
 def test_missing_ids_say_which_setting_to_give(spool: MemorySpool) -> None:

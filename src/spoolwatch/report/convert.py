@@ -4,8 +4,10 @@ Predictions, with their NaN handling and time-series fields, are in
 :mod:`spoolwatch.report.predictions`.
 
 Pure functions: arguments in, payload dicts out, with every key in DataRobot's order and every
-value in its format. They validate their input like DataRobot's library (spec §1.4) and raise
-:class:`~spoolwatch.report.errors.ReportError` naming the argument; nothing is written by them.
+value in its format. They validate their input like DataRobot's library (spec §1.4), refuse
+numbers and timestamps outside :mod:`spoolwatch.records.bounds` (which DataRobot's library
+writes but no service can keep), and raise :class:`~spoolwatch.report.errors.ReportError`
+naming the argument; nothing is written by them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ import numpy as np
 
 from spoolwatch.errors import InvalidRecord
 from spoolwatch.records import dumps_payload
+from spoolwatch.records.bounds import (
+    count_problem,
+    execution_time_problem,
+    moment_problem,
+    value_problem,
+)
 from spoolwatch.records.timestamps import dr_timestamp, event_timestamp
 from spoolwatch.report.errors import ReportError
 
@@ -31,6 +39,7 @@ __all__ = [
     "event_payload",
     "plain_bool",
     "plain_int",
+    "record_timestamp",
 ]
 
 MAX_EVENT_MESSAGE = 16_383
@@ -58,6 +67,15 @@ def plain_bool(value: object, argument: str) -> bool:
     return bool(value)
 
 
+def record_timestamp(moment: datetime, argument: str = "timestamp") -> str:
+    """``moment`` in DataRobot's format, or :class:`ReportError` when it lies outside the
+    range the service keeps (see :mod:`spoolwatch.records.bounds`)."""
+    problem = moment_problem(moment)
+    if problem is not None:
+        raise ReportError(argument, problem)
+    return dr_timestamp(moment)
+
+
 def deployment_stats_payload(
     *,
     now: datetime,
@@ -70,8 +88,9 @@ def deployment_stats_payload(
 ) -> dict[str, Any]:
     """DEPLOYMENT_STATS (§3.1)."""
     count = plain_int(num_predictions, "num_predictions")
-    if count < 0:
-        raise ReportError("num_predictions", f"must not be negative, got {count}")
+    problem = count_problem(count)
+    if problem is not None:
+        raise ReportError("num_predictions", problem)
     if isinstance(execution_time_ms, bool) or not isinstance(
         execution_time_ms, int | float | np.integer | np.floating
     ):
@@ -81,9 +100,10 @@ def deployment_stats_payload(
         if isinstance(execution_time_ms, np.generic)
         else (execution_time_ms)
     )
-    if not math.isfinite(elapsed) or elapsed < 0:
-        raise ReportError("execution_time_ms", f"must be a finite number >= 0, got {elapsed}")
-    payload: dict[str, Any] = {"timestamp": dr_timestamp(now), "modelId": model_id}
+    problem = execution_time_problem(elapsed)
+    if problem is not None:
+        raise ReportError("execution_time_ms", problem)
+    payload: dict[str, Any] = {"timestamp": record_timestamp(now), "modelId": model_id}
     if batch_id is not None:
         payload["batchId"] = batch_id
     payload["numPredictions"] = count
@@ -109,8 +129,12 @@ def _actual(item: object, index: int, id_column: str) -> dict[str, Any]:
     value = given.pop("actualValue")
     if isinstance(value, np.generic):
         value = value.item()
-    if not isinstance(value, int | float | str) or (isinstance(value, float) and value != value):
-        raise ReportError(f"{where}.actualValue", f"must be a number or a string, got {value!r}")
+    if not isinstance(value, int | float | str) or (
+        isinstance(value, float) and not math.isfinite(value)
+    ):
+        raise ReportError(
+            f"{where}.actualValue", f"must be a finite number or a string, got {value!r}"
+        )
     actual: dict[str, Any] = {
         "associationId": str(given.pop("associationId")),
         "actualValue": value,
@@ -151,15 +175,16 @@ def _metric_value(value: object, argument: str) -> int | float:
     ):
         raise ReportError(argument, f"must be a number, got {value!r}")
     number: int | float = value.item() if isinstance(value, np.generic) else value
-    if isinstance(number, float) and math.isnan(number):
-        raise ReportError(argument, "is NaN")
+    problem = value_problem(number)
+    if problem is not None:
+        raise ReportError(argument, problem)
     return number
 
 
 def _metric_stamp(stamp: object, argument: str) -> str:
     if not isinstance(stamp, datetime):
         raise ReportError(argument, f"must be a datetime, got {stamp!r} ({type(stamp).__name__})")
-    return dr_timestamp(stamp)
+    return record_timestamp(stamp, argument)
 
 
 def custom_metric_payload(
@@ -181,7 +206,7 @@ def custom_metric_payload(
             raise ReportError("value", "is an empty list")
         values = [_metric_value(v, f"value[{i}]") for i, v in enumerate(value)]
         if timestamp is None:
-            stamps = [dr_timestamp(now)] * len(values)
+            stamps = [record_timestamp(now)] * len(values)
         elif isinstance(timestamp, list | tuple):
             if len(timestamp) != len(values):
                 raise ReportError(
@@ -199,7 +224,9 @@ def custom_metric_payload(
             coordinates = list(geospatial_coordinate)
     else:
         values = [_metric_value(value, "value")]
-        stamps = [dr_timestamp(now) if timestamp is None else _metric_stamp(timestamp, "timestamp")]
+        stamps = [
+            record_timestamp(now) if timestamp is None else _metric_stamp(timestamp, "timestamp")
+        ]
         coordinates = [geospatial_coordinate]
     buckets: list[dict[str, Any]] = []
     for i, (number, stamp, point) in enumerate(zip(values, stamps, coordinates, strict=True)):
@@ -234,6 +261,7 @@ def event_payload(
         check_json(data, "data")
     if org_id is not None and not isinstance(org_id, str):
         raise ReportError("org_id", "must be a string or None")
+    record_timestamp(now)  # an event's timestamp is kept in the same range
     return {
         "timestamp": event_timestamp(now),
         "eventType": kind,

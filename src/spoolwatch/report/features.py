@@ -14,10 +14,11 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
+from spoolwatch.records.bounds import value_problem
 from spoolwatch.report.errors import ReportError
 
 __all__ = [
@@ -162,7 +163,12 @@ def _regression_value(value: object, index: int) -> Any:
         raise ReportError(
             "predictions", f"row {index}: {value!r} is not a number (regression predictions)"
         )
-    return value.item() if isinstance(value, np.generic) else value
+    number = value.item() if isinstance(value, np.generic) else value
+    # NaN means "no prediction" (the row is removed); anything else must be in the bounds.
+    problem = None if number != number else value_problem(cast(float, number))
+    if problem is not None:
+        raise ReportError("predictions", f"row {index}: {problem}")
+    return number
 
 
 def _probability_row(row: object, index: int, width: int) -> list[float]:

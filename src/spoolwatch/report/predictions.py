@@ -15,8 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from spoolwatch.records.timestamps import dr_timestamp, time_series_timestamp
-from spoolwatch.report.convert import check_json, event_payload, plain_bool, plain_int
+from spoolwatch.records.timestamps import time_series_timestamp
+from spoolwatch.report.convert import (
+    check_json,
+    event_payload,
+    plain_bool,
+    plain_int,
+    record_timestamp,
+)
 from spoolwatch.report.errors import ReportError
 from spoolwatch.report.features import (
     Predictions,
@@ -221,7 +227,7 @@ def predictions_report(
         if not prediction_values:
             return PredictionsReport(nan_event, None)
 
-    payload: dict[str, Any] = {"timestamp": dr_timestamp(now), "modelId": model_id}
+    payload: dict[str, Any] = {"timestamp": record_timestamp(now), "modelId": model_id}
     if batch_id is not None:
         payload["batchId"] = batch_id
     if columns is not None:

@@ -4,7 +4,8 @@ The models in :mod:`spoolwatch.server.schemas` are the definition of a valid bod
 hundred 25-row prediction items with them costs more than folding them. Agents send plain
 JSON of exact types, so :func:`certainly_valid` accepts a body only when every value has the
 exact type the model wants (``str``, ``int``, ``float``, ``bool``, ``list``, ``dict``) and
-every rule of the model holds; anything else (a number as text, a missing field, a value out
+every rule of the model holds, with the model's own bounds (:mod:`spoolwatch.records.bounds`,
+the same functions); anything else (a number as text, a missing field, a value out
 of range) answers ``False`` and the model decides, with its error naming the field. It
 never accepts a body the model would refuse: ``tests/unit/test_body_check.py`` compares the
 two on generated bodies.
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from spoolwatch.records.timestamps import parse_timestamp
+from spoolwatch.records.bounds import count_problem, execution_time_problem, timestamp_problem
 from spoolwatch.server.schemas import ASSOCIATION_ID_MAX, MODEL_ID_MAX
 
 __all__ = ["certainly_valid"]
@@ -50,13 +51,8 @@ def _top_flags(kind: str, raw: dict[str, Any]) -> bool:
 
 
 def _timestamp(value: Any) -> bool:
-    if type(value) is not str:
-        return False
-    try:
-        parse_timestamp(value)
-    except ValueError:
-        return False
-    return True
+    # Cached per text: the items of a request share few timestamps.
+    return type(value) is str and timestamp_problem(value) is None
 
 
 def _optional_text(value: Any, limit: int | None = None) -> bool:
@@ -83,9 +79,9 @@ def _stats_item(item: Any) -> bool:
         _optional_text(item.get("modelId"), MODEL_ID_MAX)
         and _optional_text(item.get("batchId"))
         and type(count) is int
-        and count >= 0
+        and count_problem(count) is None
         and type(time) in _NUMBER
-        and 0 <= time < _FLOAT_INT_LIMIT
+        and execution_time_problem(time) is None
         and type(item.get("userError", False)) is bool
         and type(item.get("systemError", False)) is bool
     )

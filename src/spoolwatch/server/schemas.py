@@ -7,12 +7,18 @@ spec §5.2); unknown fields are accepted and ignored. Query responses live in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from spoolwatch.records.timestamps import parse_timestamp
+from spoolwatch.records.bounds import (
+    count_problem,
+    execution_time_problem,
+    timestamp_problem,
+    value_problem,
+)
 from spoolwatch.server.responses import (
     AccuracyResponse,
     AgentState,
@@ -99,11 +105,28 @@ class _Body(BaseModel):
 
 
 def _check_timestamp(value: str) -> str:
-    try:
-        parse_timestamp(value)
-    except ValueError:
-        raise ValueError(f"not a timestamp: {value!r}") from None
+    problem = timestamp_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
+
+
+def _within(problem: Callable[[Any], str | None]) -> AfterValidator:
+    """A validator refusing what ``problem`` (one of :mod:`spoolwatch.records.bounds`) finds."""
+
+    def check(value: Any) -> Any:
+        found = problem(value)
+        if found is not None:
+            raise ValueError(found)
+        return value
+
+    return AfterValidator(check)
+
+
+# The bounds of spoolwatch.records.bounds, shared with the Reporter and the fast body check.
+Count = Annotated[int, _within(count_problem)]
+ExecutionTime = Annotated[float, _within(execution_time_problem)]
+SummedValue = Annotated[float, _within(value_problem)]
 
 
 # --------------------------------------------------------------------------- ingestion
@@ -115,8 +138,8 @@ class DeploymentStatsItem(_Body):
     timestamp: str
     modelId: ModelIdText | None = None
     batchId: str | None = None
-    numPredictions: int = Field(ge=0)
-    executionTime: float = Field(ge=0)
+    numPredictions: Count
+    executionTime: ExecutionTime
     userError: bool = False
     systemError: bool = False
 
@@ -222,8 +245,8 @@ class MetricBucket(_Body):
     """One custom-metric value at a time."""
 
     timestamp: str
-    value: float
-    sampleSize: int | None = Field(default=None, ge=0)
+    value: SummedValue
+    sampleSize: Count | None = None
     geospatialCoordinate: str | None = None
 
     _ts = field_validator("timestamp")(_check_timestamp)
