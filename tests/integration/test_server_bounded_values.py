@@ -265,3 +265,18 @@ def test_client_side_aggregates_of_huge_counts_are_binned_without_expanding_them
     assert drift["data"][0]["sampleSize"] == 2**53
     target = client.get(f"/api/v2/deployments/{dep}/targetDrift/").json()
     assert target["meanPrediction"] == pytest.approx(1.0)
+
+
+def test_the_accuracy_message_leaves_out_figures_that_are_unknown() -> None:
+    from spoolwatch.server.query import _accuracy_message
+
+    shown = {"value": 0.5, "baselineValue": 0.0, "percentChange": None}
+    report = {
+        "sampleSize": 40,
+        "metric": "accuracy",
+        "metrics": {"accuracy": shown},
+        "buckets": [{"status": "red", "metrics": {"accuracy": math.nan}}],
+    }
+    assert _accuracy_message(report) == "40 predictions with actuals; accuracy 0.5 (reference 0)"
+    shown["value"] = math.inf
+    assert _accuracy_message(report) == "40 predictions with actuals"
