@@ -1,11 +1,14 @@
 """Migrations on SQLite and PostgreSQL: 3 (deployments.accuracy) upgrades a version-2
 database, keeps its deployments, and runs again without changing anything; 4 converts a
-version-3 database's JSON accuracy rows to the compact columns, answering the same; 6 gives
-the tokens of a database without scopes the admin scope, and a migration missing below the
+version-3 database's JSON accuracy rows to the compact columns, answering the same; 5
+repairs rows holding numbers that overflowed, keeping what is still exact; 6 gives the
+tokens of a database without scopes the admin scope, and a migration missing below the
 highest applied one still runs."""
 
 from __future__ import annotations
 
+import logging
+import math
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -32,6 +35,7 @@ from spoolwatch.store.deployments import (
 from spoolwatch.store.migrations import MIGRATIONS
 from spoolwatch.store.tokens import TokenScope, create_token, token_scope
 
+LATEST = MIGRATIONS[-1].version
 OLD = "650a1b2c3d4e5f6a7b8c9d0e"
 NEW = "650a1b2c3d4e5f6a7b8c9d10"
 MODEL = "650a1b2c3d4e5f6a7b8c9d0f"
@@ -86,6 +90,8 @@ def test_version_2_database_is_upgraded_and_migrating_again_changes_nothing(
             versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
         assert "accuracy" in columns
         assert sorted(versions) == ALL_VERSIONS
+
+        assert sorted(versions) == list(range(1, LATEST + 1))
         old = get_deployment(store, OLD)
         assert old is not None and old.accuracy is None and old.name == "old"
         own = AccuracySettings("mae", 0.05, 0.3, 2.5)
@@ -95,6 +101,8 @@ def test_version_2_database_is_upgraded_and_migrating_again_changes_nothing(
         with store.read() as conn:
             again = conn.execute(select(schema.schema_version.c.version)).scalars().all()
         assert sorted(again) == ALL_VERSIONS
+
+        assert sorted(again) == list(range(1, LATEST + 1))
         new = get_deployment(store, NEW)
         assert new is not None and new.accuracy == own
     finally:
@@ -170,7 +178,7 @@ def _make_version_3(url: str) -> None:
                 "ON accuracy_rows (deployment_id, predicted_at)"
             )
         )
-        conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version == 4))
+        conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version >= 4))
         old = sa.table("accuracy_rows", *(sa.column(c) for c in _v3_row("", 0, 0, 0)))
         for dep, (target_type, classes) in _DEPLOYMENTS.items():
             predictions, actuals = _traffic(target_type, classes)
@@ -218,7 +226,7 @@ def test_version_3_json_accuracy_rows_are_converted_and_answer_the_same(
     database_url: str, tmp_path: Path
 ) -> None:
     _make_version_3(database_url)
-    migrated = _reports(database_url)  # opening migrates to 4
+    migrated = _reports(database_url)  # opening migrates
     fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
     _ingested(fresh)
     expected = _reports(fresh)
@@ -279,3 +287,192 @@ def test_a_migration_missing_below_the_highest_applied_one_still_runs(database_u
         assert "accuracy" in columns and sorted(versions) == ALL_VERSIONS
     finally:
         store.close()
+
+
+# ------------------------------------------------------------------ migration 5 (values)
+
+_DEP5 = "650a1b2c3d4e5f6a7b8c9d05"
+_HOUR = 1795514400  # 2026-11-24 10:00 UTC
+
+
+def _health(*milliseconds: float) -> str:
+    from spoolwatch.monitoring.health import ServiceHealth
+
+    health = ServiceHealth()
+    for ms in milliseconds:
+        health.add_request(num_predictions=2, execution_time_ms=ms, timestamp=_HOUR + 60)
+    return orjson.dumps(health.to_dict()).decode()  # an infinite sum is written as null
+
+
+def _make_version_4_with_absurd_rows(url: str, dialect: str) -> None:
+    """A database as version 4 left it after absurd values were reported."""
+    store = open_store(url)
+    create_deployment(store, Deployment(_DEP5, "values", MODEL, "regression"))
+    empty = orjson.dumps({"features": {}, "target": None}).decode()
+    key = {"deployment_id": _DEP5, "model_id": MODEL}
+    with store.write() as conn:
+        conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version >= 5))
+        conn.execute(
+            schema.service_hourly.insert(),
+            [
+                # two 1e308 ms requests: the sum overflowed to null
+                {
+                    **key,
+                    "hour": _HOUR,
+                    "requests": 3,
+                    "predictions": 6,
+                    "health": _health(5.0, 1e308, 1e308),
+                },
+                # one: finite, but its histogram holds a value beyond the bounds
+                {
+                    **key,
+                    "hour": _HOUR + 3600,
+                    "requests": 1,
+                    "predictions": 2,
+                    "health": _health(1e308),
+                },
+                {
+                    **key,
+                    "hour": _HOUR + 7200,
+                    "requests": 2,
+                    "predictions": 4,
+                    "health": _health(5.0, 7.0),
+                },
+            ],
+        )
+        drift = [
+            {
+                **key,
+                "hour": _HOUR,
+                "rows": 2,
+                "prediction_rows": 2,
+                "prediction_sum": math.inf,
+                "aggregate": empty,
+            },
+            {
+                **key,
+                "hour": _HOUR + 3600,
+                "rows": 2,
+                "prediction_rows": 2,
+                "prediction_sum": 3.0,
+                "aggregate": empty,
+            },
+        ]
+        if dialect == "postgresql":  # SQLite cannot store NaN (it would be NULL)
+            drift.append(
+                {
+                    **key,
+                    "hour": _HOUR + 7200,
+                    "rows": 1,
+                    "prediction_rows": 1,
+                    "prediction_sum": math.nan,
+                    "aggregate": empty,
+                }
+            )
+        conn.execute(schema.drift_hourly.insert(), drift)
+        metric = {"deployment_id": _DEP5, "metric_id": "m1", "model_id": "", "count": 2}
+        conn.execute(
+            schema.custom_metric_hourly.insert(),
+            [
+                {
+                    **metric,
+                    "hour": _HOUR,
+                    "value_sum": math.inf,
+                    "last_value": 1e308,
+                    "last_at": _HOUR + 60.0,
+                },
+                {
+                    **metric,
+                    "hour": _HOUR + 3600,
+                    "value_sum": 3.0,
+                    "last_value": 2.0,
+                    "last_at": _HOUR + 3660.0,
+                },
+            ],
+        )
+        conn.execute(
+            schema.accuracy_rows.insert(),
+            [
+                {
+                    "deployment_id": _DEP5,
+                    "association_id": "a1",
+                    "model_id": MODEL,
+                    "predicted_at": _HOUR,
+                    "predicted_value": math.inf,
+                    "actual_label": "1.0",
+                    "actual_value": -math.inf,
+                },
+                {
+                    "deployment_id": _DEP5,
+                    "association_id": "a2",
+                    "model_id": MODEL,
+                    "predicted_at": _HOUR,
+                    "predicted_value": 2.0,
+                    "actual_label": "3.0",
+                    "actual_value": 3.0,
+                },
+            ],
+        )
+    store.close()
+
+
+def _values_tables(url: str) -> dict[str, list[Any]]:
+    store = open_store(url)
+    try:
+        with store.read() as conn:
+            return {
+                t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key))]
+                for t in (
+                    schema.service_hourly,
+                    schema.drift_hourly,
+                    schema.custom_metric_hourly,
+                    schema.accuracy_rows,
+                )
+            }
+    finally:
+        store.close()
+
+
+def test_version_4_rows_holding_overflowed_numbers_are_repaired_once(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from spoolwatch.store import aggregate_rows
+
+    dialect = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    _make_version_4_with_absurd_rows(database_url, dialect)
+    with caplog.at_level(logging.WARNING, logger="spoolwatch.store.values_migration"):
+        tables = _values_tables(database_url)  # opening migrates
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "service_hourly: repaired 2 rows" in logged and "deleted 1" in logged
+
+    service = {row[2]: row for row in tables["service_hourly"]}
+    for hour, requests in ((_HOUR, 3), (_HOUR + 3600, 1)):
+        health = orjson.loads(service[hour][5])
+        assert service[hour][3] == requests and health["requests"] == requests  # exact counts
+        assert health["executionTime"]["count"] == 0  # the overflowed times are dropped
+    assert orjson.loads(service[_HOUR + 7200][5])["executionTime"]["sum"] == 12.0  # untouched
+    drift = {row[2]: row[3:6] for row in tables["drift_hourly"]}
+    assert drift[_HOUR] == (2, 0, 0.0) and drift[_HOUR + 3600] == (2, 2, 3.0)
+    if dialect == "postgresql":
+        assert drift[_HOUR + 7200] == (1, 0, 0.0)
+    assert [row[3] for row in tables["custom_metric_hourly"]] == [_HOUR + 3600]
+    accuracy = {row[1]: (row[4], row[7]) for row in tables["accuracy_rows"]}
+    assert accuracy == {"a1": (None, None), "a2": (2.0, 3.0)}
+
+    aggregate_rows._warned.clear()
+    store = open_store(database_url)
+    try:
+        assert store.migrate() == LATEST
+        deployment = get_deployment(store, _DEP5)
+        assert deployment is not None
+        from spoolwatch.server.query import service_stats
+        from spoolwatch.server.settings import ServerSettings
+
+        with caplog.at_level(logging.WARNING, logger="spoolwatch.store.aggregate_rows"):
+            stats = service_stats(store, deployment, _DAY, None, ServerSettings())
+        assert stats["metrics"]["totalRequests"] == 6
+        assert stats["metrics"]["executionTime"] == pytest.approx(6.0)
+        assert not [r for r in caplog.records if r.name == "spoolwatch.store.aggregate_rows"]
+    finally:
+        store.close()
+    assert _values_tables(database_url) == tables  # a second start changes nothing

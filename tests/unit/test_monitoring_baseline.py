@@ -155,3 +155,32 @@ def test_text_predictions_and_wrong_class_counts_are_rejected() -> None:
 def test_predictions_without_target_baseline_are_rejected() -> None:
     with pytest.raises(ConfigError, match="no predictions"):
         Baseline.from_columns({"a": [1.0]}).bin_predictions([1.0])
+
+
+@pytest.mark.parametrize(
+    ("training", "values"),
+    [
+        (np.arange(100, dtype=float), [-5.0, 0.0, 99.0, 150.0, None, math.nan, 50.0, "text"]),
+        ([7.0] * 10, [7.0, 8.0, None]),
+        ([None, None], [1.0, None]),
+        (["a", "b", "b", "c"], ["a", "b", "z", None, 3.0, math.nan]),
+    ],
+)
+def test_weighted_counts_are_the_counts_of_the_values_repeated(
+    training: list[object], values: list[object]
+) -> None:
+    feature = FeatureBaseline.from_values("x", training, n_bins=4)
+    weights = list(range(1, len(values) + 1))
+    repeated = [v for v, w in zip(values, weights, strict=True) for _ in range(w)]
+    expected = feature.bin_counts(repeated)
+    assert feature.bin_weighted(values, weights).tolist() == expected.tolist()
+    huge = feature.bin_weighted(values[:1], [2**53])
+    assert huge.sum() == 2**53 and huge.max() == 2**53
+
+
+def test_merging_counts_past_64_bits_is_refused_not_wrapped() -> None:
+    from spoolwatch.monitoring.histogram import merge_counts
+
+    assert merge_counts([2**62, 1], [2**62 - 1, 2]).tolist() == [2**63 - 1, 3]
+    with pytest.raises(ConfigError, match="64-bit"):
+        merge_counts([2**62, 1], [2**62, 2])

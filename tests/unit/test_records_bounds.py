@@ -73,3 +73,11 @@ def test_naive_moments_are_read_as_utc() -> None:
     east = timezone(timedelta(hours=14))
     assert moment_problem(datetime(1, 1, 1, tzinfo=east)) is not None
     assert moment_problem(datetime(2199, 12, 31, 23, tzinfo=UTC)) is None
+
+
+def test_a_sum_may_be_as_large_as_its_values_allow() -> None:
+    from spoolwatch.records.bounds import sum_problem
+
+    assert sum_problem(0.0, 0) is None and sum_problem(2e289, 2) is None
+    assert sum_problem(1.0, 0) is not None and sum_problem(-3e289, 2) is not None
+    assert sum_problem(math.nan, 5) is not None and sum_problem(math.inf, 2**62) is not None

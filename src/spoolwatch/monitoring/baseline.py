@@ -24,6 +24,8 @@ from spoolwatch.monitoring.binning import (
     bin_categorical,
     bin_centres,
     bin_numeric,
+    bin_of_category,
+    bin_of_numbers,
     count_categories,
     infer_kind,
     numeric_edges,
@@ -113,6 +115,19 @@ class FeatureBaseline:
             return bin_numeric(self.edges, to_float_array(values))
         index: dict[str, int] = self._index  # type: ignore[attr-defined]
         return bin_categorical(index, values)
+
+    def bin_weighted(self, values: Values, weights: Sequence[int]) -> IntArray:
+        """Counts over this baseline's bins when each of ``values`` occurred ``weights``
+        times (a histogram of centroids). Exact while the total stays within 64 bits, which
+        the caller makes sure of."""
+        if self.kind is FeatureKind.NUMERIC:
+            index = bin_of_numbers(self.edges, to_float_array(values))
+        else:
+            categories: dict[str, int] = self._index  # type: ignore[attr-defined]
+            index = np.array([bin_of_category(categories, v) for v in values], dtype=np.int64)
+        counts = np.zeros(self.n_bins, dtype=np.int64)
+        np.add.at(counts, index, np.asarray(weights, dtype=np.int64))
+        return counts
 
     def bin_labels(self) -> list[str]:
         """A human label per bin, for tables and charts."""

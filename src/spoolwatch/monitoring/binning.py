@@ -26,6 +26,8 @@ __all__ = [
     "bin_categorical",
     "bin_centres",
     "bin_numeric",
+    "bin_of_category",
+    "bin_of_numbers",
     "category_key",
     "count_categories",
     "infer_kind",
@@ -140,6 +142,18 @@ def bin_numeric(edges: FloatArray, values: FloatArray) -> IntArray:
     return np.append(counts, missing)
 
 
+def bin_of_numbers(edges: FloatArray, values: FloatArray) -> IntArray:
+    """The bin of each value in the numeric layout of ``edges``, as :func:`bin_numeric`
+    counts them."""
+    m = edges.size
+    missing = np.isnan(values)
+    if m == 0:
+        return missing.astype(np.int64)
+    index = np.searchsorted(edges, values, side="right").astype(np.int64)
+    index[missing] = m + 1
+    return index
+
+
 def bin_centres(edges: FloatArray, finite: FloatArray) -> FloatArray:
     """Position of each non-missing bin: the mean of its values, else a nominal point.
 
@@ -178,6 +192,14 @@ def count_categories(values: Sequence[Any] | npt.NDArray[Any]) -> dict[str | Non
         key = category_key(value)
         out[key] = out.get(key, 0) + int(count)
     return out
+
+
+def bin_of_category(index: Mapping[str, int], value: object) -> int:
+    """The bin of one value in the categorical layout of ``index``, as
+    :func:`bin_categorical` counts it."""
+    key = category_key(value)
+    k = len(index)
+    return k + 1 if key is None else index.get(key, k)
 
 
 def bin_categorical(index: Mapping[str, int], values: Sequence[Any] | npt.NDArray[Any]) -> IntArray:

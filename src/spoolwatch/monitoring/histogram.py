@@ -21,14 +21,18 @@ __all__ = ["DriftAggregate", "merge_counts"]
 
 
 def merge_counts(a: IntArray | Sequence[int], b: IntArray | Sequence[int]) -> IntArray:
-    """Sum of two count vectors over the same bins; :class:`ConfigError` if they differ."""
+    """Sum of two count vectors over the same bins; :class:`ConfigError` if they differ or
+    a sum leaves the 64-bit range (numpy would wrap it around silently)."""
     left, right = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
     if left.shape != right.shape:
         raise ConfigError(
             f"cannot merge histograms of {left.size} and {right.size} bins "
             "(counted against different baselines)"
         )
-    return left + right
+    total = left + right
+    if bool(((right > 0) & (total < left)).any() or ((right < 0) & (total > left)).any()):
+        raise ConfigError("histogram counts beyond the 64-bit range")
+    return total
 
 
 @dataclass(eq=False)

@@ -4,8 +4,9 @@ refuse what lies outside them, with the messages written here.
 * execution time of a request (``executionTime``): finite, 0 ≤ t ≤ 10¹² ms (31.7 years);
 * a count one record carries (``numPredictions``, ``sampleSize``, the counts of client-side
   aggregates): an integer, 0 ≤ n ≤ 2⁵³;
-* a value the service sums (custom-metric values, numeric predictions, the sums of
-  client-side aggregates): finite, -10²⁸⁹ ≤ v ≤ 10²⁸⁹;
+* a value the service sums (custom-metric values, numeric predictions): finite,
+  -10²⁸⁹ ≤ v ≤ 10²⁸⁹, and a sum of n such values (client-side aggregates' ``sum``, the
+  hourly sums the service keeps) within ±n·10²⁸⁹;
 * a count the service keeps per hour: at most 2⁶³ - 1 (its 64-bit columns);
 * a record's timestamp: from 1970-01-01T00:00:00Z up to, not including, 2200-01-01T00:00:00Z.
 
@@ -43,6 +44,7 @@ __all__ = [
     "epoch_problem",
     "execution_time_problem",
     "moment_problem",
+    "sum_problem",
     "timestamp_problem",
     "value_problem",
 ]
@@ -84,6 +86,13 @@ def value_problem(value: float) -> str | None:
     if -VALUE_MAX <= value <= VALUE_MAX:
         return None
     return f"must be a finite number from -1e289 to 1e289, got {value!r}"
+
+
+def sum_problem(total: float, count: int) -> str | None:
+    """What is wrong with the sum of ``count`` values (``None``: each could be in bounds)."""
+    if abs(total) <= count * VALUE_MAX:  # NaN fails; an empty sum must be 0
+        return None
+    return f"must be a finite sum within ±{count}·1e289 for {count} values, got {total!r}"
 
 
 def aggregate_count_problem(value: int) -> str | None:

@@ -13,7 +13,6 @@ import time
 from collections import Counter
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
@@ -25,6 +24,7 @@ from spoolwatch.server.fleet import fleet_state
 from spoolwatch.server.ingestion import IngestResult
 from spoolwatch.server.writer import GroupStats
 from spoolwatch.store import schema as tables
+from spoolwatch.store.aggregate_rows import service_health
 from spoolwatch.store.base import Store
 from spoolwatch.store.deployments import list_deployments
 
@@ -82,15 +82,17 @@ class _Writer:
 
 
 def _hour_health(store: Store, hour: int) -> dict[str, ServiceHealth]:
+    t = tables.service_hourly
     with store.read() as conn:
         rows = conn.execute(
-            select(tables.service_hourly.c.deployment_id, tables.service_hourly.c.health).where(
-                tables.service_hourly.c.hour == hour
-            )
+            select(t.c.deployment_id, t.c.model_id, t.c.health).where(t.c.hour == hour)
         ).all()
     out: dict[str, ServiceHealth] = {}
-    for deployment_id, blob in rows:
-        health = ServiceHealth.from_dict(orjson.loads(blob))
+    for deployment_id, model_id, blob in rows:
+        where = f"deployment {deployment_id}, model {model_id}, hour {hour}"
+        health = service_health(blob, where)
+        if health is None:  # beyond repair (logged): the other rows answer
+            continue
         out[deployment_id] = out[deployment_id].merge(health) if deployment_id in out else health
     return out
 

@@ -19,6 +19,7 @@ from spoolwatch.server.query import _NOT_FOUND, Bucket, End, ModelId, Start, req
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import schema as tables
 from spoolwatch.store.accuracy import AccuracyBacklog, JoinedRows, accuracy_backlog, joined_rows
+from spoolwatch.store.aggregate_rows import custom_metric
 from spoolwatch.store.base import Store
 from spoolwatch.store.deployments import Deployment
 
@@ -145,7 +146,10 @@ def custom_metric_summary(
     total = CustomMetricAggregate()
     buckets: dict[int, CustomMetricAggregate] = {}
     for row in rows:
-        one = CustomMetricAggregate(row.count, row.value_sum, row.last_value, row.last_at)
+        where = f"deployment {deployment.id}, metric {metric_id}, hour {row.hour}"
+        one = custom_metric(row, where)
+        if one is None:  # beyond the bounds (logged): the other rows answer
+            continue
         total = total.merge(one)
         key = period.bucket_of(row.hour)
         buckets[key] = buckets[key].merge(one) if key in buckets else one

@@ -9,11 +9,11 @@ last 7 days; aligned to whole hours), ``modelId`` and, where there is a time ser
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from spoolwatch.errors import ConfigError
@@ -28,6 +28,7 @@ from spoolwatch.server.auth import require_read
 from spoolwatch.server.periods import QueryPeriod, load_rows, resolve_period
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import schema as tables
+from spoolwatch.store.aggregate_rows import StoredDrift, drift_row, service_health
 from spoolwatch.store.base import Store
 from spoolwatch.store.deployments import Deployment, get_deployment
 
@@ -93,7 +94,9 @@ def service_stats(
     total = ServiceHealth()
     buckets: dict[int, ServiceHealth] = {}
     for row in rows:
-        health = ServiceHealth.from_dict(orjson.loads(row.health))
+        health = service_health(row.health, _where(deployment, row))
+        if health is None:  # beyond repair (logged): the other rows answer
+            continue
         total = total.merge(health)
         key = period.bucket_of(row.hour)
         buckets[key] = buckets[key].merge(health) if key in buckets else health
@@ -114,11 +117,18 @@ def service_stats(
     }
 
 
+def _where(deployment: Deployment, row: Any) -> str:
+    return f"deployment {deployment.id}, model {row.model_id}, hour {row.hour}"
+
+
 def _drift_rows(
     store: Store, deployment: Deployment, period: QueryPeriod, model_id: str | None
-) -> list[Any]:
+) -> list[StoredDrift]:
+    """The period's drift rows, parsed; rows beyond repair are left out (and logged)."""
     with store.read() as conn:
-        return load_rows(conn, tables.drift_hourly, deployment.id, period, model_id)
+        rows = load_rows(conn, tables.drift_hourly, deployment.id, period, model_id)
+    read = (drift_row(row, _where(deployment, row)) for row in rows)
+    return [row for row in read if row is not None]
 
 
 def _config(metric: str) -> DriftConfig:
@@ -150,16 +160,16 @@ def _feature(drift: FeatureDrift) -> dict[str, Any]:
     }
 
 
-def _merged(rows: list[Any]) -> DriftAggregate:
+def _merged(rows: list[StoredDrift]) -> DriftAggregate:
     total = DriftAggregate()
     for row in rows:
-        total = total.merge(DriftAggregate.from_dict(orjson.loads(row.aggregate)))
+        total = total.merge(row.aggregate)
     return total
 
 
-def _grouped(rows: list[Any], key: Callable[[int], int]) -> list[DriftAggregate]:
+def _grouped(rows: list[StoredDrift], key: Callable[[int], int]) -> list[DriftAggregate]:
     """The rows' aggregates merged per ``key(hour)``, in key order."""
-    groups: dict[int, list[Any]] = {}
+    groups: dict[int, list[StoredDrift]] = {}
     for row in rows:
         groups.setdefault(key(row.hour), []).append(row)
     return [_merged(groups[k]) for k in sorted(groups)]
@@ -250,7 +260,7 @@ def target_drift(
         histogram=_histogram(drift),
     )
     starts = list(period.buckets())
-    grouped: dict[int, list[Any]] = {}
+    grouped: dict[int, list[StoredDrift]] = {}
     for row in rows:
         grouped.setdefault(period.bucket_of(row.hour), []).append(row)
     in_buckets = [_merged(grouped.get(start, [])).target for start in starts]
@@ -299,23 +309,31 @@ def deployment_health(
 
 def _accuracy_message(report: dict[str, Any]) -> str:
     """``"1200 predictions with actuals; accuracy 0.79 (reference 0.84, -5.1%); worse in 3 of
-    24 hours, at worst 0.64"`` (the hours judged yellow or red)."""
+    24 hours, at worst 0.64"`` (the hours judged yellow or red); a figure that is unknown
+    (or not finite: absurd actuals can make an error metric overflow) is left out."""
     text = f"{report['sampleSize']} predictions with actuals"
     name = report.get("metric")
     shown = report["metrics"].get(name) if name else None
-    if not shown or shown.get("value") is None:
+    if not shown or not _finite(shown.get("value")):
         return text
     text += f"; {name} {shown['value']:.3g}"
-    if shown.get("baselineValue") is not None:
-        text += f" (reference {shown['baselineValue']:.3g}, {shown['percentChange']:+.1f}%)"
+    if _finite(shown.get("baselineValue")):
+        text += f" (reference {shown['baselineValue']:.3g}"
+        if _finite(shown.get("percentChange")):
+            text += f", {shown['percentChange']:+.1f}%"
+        text += ")"
     worse = [b["metrics"].get(name) for b in report["buckets"] if b["status"] in _WARNING]
-    values = [v for v in worse if v is not None]
+    values = [v for v in worse if _finite(v)]
     if values:
         extreme = min(values) if name == "accuracy" else max(values)
         text += (
             f"; worse in {len(values)} of {len(report['buckets'])} hours, at worst {extreme:.3g}"
         )
     return text
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
 
 
 _WARNING = ("yellow", "red")

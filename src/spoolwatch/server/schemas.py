@@ -271,6 +271,16 @@ class RemoteEventBody(_Body):
 
     _ts = field_validator("timestamp")(_check_timestamp)
 
+    @field_validator("data")
+    @classmethod
+    def _storable(cls, data: dict[str, Any] | None) -> dict[str, Any] | None:
+        # Kept as JSON; orjson (like the databases) stops at 64-bit integers.
+        try:
+            orjson.dumps(data)
+        except TypeError:
+            raise ValueError("an integer exceeds the 64-bit range") from None
+        return data
+
 
 class IngestAccepted(BaseModel):
     """The answer to an accepted ingestion request (202)."""

@@ -24,7 +24,9 @@ from spoolwatch.errors import ConfigError, InvalidRecord
 from spoolwatch.monitoring.baseline import Baseline
 from spoolwatch.monitoring.histogram import DriftAggregate, merge_counts
 from spoolwatch.monitoring.prediction import class_counts_from_mass, prediction_values
+from spoolwatch.records.bounds import VALUE_MAX, aggregate_count_problem, value_problem
 from spoolwatch.store import schema
+from spoolwatch.store.aggregate_rows import StoredDrift, drift_row
 from spoolwatch.store.deployments import Deployment
 from spoolwatch.store.sql import rows_in
 from spoolwatch.store.upsert import upsert
@@ -36,15 +38,17 @@ Key = tuple[str, int]
 
 
 class DriftGroup:
-    """What one (model, hour) adds to its drift row: counts, rows and the prediction sum."""
+    """What one (model, hour) adds to its drift row: counts, rows and the prediction sum;
+    ``where`` names its first item in the body (``data.3``), for errors about the row."""
 
-    __slots__ = ("aggregate", "prediction_rows", "prediction_sum", "rows")
+    __slots__ = ("aggregate", "prediction_rows", "prediction_sum", "rows", "where")
 
-    def __init__(self) -> None:
+    def __init__(self, where: str = "data") -> None:
         self.aggregate = DriftAggregate()
         self.rows = 0
         self.prediction_rows = 0
         self.prediction_sum = 0.0
+        self.where = where
 
     def add_target(self, counts: np.ndarray[Any, Any] | None, total: float) -> None:
         """Fold in target counts (``None``: nothing to count) and a prediction sum."""
@@ -62,8 +66,8 @@ class _Pending:
     def __init__(self) -> None:
         #: feature name → [(field of the item's values, values)]
         self.columns: dict[str, list[tuple[str, list[Any]]]] = {}
-        #: class names → predictions lists of the items that named them
-        self.predictions: dict[tuple[str, ...], list[list[Any]]] = {}
+        #: class names → (field of the item's predictions, predictions) of the items
+        self.predictions: dict[tuple[str, ...], list[tuple[str, list[Any]]]] = {}
 
 
 class DriftFold:
@@ -81,7 +85,7 @@ class DriftFold:
         rows = len(columns[0]["values"]) if columns else len(predictions or ())
         group = self.groups.get(key)
         if group is None:
-            group = self.groups[key] = DriftGroup()
+            group = self.groups[key] = DriftGroup(where)
         group.rows += rows
         pending = self._pending.get(key)
         if pending is None:
@@ -100,7 +104,7 @@ class DriftFold:
         if predictions:
             group.prediction_rows += len(predictions)
             names = tuple(item.get("classNames") or self.deployment.class_names or ())
-            pending.predictions.setdefault(names, []).append(predictions)
+            pending.predictions.setdefault(names, []).append((f"{where}.predictions", predictions))
         return rows
 
     def bin(self) -> None:
@@ -142,30 +146,51 @@ def _bin_feature(
 
 
 def _bin_predictions(
-    group: DriftGroup, baseline: Baseline, names: tuple[str, ...], parts: list[list[Any]]
+    group: DriftGroup,
+    baseline: Baseline,
+    names: tuple[str, ...],
+    parts: list[tuple[str, list[Any]]],
 ) -> None:
     class_names = list(names) or None
     if len(parts) > 1:
-        joined = list(chain.from_iterable(parts))
-        counted = target_counts(baseline, joined, class_names)
+        joined = list(chain.from_iterable(values for _, values in parts))
+        try:
+            counted = target_counts(baseline, joined, class_names)
+        except _OutOfBounds:
+            counted = None  # item by item below, to name the one at fault
         if counted is not None:
             group.add_target(*counted)
             return
-    for part in parts:  # one item, or items whose predictions differ in shape
-        counted = target_counts(baseline, part, class_names)
+    for field, part in parts:  # one item, or items whose predictions differ in shape
+        try:
+            counted = target_counts(baseline, part, class_names)
+        except _OutOfBounds as exc:
+            raise InvalidRecord(f"{field}: {exc}", field=field) from None
         group.add_target(*(counted or (None, 0.0)))
+
+
+class _OutOfBounds(ValueError):
+    """A monitored prediction value beyond :data:`~spoolwatch.records.bounds.VALUE_MAX`."""
 
 
 def target_counts(
     baseline: Baseline, predictions: list[Any], class_names: Sequence[str] | None
 ) -> tuple[np.ndarray[Any, Any] | None, float] | None:
     """Counts over the target baseline and the sum of the monitored numeric value; ``None``
-    when the predictions have no monitored value (text, ragged)."""
+    when the predictions have no monitored value (text, ragged). A monitored value beyond
+    ±1e289 (:mod:`spoolwatch.records.bounds`; it enters the hour's prediction sum) raises
+    :class:`_OutOfBounds`."""
     try:
         _, monitored = prediction_values(predictions, class_names or None)
-    except (ConfigError, ValueError, TypeError):  # text or ragged predictions
+    except (ConfigError, ValueError, TypeError, OverflowError):  # text or ragged predictions
         return None
-    total = float(np.nansum(monitored)) if monitored.dtype.kind == "f" else 0.0
+    total = 0.0
+    if monitored.dtype.kind == "f":
+        # NaN (a missing prediction) is not summed; infinity or an absurd value is refused.
+        if bool((np.abs(monitored) > VALUE_MAX).any()):
+            largest = float(np.nanmax(np.abs(monitored)))
+            raise _OutOfBounds(value_problem(largest) or "a value beyond the bounds")
+        total = float(np.nansum(monitored))
     target = baseline.target
     if target is None:
         return None, total
@@ -187,7 +212,14 @@ def target_counts(
 
 
 def store_drift(conn: Connection, deployment_id: str, groups: Mapping[Key, DriftGroup]) -> None:
-    """Merge ``groups`` into the deployment's ``drift_hourly`` rows (read, merge, upsert)."""
+    """Merge ``groups`` into the deployment's ``drift_hourly`` rows (read, merge, upsert).
+
+    The prediction sums stay finite: every summed prediction is within ±1e289 (checked
+    when binned), so an hour's sum is within its prediction count times that. Counts are
+    exact; a group that would take a row past what the store holds (2**63 - 1) is refused,
+    naming its first item. A stored row is read as :mod:`spoolwatch.store.aggregate_rows`
+    says (what cannot be read is replaced by what is folded).
+    """
     if not groups:
         return
     sql = (
@@ -198,23 +230,13 @@ def store_drift(conn: Connection, deployment_id: str, groups: Mapping[Key, Drift
     old_rows = {(r[0], r[1]): r for r in found}
     rows = []
     for (model_id, hour), group in groups.items():
-        aggregate = group.aggregate
-        n, pn, ps = group.rows, group.prediction_rows, group.prediction_sum
         old = old_rows.get((model_id, hour))
+        stored = None
         if old is not None:
-            _, _, old_n, old_pn, old_ps, old_aggregate = old
-            aggregate = DriftAggregate.from_dict(orjson.loads(old_aggregate)).merge(aggregate)
-            n, pn, ps = n + old_n, pn + old_pn, ps + old_ps
+            stored = drift_row(old, f"deployment {deployment_id}, model {model_id}, hour {hour}")
         rows.append(
-            {
-                "deployment_id": deployment_id,
-                "model_id": model_id,
-                "hour": hour,
-                "rows": n,
-                "prediction_rows": pn,
-                "prediction_sum": ps,
-                "aggregate": orjson.dumps(aggregate.to_dict()).decode(),
-            }
+            _merged_row(group, stored)
+            | {"deployment_id": deployment_id, "model_id": model_id, "hour": hour}
         )
     upsert(
         conn,
@@ -222,3 +244,24 @@ def store_drift(conn: Connection, deployment_id: str, groups: Mapping[Key, Drift
         rows,
         replace=("rows", "prediction_rows", "prediction_sum", "aggregate"),
     )
+
+
+def _merged_row(group: DriftGroup, stored: StoredDrift | None) -> dict[str, Any]:
+    """The columns of a group merged with its stored row; InvalidRecord when they overflow."""
+    aggregate = group.aggregate
+    n, pn, ps = group.rows, group.prediction_rows, group.prediction_sum
+    try:
+        if stored is not None:
+            aggregate = stored.aggregate.merge(aggregate)
+            n, pn, ps = n + stored.rows, pn + stored.prediction_rows, ps + stored.prediction_sum
+        problem = aggregate_count_problem(max(n, pn))
+    except ConfigError as exc:  # counts past 64 bits, or bins of another baseline
+        problem = str(exc)
+    if problem is not None:
+        raise InvalidRecord(f"{group.where}: {problem}", field=group.where)
+    return {
+        "rows": n,
+        "prediction_rows": pn,
+        "prediction_sum": ps,
+        "aggregate": orjson.dumps(aggregate.to_dict()).decode(),
+    }

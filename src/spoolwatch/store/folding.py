@@ -16,8 +16,10 @@ import orjson
 from sqlalchemy import Connection, Table, and_, case, or_
 from sqlalchemy.dialects import postgresql, sqlite
 
+from spoolwatch.errors import InvalidRecord
 from spoolwatch.monitoring.custom import CustomMetricAggregate
 from spoolwatch.monitoring.health import ServiceHealth
+from spoolwatch.records.bounds import aggregate_count_problem
 from spoolwatch.records.timestamps import parse_timestamp
 from spoolwatch.store import schema
 from spoolwatch.store.accuracy import (
@@ -26,6 +28,7 @@ from spoolwatch.store.accuracy import (
     fold_prediction_rows,
     prediction_rows,
 )
+from spoolwatch.store.aggregate_rows import service_health
 from spoolwatch.store.deployments import Deployment
 from spoolwatch.store.drift_folding import DriftFold
 from spoolwatch.store.sql import rows_in
@@ -75,12 +78,23 @@ def _existing(
 def fold_service_stats(
     conn: Connection, deployment: Deployment, items: Sequence[Mapping[str, Any]]
 ) -> int:
-    """Fold ``predictionRequests`` items (one per request); return the request count."""
+    """Fold ``predictionRequests`` items (one per request); return the request count.
+
+    Validation kept every execution time within 0..1e12 ms, so an hour's sum of at most
+    2**63 - 1 of them stays finite; the counts are exact integers, and a request that would
+    take an hour's total past what the store holds (2**63 - 1) is refused, naming the first
+    of its items in that hour. A stored row that cannot be read is replaced (see
+    :mod:`spoolwatch.store.aggregate_rows`).
+    """
     groups: dict[tuple[str, int], ServiceHealth] = {}
+    first: dict[tuple[str, int], int] = {}
     cache: dict[str, int] = {}
-    for item in items:
+    for position, item in enumerate(items):
         key = (item.get("modelId") or deployment.model_id, hour_of(item["timestamp"], cache))
-        health = groups.setdefault(key, ServiceHealth())
+        health = groups.get(key)
+        if health is None:
+            health = groups[key] = ServiceHealth()
+            first[key] = position
         health.add_request(
             num_predictions=int(item["numPredictions"]),
             execution_time_ms=float(item["executionTime"]),
@@ -92,7 +106,13 @@ def fold_service_stats(
     rows = []
     for (model_id, hour), health in groups.items():
         if (model_id, hour) in stored:
-            health = ServiceHealth.from_dict(orjson.loads(stored[(model_id, hour)])).merge(health)
+            where = f"deployment {deployment.id}, model {model_id}, hour {hour}"
+            old = service_health(stored[(model_id, hour)], where)
+            health = health if old is None else old.merge(health)
+        problem = aggregate_count_problem(max(health.predictions, health.requests))
+        if problem is not None:
+            field = f"data.{first[(model_id, hour)]}.numPredictions"
+            raise InvalidRecord(f"{field}: {problem}", field=field)
         rows.append(
             {
                 "deployment_id": deployment.id,
@@ -155,7 +175,11 @@ def fold_custom_metric(
     model_id: str | None,
     buckets: Sequence[Mapping[str, Any]],
 ) -> int:
-    """Fold custom-metric values into count/sum/last per hour; return the value count."""
+    """Fold custom-metric values into count/sum/last per hour; return the value count.
+
+    The sums are added by the database. Validation kept every value within ±1e289, so no
+    sum of them (an hour holds fewer than 2**63) can leave the finite range.
+    """
     groups: dict[int, CustomMetricAggregate] = {}
     cache: dict[str, int] = {}
     for bucket in buckets:

@@ -73,6 +73,13 @@ def _compact_accuracy(conn: Connection) -> None:
     compact_accuracy_rows(conn)
 
 
+def _repair_values(conn: Connection) -> None:
+    # Imported here, as for migration 4: the repair reads rows with the monitoring types.
+    from spoolwatch.store.values_migration import repair_values
+
+    repair_values(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema: tokens, deployments, hourly aggregates, events, fleet", _initial),
     Migration(2, "indexes for dedupe pruning, accuracy and events by time", _indexes),
@@ -83,6 +90,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         4,
         "compact accuracy rows: predictions and actuals as numbers, not JSON",
         _compact_accuracy,
+    ),
+    Migration(
+        5,
+        "repair aggregates holding non-finite or out-of-bounds numbers (records.bounds)",
+        _repair_values,
     ),
     Migration(6, "token scopes (api_tokens.scope: ingest, read, admin)", _token_scopes),
 )
