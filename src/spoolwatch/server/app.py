@@ -175,13 +175,7 @@ def create_app(
 
 
 async def _store_unavailable(_request: Request, exc: StoreUnavailable) -> JSONResponse:
-    """503 with Retry-After: agents keep their records and retry later."""
-    logger.warning("store unavailable: %s", exc)
-    return JSONResponse(
-        {"detail": "the database is unavailable; retry later"},
-        status_code=503,
-        headers={"Retry-After": "2"},
-    )
+    return ingest.store_unavailable(exc)
 
 
 async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,6 +9,7 @@ records it already has.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,10 +21,20 @@ from spoolwatch.server import schemas
 from spoolwatch.server.auth import require_ingest
 from spoolwatch.server.ingestion import IngestError, IngestKind
 from spoolwatch.server.writer import IngestWriter
-from spoolwatch.store.base import Store
+from spoolwatch.store.base import Store, StoreUnavailable
 from spoolwatch.store.ingest_log import status_job_deployment
 
-__all__ = ["BODY_SCHEMAS", "answer", "record_ids", "record_items", "router"]
+__all__ = [
+    "BODY_SCHEMAS",
+    "absolute_location",
+    "answer",
+    "record_ids",
+    "record_items",
+    "router",
+    "store_unavailable",
+]
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v2", dependencies=[Depends(require_ingest)], tags=["ingestion"])
 
@@ -95,6 +106,23 @@ async def answer(
     return result.status, result.body, result.location
 
 
+def store_unavailable(exc: StoreUnavailable) -> JSONResponse:
+    """503 with Retry-After: agents keep their records and retry later. The app's exception
+    handler and the ingestion lane both answer it."""
+    logger.warning("store unavailable: %s", exc)
+    return JSONResponse(
+        {"detail": "the database is unavailable; retry later"},
+        status_code=503,
+        headers={"Retry-After": "2"},
+    )
+
+
+def absolute_location(request: Request, location: str) -> str:
+    """``location`` (a path) made absolute, as DataRobot answers: its clients poll the
+    header's URL as given."""
+    return str(request.base_url).rstrip("/") + location
+
+
 async def _ingest(
     request: Request, kind: IngestKind, deployment_id: str | None, metric_id: str | None = None
 ) -> Response:
@@ -106,8 +134,7 @@ async def _ingest(
     )
     headers = None
     if location:
-        # Absolute, as DataRobot answers: its clients poll the header's URL as given.
-        headers = {"Location": str(request.base_url).rstrip("/") + location}
+        headers = {"Location": absolute_location(request, location)}
     return JSONResponse(content, status_code=status, headers=headers)
 
 

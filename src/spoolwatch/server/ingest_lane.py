@@ -28,9 +28,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
+from starlette.requests import Request
 
 from spoolwatch.server.auth import TokenChecker, bearer_token
-from spoolwatch.server.ingest import answer
+from spoolwatch.server.ingest import absolute_location, answer, store_unavailable
 from spoolwatch.server.ingest_request import IngestKind
 from spoolwatch.server.limits import log_disconnect
 from spoolwatch.server.writer import IngestWriter
@@ -121,18 +122,12 @@ class IngestLane:
                 self.writer, kind, deployment_id, body, headers, metric_id
             )
         except StoreUnavailable as exc:
-            # As the app's handler answers it: agents keep their records and retry later.
-            logger.warning("store unavailable: %s", exc)
-            status, content, location = (
-                503,
-                {"detail": "the database is unavailable; retry later"},
-                None,
-            )
-            extra = [(b"retry-after", b"2")]
-        else:
-            extra = []
+            await store_unavailable(exc)(scope, receive, send)
+            return
+        extra = []
         if location:
-            extra.append((b"location", (_base_url(scope, headers) + location).encode("latin-1")))
+            url = absolute_location(Request(scope), location)
+            extra.append((b"location", url.encode("latin-1")))
         payload = orjson.dumps(content)
         await send(
             {
@@ -183,17 +178,3 @@ def _replay(body: bytes) -> Receive:
         return {"type": "http.disconnect"}
 
     return receive
-
-
-def _base_url(scope: Scope, headers: dict[str, str]) -> str:
-    """``scheme://host`` of the request, as Starlette's ``Request.base_url`` gives it."""
-    scheme = scope.get("scheme", "http")
-    host = headers.get("host")
-    if host is None:
-        server = scope.get("server")
-        if server is None:
-            return ""
-        name, port = server
-        default = {"http": 80, "https": 443}.get(scheme)
-        host = name if port == default else f"{name}:{port}"
-    return f"{scheme}://{host}"

@@ -31,6 +31,7 @@ from sqlalchemy import ColumnElement, Connection, and_, case, func, select, text
 from spoolwatch.records.timestamps import parse_timestamp
 from spoolwatch.store import schema
 from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.sql import native
 
 __all__ = [
     "AccuracyBacklog",
@@ -217,12 +218,13 @@ def _upsert(
         # One statement must not touch a row twice: the last row of an id wins.
         latest = list({row[0]: row for row in rows}.values())
         arrays = [list(column) for column in zip(*latest, strict=True)]
-        types = ", ".join(f"%s::{t}[]" for t in ("varchar", *columns.values()))
-        sql = f"{head}SELECT %s, * FROM unnest({types}){tail}"
+        types = ", ".join(f"?::{t}[]" for t in ("varchar", *columns.values()))
+        sql = native("postgresql", f"{head}SELECT ?, * FROM unnest({types}){tail}")
         conn.exec_driver_sql(sql, (deployment_id, *arrays))
         return
     marks = ", ".join("?" * (len(columns) + 2))
-    conn.exec_driver_sql(f"{head}VALUES ({marks}){tail}", [(deployment_id, *row) for row in rows])
+    sql = native(conn.dialect.name, f"{head}VALUES ({marks}){tail}")
+    conn.exec_driver_sql(sql, [(deployment_id, *row) for row in rows])
 
 
 def _seconds(timestamp: Any) -> int | None:
