@@ -7,7 +7,6 @@ Every test runs twice: against a SQLite file and against the real PostgreSQL ser
 from __future__ import annotations
 
 import json
-import uuid
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import schema
 from spoolwatch.store.base import Store, open_store
 from spoolwatch.store.tokens import create_token, revoke_token
+from tests.databases import new_postgres_database
 
 with warnings.catch_warnings():
     # starlette warns at import that it prefers httpx2; the client works the same.
@@ -36,20 +36,10 @@ DAY = {"start": "2026-11-24T00:00:00Z", "end": "2026-11-25T00:00:00Z"}
 
 
 @pytest.fixture(scope="session")
-def postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
+def postgres_database(postgres_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database for this session, dropped at the end."""
-    base: str = request.getfixturevalue("postgres_url")
-    import psycopg
-
-    name = f"spoolwatch_test_{uuid.uuid4().hex[:10]}"
-    admin = base.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_postgres_database(postgres_url, "test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 from spoolwatch.server.app import create_app
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import schema
-from spoolwatch.store.base import Store, open_store
+from spoolwatch.store.base import Store
 from spoolwatch.store.tokens import create_token
+from tests.databases import empty_store
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -30,28 +31,9 @@ TS = "2026-11-24T10:00:00Z"
 def store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('bad-input') / 'db.sqlite'}"
-        opened = open_store(url)
-        try:
-            yield opened
-        finally:
-            opened.close()
-        return
-    base: str = request.getfixturevalue("postgres_url")
-    import psycopg
-
-    name = f"spoolwatch_bad_input_{uuid.uuid4().hex[:10]}"
-    admin = base.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    opened = open_store(base.rsplit("/", 1)[0] + "/" + name)
-    try:
+    directory = tmp_path_factory.mktemp("bad-input")
+    with empty_store(request, directory, request.param, "bad_input") as opened:
         yield opened
-    finally:
-        opened.close()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")

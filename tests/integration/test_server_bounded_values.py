@@ -22,7 +22,8 @@ from spoolwatch.monitoring.health import ServiceHealth
 from spoolwatch.server.app import create_app
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import aggregate_rows, schema
-from spoolwatch.store.base import Store, open_store
+from spoolwatch.store.base import Store
+from tests.databases import empty_store
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -33,34 +34,10 @@ NOW = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(HOUR + 60))
 MODEL = "650a1b2c3d4e5f6a7b8c9d0f"
 
 
-def fresh_store(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> Iterator[Store]:
-    """An empty store: a SQLite file, or a fresh PostgreSQL database dropped afterwards."""
-    if kind == "sqlite":
-        store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
-        try:
-            yield store
-        finally:
-            store.close()
-        return
-    base: str = request.getfixturevalue("postgres_url")
-    import psycopg
-
-    name = f"spoolwatch_values_{uuid.uuid4().hex[:10]}"
-    admin = base.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    store = open_store(base.rsplit("/", 1)[0] + "/" + name)
-    try:
-        yield store
-    finally:
-        store.close()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    yield from fresh_store(request, tmp_path, request.param)
+    with empty_store(request, tmp_path, request.param, "values") as opened:
+        yield opened
 
 
 @pytest.fixture()

@@ -5,7 +5,6 @@ scope gets a 403 that names both."""
 from __future__ import annotations
 
 import re
-import uuid
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -14,8 +13,9 @@ import pytest
 
 from spoolwatch.server.app import create_app
 from spoolwatch.server.settings import ServerSettings
-from spoolwatch.store.base import Store, open_store
+from spoolwatch.store.base import Store
 from spoolwatch.store.tokens import TokenScope, create_token
+from tests.databases import empty_store
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -47,27 +47,9 @@ ANY_SCOPE_ROUTES = {("GET", "/api/v2/version/")}
 def store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Store]:
-    if request.param == "sqlite":
-        opened = open_store(f"sqlite:///{tmp_path_factory.mktemp('scopes') / 'db.sqlite'}")
-        try:
-            yield opened
-        finally:
-            opened.close()
-        return
-    base: str = request.getfixturevalue("postgres_url")
-    import psycopg
-
-    name = f"spoolwatch_scopes_{uuid.uuid4().hex[:10]}"
-    admin = base.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    opened = open_store(base.rsplit("/", 1)[0] + "/" + name)
-    try:
+    directory = tmp_path_factory.mktemp("scopes")
+    with empty_store(request, directory, request.param, "scopes") as opened:
         yield opened
-    finally:
-        opened.close()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")

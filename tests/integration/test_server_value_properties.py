@@ -26,7 +26,7 @@ from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import schema
 from spoolwatch.store.aggregate_rows import read_custom_metric, read_drift, read_service_health
 from spoolwatch.store.base import Store
-from tests.integration.test_server_bounded_values import fresh_store
+from tests.databases import empty_store
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -210,7 +210,8 @@ def requests(draw: st.DrawFn, deployments: list[str]) -> tuple[str, str, dict[st
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    yield from fresh_store(request, tmp_path, request.param)
+    with empty_store(request, tmp_path, request.param, "properties") as opened:
+        yield opened
 
 
 def _deployments(client: TestClient) -> list[str]:
@@ -249,8 +250,9 @@ def _check_stored_aggregates(store: Store) -> None:
 
 
 def _check_reads(client: TestClient, deployments: list[str]) -> None:
-    assert client.get("/api/v2/deployments/").status_code == 200
-    assert client.get("/metrics").status_code == 200
+    for path in ("/api/v2/deployments/", "/metrics"):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.text)
     for dep in deployments:
         for path in (
             "serviceStats/",

@@ -3,7 +3,6 @@ count every prediction exactly under concurrent senders (SQLite is refused)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from spoolwatch.cli import app
+from tests.databases import new_postgres_database
 from tests.integration.test_server_group_commit import DAY, serving
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -25,17 +25,8 @@ MODEL = "650a1b2c3d4e5f6a7b8c9dff"
 @pytest.fixture()
 def fresh_database(postgres_url: str) -> Iterator[str]:
     """A new PostgreSQL database for this test, dropped afterwards."""
-    import psycopg
-
-    name = f"spoolwatch_workers_{uuid.uuid4().hex[:10]}"
-    admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield postgres_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_postgres_database(postgres_url, "workers") as url:
+        yield url
 
 
 def _children(pid: int) -> list[int]:

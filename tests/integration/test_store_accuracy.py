@@ -3,7 +3,6 @@ as, joins whichever arrives first, overwrites of re-sent predictions, and the me
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from spoolwatch.server.periods import QueryPeriod
 from spoolwatch.store import schema
 from spoolwatch.store.base import Store, open_store
 from spoolwatch.store.deployments import Deployment, create_deployment
+from tests.databases import empty_database
 
 DEP = "650a1b2c3d4e5f6a7b8c9d0e"
 MODEL = "650a1b2c3d4e5f6a7b8c9d0f"
@@ -28,21 +28,8 @@ DAY = QueryPeriod(1795478400, 1795478400 + 86400, 3600)  # 2026-11-24 UTC, hourl
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database: a SQLite file, or a fresh PostgreSQL database dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'spoolwatch.db'}"
-        return
-    base: str = request.getfixturevalue("postgres_url")
-    import psycopg
-
-    name = f"spoolwatch_accuracy_{uuid.uuid4().hex[:10]}"
-    admin = base.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with empty_database(request, tmp_path, request.param, "accuracy") as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from spoolwatch.store.deployments import (
 )
 from spoolwatch.store.migrations import MIGRATIONS
 from spoolwatch.store.tokens import TokenScope, create_token, token_scope
+from tests.databases import empty_database
 
 LATEST = MIGRATIONS[-1].version
 OLD = "650a1b2c3d4e5f6a7b8c9d0e"
@@ -46,21 +46,8 @@ LATEST = ALL_VERSIONS[-1]
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database: a SQLite file, or a fresh PostgreSQL database dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'spoolwatch.db'}"
-        return
-    base: str = request.getfixturevalue("postgres_url")
-    import psycopg
-
-    name = f"spoolwatch_migrations_{uuid.uuid4().hex[:10]}"
-    admin = base.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with empty_database(request, tmp_path, request.param, "migrations") as url:
+        yield url
 
 
 def _make_version_2(url: str) -> None:
