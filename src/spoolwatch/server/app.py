@@ -35,6 +35,7 @@ from spoolwatch.server import (
     query,
     schemas,
     serverless_fleet,
+    tokens_api,
 )
 from spoolwatch.server.alerts import AlertNotifier
 from spoolwatch.server.auth import TokenChecker, require_token
@@ -165,6 +166,7 @@ def create_app(
         outcomes,
         fleet,
         serverless_fleet,
+        tokens_api,
         metrics,
     ):
         app.include_router(module.router)
