@@ -83,8 +83,9 @@ def service_client(
         fail_with(exc)
 
 
-def open_db(db: str | None) -> Store:
-    """The migrated store at ``db``, announced on stderr, or exit 2 with the reason."""
+def open_db(ctx: typer.Context, db: str | None) -> Store:
+    """The migrated store at ``db``, announced on stderr and closed with ``ctx``; or exit 2
+    with the reason."""
     try:
         from spoolwatch.store.base import open_store
         from spoolwatch.store.engine import sqlite_file
@@ -96,6 +97,7 @@ def open_db(db: str | None) -> Store:
         fail(f"the store needs its extra: pip install 'spoolwatch[server]' ({exc.name})")
     except SpoolwatchError as exc:
         fail_with(exc)
+    ctx.call_on_close(store.close)
     shown = f"sqlite:///{path}" if path is not None else store.url
     if existed:
         err_console.print(

@@ -72,7 +72,11 @@ def _upload(
 
 
 def _create_directly(
-    db: str | None, training_data: Path, form: dict[str, Any], feature_type: list[str]
+    ctx: typer.Context,
+    db: str | None,
+    training_data: Path,
+    form: dict[str, Any],
+    feature_type: list[str],
 ) -> dict[str, Any]:
     from spoolwatch.store.deployment_spec import (
         DeploymentSpec,
@@ -102,7 +106,7 @@ def _create_directly(
         ),
     )
     deployment = build_deployment(spec, read_training_data(training_data))
-    return create_deployment(open_db(db), deployment).to_json()
+    return create_deployment(open_db(ctx, db), deployment).to_json()
 
 
 @app.command("create")
@@ -167,7 +171,7 @@ def create(
         if client is not None:
             created = _upload(client, training_data, form, feature_type)
         else:
-            created = _create_directly(db, training_data, form, feature_type)
+            created = _create_directly(ctx, db, training_data, form, feature_type)
     except SpoolwatchError as exc:
         fail_with(exc, _refused(exc))
     _print_created(created, as_json)
@@ -191,16 +195,17 @@ def _print_created(created: dict[str, Any], as_json: bool) -> None:
     console.print(f"model id:      {created['modelId']}")
     if created["classNames"]:
         console.print(f"classes:       {', '.join(created['classNames'])}", markup=False)
-    shown = created["accuracy"]
-    if shown is not None:
-        parts = [f"judged by {shown['metric']}"]
-        if shown["yellowPercent"] is not None:
-            parts.append(
-                f"yellow at {shown['yellowPercent']:g} %, red at {shown['redPercent']:g} %"
-            )
-        if shown["baselineValue"] is not None:
-            parts.append(f"baseline {shown['baselineValue']:g}")
-        console.print(f"accuracy:      {'; '.join(parts)}")
+    if created["accuracy"] is not None:
+        console.print(f"accuracy:      {_accuracy_text(created['accuracy'])}")
+
+
+def _accuracy_text(shown: dict[str, Any]) -> str:
+    parts = [f"judged by {shown['metric']}"]
+    if shown["yellowPercent"] is not None:
+        parts.append(f"yellow at {shown['yellowPercent']:g} %, red at {shown['redPercent']:g} %")
+    if shown["baselineValue"] is not None:
+        parts.append(f"baseline {shown['baselineValue']:g}")
+    return "; ".join(parts)
 
 
 @app.command("list")
@@ -220,7 +225,7 @@ def list_command(
             with client:
                 deployments = list(client.call("GET", "deployments/")["data"])
         else:
-            deployments = [d.to_json() for d in list_deployments(open_db(db))]
+            deployments = [d.to_json() for d in list_deployments(open_db(ctx, db))]
     except SpoolwatchError as exc:
         fail_with(exc)
     if as_json:
@@ -267,7 +272,7 @@ def show(
             with client:
                 shown = dict(client.call("GET", f"deployments/{quote(deployment_id, safe='')}/"))
         else:
-            found = get_deployment(open_db(db), deployment_id)
+            found = get_deployment(open_db(ctx, db), deployment_id)
             if found is None:
                 fail(f"deployment {deployment_id} not found")
             shown = found.to_json()
@@ -277,6 +282,14 @@ def show(
         print_json_line(shown)
         return
     _print_deployment(shown)
+
+
+#: The statuses a service adds (over the last day), and how ``show`` names them.
+_HEALTH = {
+    "serviceHealth": "service health",
+    "modelHealth": "drift",
+    "accuracyHealth": "accuracy status",
+}
 
 
 def _print_deployment(d: dict[str, Any]) -> None:
@@ -293,11 +306,13 @@ def _print_deployment(d: dict[str, Any]) -> None:
     features = ", ".join(f"{f['name']} ({f['featureType']})" for f in d["features"])
     rows.append(("features", features or "(none)"))
     accuracy = d.get("accuracy")
-    rows.append(("accuracy", "the service's defaults" if accuracy is None else str(accuracy)))
-    for check in ("serviceHealth", "modelHealth", "accuracyHealth"):
+    rows.append(
+        ("accuracy", "the service's defaults" if accuracy is None else _accuracy_text(accuracy))
+    )
+    for check, label in _HEALTH.items():
         health = d.get(check)
         if health:
-            rows.append((check, str(health.get("status"))))
+            rows.append((label, str(health.get("status"))))
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         console.print(f"{label + ':':<{width + 1}} {value}", markup=False, soft_wrap=True)
@@ -321,7 +336,7 @@ def delete(
         if client is not None:
             with client:
                 client.call("DELETE", f"deployments/{quote(deployment_id, safe='')}/")
-        elif not delete_deployment(open_db(db), deployment_id):
+        elif not delete_deployment(open_db(ctx, db), deployment_id):
             fail(f"deployment {deployment_id} not found")
     except SpoolwatchError as exc:
         fail_with(exc)

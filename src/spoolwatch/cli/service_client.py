@@ -38,7 +38,8 @@ API_FLAGS = {
 
 
 def _masked(url: httpx.URL) -> str:
-    if url.password is None:
+    """``url`` with any password in it replaced by ``***``."""
+    if not url.password:
         return str(url)
     return str(url.copy_with(password="***"))
 

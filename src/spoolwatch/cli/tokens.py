@@ -43,7 +43,7 @@ def _created(
                     "POST", "spoolwatch/tokens/", json={"name": name, "scope": chosen.value}
                 )
             return dict(body)
-        info, made = create_token(open_db(db), name, chosen)
+        info, made = create_token(open_db(ctx, db), name, chosen)
     except SpoolwatchError as exc:
         fail_with(exc)
     return {"id": info.id, "name": info.name, "scope": info.scope, "token": made}
@@ -94,7 +94,7 @@ def _listed(
                 "createdAt": t.created_at,
                 "revokedAt": t.revoked_at,
             }
-            for t in list_tokens(open_db(db))
+            for t in list_tokens(open_db(ctx, db))
         ]
     except SpoolwatchError as exc:
         fail_with(exc)
@@ -143,7 +143,7 @@ def revoke(
                     ]
                 )
         else:
-            count = revoke_token(open_db(db), token_id)
+            count = revoke_token(open_db(ctx, db), token_id)
     except SpoolwatchError as exc:
         fail_with(exc)
     if not count:
