@@ -5,6 +5,7 @@ database mode that makes the first token."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -326,3 +327,41 @@ def test_upload_endpoint_names_the_missing_form_field(service: Service, training
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "trainingData"]
     assert "neither .csv nor .parquet" in response.json()["detail"][0]["msg"]
+
+
+_WITHOUT_STORE = """
+import sys
+
+class NoStore:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"sqlalchemy", "pandas", "pyarrow", "fastapi"}:
+            raise ImportError(f"{name} is not installed here")
+        return None
+
+sys.meta_path.insert(0, NoStore())
+sys.argv = ["spoolwatch", *sys.argv[1:]]
+from spoolwatch.cli import main
+main()
+"""
+
+
+def test_through_a_service_the_commands_need_neither_the_store_nor_pandas(
+    service: Service, training: Path
+) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SPOOLWATCH_")},
+        "SPOOLWATCH_URL": service.url,
+        "SPOOLWATCH_API_TOKEN": service.admin,
+    }
+    args = [*("deployments", "create", "--name", "bare", *BINARY), "--training-data", str(training)]
+    for command in (args, ["tokens", "list"], ["deployments", "list", "--json"]):
+        done = subprocess.run(
+            [sys.executable, "-c", _WITHOUT_STORE, *command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == ""
+    assert '"label":"bare"' in done.stdout

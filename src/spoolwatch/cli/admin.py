@@ -27,6 +27,7 @@ __all__ = [
     "SERVER_OPTION",
     "TOKEN_OPTION",
     "fail_with",
+    "need_store",
     "open_db",
     "service_client",
 ]
@@ -83,9 +84,22 @@ def service_client(
         fail_with(exc)
 
 
+def need_store() -> None:
+    """Exit 2 with the install hint unless the store's dependencies are installed (through a
+    service, the admin commands need none of them)."""
+    import importlib.util
+
+    if importlib.util.find_spec("sqlalchemy") is None:
+        fail(
+            "working on the database directly needs the store: pip install "
+            "'spoolwatch[server]' (or work through a service with --server URL)"
+        )
+
+
 def open_db(ctx: typer.Context, db: str | None) -> Store:
     """The migrated store at ``db``, announced on stderr and closed with ``ctx``; or exit 2
     with the reason."""
+    need_store()
     try:
         from spoolwatch.store.base import open_store
         from spoolwatch.store.engine import sqlite_file

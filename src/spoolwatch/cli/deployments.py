@@ -11,11 +11,18 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from spoolwatch.cli.admin import DB_OPTION, SERVER_OPTION, TOKEN_OPTION, fail_with, open_db
-from spoolwatch.cli.admin import service_client as _service_client
+from spoolwatch.cli.admin import (
+    DB_OPTION,
+    SERVER_OPTION,
+    TOKEN_OPTION,
+    fail_with,
+    need_store,
+    open_db,
+    service_client,
+)
 from spoolwatch.cli.output import console, fail, print_json_line
 from spoolwatch.cli.service_client import ServiceClient
-from spoolwatch.errors import SpoolwatchError
+from spoolwatch.errors import ConfigError, SpoolwatchError
 
 __all__ = ["app"]
 
@@ -43,26 +50,21 @@ _FLAGS = {
 
 
 def _refused(exc: SpoolwatchError) -> str:
-    """The error's line with the CLI's option name in front."""
-    from spoolwatch.store.deployments import AccuracySettingsError, DeploymentFieldError
-
-    if isinstance(exc, DeploymentFieldError):
-        return f"{_FLAGS.get(exc.field, exc.field)}: {exc.reason}"
-    if isinstance(exc, AccuracySettingsError):
-        return f"{_FLAGS.get(exc.field, exc.field)}: {exc}"
-    return str(exc)
+    """The error's line, with the CLI's option in front when it names a setting (the
+    store's ``DeploymentFieldError`` and ``AccuracySettingsError``, found by their ``field``
+    so that working through a service needs no store installed)."""
+    field = getattr(exc, "field", None)
+    if not isinstance(field, str):
+        return str(exc)
+    return f"{_FLAGS.get(field, field)}: {getattr(exc, 'reason', str(exc))}"
 
 
 def _upload(
     client: ServiceClient, training_data: Path, form: dict[str, Any], feature_type: list[str]
 ) -> dict[str, Any]:
     """``POST deployments/fromTrainingData/`` with the file and the settings as form fields."""
-    from spoolwatch.store.deployments import DeploymentFieldError
-
     if not training_data.is_file():
-        raise DeploymentFieldError(
-            "training_data", f"{training_data} does not exist or is not a file"
-        )
+        raise ConfigError(f"--training-data: {training_data} does not exist or is not a file")
     fields: dict[str, Any] = {k: str(v) for k, v in form.items() if v is not None}
     if feature_type:
         fields["featureTypes"] = feature_type
@@ -78,6 +80,7 @@ def _create_directly(
     form: dict[str, Any],
     feature_type: list[str],
 ) -> dict[str, Any]:
+    need_store()
     from spoolwatch.store.deployment_spec import (
         DeploymentSpec,
         build_deployment,
@@ -166,7 +169,7 @@ def create(
         "accuracyRedPercent": accuracy_red,
         "accuracyBaselineValue": accuracy_baseline,
     }
-    client = _service_client(ctx, server, token)
+    client = service_client(ctx, server, token)
     try:
         if client is not None:
             created = _upload(client, training_data, form, feature_type)
@@ -217,14 +220,15 @@ def list_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines."),
 ) -> None:
     """List deployments (through a service: with their statuses over the last day)."""
-    from spoolwatch.store.deployments import list_deployments
-
-    client = _service_client(ctx, server, token)
+    client = service_client(ctx, server, token)
     try:
         if client is not None:
             with client:
                 deployments = list(client.call("GET", "deployments/")["data"])
         else:
+            need_store()
+            from spoolwatch.store.deployments import list_deployments
+
             deployments = [d.to_json() for d in list_deployments(open_db(ctx, db))]
     except SpoolwatchError as exc:
         fail_with(exc)
@@ -264,14 +268,15 @@ def show(
     service: and its statuses over the last day)."""
     from urllib.parse import quote
 
-    from spoolwatch.store.deployments import get_deployment
-
-    client = _service_client(ctx, server, token)
+    client = service_client(ctx, server, token)
     try:
         if client is not None:
             with client:
                 shown = dict(client.call("GET", f"deployments/{quote(deployment_id, safe='')}/"))
         else:
+            need_store()
+            from spoolwatch.store.deployments import get_deployment
+
             found = get_deployment(open_db(ctx, db), deployment_id)
             if found is None:
                 fail(f"deployment {deployment_id} not found")
@@ -329,15 +334,17 @@ def delete(
     """Delete a deployment and all its statistics."""
     from urllib.parse import quote
 
-    from spoolwatch.store.deployments import delete_deployment
-
-    client = _service_client(ctx, server, token)
+    client = service_client(ctx, server, token)
     try:
         if client is not None:
             with client:
                 client.call("DELETE", f"deployments/{quote(deployment_id, safe='')}/")
-        elif not delete_deployment(open_db(ctx, db), deployment_id):
-            fail(f"deployment {deployment_id} not found")
+        else:
+            need_store()
+            from spoolwatch.store.deployments import delete_deployment
+
+            if not delete_deployment(open_db(ctx, db), deployment_id):
+                fail(f"deployment {deployment_id} not found")
     except SpoolwatchError as exc:
         fail_with(exc)
     console.print(f"deleted deployment {deployment_id}")

@@ -9,8 +9,15 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from spoolwatch.cli.admin import DB_OPTION, SERVER_OPTION, TOKEN_OPTION, fail_with, open_db
-from spoolwatch.cli.admin import service_client as _service_client
+from spoolwatch.cli.admin import (
+    DB_OPTION,
+    SERVER_OPTION,
+    TOKEN_OPTION,
+    fail_with,
+    need_store,
+    open_db,
+    service_client,
+)
 from spoolwatch.cli.output import console, fail, print_json_line
 from spoolwatch.errors import SpoolwatchError
 
@@ -32,17 +39,18 @@ def _time(seconds: float | None) -> str:
 def _created(
     ctx: typer.Context, server: str | None, token: str | None, db: str | None, name: str, scope: str
 ) -> dict[str, Any]:
-    from spoolwatch.store.tokens import create_token, parse_scope
-
-    client = _service_client(ctx, server, token)
+    client = service_client(ctx, server, token)
     try:
-        chosen = parse_scope(scope)
         if client is not None:
-            with client:
+            with client:  # the service checks the scope and the name
                 body = client.call(
-                    "POST", "spoolwatch/tokens/", json={"name": name, "scope": chosen.value}
+                    "POST", "spoolwatch/tokens/", json={"name": name, "scope": scope}
                 )
             return dict(body)
+        need_store()
+        from spoolwatch.store.tokens import create_token, parse_scope
+
+        chosen = parse_scope(scope)  # before the database is opened (or created)
         info, made = create_token(open_db(ctx, db), name, chosen)
     except SpoolwatchError as exc:
         fail_with(exc)
@@ -79,13 +87,14 @@ def create(
 def _listed(
     ctx: typer.Context, server: str | None, token: str | None, db: str | None
 ) -> list[dict[str, Any]]:
-    from spoolwatch.store.tokens import list_tokens
-
-    client = _service_client(ctx, server, token)
+    client = service_client(ctx, server, token)
     try:
         if client is not None:
             with client:
                 return list(client.call("GET", "spoolwatch/tokens/")["data"])
+        need_store()
+        from spoolwatch.store.tokens import list_tokens
+
         return [
             {
                 "id": t.id,
@@ -131,9 +140,7 @@ def revoke(
     """Revoke a token by id or name (the service notices within seconds)."""
     from urllib.parse import quote
 
-    from spoolwatch.store.tokens import revoke_token
-
-    client = _service_client(ctx, server, token)
+    client = service_client(ctx, server, token)
     try:
         if client is not None:
             with client:
@@ -143,6 +150,9 @@ def revoke(
                     ]
                 )
         else:
+            need_store()
+            from spoolwatch.store.tokens import revoke_token
+
             count = revoke_token(open_db(ctx, db), token_id)
     except SpoolwatchError as exc:
         fail_with(exc)
