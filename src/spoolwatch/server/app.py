@@ -36,6 +36,7 @@ from spoolwatch.server import (
     schemas,
     serverless_fleet,
     tokens_api,
+    training_upload,
 )
 from spoolwatch.server.alerts import AlertNotifier
 from spoolwatch.server.auth import TokenChecker, require_token
@@ -160,6 +161,7 @@ def create_app(
     )
     for module in (
         deployments_api,
+        training_upload,
         ingest,
         known_records,
         query,

@@ -1,11 +1,13 @@
-"""``/api/v2/deployments/``: create and delete (scope ``admin``), list and get (``read``)."""
+"""``/api/v2/deployments/``: create and delete (scope ``admin``), list and get (``read``).
+
+The upload of a training-data file is :mod:`spoolwatch.server.training_upload`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
@@ -14,7 +16,7 @@ from spoolwatch.server import schemas
 from spoolwatch.server.auth import require_admin, require_read
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store.base import Store
-from spoolwatch.store.deployment_spec import DeploymentSpec, build_deployment, parse_class_names
+from spoolwatch.store.deployment_spec import DeploymentSpec, build_deployment
 from spoolwatch.store.deployments import (
     AccuracySettings,
     AccuracySettingsError,
@@ -27,7 +29,7 @@ from spoolwatch.store.deployments import (
     list_deployments,
 )
 
-__all__ = ["UPLOAD_FIELDS", "deployment_from_request", "router"]
+__all__ = ["deployment_from_request", "router", "store_new_deployment", "unprocessable"]
 
 router = APIRouter(prefix="/api/v2", tags=["deployments"])
 _ADMIN = [Depends(require_admin)]
@@ -47,22 +49,6 @@ _JSON_FIELDS = {
     "yellow": ("accuracy", "yellowPercent"),
     "red": ("accuracy", "redPercent"),
     "baseline": ("accuracy", "baselineValue"),
-}
-
-#: A deployment setting's form field in ``POST deployments/fromTrainingData/``.
-UPLOAD_FIELDS = {
-    "name": "label",
-    "type": "targetType",
-    "target": "targetName",
-    "class_names": "classNames",
-    "feature_types": "featureTypes",
-    "training_data": "trainingData",
-    "id": "id",
-    "model_id": "modelId",
-    "metric": "accuracyMetric",
-    "yellow": "accuracyYellowPercent",
-    "red": "accuracyRedPercent",
-    "baseline": "accuracyBaselineValue",
 }
 
 
@@ -108,12 +94,13 @@ def deployment_from_request(
     )
 
 
-def _unprocessable(loc: tuple[str, ...], message: str) -> HTTPException:
+def unprocessable(loc: tuple[str, ...], message: str) -> HTTPException:
+    """A 422 whose ``detail[].loc`` names the field, as FastAPI's own are."""
     detail = [{"loc": ["body", *loc], "msg": message, "type": "value_error"}]
     return HTTPException(status_code=422, detail=detail)
 
 
-def _store_new(
+def store_new_deployment(
     request: Request, build: Callable[[], Deployment], fields: Mapping[str, tuple[str, ...]]
 ) -> dict[str, Any]:
     """Build a deployment with ``build()`` and store it: 422 naming the field (as ``fields``
@@ -122,9 +109,9 @@ def _store_new(
     try:
         deployment = create_deployment(store, build())
     except AccuracySettingsError as exc:
-        raise _unprocessable(fields[exc.field], str(exc)) from exc
+        raise unprocessable(fields[exc.field], str(exc)) from exc
     except DeploymentFieldError as exc:
-        raise _unprocessable(fields[exc.field], exc.reason) from exc
+        raise unprocessable(fields[exc.field], exc.reason) from exc
     except DeploymentExists as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from exc
     except ConfigError as exc:
@@ -144,95 +131,9 @@ def create(request: Request, body: schemas.DeploymentCreate) -> dict[str, Any]:
     """Create a deployment (optionally with given ``id``/``modelId``, training data and its
     own ``accuracy`` settings: metric, yellow/red thresholds in percent, baseline value)."""
     settings = request.app.state.settings
-    return _store_new(request, lambda: deployment_from_request(body, settings), _JSON_FIELDS)
-
-
-_TargetType = Literal["binary", "multiclass", "regression"]
-
-
-@router.post(
-    "/deployments/fromTrainingData/",
-    status_code=201,
-    response_model=schemas.DeploymentResponse,
-    responses={409: {"description": "id already taken"}, 422: {"description": "invalid form"}},
-    dependencies=_ADMIN,
-)
-async def create_from_training_data(
-    request: Request,
-    training_data: Annotated[
-        UploadFile,
-        File(alias="trainingData", description="CSV or Parquet file, target column included"),
-    ],
-    target_type: Annotated[_TargetType, Form(alias="targetType")],
-    target_name: Annotated[str, Form(alias="targetName", min_length=1, max_length=200)],
-    label: Annotated[str | None, Form(min_length=1, max_length=200)] = None,
-    class_names: Annotated[
-        str | None, Form(alias="classNames", description="comma-separated, in prediction order")
-    ] = None,
-    feature_types: Annotated[
-        list[str] | None,
-        Form(alias="featureTypes", description="repeatable: NAME=numeric|categorical"),
-    ] = None,
-    deployment_id: Annotated[str | None, Form(alias="id")] = None,
-    model_id: Annotated[str | None, Form(alias="modelId")] = None,
-    accuracy_metric: Annotated[str | None, Form(alias="accuracyMetric")] = None,
-    accuracy_yellow: Annotated[
-        float | None, Form(alias="accuracyYellowPercent", gt=0, allow_inf_nan=False)
-    ] = None,
-    accuracy_red: Annotated[
-        float | None, Form(alias="accuracyRedPercent", gt=0, allow_inf_nan=False)
-    ] = None,
-    accuracy_baseline: Annotated[
-        float | None, Form(alias="accuracyBaselineValue", allow_inf_nan=False)
-    ] = None,
-) -> dict[str, Any]:
-    """Create a deployment from an uploaded training-data file (``multipart/form-data``):
-    the same settings as ``POST deployments/``, as form fields, and the same checks."""
-    texts = {
-        "label": label,
-        "targetName": target_name,
-        "classNames": class_names,
-        "id": deployment_id,
-        "modelId": model_id,
-        "accuracyMetric": accuracy_metric,
-        **{f"featureTypes[{i}]": value for i, value in enumerate(feature_types or [])},
-    }
-    for name, value in texts.items():
-        if value is not None and "\x00" in value:
-            raise _unprocessable((name,), schemas.NUL_MESSAGE)
-    data = await training_data.read()
-    filename = training_data.filename or "trainingData"
-    settings: ServerSettings = request.app.state.settings
-
-    def build() -> Deployment:
-        from spoolwatch.store.deployment_spec import parse_feature_types
-        from spoolwatch.store.training import read_training_bytes
-
-        accuracy = AccuracySettings(
-            metric=accuracy_metric,
-            yellow=None if accuracy_yellow is None else accuracy_yellow / 100,
-            red=None if accuracy_red is None else accuracy_red / 100,
-            baseline_value=accuracy_baseline,
-        )
-        spec = DeploymentSpec(
-            name=label or filename,
-            target_type=target_type,
-            target_name=target_name,
-            class_names=parse_class_names(class_names),
-            feature_types=parse_feature_types(feature_types or []),
-            deployment_id=deployment_id,
-            model_id=model_id,
-            accuracy=accuracy,
-        )
-        return build_deployment(
-            spec,
-            read_training_bytes(data, filename),
-            default_yellow=settings.accuracy_yellow,
-            default_red=settings.accuracy_red,
-        )
-
-    fields = {key: (name,) for key, name in UPLOAD_FIELDS.items()}
-    return await run_in_threadpool(_store_new, request, build, fields)
+    return store_new_deployment(
+        request, lambda: deployment_from_request(body, settings), _JSON_FIELDS
+    )
 
 
 def _response(request: Request, deployment: Deployment, with_health: bool) -> dict[str, Any]:
