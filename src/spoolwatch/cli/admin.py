@@ -115,11 +115,14 @@ def open_db(ctx: typer.Context, db: str | None) -> Store:
     shown = f"sqlite:///{path}" if path is not None else store.url
     if existed:
         err_console.print(
-            f"database: {shown} (directly; --server URL for a service)", soft_wrap=True
+            f"database: {shown} (directly; --server URL for a service)",
+            soft_wrap=True,
+            markup=False,
         )
     else:
         err_console.print(
             f"database: {shown} (new and empty: created now; --server URL for a service)",
             soft_wrap=True,
+            markup=False,
         )
     return store
