@@ -4,7 +4,6 @@ record."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -12,17 +11,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from typer.testing import CliRunner
 
 from spoolwatch.agent import Agent, AgentConfig, ChannelConfig, TargetConfig
 from spoolwatch.agent.config import BatchingConfig, RetryConfig
 from spoolwatch.agent.secrets import Secret
-from spoolwatch.cli import app
 from spoolwatch.records import DataType, Record
 from spoolwatch.spools.filesystem import FilesystemSpool
-from tests.conftest import free_port
+from tests.service_process import direct_token, running_service
 
 WRONG_TOKEN = "sw_this-token-was-never-issued"
 
@@ -38,36 +34,8 @@ def _stats(count: int) -> list[Record]:
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``spoolwatch serve`` on a SQLite file with auth on (one real token exists)."""
     db = f"sqlite:///{tmp_path_factory.mktemp('auth') / 'service.db'}"
-    created = CliRunner().invoke(app, ["tokens", "create", "--name", "agent", "--db", db, "--json"])
-    assert created.exit_code == 0, created.output
-    token = json.loads(created.output)["token"]
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "spoolwatch", "serve"),
-            *("--db", db, "--port", str(port), "--log-level", "warning"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "SPOOLWATCH_DB": ""},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                answer = httpx.get(
-                    f"{url}/api/v2/version/", headers={"Authorization": f"Bearer {token}"}
-                )
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and process.poll() is None
-                time.sleep(0.1)
-        assert answer.status_code == 200
+    with running_service(db, direct_token(db, "agent")) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _spool(directory: Path, count: int) -> Path:

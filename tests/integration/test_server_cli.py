@@ -37,8 +37,10 @@ def training(tmp_path: Path) -> Path:
 
 
 def run(*args: str) -> tuple[int, str]:
+    """The exit code and the output: stdout alone on success (the line naming the database
+    goes to stderr), everything on failure."""
     result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.output
+    return result.exit_code, result.stdout if result.exit_code == 0 else result.output
 
 
 def test_token_is_printed_once_listed_without_it_and_revoked(db: str) -> None:

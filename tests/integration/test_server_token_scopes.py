@@ -38,7 +38,11 @@ INGEST_ROUTES = {
 }
 ADMIN_ROUTES = {
     ("POST", "/api/v2/deployments/"),
+    ("POST", "/api/v2/deployments/fromTrainingData/"),
     ("DELETE", "/api/v2/deployments/{deployment_id}/"),
+    ("GET", "/api/v2/spoolwatch/tokens/"),
+    ("POST", "/api/v2/spoolwatch/tokens/"),
+    ("DELETE", "/api/v2/spoolwatch/tokens/{id_or_name}/"),
 }
 ANY_SCOPE_ROUTES = {("GET", "/api/v2/version/")}
 

@@ -13,6 +13,7 @@ from spoolwatch.store.base import Store, open_store
 from spoolwatch.store.deployments import (
     Deployment,
     DeploymentExists,
+    DeploymentFieldError,
     create_deployment,
     delete_deployment,
     get_deployment,
@@ -139,7 +140,9 @@ def test_classification_baseline_counts_class_labels() -> None:
     import pandas as pd
 
     frame = pd.DataFrame({"x": [1, 2, 3, 4], "label": ["no", "yes", "yes", "yes"]})
-    baseline, names = baseline_from_frame(frame, target="label", target_type="binary")
+    baseline, names = baseline_from_frame(
+        frame, target="label", target_type="binary", class_names=("no", "yes")
+    )
     assert names == ("no", "yes")
     assert baseline.target is not None
     assert (
@@ -164,6 +167,57 @@ def test_training_data_that_does_not_fit_is_refused(
     frame = pd.DataFrame({"x": [1, 2], "label": ["no", "yes"]})
     with pytest.raises(ConfigError, match=message):
         baseline_from_frame(frame, target=target, target_type=target_type, class_names=class_names)
+
+
+@pytest.mark.parametrize(
+    ("target_type", "labels", "expected"),
+    [
+        ("binary", [0, 1, 1, 0], ("0", "1")),
+        ("binary", [1.0, 0.0, 1.0, 0.0], ("0", "1")),
+        ("binary", [True, False, True, True], ("False", "True")),
+        ("binary", ["true", "FALSE", "true", "true"], ("FALSE", "true")),
+        ("multiclass", [2, 0, 1, 10, 3, 4, 5, 6, 7, 8, 9], tuple(str(i) for i in range(11))),
+    ],
+)
+def test_unambiguous_classes_are_taken_from_the_training_data(
+    target_type: str, labels: list[object], expected: tuple[str, ...]
+) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": range(len(labels)), "label": labels})
+    _, names = baseline_from_frame(frame, target="label", target_type=target_type)
+    assert names == expected
+
+
+@pytest.mark.parametrize(
+    ("target_type", "labels"),
+    [
+        ("binary", ["no", "yes", "no"]),
+        ("binary", [1, 2, 1]),
+        ("binary", ["0", "yes", "0"]),
+        ("multiclass", ["a", "b", "c"]),
+        ("multiclass", [1, 2, 3]),
+    ],
+)
+def test_classes_whose_order_is_not_evident_need_class_names(
+    target_type: str, labels: list[object]
+) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": range(len(labels)), "label": labels})
+    with pytest.raises(DeploymentFieldError, match="required: the target's classes are") as caught:
+        baseline_from_frame(frame, target="label", target_type=target_type)
+    assert caught.value.field == "class_names"
+
+
+@pytest.mark.parametrize("values", [["a", "b", "c"], [True, False, True], [1.5, "x", 2.0]])
+def test_a_regression_target_that_is_not_numeric_is_refused(values: list[object]) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": [1, 2, 3], "y": values})
+    with pytest.raises(DeploymentFieldError, match="column 'y' is not numeric") as caught:
+        baseline_from_frame(frame, target="y", target_type="regression")
+    assert caught.value.field == "target"
 
 
 def test_training_file_must_exist_and_be_csv_or_parquet(tmp_path: Path) -> None:

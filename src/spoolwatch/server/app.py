@@ -35,6 +35,8 @@ from spoolwatch.server import (
     query,
     schemas,
     serverless_fleet,
+    tokens_api,
+    training_upload,
 )
 from spoolwatch.server.alerts import AlertNotifier
 from spoolwatch.server.auth import TokenChecker, require_token
@@ -159,12 +161,14 @@ def create_app(
     )
     for module in (
         deployments_api,
+        training_upload,
         ingest,
         known_records,
         query,
         outcomes,
         fleet,
         serverless_fleet,
+        tokens_api,
         metrics,
     ):
         app.include_router(module.router)

@@ -84,6 +84,11 @@ class TokenChecker:
             self._cache[key] = (now, found)
         return found
 
+    def forget_all(self) -> None:
+        """Drop every cached verdict (after a revocation, so it applies at once)."""
+        with self._lock:
+            self._cache.clear()
+
     def is_valid(self, token: str) -> bool:
         """Whether the token exists and is not revoked, whatever its scope."""
         return self.verdict(token) is not False

@@ -1,7 +1,10 @@
-"""``/api/v2/deployments/``: create and delete (scope ``admin``), list and get (``read``)."""
+"""``/api/v2/deployments/``: create and delete (scope ``admin``), list and get (``read``).
+
+The upload of a training-data file is :mod:`spoolwatch.server.training_upload`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -13,50 +16,50 @@ from spoolwatch.server import schemas
 from spoolwatch.server.auth import require_admin, require_read
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store.base import Store
+from spoolwatch.store.deployment_spec import DeploymentSpec, build_deployment
 from spoolwatch.store.deployments import (
     AccuracySettings,
     AccuracySettingsError,
     Deployment,
     DeploymentExists,
-    check_accuracy,
-    check_target,
+    DeploymentFieldError,
     create_deployment,
     delete_deployment,
     get_deployment,
     list_deployments,
-    new_object_id,
-    validate_object_id,
 )
 
-__all__ = ["deployment_from_request", "router"]
+__all__ = ["deployment_from_request", "router", "store_new_deployment", "unprocessable"]
 
 router = APIRouter(prefix="/api/v2", tags=["deployments"])
 _ADMIN = [Depends(require_admin)]
 _READ = [Depends(require_read)]
 
-
-_ACCURACY_FIELDS = {
-    "metric": "metric",
-    "yellow": "yellowPercent",
-    "red": "redPercent",
-    "baseline": "baselineValue",
+#: A deployment setting's name in the JSON body (``loc`` of a 422).
+_JSON_FIELDS = {
+    "name": ("label",),
+    "type": ("targetType",),
+    "target": ("targetName",),
+    "class_names": ("classNames",),
+    "feature_types": ("featureTypes",),
+    "training_data": ("trainingData",),
+    "id": ("id",),
+    "model_id": ("modelId",),
+    "metric": ("accuracy", "metric"),
+    "yellow": ("accuracy", "yellowPercent"),
+    "red": ("accuracy", "redPercent"),
+    "baseline": ("accuracy", "baselineValue"),
 }
 
 
-def _accuracy(body: schemas.DeploymentCreate, settings: ServerSettings) -> AccuracySettings | None:
-    given = body.accuracy
+def _accuracy_settings(given: schemas.AccuracySettingsBody | None) -> AccuracySettings | None:
     if given is None:
         return None
-    return check_accuracy(
-        body.targetType,
-        AccuracySettings(
-            metric=given.metric,
-            yellow=None if given.yellowPercent is None else given.yellowPercent / 100,
-            red=None if given.redPercent is None else given.redPercent / 100,
-            baseline_value=given.baselineValue,
-        ),
-        default_yellow=settings.accuracy_yellow,
-        default_red=settings.accuracy_red,
+    return AccuracySettings(
+        metric=given.metric,
+        yellow=None if given.yellowPercent is None else given.yellowPercent / 100,
+        red=None if given.redPercent is None else given.redPercent / 100,
+        baseline_value=given.baselineValue,
     )
 
 
@@ -65,48 +68,56 @@ def deployment_from_request(
 ) -> Deployment:
     """A :class:`Deployment` from the API body (baseline from ``trainingData`` if given);
     :class:`ConfigError` naming the field when something does not fit."""
-    class_names = tuple(body.classNames or ())
-    check_target(body.targetType, class_names)
-    accuracy = _accuracy(body, settings or ServerSettings())
-    baseline = None
+    settings = settings or ServerSettings()
+    frame = None
     if body.trainingData is not None:
         import pandas as pd
 
-        from spoolwatch.store.training import baseline_from_frame
-
-        if not body.targetName:
-            raise ConfigError("targetName: required with trainingData")
         lengths = {len(v) for v in body.trainingData.values()}
         if len(lengths) != 1 or 0 in lengths:
-            raise ConfigError("trainingData: columns must be non-empty and of equal length")
-        baseline, class_names = baseline_from_frame(
-            pd.DataFrame(body.trainingData),
-            target=body.targetName,
-            target_type=body.targetType,
-            class_names=class_names,
-            feature_types=body.featureTypes,
-        )
-    return Deployment(
-        id=validate_object_id(body.id, "id") if body.id else new_object_id(),
+            raise DeploymentFieldError(
+                "training_data", "columns must be non-empty and of equal length"
+            )
+        frame = pd.DataFrame(body.trainingData)
+    spec = DeploymentSpec(
         name=body.label or body.name or "deployment",
-        model_id=validate_object_id(body.modelId, "modelId") if body.modelId else new_object_id(),
         target_type=body.targetType,
         target_name=body.targetName,
-        class_names=class_names,
-        baseline=baseline,
-        accuracy=accuracy,
+        class_names=tuple(body.classNames or ()),
+        feature_types=body.featureTypes or {},
+        deployment_id=body.id,
+        model_id=body.modelId,
+        accuracy=_accuracy_settings(body.accuracy),
+    )
+    return build_deployment(
+        spec, frame, default_yellow=settings.accuracy_yellow, default_red=settings.accuracy_red
     )
 
 
-def _response(request: Request, deployment: Deployment, with_health: bool) -> dict[str, Any]:
-    data = deployment.to_json()
-    if with_health:
-        from spoolwatch.server.query import deployment_health
+def unprocessable(loc: tuple[str, ...], message: str) -> HTTPException:
+    """A 422 whose ``detail[].loc`` names the field, as FastAPI's own are."""
+    detail = [{"loc": ["body", *loc], "msg": message, "type": "value_error"}]
+    return HTTPException(status_code=422, detail=detail)
 
-        data.update(
-            deployment_health(request.app.state.store, deployment, request.app.state.settings)
-        )
-    return data
+
+def store_new_deployment(
+    request: Request, build: Callable[[], Deployment], fields: Mapping[str, tuple[str, ...]]
+) -> dict[str, Any]:
+    """Build a deployment with ``build()`` and store it: 422 naming the field (as ``fields``
+    name it) when a setting does not fit, 409 when the id is taken."""
+    store: Store = request.app.state.store
+    try:
+        deployment = create_deployment(store, build())
+    except AccuracySettingsError as exc:
+        raise unprocessable(fields[exc.field], str(exc)) from exc
+    except DeploymentFieldError as exc:
+        raise unprocessable(fields[exc.field], exc.reason) from exc
+    except DeploymentExists as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from exc
+    except ConfigError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    request.app.state.ingestor.forget(deployment.id)
+    return deployment.to_json()
 
 
 @router.post(
@@ -119,21 +130,21 @@ def _response(request: Request, deployment: Deployment, with_health: bool) -> di
 def create(request: Request, body: schemas.DeploymentCreate) -> dict[str, Any]:
     """Create a deployment (optionally with given ``id``/``modelId``, training data and its
     own ``accuracy`` settings: metric, yellow/red thresholds in percent, baseline value)."""
-    store: Store = request.app.state.store
-    try:
-        deployment = create_deployment(
-            store, deployment_from_request(body, request.app.state.settings)
+    settings = request.app.state.settings
+    return store_new_deployment(
+        request, lambda: deployment_from_request(body, settings), _JSON_FIELDS
+    )
+
+
+def _response(request: Request, deployment: Deployment, with_health: bool) -> dict[str, Any]:
+    data = deployment.to_json()
+    if with_health:
+        from spoolwatch.server.query import deployment_health
+
+        data.update(
+            deployment_health(request.app.state.store, deployment, request.app.state.settings)
         )
-    except AccuracySettingsError as exc:
-        field = _ACCURACY_FIELDS.get(exc.field, exc.field)
-        detail = [{"loc": ["body", "accuracy", field], "msg": str(exc), "type": "value_error"}]
-        raise HTTPException(status_code=422, detail=detail) from exc
-    except DeploymentExists as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from exc
-    except ConfigError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
-    request.app.state.ingestor.forget(deployment.id)
-    return deployment.to_json()
+    return data
 
 
 @router.get("/deployments/", response_model=schemas.DeploymentList, dependencies=_READ)

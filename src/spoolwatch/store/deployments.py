@@ -26,6 +26,7 @@ __all__ = [
     "AccuracySettingsError",
     "Deployment",
     "DeploymentExists",
+    "DeploymentFieldError",
     "check_accuracy",
     "create_deployment",
     "delete_deployment",
@@ -41,6 +42,18 @@ _OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 
 class DeploymentExists(ConfigError):
     """A deployment with that id already exists."""
+
+
+class DeploymentFieldError(ConfigError):
+    """A setting of a new deployment that does not fit. ``field`` names it in neutral words
+    (``name``, ``type``, ``target``, ``class_names``, ``feature_types``, ``training_data``,
+    ``id``, ``model_id``) so that each front end shows its own name for it (the CLI's
+    ``--target``, the API's ``targetName``); ``reason`` is the message without the name."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
 
 
 class AccuracySettingsError(ConfigError):
@@ -174,11 +187,12 @@ def new_object_id() -> str:
     return f"{int(time.time()):08x}" + secrets.token_hex(8)
 
 
-def validate_object_id(value: str, what: str) -> str:
-    """``value`` lower-cased when it is 24 hex characters, else :class:`ConfigError`."""
+def validate_object_id(value: str, field: str) -> str:
+    """``value`` lower-cased when it is 24 hex characters, else :class:`DeploymentFieldError`
+    naming ``field`` (``id`` or ``model_id``)."""
     lowered = value.lower()
     if not _OBJECT_ID.match(lowered):
-        raise ConfigError(f"{what}: {value!r} is not an id of 24 hexadecimal characters")
+        raise DeploymentFieldError(field, f"{value!r} is not an id of 24 hexadecimal characters")
     return lowered
 
 
@@ -221,15 +235,21 @@ class Deployment:
 def check_target(target_type: str, class_names: tuple[str, ...]) -> None:
     """Reject a target type we do not know or class names that do not fit it."""
     if target_type not in TARGET_TYPES:
-        raise ConfigError(f"--type: {target_type!r} is not one of {', '.join(TARGET_TYPES)}")
+        raise DeploymentFieldError(
+            "type", f"{target_type!r} is not one of {', '.join(TARGET_TYPES)}"
+        )
     if target_type == "regression" and class_names:
-        raise ConfigError("--class-names: a regression deployment has no classes")
+        raise DeploymentFieldError("class_names", "a regression deployment has no classes")
     if target_type == "binary" and class_names and len(class_names) != 2:
-        raise ConfigError(f"--class-names: binary needs 2 class names, got {len(class_names)}")
+        raise DeploymentFieldError(
+            "class_names", f"binary needs 2 class names, got {len(class_names)}"
+        )
     if target_type == "multiclass" and class_names and len(class_names) < 3:
-        raise ConfigError("--class-names: multiclass needs at least 3 class names")
+        raise DeploymentFieldError("class_names", "multiclass needs at least 3 class names")
     if len(set(class_names)) != len(class_names):
-        raise ConfigError("--class-names: class names must be distinct")
+        raise DeploymentFieldError("class_names", "class names must be distinct")
+    if any(not name for name in class_names):
+        raise DeploymentFieldError("class_names", "class names must not be empty")
 
 
 def create_deployment(store: Store, deployment: Deployment) -> Deployment:
@@ -238,13 +258,13 @@ def create_deployment(store: Store, deployment: Deployment) -> Deployment:
     accuracy = check_accuracy(deployment.target_type, deployment.accuracy)
     # The columns' widths, enforced by PostgreSQL but not SQLite.
     if len(deployment.name) > 200:
-        raise ConfigError("--name: at most 200 characters")
+        raise DeploymentFieldError("name", "at most 200 characters")
     if deployment.target_name is not None and len(deployment.target_name) > 200:
-        raise ConfigError("--target: at most 200 characters")
+        raise DeploymentFieldError("target", "at most 200 characters")
     values = {
         "id": validate_object_id(deployment.id, "id"),
         "name": deployment.name,
-        "model_id": validate_object_id(deployment.model_id, "modelId"),
+        "model_id": validate_object_id(deployment.model_id, "model_id"),
         "target_type": deployment.target_type,
         "target_name": deployment.target_name,
         "class_names": orjson.dumps(list(deployment.class_names)).decode(),

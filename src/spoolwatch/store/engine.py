@@ -13,7 +13,7 @@ from sqlalchemy.exc import ArgumentError
 
 from spoolwatch.errors import ConfigError
 
-__all__ = ["DEFAULT_DB_PATH", "DEFAULT_DB_URL", "create_engine", "normalise_url"]
+__all__ = ["DEFAULT_DB_PATH", "DEFAULT_DB_URL", "create_engine", "normalise_url", "sqlite_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,3 +81,16 @@ def _redact(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
         return "<unparseable URL>"
+
+
+def sqlite_file(url: str | None) -> Path | None:
+    """The absolute path of the SQLite file a user's ``--db`` value names, ``None`` for
+    other databases (and for SQLite in memory)."""
+    text = normalise_url(url)
+    try:
+        parsed = make_url(text)
+    except (ArgumentError, ValueError):
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in {None, "", ":memory:"}:
+        return None
+    return Path(str(parsed.database)).resolve()

@@ -1,0 +1,66 @@
+"""A real ``spoolwatch serve`` in a subprocess for integration tests, and its first token.
+
+Tests start one per module (a module-scoped fixture around :func:`running_service`): a
+service takes a second or two to start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from typer.testing import CliRunner
+
+from spoolwatch.cli import app
+from tests.conftest import free_port
+
+__all__ = ["direct_token", "running_service"]
+
+
+def direct_token(db: str, name: str, scope: str = "ingest") -> str:
+    """A token made with ``spoolwatch tokens create --db`` (the bootstrap, no service)."""
+    args = ["tokens", "create", "--name", name, "--scope", scope, "--db", db, "--json"]
+    result = CliRunner(env={"SPOOLWATCH_URL": None}).invoke(app, args)
+    assert result.exit_code == 0, result.output
+    token: str = json.loads(result.stdout)["token"]
+    return token
+
+
+@contextmanager
+def running_service(db: str, token: str, *args: str) -> Iterator[str]:
+    """``spoolwatch serve --db db`` on a free port until the block ends; yields its URL once
+    ``GET /api/v2/version/`` answers with ``token``."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "spoolwatch", "serve"),
+            *("--db", db, "--port", str(port), "--log-level", "warning", *args),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "SPOOLWATCH_DB": ""},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.get(
+                    f"{url}/api/v2/version/", headers={"Authorization": f"Bearer {token}"}
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "spoolwatch serve did not answer in 30 s"
+                assert process.poll() is None, f"spoolwatch serve exited with {process.returncode}"
+                time.sleep(0.1)
+        assert answer.status_code == 200, answer.text
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
