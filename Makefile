@@ -6,12 +6,15 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: demo test lint bench services browser clean
 
+# The long steps say what they do first; pip shows its own progress.
 $(BIN)/python:
+	@echo "==> creating the virtual environment $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "==> installing spoolwatch and its dependencies into $(VENV) (a few minutes the first time)"
+	$(BIN)/python -m pip install -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

@@ -6,10 +6,12 @@ if [ -x /usr/bin/chromium ]; then
   exit 0
 fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing Debian's chromium for the dashboard tests"
+  echo "==> installing Debian's chromium for the dashboard tests (a minute or two, once)"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null 2>&1 || true
-  apt-get install -y -qq chromium >/dev/null 2>&1 || echo "could not install chromium; dashboard tests will skip (and fail under CI=true)" >&2
+  echo "==> apt-get update"
+  apt-get update -q || true
+  echo "==> apt-get install chromium"
+  apt-get install -y -q chromium || echo "could not install chromium; dashboard tests will skip (and fail under CI=true)" >&2
 else
   echo "chromium is missing; install Debian's 'chromium' package for the dashboard tests" >&2
 fi

@@ -187,6 +187,8 @@ channels:                             # each channel is drained by its own reade
   - name: local
     spool: /var/spool/mlops           # a directory, sqs://NAME, an SQS queue URL,
                                       # amqp://user:pass@host:5672/%2F?queue=NAME, memory://NAME
+                                      # file:///var/spool/mlops?create=true: make the
+                                      # directory when it is missing
   # - name: queue
   #   spool: https://sqs.us-east-1.amazonaws.com/123456789012/mlops
   #   options: {}                     # passed to the spool transport

@@ -7,6 +7,7 @@ import typer
 from spoolwatch import __version__
 from spoolwatch.cli import agent, demo, deploy, deployments, drift, fleet, serve, spool, tokens
 from spoolwatch.cli import simulate as simulate_cli
+from spoolwatch.cli.help import HelpGroup
 
 app = typer.Typer(
     name="spoolwatch",
@@ -14,6 +15,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help that wraps at spaces: typer's rich help cuts words at 80 columns and below.
+    rich_markup_mode=None,
+    cls=HelpGroup,
 )
 app.add_typer(spool.app, name="spool")
 app.add_typer(deploy.app, name="deploy")

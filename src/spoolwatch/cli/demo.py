@@ -14,7 +14,9 @@ from rich.table import Table
 from spoolwatch.cli.output import console, err_console, fail, print_json_line
 
 if TYPE_CHECKING:  # the demo's dependencies load only when it runs
-    from spoolwatch.demo.runner import DemoSummary
+    from rich.console import Console
+
+    from spoolwatch.demo.runner import Demo, DemoSummary
 
 __all__ = ["demo"]
 
@@ -30,7 +32,11 @@ def demo(
         None,
         "--data-dir",
         file_okay=False,
-        help="Keep the database and spool in a new folder under DIR (default: a temp folder).",
+        help="Keep the database and spool in a new folder under DIR (default: a temporary "
+        "folder, removed when the demo stops).",
+    ),
+    keep: bool = typer.Option(
+        False, "--keep", help="Keep the temporary folder when the demo stops, and say where."
     ),
     rows: int = typer.Option(
         12_000, "--rows", min=200, help="Predictions the example model makes over the day."
@@ -50,41 +56,49 @@ def demo(
     # The agent and the service log at INFO; the demo tells its own story instead.
     logging.getLogger("spoolwatch").setLevel(logging.WARNING)
     try:
-        options = DemoOptions(port=port, data_dir=data_dir, rows=rows)
+        options = DemoOptions(port=port, data_dir=data_dir, keep=keep, rows=rows)
         say = err_console if as_json else console
         runner = Demo(options, progress=lambda message: say.print(f"[dim]·[/] {message}"))
     except SpoolwatchError as exc:
         fail(str(exc))
     try:
         summary = runner.run()
+        if as_json:
+            print_json_line(summary.as_dict())
+        else:
+            _print_summary(summary)
     except KeyboardInterrupt:
-        runner.stop()
+        _stop(runner, say)
         raise typer.Exit(130) from None
     except ConfigError as exc:
-        runner.stop()
+        _stop(runner, say)
         fail(str(exc))
     except SpoolwatchError as exc:
-        runner.stop()
+        _stop(runner, say)
         fail(str(exc), code=1)
-    if as_json:
-        print_json_line(summary.as_dict())
-    else:
-        _print_summary(summary)
     if exit_when_done:
-        runner.stop()
+        _stop(runner, say)
         return
-    (err_console if as_json else console).print(
-        f"\nDashboard: [bold]{summary.url}/[/]   (Ctrl-C to stop)"
-    )
     # SIGTERM (a service manager, `kill`) stops the demo as gracefully as Ctrl-C does.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        # Inside the try: a Ctrl-C right after the line still stops the demo cleanly.
+        say.print(f"\nDashboard: [bold]{summary.url}/[/]   (Ctrl-C to stop)")
         runner.serve_forever()
     except KeyboardInterrupt:
         console.print("stopping…")
     finally:
-        runner.stop()
+        _stop(runner, say)
         signal.signal(signal.SIGTERM, previous)
+
+
+def _stop(runner: Demo, say: Console) -> None:
+    """Stop the demo and tell where its data is, or that its temporary folder is gone."""
+    runner.stop()
+    if runner.removes_data:
+        say.print(f"[dim]·[/] removed the demo's temporary folder {runner.data_dir}")
+    elif runner.data_dir.exists():
+        say.print(f"Data kept in {runner.data_dir} (SQLite database spoolwatch.db, spool/)")
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -174,5 +188,6 @@ def _print_summary(summary: object) -> None:
     console.print(
         f"Done in {s.get('total', 0):.1f} s (model {s.get('model', 0):.1f} s, "
         f"agent {s.get('agent', 0):.1f} s); data in {summary.data_dir}"
+        + ("" if summary.data_kept else " (removed when the demo stops; --keep keeps it)")
     )
     console.print(f"Deployment: {summary.url}/deployments/{summary.deployment_id}")

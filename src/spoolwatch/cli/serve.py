@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import socket
 from typing import Any
 
 import typer
@@ -75,6 +77,7 @@ def serve(
     """Run the monitoring service: DataRobot ingestion API, queries, dashboard, /metrics."""
     if no_auth and not is_loopback(host):
         fail(f"--no-auth is only allowed on a loopback address, not on {host}")
+    _check_port(host, port)
     try:
         import uvicorn
 
@@ -120,6 +123,28 @@ def serve(
         log_level=log_level,
         log_config=_log_config(),
     )
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with one line, before anything is opened or printed, when ``host:port`` cannot be
+    listened on (uvicorn would print its banner's lines and a traceback first)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        # As uvicorn binds: a port left in TIME_WAIT by a stopped service is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                fail(
+                    f"port {port} on {host} is already in use (another service?); stop it or "
+                    "choose another port with --port"
+                )
+            fail(f"cannot listen on {host}:{port}: {exc.strerror}")
 
 
 def _log_config() -> dict[str, Any]:

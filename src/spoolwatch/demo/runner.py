@@ -11,6 +11,7 @@ after the drift started.
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import threading
 import time
@@ -51,6 +52,8 @@ class DemoOptions:
 
     port: int = 8080
     data_dir: Path | None = None
+    #: Keep the temporary folder when the demo stops (a ``data_dir`` is always kept).
+    keep: bool = False
     rows: int = 12_000
     training_rows: int = 5_000
     hours: int = 24
@@ -84,6 +87,8 @@ class DemoSummary:
     deployment_id: str
     data_dir: Path
     traffic: TrafficTotals
+    #: False when the data folder is temporary and goes when the demo stops.
+    data_kept: bool = True
     records_written: int = 0
     records_sent: int = 0
     records_received: int = 0
@@ -123,6 +128,11 @@ class Demo:
         self._agent_thread: threading.Thread | None = None
         self._agent_result: AgentResult | None = None
         self._store: Any = None
+
+    @property
+    def removes_data(self) -> bool:
+        """Whether :meth:`stop` removes the data folder: a temporary one not asked to be kept."""
+        return self.options.data_dir is None and not self.options.keep
 
     def _make_data_dir(self) -> Path:
         if self.options.data_dir is None:
@@ -173,6 +183,7 @@ class Demo:
             url=self.url,
             deployment_id=deployment_id,
             data_dir=self.data_dir,
+            data_kept=not self.removes_data,
             traffic=day.totals,
             records_written=written,
             records_sent=sent,
@@ -352,6 +363,12 @@ class Demo:
             self._agent_thread.join(15)
         if self.service is not None:
             self.service.stop()
+            self.service = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        if self.removes_data:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def _metric(report: dict[str, Any], name: str) -> float | None:

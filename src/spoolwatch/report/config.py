@@ -244,11 +244,24 @@ class ReporterConfig:
         }
         return address, {key: value for key, value in tls.items() if value}
 
-    def open_spool(self) -> Spool:
-        """Open the spool these settings name."""
-        from spoolwatch.spools.registry import open_spool
+    def open_spool(self, address: str | None = None, *, create: bool = False) -> Spool:
+        """Open the spool at ``address`` or, without one, the spool these settings name.
 
-        address, options = self.spool_target()
+        ``create`` makes a missing filesystem spool directory; it is refused for a queue.
+        """
+        from spoolwatch.spools.registry import open_spool, transport_of
+
+        options: dict[str, Any] = {}
+        if address is None:
+            address, options = self.spool_target()
+        if create:
+            transport = transport_of(address)
+            if transport != "filesystem":
+                raise ConfigError(
+                    f"create=True makes a filesystem spool's directory; the spool {address!r} "
+                    f"is a {transport} spool, which spoolwatch does not create"
+                )
+            options["create"] = True
         return open_spool(address, **options)
 
 

@@ -42,7 +42,9 @@ class Reporter:
     :func:`~spoolwatch.spools.open_spool`, or ``None`` to open the spool the configuration
     names. Settings not given as arguments come from ``config`` or, without it, from the
     environment (:meth:`ReporterConfig.from_env`). A spool passed as an object stays the
-    caller's to close; a spool the reporter opened is closed by :meth:`close`.
+    caller's to close; a spool the reporter opened is closed by :meth:`close`. With
+    ``create=True`` a filesystem spool's missing directory is made (the same as
+    ``file:///path?create=true``).
 
     Thread-safe: several threads may report at once.
     """
@@ -60,6 +62,7 @@ class Reporter:
         rows_per_record: int | None = None,
         association_id_column_name: str | None = None,
         clock: Callable[[], datetime] = now_local,
+        create: bool = False,
     ) -> None:
         base = config if config is not None else ReporterConfig.from_env()
         self.config = base.replace(
@@ -74,13 +77,14 @@ class Reporter:
         self._clock = clock
         self._owns_spool = not isinstance(spool, Spool)
         if isinstance(spool, Spool):
+            if create:
+                raise ConfigError(
+                    "create=True applies to a spool the Reporter opens from an address; "
+                    "pass create=True to the spool object instead"
+                )
             self._spool = spool
-        elif isinstance(spool, str):
-            from spoolwatch.spools.registry import open_spool
-
-            self._spool = open_spool(spool)
         else:
-            self._spool = self.config.open_spool()
+            self._spool = self.config.open_spool(spool, create=create)
         self._lock = threading.Lock()
         self._closed = False
         self._last_deployment_id: str | None = None
@@ -99,7 +103,9 @@ class Reporter:
         """A reporter configured by ``SPOOLWATCH_*`` / ``MLOPS_*`` variables; arguments win."""
         spool = arguments.pop("spool", None)
         clock = arguments.pop("clock", now_local)
-        return cls(spool, config=ReporterConfig.from_env(environ, **arguments), clock=clock)
+        create = bool(arguments.pop("create", False))
+        config = ReporterConfig.from_env(environ, **arguments)
+        return cls(spool, config=config, clock=clock, create=create)
 
     @property
     def spool(self) -> Spool:

@@ -2,7 +2,8 @@
 
 Routers: deployments, DataRobot ingestion, the record ids already ingested, queries, the
 agent fleet, Prometheus ``/metrics`` and, when ``spoolwatch.server.dashboard`` is installed,
-the dashboard pages. OpenAPI at ``/docs``.
+the dashboard pages. OpenAPI at ``/openapi.json``, shown by ``/docs`` and ``/redoc``
+(:mod:`~spoolwatch.server.api_docs`, no CDN).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from fastapi.responses import JSONResponse
 
 from spoolwatch import __version__
 from spoolwatch.server import (
+    api_docs,
     deployments_api,
     fleet,
     ingest,
@@ -127,6 +129,9 @@ def create_app(
         version=__version__,
         description="DataRobot-compatible ingestion and deployment monitoring queries.",
         lifespan=lifespan,
+        # FastAPI's own pages load their scripts from a CDN; api_docs serves them offline.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.store = store
     app.state.settings = settings
@@ -170,6 +175,7 @@ def create_app(
         serverless_fleet,
         tokens_api,
         metrics,
+        api_docs,
     ):
         app.include_router(module.router)
     if settings.dashboard:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from spoolwatch.errors import ConfigError, SpoolUnavailable
 from spoolwatch.records import Record
@@ -105,10 +105,10 @@ class FilesystemSpool(Spool):
                 )
         path = os.path.abspath(os.fspath(directory))
         if not os.path.isdir(path):
-            if not create or os.path.exists(path):
-                raise ConfigError(
-                    f"filesystem spool directory {path} does not exist or is not a directory"
-                )
+            if os.path.exists(path):
+                raise ConfigError(f"filesystem spool directory {path} is not a directory")
+            if not create:
+                raise ConfigError(missing_directory_message(path))
             os.makedirs(path, exist_ok=True)
         self._directory = path
         self.data_format = data_format
@@ -317,6 +317,17 @@ def _scan_file(
         os.close(fd)
 
 
+def missing_directory_message(path: str) -> str:
+    """What to do about a spool directory that does not exist, naming the ``create`` option
+    as it is written in an address and in Python."""
+    url = "file://" + quote(path) + "?create=true"
+    return (
+        f"filesystem spool directory {path} does not exist; create it, or let spoolwatch "
+        f"create it: address {url} (Reporter or agent channel), or create=True in Python "
+        "(Reporter(..., create=True), FilesystemSpool(..., create=True))"
+    )
+
+
 _INT_OPTIONS = ("max_file_size", "max_files", "max_record_bytes")
 _BOOL_OPTIONS = ("checksum", "fsync", "create")
 
@@ -352,11 +363,26 @@ def _coerce(options: dict[str, Any]) -> dict[str, Any]:
     return typed
 
 
+def _refuse_query_on_a_path(address: str) -> None:
+    """A plain path is taken as it is, so ``/spool?create=true`` would name a directory
+    ``spool?create=true``; when no such directory exists, say that options need a URL."""
+    path, mark, query = address.partition("?")
+    if not mark or os.path.exists(address):
+        return
+    names = {name for name, _ in parse_qsl(query, keep_blank_values=True)}
+    if names and names <= {"data_format", *_INT_OPTIONS, *_BOOL_OPTIONS}:
+        url = "file://" + quote(os.path.abspath(path)) + "?" + query
+        raise ConfigError(
+            f"spool address {address!r} is a plain path, which takes no options after '?'; "
+            f"use a file:// URL: {url}"
+        )
+
+
 def from_url(address: str, **options: Any) -> FilesystemSpool:
     """A directory path or ``file://`` URL (query options allowed) → :class:`FilesystemSpool`.
 
-    ``file:///var/spool/mlops?data_format=BYTE_ARRAY&max_files=20&fsync=true``; explicit
-    ``options`` win over the query.
+    ``file:///var/spool/mlops?data_format=BYTE_ARRAY&max_files=20&fsync=true``
+    (``create=true`` makes a missing directory); explicit ``options`` win over the query.
     """
     if address.lower().startswith("file://"):
         parts = urlsplit(address)
@@ -370,6 +396,7 @@ def from_url(address: str, **options: Any) -> FilesystemSpool:
         merged.update(options)
     else:
         directory, merged = address, dict(options)
+        _refuse_query_on_a_path(address)
     if not directory:
         raise ConfigError(f"filesystem spool address {address!r} names no directory")
     return FilesystemSpool(directory, **_coerce(merged))
