@@ -204,3 +204,44 @@ def test_serve_answers_with_a_token(db: str) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_deployments_list_keeps_ids_and_words_whole_at_the_terminals_width(
+    db: str, training: Path, columns: int
+) -> None:
+    name = "customer churn classifier production eu-west"
+    code, out = run(
+        "deployments",
+        "create",
+        "--name",
+        name,
+        "--type",
+        "binary",
+        "--target",
+        "label",
+        "--class-names",
+        "legit,fraud",
+        "--training-data",
+        str(training),
+        "--db",
+        db,
+        "--json",
+    )
+    assert code == 0, out
+    created = json.loads(out)
+    env = {**os.environ, "COLUMNS": str(columns)}
+    table = subprocess.run(
+        [sys.executable, "-m", "spoolwatch", "deployments", "list", "--db", db],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    lines = table.splitlines()
+    assert all(len(line) <= columns for line in lines)
+    assert created["deploymentId"] in table  # on one line, whole
+    assert (created["modelId"] in table) == (columns >= 110)  # left out where it leaves no room
+    words = " ".join(table.split()).split()
+    for word in name.split():
+        assert word in words, (word, table)

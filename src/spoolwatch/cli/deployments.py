@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich import box
 from rich.table import Table
 
 from spoolwatch.cli.admin import (
@@ -47,6 +48,9 @@ _FLAGS = {
     "red": "--accuracy-red",
     "baseline": "--accuracy-baseline",
 }
+
+#: Terminal columns from which ``deployments list`` shows the model id.
+_WIDE = 110
 
 
 def _refused(exc: SpoolwatchError) -> str:
@@ -236,18 +240,28 @@ def list_command(
         for d in deployments:
             print_json_line(d)
         return
-    table = Table()
-    for column in ("id", "name", "model id", "type", "target", "features"):
-        table.add_column(column, overflow="fold", no_wrap=column.endswith("id"))
+    # Ids, types and counts are never broken and names wrap between words. Two 24-character
+    # ids leave a name no room on an 80-column terminal: there the model id (which
+    # ``deployments show`` gives) is left out.
+    columns = ["id", "name", "model id", "type", "target", "features"]
+    if console.width < _WIDE:
+        columns.remove("model id")
+    table = Table(box=box.SIMPLE_HEAD)
+    for column in columns:
+        text = column in {"name", "target"}
+        overflow = "fold" if text else "ellipsis"  # a word longer than the column is folded
+        width = 12 if column == "name" else None
+        table.add_column(column, no_wrap=not text, overflow=overflow, min_width=width)
     for d in deployments:
-        table.add_row(
-            d["id"],
-            d["label"],
-            d["modelId"],
-            d["targetType"],
-            d["targetName"] or "",
-            str(len(d["features"])),
-        )
+        cells = {
+            "id": d["id"],
+            "name": d["label"],
+            "model id": d["modelId"],
+            "type": d["targetType"],
+            "target": d["targetName"] or "",
+            "features": str(len(d["features"])),
+        }
+        table.add_row(*(cells[column] for column in columns))
     console.print(table)
 
 
