@@ -249,9 +249,9 @@ def list_command(
     table = Table(box=box.SIMPLE_HEAD)
     for column in columns:
         text = column in {"name", "target"}
-        overflow = "fold" if text else "ellipsis"  # a word longer than the column is folded
         width = 12 if column == "name" else None
-        table.add_column(column, no_wrap=not text, overflow=overflow, min_width=width)
+        # Only a word longer than its column is folded.
+        table.add_column(column, no_wrap=not text, overflow="fold", min_width=width)
     for d in deployments:
         cells = {
             "id": d["id"],
