@@ -24,8 +24,10 @@ Usage: ``python bench/reporter_vs_datarobot.py [--calls N] [--repeat N] [--input
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -101,10 +103,12 @@ def _open_spoolwatch(spool: str) -> tuple[Any, Any]:
 
 def child(library: str, kind: str, calls: int, spool: str, profile: str | None) -> None:
     """Make the calls with one library and print one JSON line of figures."""
+    pool = _inputs(kind, library)
+    # What the caller's own data costs (pandas, the inputs), before the library is imported.
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     client, close = (_open_datarobot if library == "datarobot" else _open_spoolwatch)(spool)
     ready = time.perf_counter() - started
-    pool = _inputs(kind, library)
     profiler = None
     if profile:
         import cProfile
@@ -123,24 +127,61 @@ def child(library: str, kind: str, calls: int, spool: str, profile: str | None) 
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile)
-    figures = {"seconds": seconds, "calls_per_s": 2 * calls / seconds, "startup_s": ready}
+    figures = {
+        "seconds": seconds,
+        "calls_per_s": 2 * calls / seconds,
+        "startup_s": ready,
+        "base_mib": base,
+    }
     print(json.dumps(figures))
 
 
 # -- the parent: environments, alternation, figures --------------------------------------------
 
 
+def datarobot_requirements() -> list[str]:
+    """DataRobot's library, with the same pandas, numpy and pyarrow as this environment.
+
+    pandas loads pyarrow when it is installed and then stores strings in Arrow arrays, which
+    changes both the memory of ``import pandas`` and the cost of reading string columns; both
+    sides must see the same DataFrames.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    pins = [f"datarobot-mlops=={DATAROBOT_VERSION}"]
+    for package in ("pandas", "numpy", "pyarrow"):
+        with contextlib.suppress(PackageNotFoundError):
+            pins.append(f"{package}=={version(package)}")
+    return pins
+
+
+def _stack(python: Path) -> str:
+    code = (
+        "from importlib.metadata import version as v\n"
+        "for p in ('pandas', 'numpy', 'pyarrow'):\n"
+        "    try: print(p + '==' + v(p))\n"
+        "    except Exception: pass"
+    )
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
+    return " ".join(done.stdout.split())
+
+
 def ensure_datarobot_venv(venv: Path) -> tuple[Path | None, str]:
     """The throwaway environment's python, made on first use; ``(None, why)`` when it cannot be."""
     python = venv / "bin" / "python"
     probe = [str(python), "-c", "import datarobot_mlops.mlops, pandas"]
-    if python.exists() and subprocess.run(probe, capture_output=True, check=False).returncode == 0:
+    wanted = " ".join(pin for pin in datarobot_requirements() if "datarobot" not in pin)
+    if (
+        python.exists()
+        and subprocess.run(probe, capture_output=True, check=False).returncode == 0
+        and _stack(python) == wanted
+    ):
         return python, "reused"
-    print(f"making {venv} with datarobot-mlops=={DATAROBOT_VERSION} from PyPI", flush=True)
+    print(f"making {venv}: {' '.join(datarobot_requirements())} from PyPI", flush=True)
     shutil.rmtree(venv, ignore_errors=True)
     steps = [
         [sys.executable, "-m", "venv", str(venv)],
-        [str(python), "-m", "pip", "install", "--quiet", f"datarobot-mlops=={DATAROBOT_VERSION}"],
+        [str(python), "-m", "pip", "install", "--quiet", *datarobot_requirements()],
     ]
     for step in steps:
         try:
@@ -185,10 +226,12 @@ def run_child(python: Path, library: str, kind: str, calls: int, profile: str | 
 def _summary(name: str, runs: list[dict]) -> str:
     rates = [run["calls_per_s"] for run in runs]
     peaks = [run["peak_mib"] for run in runs]
+    own = [run["peak_mib"] - run["base_mib"] for run in runs]
     return (
-        f"{name:<24} calls/s min {min(rates):>8,.0f}  median {statistics.median(rates):>8,.0f}"
-        f"   peak RSS median {statistics.median(peaks):>6.1f} MiB (max {max(peaks):.1f})"
-        f"   records {runs[0]['records']:,}"
+        f"{name:<24} calls/s min {min(rates):>7,.0f} median {statistics.median(rates):>7,.0f}"
+        f"  peak RSS median {statistics.median(peaks):>6.1f} MiB (max {max(peaks):.1f},"
+        f" {statistics.median(own):.1f} above the caller's data)"
+        f"  records {runs[0]['records']:,}"
     )
 
 
@@ -223,6 +266,7 @@ def main() -> int:
     )
     if theirs is None:
         print(f"DataRobot's library is not available ({why}); comparison skipped")
+    print(f"pandas stack on both sides: {_stack(ours)}")
     print(
         f"{options.calls:,} x report_predictions_data ({ROWS} rows x {FEATURES} features, "
         f"association ids) + {options.calls:,} x report_deployment_stats per run, filesystem "
