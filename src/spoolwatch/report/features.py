@@ -2,7 +2,8 @@
 
 Inputs come as a pandas DataFrame (pandas is optional and never imported here: a DataFrame
 can only exist if the caller imported pandas), a mapping of column name to values, or a numpy
-structured array; predictions as a list or a numpy array. The output is plain Python: numpy
+structured array (converted in :mod:`spoolwatch.report.columns`); predictions as a list or a
+numpy array. The output is plain Python: numpy
 scalars unwrapped, ``Decimal`` as ``float``, missing values (``None``, NaN, ``pd.NA``,
 ``NaT``) as ``None``, which the JSON envelope writes as ``null``.
 """
@@ -10,15 +11,13 @@ scalars unwrapped, ``Decimal`` as ``float``, missing values (``None``, NaN, ``pd
 from __future__ import annotations
 
 import math
-import sys
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Literal, cast
 
 import numpy as np
 
 from spoolwatch.records.bounds import value_problem
+from spoolwatch.report.columns import feature_columns, is_missing, plain_scalar
 from spoolwatch.report.errors import ReportError
 
 __all__ = [
@@ -33,113 +32,6 @@ __all__ = [
 ]
 
 PredictionKind = Literal["regression", "classification", "text"]
-
-# pandas' missing-value singletons, recognised by type name so pandas need not be imported.
-_MISSING_TYPE_NAMES = frozenset({"NAType", "NaTType"})
-
-
-def is_missing(value: object) -> bool:
-    """Whether a value means "no value": None, NaN, ``pd.NA`` or ``NaT``."""
-    if value is None:
-        return True
-    if isinstance(value, float | np.floating):
-        return bool(value != value)
-    return type(value).__name__ in _MISSING_TYPE_NAMES
-
-
-def plain_scalar(value: object, where: str) -> Any:
-    """A JSON-ready feature value, or :class:`ReportError` naming ``where`` for other types."""
-    if is_missing(value):
-        return None
-    if isinstance(value, np.generic):
-        if isinstance(value, np.datetime64 | np.timedelta64):
-            raise ReportError(
-                where,
-                f"unsupported value {value!r}: features must be numbers, "
-                "booleans or strings (format dates as strings)",
-            )
-        value = value.item()
-        if is_missing(value):
-            return None
-    if isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value
-    if isinstance(value, Decimal):
-        number = float(value)
-        return None if math.isnan(number) else number
-    raise ReportError(
-        where,
-        f"unsupported value {value!r} of type {type(value).__name__}: features must be "
-        "numbers, booleans, strings or missing (format dates as strings)",
-    )
-
-
-def _column_values(name: str, values: object) -> list[Any]:
-    where = f"features_df[{name!r}]"
-    to_numpy = getattr(values, "to_numpy", None)
-    if callable(to_numpy) and not isinstance(values, np.ndarray):
-        values = to_numpy()
-    if isinstance(values, np.ndarray):
-        if values.ndim != 1:
-            raise ReportError(where, f"a column must be one-dimensional, got shape {values.shape}")
-        kind = values.dtype.kind
-        if kind in "biuU":
-            return list(values.tolist())
-        if kind == "f":
-            out: list[Any] = values.tolist()
-            for index in np.flatnonzero(np.isnan(values)).tolist():
-                out[index] = None
-            return out
-        if kind in "Mm":
-            raise ReportError(where, "datetime columns are not supported; format them as strings")
-        values = list(values)
-    elif isinstance(values, str | bytes) or not isinstance(values, Iterable):
-        raise ReportError(where, f"expected a sequence of values, got {type(values).__name__}")
-    return [plain_scalar(v, f"{where} row {i}") for i, v in enumerate(values)]
-
-
-def _feature_items(features: object) -> Iterable[tuple[object, object]]:
-    pandas = sys.modules.get("pandas")
-    if pandas is not None and isinstance(features, pandas.DataFrame):
-        if features.columns.has_duplicates:
-            raise ReportError("features_df", "the DataFrame has duplicate column names")
-        items: Iterable[tuple[object, object]] = features.items()
-        return items
-    if isinstance(features, np.ndarray):
-        names = features.dtype.names
-        if not names:
-            raise ReportError(
-                "features_df",
-                "a plain numpy array has no column names; pass a pandas DataFrame, a mapping "
-                "of column name to values, or a numpy structured array",
-            )
-        return [(name, features[name]) for name in names]
-    if isinstance(features, Mapping):
-        return features.items()
-    raise ReportError(
-        "features_df",
-        f"expected a pandas DataFrame, a mapping of column name to values or a numpy "
-        f"structured array, got {type(features).__name__}",
-    )
-
-
-def feature_columns(features: object) -> dict[str, list[Any]]:
-    """Column name → list of plain values, in the input's column order; all columns equal length."""
-    columns: dict[str, list[Any]] = {}
-    for name, values in _feature_items(features):
-        if not isinstance(name, str):
-            raise ReportError(
-                "features_df",
-                f"column names must be strings, got {name!r} ({type(name).__name__})",
-            )
-        columns[name] = _column_values(name, values)
-    if not columns:
-        raise ReportError("features_df", "has no columns")
-    lengths = {name: len(values) for name, values in columns.items()}
-    if len(set(lengths.values())) > 1:
-        raise ReportError("features_df", f"columns have different lengths: {lengths}")
-    return columns
 
 
 @dataclass(frozen=True, slots=True)
