@@ -120,15 +120,17 @@ def _array_values(values: np.ndarray, where: str) -> list[Any]:
     return _plain_list(out, where)
 
 
-def _extension_values(values: Any, where: str) -> list[Any]:
+def _extension_values(values: Any, pandas: Any, where: str) -> list[Any]:
     """A pandas extension array (Arrow-backed, nullable, categorical, ...) as plain values."""
-    if getattr(values.dtype, "kind", "O") in "Mm":
+    kind = getattr(values.dtype, "kind", "O")
+    if kind in "Mm":
         raise ReportError(where, _DATETIME_UNSUPPORTED)
-    arrow = getattr(values, "__arrow_array__", None)
-    if arrow is not None and "pyarrow" in sys.modules:
-        # pyarrow's to_pylist() writes missing values as None in one C loop.
-        return _plain_list(arrow().to_pylist(), where)
-    return _array_values(np.asarray(values), where)
+    arrow_array = getattr(pandas.arrays, "ArrowExtensionArray", None)
+    if arrow_array is not None and isinstance(values, arrow_array) and kind not in "iu":
+        # pyarrow's to_pylist() writes missing values as None in one C loop. Integers keep
+        # to_numpy(), which makes a column with missing values floats, as it always has.
+        return _plain_list(values.__arrow_array__().to_pylist(), where)
+    return _array_values(values.to_numpy(), where)
 
 
 def _column_values(name: str, values: object) -> list[Any]:
@@ -142,7 +144,7 @@ def _column_values(name: str, values: object) -> list[Any]:
         if isinstance(values, pandas.Series | pandas.Index):
             values = values.array
         if isinstance(values, pandas.api.extensions.ExtensionArray):
-            return _extension_values(values, where)
+            return _extension_values(values, pandas, where)
     to_numpy = getattr(values, "to_numpy", None)
     if callable(to_numpy):
         values = to_numpy()
