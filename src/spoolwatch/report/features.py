@@ -16,7 +16,7 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from spoolwatch.records.bounds import value_problem
+from spoolwatch.records.bounds import VALUE_MAX, value_problem
 from spoolwatch.report.columns import feature_columns, is_missing, plain_scalar
 from spoolwatch.report.errors import ReportError
 
@@ -92,12 +92,34 @@ def _as_list(predictions: object) -> list[Any]:
             raise ReportError("predictions", f"expected 1 or 2 dimensions, got {predictions.ndim}")
         if predictions.dtype.kind in "bMm":
             raise ReportError("predictions", f"unsupported dtype {predictions.dtype}")
-        return list(predictions.tolist()) if predictions.dtype.kind != "O" else list(predictions)
+        if predictions.dtype.kind == "O":
+            return list(predictions)
+        values: list[Any] = predictions.tolist()
+        return values
     if isinstance(predictions, list | tuple):
         return list(predictions)
     raise ReportError(
         "predictions", f"expected a list or a numpy array, got {type(predictions).__name__}"
     )
+
+
+_REGRESSION_TYPES: frozenset[type] = frozenset({float, int})
+_STR: frozenset[type] = frozenset({str})
+
+
+def _regression_values(values: list[Any]) -> list[Any] | None:
+    """The whole list when every value is a plain float or int within the bounds, checked as
+    one numpy array; ``None`` sends the list through the value-by-value path."""
+    if not set(map(type, values)) <= _REGRESSION_TYPES:
+        return None
+    try:
+        column = np.array(values, dtype=np.float64)
+    except OverflowError:
+        return None
+    finite = column[~np.isnan(column)]
+    if finite.size and np.abs(finite).max() > VALUE_MAX:
+        return None
+    return values
 
 
 def convert_predictions(predictions: object, class_names: list[str] | None) -> Predictions:
@@ -120,17 +142,26 @@ def convert_predictions(predictions: object, class_names: list[str] | None) -> P
     if class_names is not None:
         raise ReportError("class_names", "given, but predictions are not class probabilities")
     if isinstance(first, str):
+        if set(map(type, values)) <= _STR:
+            return Predictions("text", values)
         for index, value in enumerate(values):
             if not isinstance(value, str):
                 raise ReportError("predictions", f"row {index}: {value!r} is not a string")
         return Predictions("text", [str(value) for value in values])
+    plain = _regression_values(values)
+    if plain is not None:
+        return Predictions("regression", plain)
     return Predictions("regression", [_regression_value(v, i) for i, v in enumerate(values)])
 
 
 def nan_rows(predictions: Predictions) -> list[int]:
     """Indices of rows whose prediction is NaN (regression) or holds a NaN probability."""
     if predictions.kind == "regression":
-        return [i for i, v in enumerate(predictions.values) if isinstance(v, float) and v != v]
+        total = sum(predictions.values)  # NaN only when a prediction is NaN (values are bounded)
+        if total == total:
+            return []
+        column = np.array(predictions.values, dtype=np.float64)
+        return [int(i) for i in np.flatnonzero(np.isnan(column))]
     if predictions.kind == "classification":
         return [i for i, row in enumerate(predictions.values) if any(p != p for p in row)]
     return []
@@ -145,6 +176,8 @@ def convert_strings(values: object, argument: str) -> list[str]:
         values = values.tolist()
     if not isinstance(values, list | tuple):
         raise ReportError(argument, f"expected a list of strings, got {type(values).__name__}")
+    if set(map(type, values)) <= _STR:
+        return list(values)
     for index, value in enumerate(values):
         if not isinstance(value, str):
             raise ReportError(
