@@ -1,5 +1,7 @@
 """Monitoring records: the envelope, DataRobot's data types, and the JSON and binary codecs."""
 
+from typing import TYPE_CHECKING, Any
+
 from spoolwatch.records.binary_codec import (
     END_MARKER,
     MAGIC,
@@ -12,8 +14,10 @@ from spoolwatch.records.binary_codec import (
 )
 from spoolwatch.records.envelope import RECORD_VERSION, WIRE_LIB_VERSION, Record
 from spoolwatch.records.json_codec import decode_json, dumps_payload, encode_json, loads_lenient
-from spoolwatch.records.payloads import validate_payload, validate_record
 from spoolwatch.records.types import ROUTABLE_TYPES, DataFormat, DataType
+
+if TYPE_CHECKING:
+    from spoolwatch.records.payloads import validate_payload, validate_record
 
 __all__ = [
     "END_MARKER",
@@ -37,3 +41,13 @@ __all__ = [
     "validate_payload",
     "validate_record",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The payload models need pydantic, which a model that only writes records (the
+    # Reporter) never uses: import them when first asked for.
+    if name in ("validate_payload", "validate_record"):
+        from spoolwatch.records import payloads
+
+        return getattr(payloads, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
