@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,14 @@ RECORD_VERSION = 2
 WIRE_LANGUAGE = "python"
 #: Written into ``header.libVersion``: the version of the wire format we are compatible with.
 WIRE_LIB_VERSION = "11.2.62"
+
+
+def uuid4() -> str:
+    """A random UUID version 4 as text, the same as ``str(uuid.uuid4())`` at a third of its
+    cost (one per record written)."""
+    digits = os.urandom(16).hex()
+    variant = "89ab"[int(digits[16], 16) & 3]
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
 
 
 @dataclass(slots=True)
@@ -44,9 +52,7 @@ class Record:
     @classmethod
     def new(cls, data_type: DataType, deployment_id: str | None, payload: dict[str, Any]) -> Record:
         """A fresh record as DataRobot's library would write it, with a random UUID4 id."""
-        return cls(
-            deployment_id=deployment_id, data_type=data_type, payload=payload, id=str(uuid.uuid4())
-        )
+        return cls(deployment_id=deployment_id, data_type=data_type, payload=payload, id=uuid4())
 
     @property
     def known_type(self) -> DataType | None:
