@@ -54,6 +54,13 @@ BENCHMARKS: list[tuple[str, str, list[str], str]] = [
         "records/s written and read+acked per spool, 25 rows x 3 features",
     ),
     ("records", "record_validation.py", [], "microseconds per record validation, by data type"),
+    (
+        "reporter-vs-datarobot",
+        "reporter_vs_datarobot.py",
+        [],
+        "Reporter calls/s and peak memory against datarobot-mlops 11.2.62 (its own throwaway "
+        "venv; skipped with the reason when it cannot be made), same calls, filesystem spool",
+    ),
     ("agent", "agent_throughput.py", [], "records/s from a spool into an HTTP destination"),
     ("ingest", "ingest.py", [], "prediction rows/s folded into the service's aggregates"),
     ("drift", "drift.py", [], "drift statistics on 100k reference and 1M current rows"),
