@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -105,6 +106,7 @@ def _as_list(predictions: object) -> list[Any]:
 
 _REGRESSION_TYPES: frozenset[type] = frozenset({float, int})
 _STR: frozenset[type] = frozenset({str})
+_ROW_TYPES: frozenset[type] = frozenset({list, tuple})
 
 
 def _regression_values(values: list[Any]) -> list[Any] | None:
@@ -122,6 +124,23 @@ def _regression_values(values: list[Any]) -> list[Any] | None:
     return values
 
 
+def _probability_rows(values: list[Any], width: int) -> list[list[float]] | None:
+    """All rows as lists of floats when they are lists or tuples of ``width`` plain numbers
+    in [0, 1] (or NaN), checked as one numpy array; ``None`` sends them row by row."""
+    if not set(map(type, values)) <= _ROW_TYPES or set(map(len, values)) != {width}:
+        return None
+    if not set(map(type, chain.from_iterable(values))) <= _REGRESSION_TYPES:
+        return None
+    try:
+        grid = np.array(values, dtype=np.float64)
+    except OverflowError:
+        return None
+    if np.any((grid < 0.0) | (grid > 1.0)):  # NaN fails both comparisons: it stays
+        return None
+    rows: list[list[float]] = grid.tolist()
+    return rows
+
+
 def convert_predictions(predictions: object, class_names: list[str] | None) -> Predictions:
     """Validate and convert predictions: numbers (regression), probability rows, or strings."""
     values = _as_list(predictions)
@@ -137,7 +156,9 @@ def convert_predictions(predictions: object, class_names: list[str] | None) -> P
                 "predictions",
                 f"{width} probabilities per row but {len(class_names)} class_names",
             )
-        rows = [_probability_row(row, i, width) for i, row in enumerate(values)]
+        rows = _probability_rows(values, width)
+        if rows is None:
+            rows = [_probability_row(row, i, width) for i, row in enumerate(values)]
         return Predictions("classification", rows)
     if class_names is not None:
         raise ReportError("class_names", "given, but predictions are not class probabilities")
@@ -163,7 +184,8 @@ def nan_rows(predictions: Predictions) -> list[int]:
         column = np.array(predictions.values, dtype=np.float64)
         return [int(i) for i in np.flatnonzero(np.isnan(column))]
     if predictions.kind == "classification":
-        return [i for i, row in enumerate(predictions.values) if any(p != p for p in row)]
+        grid = np.array(predictions.values, dtype=np.float64)  # validated: rows of one width
+        return [int(i) for i in np.flatnonzero(np.isnan(grid).any(axis=1))]
     return []
 
 
