@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,34 +34,44 @@ def direct_token(db: str, name: str, scope: str = "ingest") -> str:
 
 
 @contextmanager
-def running_service(db: str, token: str, *args: str) -> Iterator[str]:
+def running_service(db: str, token: str, *args: str, no_tracebacks: bool = False) -> Iterator[str]:
     """``spoolwatch serve --db db`` on a free port until the block ends; yields its URL once
-    ``GET /api/v2/version/`` answers with ``token``."""
+    ``GET /api/v2/version/`` answers with ``token``. With ``no_tracebacks``, the service's
+    log must hold no traceback when it stops: nothing sent to it failed inside it."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "spoolwatch", "serve"),
-            *("--db", db, "--port", str(port), "--log-level", "warning", *args),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "SPOOLWATCH_DB": ""},
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                answer = httpx.get(
-                    f"{url}/api/v2/version/", headers={"Authorization": f"Bearer {token}"}
-                )
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "spoolwatch serve did not answer in 30 s"
-                assert process.poll() is None, f"spoolwatch serve exited with {process.returncode}"
-                time.sleep(0.1)
-        assert answer.status_code == 200, answer.text
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "spoolwatch", "serve"),
+                *("--db", db, "--port", str(port), "--log-level", "warning", *args),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log if no_tracebacks else subprocess.DEVNULL,
+            env={**os.environ, "SPOOLWATCH_DB": ""},
+        )
+        try:
+            _wait_until_answering(process, url, token)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        log.seek(0)
+        errors = log.read()
+    if no_tracebacks:
+        assert b"Traceback" not in errors, errors.decode(errors="replace")
+
+
+def _wait_until_answering(process: subprocess.Popen[bytes], url: str, token: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            answer = httpx.get(
+                f"{url}/api/v2/version/", headers={"Authorization": f"Bearer {token}"}
+            )
+            break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "spoolwatch serve did not answer in 30 s"
+            assert process.poll() is None, f"spoolwatch serve exited with {process.returncode}"
+            time.sleep(0.1)
+    assert answer.status_code == 200, answer.text
