@@ -358,10 +358,12 @@ const SW = (() => {
 
   /* Trace settings that draw each point across its bucket (bars fill their hour, points sit
      in its middle), so the first and last buckets stay inside the period's axis. */
-  function perBucket(buckets) {
+  function perBucket(buckets, { bars = false } = {}) {
     const first = buckets[0];
     const width = first ? new Date(first.period.end) - new Date(first.period.start) : 3600000;
-    return { xperiod: width, xperiodalignment: "middle" };
+    /* A bar's width is set, not guessed from its neighbours: a lone bar is a bucket wide. */
+    const bar = bars ? { width: width * 0.8 } : {};
+    return { xperiod: width, xperiodalignment: "middle", ...bar };
   }
 
   function bucketLabel() {

@@ -34,10 +34,11 @@
     const active = stats.buckets.filter((b) => b.metrics.totalRequests > 0);
     const x = SW.bucketTimes(active);
     const along = SW.perBucket(stats.buckets);
+    const bars = SW.perBucket(stats.buckets, { bars: true });
     const per = SW.bucketLabel();
     const predictions = active.map((b) => b.metrics.totalPredictions);
     SW.plot("chart-predictions", [{
-      type: "bar", name: `predictions ${per}`, x, y: predictions, ...along,
+      type: "bar", name: `predictions ${per}`, x, y: predictions, ...bars,
       marker: { color: SW.COLORS.blue },
       hovertemplate: "%{x|%d %b %H:%M}<br>%{y:,} predictions<extra></extra>",
     }], {
@@ -51,21 +52,21 @@
         line: { color: SW.COLORS.teal, width: 2 }, marker: { size: 4 },
       },
       {
-        type: "scatter", mode: "lines", name: "p90", x, ...along,
+        type: "scatter", mode: "lines+markers", name: "p90", x, ...along,
         y: active.map((b) => b.metrics.executionTimeP90),
-        line: { color: SW.COLORS.purple, width: 1.5, dash: "dot" },
+        line: { color: SW.COLORS.purple, width: 1.5, dash: "dot" }, marker: { size: 3 },
       },
     ], { xaxis: SW.timeAxis(stats.period) });
     const server = active.map((b) => b.metrics.serverErrorRate || 0);
     const user = active.map((b) => b.metrics.userErrorRate || 0);
     SW.plot("chart-errors", [
       {
-        type: "bar", name: "server errors", x, y: server, ...along,
+        type: "bar", name: "server errors", x, y: server, ...bars,
         marker: { color: SW.COLORS.red },
         hovertemplate: "%{x|%d %b %H:%M}<br>server errors %{y:.1%}<extra></extra>",
       },
       {
-        type: "bar", name: "user errors", x, y: user, ...along,
+        type: "bar", name: "user errors", x, y: user, ...bars,
         marker: { color: SW.COLORS.yellow },
         hovertemplate: "%{x|%d %b %H:%M}<br>user errors %{y:.1%}<extra></extra>",
       },
@@ -74,7 +75,7 @@
       xaxis: SW.timeAxis(stats.period),
       /* Stacked: the top is the highest total, with room above it; 1% when all are 0. */
       yaxis: {
-        tickformat: ".0%", gridcolor: "#eef1f5",
+        tickformat: ".1~%", gridcolor: "#eef1f5",
         range: SW.headroom(server.map((v, i) => v + user[i]), 0.01),
       },
     });
@@ -236,7 +237,7 @@
     SW.setText("tile-accuracy-label", main ? main.label : "Accuracy");
     SW.setText("tile-accuracy", main ? main.shown : "–");
     SW.setText("accuracy-chart-title",
-      `Accuracy over time · ${SW.num(report.sampleSize)} predictions with actuals, ${SW.num(report.predictionsWithoutActuals)} waiting`);
+      `Accuracy over time · ${SW.num(report.sampleSize)} ${report.sampleSize === 1 ? "prediction" : "predictions"} with actuals, ${SW.num(report.predictionsWithoutActuals)} waiting`);
     const active = report.buckets.filter((b) => b.sampleSize > 0);
     const x = SW.bucketTimes(active);
     const along = SW.perBucket(report.buckets);

@@ -70,7 +70,7 @@
       return {
         type: "bar",
         name: deployment.label || deployment.id,
-        ...SW.perBucket(buckets),
+        ...SW.perBucket(buckets, { bars: true }),
         x: SW.bucketTimes(buckets),
         y: buckets.map((b) => b.metrics.totalPredictions),
         marker: { color: SW.PALETTE[i % SW.PALETTE.length] },
