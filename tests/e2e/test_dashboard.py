@@ -258,6 +258,11 @@ def test_agents_page_shows_the_fleet_heartbeats(monitored: Monitored, visit: Any
     page = visit(f"{monitored.url}/agents")
     assert page.traces("chart-agent-records") >= 1
     assert page.traces("chart-agent-heartbeats") >= 1
+    for chart_id in ("chart-agent-records", "chart-agent-heartbeats"):
+        traces = page.chart(chart_id)["traces"]
+        assert all(t["name"] and t["showlegend"] for t in traces), traces
+    states = [t["name"] for t in page.chart("chart-agent-heartbeats")["traces"]]
+    assert {"alive", "stopped"} <= set(states)
     row = page.page.locator("#agents-table tbody tr").first
     assert "dashboard-test-agent" in row.inner_text()
     assert "alive" in row.locator(".badge").inner_text()
