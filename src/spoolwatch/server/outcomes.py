@@ -10,11 +10,12 @@ from sqlalchemy import func, select
 
 from spoolwatch.errors import ConfigError
 from spoolwatch.monitoring.accuracy import binary_metrics, multiclass_metrics, regression_metrics
+from spoolwatch.monitoring.accuracy_health import AccuracyJudgement
 from spoolwatch.monitoring.custom import CustomMetricAggregate
 from spoolwatch.server import schemas
 from spoolwatch.server.accuracy_status import judge_rows
 from spoolwatch.server.auth import require_read
-from spoolwatch.server.periods import QueryPeriod, load_rows, resolve_period
+from spoolwatch.server.periods import QueryPeriod, load_rows, resolve_period, to_datetime
 from spoolwatch.server.query import _NOT_FOUND, Bucket, End, ModelId, Start, require_deployment
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import schema as tables
@@ -71,11 +72,12 @@ def accuracy_report(
     ``status`` judges the deployment's accuracy metric against its reference (see
     :mod:`spoolwatch.server.accuracy_status`): the worst of the whole period and its buckets.
     """
+    settings = settings or ServerSettings()
     rows, backlog = _joined(store, deployment, period, model_id)
     size, metrics = compute_accuracy(deployment, rows)
     starts = list(period.buckets())
     by_bucket = _buckets(rows, period, starts)
-    judged = judge_rows(store, deployment, settings or ServerSettings(), rows, by_bucket)
+    judged = judge_rows(store, deployment, settings, rows, by_bucket)
     buckets = []
     for index, start in enumerate(starts):
         n, values = compute_accuracy(deployment, by_bucket[index])
@@ -103,8 +105,33 @@ def accuracy_report(
         "actualsWithoutPredictions": backlog.orphans,
         "metric": judged[0].metric if judged else None,
         "status": judged[0].status.value if judged else "unknown",
+        "minRows": settings.accuracy_min_rows,
+        "judgedOn": _judged_on(period, starts, *judged) if judged else None,
         "metrics": shown,
         "buckets": buckets,
+    }
+
+
+def _judged_on(
+    period: QueryPeriod,
+    starts: list[int],
+    whole: AccuracyJudgement,
+    windows: list[AccuracyJudgement],
+) -> dict[str, Any]:
+    """The figures the status was judged on: the whole period's, or the window's (pooled
+    buckets or a recent span) whose status is worse than the period's own."""
+    one, span = whole, period.period()
+    if whole.decided_by:
+        first, last = whole.decided_by[0], whole.decided_by[-1]
+        one = windows[first]
+        span = period.period(starts[first], min(starts[last] + period.bucket, period.end))
+    return {
+        "period": span,
+        "window": bool(whole.decided_by),
+        "sampleSize": one.count,
+        "value": one.value,
+        "baselineValue": one.baseline_value,
+        "percentChange": one.percent_change,
     }
 
 
@@ -194,6 +221,7 @@ def list_events(
         {
             "id": r.id,
             "timestamp": r.timestamp,
+            "at": to_datetime(r.at),
             "eventType": r.event_type,
             "message": r.message,
             "orgId": r.org_id,
