@@ -12,6 +12,7 @@ import typer
 
 from spoolwatch.cli.output import console, fail
 from spoolwatch.errors import ConfigError, SpoolwatchError
+from spoolwatch.runtime import tune_gc
 from spoolwatch.server.settings import ServerSettings, is_loopback
 
 logger = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ def serve(
     if no_auth:
         console.print("[yellow]authentication is off (--no-auth)[/]")
     if workers == 1:
+        tune_gc()
         uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=_log_config())
         return
     console.print(f"{workers} service processes")
