@@ -1,4 +1,4 @@
-"""Fixtures of the end-to-end tests: headless Chromium for the dashboard tests."""
+"""Fixtures of the end-to-end tests: headless Chromium for the dashboard and API pages."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def visit(browser: Any) -> Iterator[Any]:
     """Opens pages; closes their browser contexts after the test."""
     visits: list[PageVisit] = []
 
-    def open_page(url: str) -> PageVisit:
-        page = PageVisit(browser, url)
+    def open_page(url: str, *, offline: bool = False) -> PageVisit:
+        page = PageVisit(browser, url, offline=offline)
         visits.append(page)
         return page
 

@@ -11,6 +11,7 @@ import os
 import shutil
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -26,6 +27,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWER_ZONE = "Europe/Berlin"
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
@@ -39,13 +41,20 @@ def need_chromium() -> None:
 
 
 class PageVisit:
-    """A page opened in the browser, with every console error and failed request it caused."""
+    """A page opened in the browser, with every console error and failed request it caused.
 
-    def __init__(self, browser: Any, url: str) -> None:
+    ``offline``: the page may reach loopback addresses only; every other request is aborted
+    and recorded in :attr:`blocked`.
+    """
+
+    def __init__(self, browser: Any, url: str, *, offline: bool = False) -> None:
         self.errors: list[str] = []
+        self.blocked: list[str] = []
         self.context = browser.new_context(
             viewport={"width": 1360, "height": 900}, timezone_id=VIEWER_ZONE
         )
+        if offline:
+            self.context.route("**/*", self._local_only)
         self.page = self.context.new_page()
         self.page.on(
             "console",
@@ -62,6 +71,14 @@ class PageVisit:
             ),
         )
         self.page.goto(url, wait_until="networkidle")
+
+    def _local_only(self, route: Any) -> None:
+        url = route.request.url
+        if urlsplit(url).hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort("internetdisconnected")
 
     def _check_status(self, response: Any) -> None:
         if response.status >= 400:
