@@ -35,6 +35,7 @@ from spoolwatch.server import (
     known_records,
     metrics,
     outcomes,
+    probes,
     query,
     schemas,
     serverless_fleet,
@@ -179,6 +180,7 @@ def create_app(
         tokens_api,
         metrics,
         api_docs,
+        probes,
     ):
         app.include_router(module.router)
     if settings.dashboard:
