@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from spoolwatch.cli import app
 from tests.conftest import free_port
 
-__all__ = ["direct_token", "running_service"]
+__all__ = ["direct_token", "running_service", "service_process"]
 
 
 def direct_token(db: str, name: str, scope: str = "ingest") -> str:
@@ -38,6 +38,16 @@ def running_service(db: str, token: str, *args: str, no_tracebacks: bool = False
     """``spoolwatch serve --db db`` on a free port until the block ends; yields its URL once
     ``GET /api/v2/version/`` answers with ``token``. With ``no_tracebacks``, the service's
     log must hold no traceback when it stops: nothing sent to it failed inside it."""
+    with service_process(db, token, *args, no_tracebacks=no_tracebacks) as (_process, url):
+        yield url
+
+
+@contextmanager
+def service_process(
+    db: str, token: str, *args: str, no_tracebacks: bool = False
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """As :func:`running_service`, yielding the process too (a test may signal it); it is
+    terminated at the end unless it has exited."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:
@@ -52,10 +62,11 @@ def running_service(db: str, token: str, *args: str, no_tracebacks: bool = False
         )
         try:
             _wait_until_answering(process, url, token)
-            yield url
+            yield process, url
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            if process.poll() is None:
+                process.terminate()
+            process.wait(timeout=60)
         log.seek(0)
         errors = log.read()
     if no_tracebacks:

@@ -5,7 +5,9 @@ busy."""
 from __future__ import annotations
 
 import logging
+import signal
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,13 +24,24 @@ from spoolwatch.store.engine import create_engine
 from spoolwatch.store.migrations import MIGRATIONS
 from spoolwatch.store.tokens import create_token
 from tests.databases import empty_store
-from tests.service_process import running_service
+from tests.service_process import running_service, service_process
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
 LATEST = max(m.version for m in MIGRATIONS)
+_BODY = {
+    "data": [
+        {
+            "timestamp": "2026-12-07T10:00:00Z",
+            "features": [{"name": "x", "values": [float(n) for n in range(10)]}],
+            "predictions": [0.5] * 10,
+        }
+    ]
+}
+_TRAINING = {"x": [1.0, 2.0, 3.0, 4.0] * 5, "y": [0.1, 0.2, 0.3, 0.4] * 5}
+_DEPLOYMENT = {"targetType": "regression", "targetName": "y", "trainingData": _TRAINING}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -90,27 +103,10 @@ def test_probes_answer_while_agents_keep_the_service_busy(tmp_path: Path) -> Non
     token = create_token(setup, "probe")[1]
     setup.close()
     headers = {"Authorization": f"Bearer {token}"}
-    body = {
-        "data": [
-            {
-                "timestamp": "2026-12-07T10:00:00Z",
-                "features": [{"name": "x", "values": [float(n) for n in range(10)]}],
-                "predictions": [0.5] * 10,
-            }
-        ]
-    }
-    training = {"x": [1.0, 2.0, 3.0, 4.0] * 5, "y": [0.1, 0.2, 0.3, 0.4] * 5}
     with running_service(db, token, no_tracebacks=True) as url:
         dep = "650a1b2c3d4e5f6a7b8c9d0e"
         created = httpx.post(
-            f"{url}/api/v2/deployments/",
-            json={
-                "id": dep,
-                "targetType": "regression",
-                "targetName": "y",
-                "trainingData": training,
-            },
-            headers=headers,
+            f"{url}/api/v2/deployments/", json=_DEPLOYMENT | {"id": dep}, headers=headers
         )
         assert created.status_code == 201, created.text
         stop = threading.Event()
@@ -120,7 +116,7 @@ def test_probes_answer_while_agents_keep_the_service_busy(tmp_path: Path) -> Non
             with httpx.Client(headers=headers, timeout=30) as client:
                 while not stop.is_set():
                     path = f"{url}/api/v2/deployments/{dep}/predictionInputs/fromJSON/"
-                    sent.append(client.post(path, json=body).status_code)
+                    sent.append(client.post(path, json=_BODY).status_code)
 
         agents = [threading.Thread(target=agent) for _ in range(8)]
         for thread in agents:
@@ -140,3 +136,70 @@ def test_probes_answer_while_agents_keep_the_service_busy(tmp_path: Path) -> Non
             f"{url}/api/v2/deployments/{dep}/featureDrift/", params=period, headers=headers
         ).json()
         assert drift["data"][0]["sampleSize"] == 10 * len(sent)
+
+
+def test_sigterm_under_load_stores_every_accepted_request_and_refuses_the_rest_cleanly(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM while 8 clients send: the service stops accepting, finishes what it holds
+    (and the shared transaction those requests wait on), and exits. Every 202 is stored;
+    every other request met a refused or closed connection, which an agent retries."""
+    db = f"sqlite:///{tmp_path / 'term.db'}"
+    setup = Store(create_engine(db))
+    setup.migrate()
+    token = create_token(setup, "term")[1]
+    setup.close()
+    headers = {"Authorization": f"Bearer {token}"}
+    dep = "650a1b2c3d4e5f6a7b8c9d0e"
+    accepted: list[int] = []
+    refused: list[str] = []
+    with service_process(db, token, "--shutdown-timeout", "20") as (process, url):
+        assert (
+            httpx.post(
+                f"{url}/api/v2/deployments/", json=_DEPLOYMENT | {"id": dep}, headers=headers
+            ).status_code
+            == 201
+        )
+        path = f"{url}/api/v2/deployments/{dep}/predictionInputs/fromJSON/"
+        lock = threading.Lock()
+
+        def agent() -> None:
+            with httpx.Client(headers=headers, timeout=30) as client:
+                while True:
+                    try:
+                        status = client.post(path, json=_BODY).status_code
+                    except httpx.TransportError as exc:
+                        with lock:
+                            refused.append(type(exc).__name__)
+                        return
+                    with lock:
+                        if status == 202:
+                            accepted.append(status)
+                        else:
+                            refused.append(f"HTTP {status}")
+                            return
+
+        agents = [threading.Thread(target=agent) for _ in range(8)]
+        for thread in agents:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while len(accepted) < 50 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)
+        for thread in agents:
+            thread.join(60)
+        # uvicorn re-raises the signal once it has shut down, so the exit is SIGTERM's.
+        assert process.wait(timeout=30) in (0, -signal.SIGTERM)
+    assert len(accepted) >= 50
+    assert refused and set(refused) <= {
+        "ConnectError",
+        "RemoteProtocolError",
+        "ReadError",
+        "HTTP 503",
+    }
+    with running_service(db, token) as url:
+        period = {"start": "2026-12-07T00:00:00Z", "end": "2026-12-08T00:00:00Z"}
+        drift = httpx.get(
+            f"{url}/api/v2/deployments/{dep}/featureDrift/", params=period, headers=headers
+        ).json()
+    assert drift["data"][0]["sampleSize"] == 10 * len(accepted)

@@ -73,6 +73,13 @@ def serve(
         help="Service processes sharing the port (PostgreSQL only): each folds with its own "
         "group-commit writer; the per-deployment lock keeps totals exact.",
     ),
+    shutdown_timeout: int = typer.Option(
+        30,
+        "--shutdown-timeout",
+        min=0,
+        help="On SIGTERM or Ctrl-C: stop accepting connections, finish the requests held "
+        "for at most this many seconds, then commit what waits and exit.",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Run the monitoring service: DataRobot ingestion API, queries, dashboard, /metrics."""
@@ -111,7 +118,14 @@ def serve(
         console.print("[yellow]authentication is off (--no-auth)[/]")
     if workers == 1:
         tune_gc()
-        uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=_log_config())
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            log_config=_log_config(),
+            timeout_graceful_shutdown=shutdown_timeout,
+        )
         return
     console.print(f"{workers} service processes")
     # Worker processes build their own app from the settings passed in the environment.
@@ -124,6 +138,7 @@ def serve(
         port=port,
         log_level=log_level,
         log_config=_log_config(),
+        timeout_graceful_shutdown=shutdown_timeout,
     )
 
 
