@@ -102,7 +102,7 @@ class Store:
         latest = max(m.version for m in MIGRATIONS)
         if version < latest:
             reason = f"the database schema is at version {version}; this release needs {latest}"
-            return reason, f"{reason} (database {self.url}; run spoolwatch serve once to migrate)"
+            return reason, f"{reason} (database {self.url}; run spoolwatch db migrate)"
         return None
 
     def _probe_engine(self, timeout: float) -> Engine:
