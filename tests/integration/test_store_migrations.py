@@ -33,6 +33,7 @@ from spoolwatch.store.deployments import (
 )
 from spoolwatch.store.migrations import MIGRATIONS
 from spoolwatch.store.tokens import TokenScope, create_token, token_scope
+from tests.accuracy_reports import assert_same_answer
 from tests.databases import empty_database
 
 LATEST = MIGRATIONS[-1].version
@@ -221,8 +222,8 @@ def test_version_3_json_accuracy_rows_are_converted_and_answer_the_same(
         assert report["sampleSize"] == 130 and report["predictionsWithoutActuals"] == 10
         assert report["actualsWithoutPredictions"] == 10
         assert report["status"] == expected[dep]["status"]
-        assert report["metrics"] == expected[dep]["metrics"]
-        assert report["buckets"] == expected[dep]["buckets"]
+        assert_same_answer(report["metrics"], expected[dep]["metrics"])
+        assert_same_answer(report["buckets"], expected[dep]["buckets"])
     store = open_store(database_url)
     try:
         assert store.migrate() == LATEST
