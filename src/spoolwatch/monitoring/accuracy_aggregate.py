@@ -268,14 +268,14 @@ class AccuracyAggregate:
     # ------------------------------------------------------------------ stored form
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form (histograms as ``[bucket, negatives, positives]`` rows)."""
+        """JSON-serialisable form (binary: ``histogram`` is the negatives' and the positives'
+        counts per bucket, two lists of :data:`SCORE_BUCKETS`)."""
         data: dict[str, Any] = {name: getattr(self, name) for name in _COUNTS}
         data["sums"] = dict(self.sums)
         if self.target_type != "regression":
             data["confusion"] = self.confusion.tolist()
         if self.target_type == "binary":
-            used = np.flatnonzero(self.histograms.any(axis=0))
-            data["histogram"] = np.column_stack([used, self.histograms[:, used].T]).tolist()
+            data["histogram"] = self.histograms.tolist()
         return data
 
     @classmethod
@@ -296,10 +296,10 @@ class AccuracyAggregate:
             confusion = np.asarray(data["confusion"], dtype=np.int64).reshape(classes, classes)
             agg.confusion = confusion
         if target_type == "binary":
-            rows = np.asarray(data["histogram"], dtype=np.int64).reshape(-1, 3)
-            if rows.size and (rows[:, 0].min() < 0 or rows[:, 0].max() >= SCORE_BUCKETS):
-                raise ValueError("histogram bucket out of range")
-            agg.histograms[:, rows[:, 0]] = rows[:, 1:].T
+            negatives, positives = data["histogram"]
+            agg.histograms = np.array([negatives, positives], dtype=np.int64)
+            if agg.histograms.shape != (2, SCORE_BUCKETS):
+                raise ValueError(f"histograms of shape {agg.histograms.shape}")
         if (agg.confusion < 0).any() or (agg.histograms < 0).any():
             raise ValueError("negative counts")
         return agg
