@@ -105,13 +105,17 @@ def _report_one_sparse_hour(url: str, deployment_id: str, model_id: str) -> None
 
 
 def _report_a_week(url: str, deployment_id: str, model_id: str) -> None:
-    """A week of the example model's traffic (25 rows an hour, 70% labelled)."""
+    """A week of the example model's traffic (25 rows an hour, 70% labelled), and in its
+    last hour one failed and one refused request, so every period's error chart has bars
+    (the week's own errors are random, and its rough hour lies days back)."""
     address = f"memory://periods-week-{uuid.uuid4().hex}"
     week = SimulatedDay(
         ExampleModel(seed=11), TrafficPlan(rows=168 * 25, hours=168), datetime.now(UTC), seed=11
     )
     with Reporter(address, deployment_id=deployment_id, model_id=model_id, clock=week.clock) as r:
         week.run(r)
+        r.report_deployment_stats(1, 25.0, system_error=True)
+        r.report_deployment_stats(1, 25.0, user_error=True)
     _drain(url, address)
 
 
