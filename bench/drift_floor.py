@@ -173,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     same = flags[ours] == flags[floor]
     print(f"time ratio (medians) {t_ratio:.2f}x; target <= 1.3x: {_met(t_ratio <= 1.3)}")
     print(f"peak memory ratio {m_ratio:.2f}x; target <= 1.2x: {_met(m_ratio <= 1.2)}")
-    print(f"same drifted columns flagged: {'yes' if same else 'NO'} ({', '.join(sorted(flags[ours]))})")
+    drifted = ", ".join(sorted(flags[ours]))
+    print(f"same drifted columns flagged: {'yes' if same else 'NO'} ({drifted})")
     return 0 if same else 1
 
 
