@@ -240,10 +240,10 @@ class ParquetSource:
             raise _Unreadable(f"{self.path}: cannot be read as Parquet: {exc}") from exc
 
     def _column(self, name: str) -> Any:
-        return self._pa.chunked_array(
-            [b.column(0) for b in self._read([name], 1 << 20)],
-            type=self._file.schema_arrow.field(name).type,
-        )
+        try:
+            return self._file.read(columns=[name]).column(0)
+        except (OSError, self._pa.ArrowException) as exc:
+            raise _Unreadable(f"{self.path}: cannot be read as Parquet: {exc}") from exc
 
     def feature(self, name: str, kind: str | None, n_bins: int, max_categories: int) -> Any:
         """The baseline of one column."""
@@ -283,16 +283,33 @@ class ParquetSource:
 
 
 def _numbers(column: Any) -> np.ndarray:
+    """An arrow column of numbers as float64, NaN for nulls.
+
+    Read straight from the arrow buffers: pyarrow's own ``to_numpy`` imports pandas (a
+    second of start-up) to convert what numpy can.
+    """
     pa: Any = require("pyarrow", "server")
+    if isinstance(column, pa.ChunkedArray):
+        if column.num_chunks == 0:
+            return np.zeros(0, dtype=np.float64)
+        column = column.combine_chunks()
     floats = column.cast(pa.float64(), safe=False)
-    return floats.to_numpy(zero_copy_only=False)  # type: ignore[no-any-return]
+    validity, data = floats.buffers()[:2]
+    n, offset = len(floats), floats.offset
+    if n == 0:
+        return np.zeros(0, dtype=np.float64)
+    values = np.frombuffer(data, dtype=np.float64, count=n, offset=offset * 8)
+    if floats.null_count:
+        bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+        values = np.where(bits[offset : offset + n].astype(bool), values, np.nan)
+    return values
 
 
 def _frequencies(column: Any) -> dict[str | None, int]:
     pc: Any = require("pyarrow.compute", "server")
     counted = pc.value_counts(column)
     return category_frequencies(
-        counted.field("values").to_pylist(), counted.field("counts").to_numpy().tolist()
+        counted.field("values").to_pylist(), counted.field("counts").to_pylist()
     )
 
 
