@@ -107,9 +107,9 @@ def make_files(n_reference: int, n_current: int, seed: int) -> tuple[Path, Path]
     return ref_path, cur_path
 
 
-def run(argv: list[str]) -> tuple[float, float, str]:
+def run(argv: list[str], src: Path) -> tuple[float, float, str]:
     """Wall seconds, peak RSS in MiB and stdout of one child process."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(src)}
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, env=env)
     out = proc.stdout.read() if proc.stdout else b""
@@ -134,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=5_000_000, help="current rows")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=20261125)
+    parser.add_argument(
+        "--src",
+        type=Path,
+        default=ROOT / "src",
+        help="spoolwatch sources to run (another checkout)",
+    )
     args = parser.parse_args(argv)
 
     ref, cur = make_files(args.reference_rows, args.rows, args.seed)
@@ -155,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'run':>3} {'side':17} {'s':>7} {'peak MiB':>9}  flagged")
     for i in range(args.repeat):
         for name, command in sides.items():
-            seconds, peak, out = run(command)
+            seconds, peak, out = run(command, args.src)
             found = flagged_by_cli(out) if name != "floor" else out.strip().split(",")
             flags[name] = set(found) - {""}
             times[name].append(seconds)
