@@ -27,7 +27,7 @@ from spoolwatch.monitoring import (
     FeatureKind,
     compute_drift,
 )
-from spoolwatch.monitoring.binning import category_frequencies
+from spoolwatch.monitoring.binning import IntArray, category_frequencies
 
 logger = logging.getLogger(__name__)
 
@@ -81,12 +81,14 @@ class _CsvSource:
         self.columns = _columns(_read_frame(path))
         self.names = list(self.columns)
 
-    def feature(self, name: str, kind: str | None, n_bins: int, max_categories: int) -> Any:
+    def feature(
+        self, name: str, kind: str | None, n_bins: int, max_categories: int
+    ) -> FeatureBaseline:
         return FeatureBaseline.from_values(
             name, self.columns[name], kind=kind, n_bins=n_bins, max_categories=max_categories
         )
 
-    def counts(self, features: dict[str, FeatureBaseline]) -> dict[str, Any]:
+    def counts(self, features: dict[str, FeatureBaseline]) -> dict[str, IntArray]:
         return {name: f.bin_counts(self.columns[name]) for name, f in features.items()}
 
 
@@ -221,7 +223,7 @@ class ParquetSource:
         return bool(types.is_string(arrow_type) or types.is_large_string(arrow_type))
 
     def _way(self, name: str, kind: str | None) -> str:
-        """ "numbers", "categories" or "pandas": how the column is converted."""
+        """How the column is converted: ``numbers``, ``categories`` or ``pandas``."""
         types, arrow_type = self._pa.types, self._types[name]
         if types.is_dictionary(arrow_type) and self._is_string(arrow_type.value_type):
             arrow_type = arrow_type.value_type
@@ -245,7 +247,9 @@ class ParquetSource:
         except (OSError, self._pa.ArrowException) as exc:
             raise _Unreadable(f"{self.path}: cannot be read as Parquet: {exc}") from exc
 
-    def feature(self, name: str, kind: str | None, n_bins: int, max_categories: int) -> Any:
+    def feature(
+        self, name: str, kind: str | None, n_bins: int, max_categories: int
+    ) -> FeatureBaseline:
         """The baseline of one column."""
         way = self._way(name, kind)
         if way == "categories":
@@ -261,7 +265,9 @@ class ParquetSource:
             name, values, kind=kind, n_bins=n_bins, max_categories=max_categories
         )
 
-    def counts(self, features: dict[str, FeatureBaseline], batch_rows: int = 1 << 17) -> Any:
+    def counts(
+        self, features: dict[str, FeatureBaseline], batch_rows: int = 1 << 17
+    ) -> dict[str, IntArray]:
         """Counts of every column over the bins of ``features``, batch by batch."""
         ways = {name: self._way(name, f.kind.value) for name, f in features.items()}
         fast = [name for name, way in ways.items() if way != "pandas"]
@@ -285,8 +291,8 @@ class ParquetSource:
 def _numbers(column: Any) -> np.ndarray:
     """An arrow column of numbers as float64, NaN for nulls.
 
-    Read straight from the arrow buffers: pyarrow's own ``to_numpy`` imports pandas (a
-    second of start-up) to convert what numpy can.
+    Read straight from the arrow buffers: pyarrow's own ``to_numpy`` imports pandas, most
+    of a second of start-up, for a conversion numpy does alone.
     """
     pa: Any = require("pyarrow", "server")
     if isinstance(column, pa.ChunkedArray):
