@@ -368,7 +368,7 @@ def drift(
         counts = cur_source.counts(features)
     except ConfigError as exc:
         fail(f"{reference} and {current}: {exc}")
-    except _Unreadable as exc:
+    except (_Unreadable, MissingExtra) as exc:
         fail(str(exc))
     report = compute_drift(Baseline(features), counts, config=config)
     if html is not None:
