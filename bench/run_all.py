@@ -62,6 +62,12 @@ BENCHMARKS: list[tuple[str, str, list[str], str]] = [
     ("agent", "agent_throughput.py", [], "records/s from a spool into an HTTP destination"),
     ("ingest", "ingest.py", [], "prediction rows/s folded into the service's aggregates"),
     ("drift", "drift.py", [], "drift statistics on 100k reference and 1M current rows"),
+    (
+        "drift-floor",
+        "drift_floor.py",
+        [],
+        "spoolwatch drift on Parquet (100k x 5M rows) next to pandas + numpy: time, peak memory",
+    ),
     ("simulator", "simulate.py", [], "scaling policies compared in the simulator"),
 ]
 
