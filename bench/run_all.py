@@ -4,6 +4,10 @@ Each benchmark is a script in this folder that prints its own figures; this runs
 after another (never in parallel: they would measure each other), records what they
 printed, and writes the report with the machine it ran on and the command of each.
 Usage: ``python bench/run_all.py [--only NAME ...] [--output docs/performance.md]``.
+
+With ``--only`` the report is merged: the sections of the benchmarks that ran are replaced,
+every other section of the existing report is kept as it was, and each section names the
+run (date and machine) its figures come from.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -64,6 +69,12 @@ BENCHMARKS: list[tuple[str, str, list[str], str]] = [
     ("agent", "agent_throughput.py", [], "records/s from a spool into an HTTP destination"),
     ("ingest", "ingest.py", [], "prediction rows/s folded into the service's aggregates"),
     ("drift", "drift.py", [], "drift statistics on 100k reference and 1M current rows"),
+    (
+        "drift-floor",
+        "drift_floor.py",
+        [],
+        "spoolwatch drift on Parquet (100k x 5M rows) next to pandas + numpy: time, peak memory",
+    ),
     ("simulator", "simulate.py", [], "scaling policies compared in the simulator"),
 ]
 
@@ -120,16 +131,60 @@ def _run(name: str, script: str, args: list[str], description: str) -> Outcome |
     return Outcome(name, shown, description, seconds, completed.returncode, output)
 
 
-def _report(outcomes: list[Outcome]) -> str:
-    lines = ["# Performance", "", "Written by `make bench` (`python bench/run_all.py`).", ""]
-    lines += ["## Machine", "", *_machine(), ""]
-    for outcome in outcomes:
-        status = "" if outcome.returncode == 0 else f" — **failed (exit {outcome.returncode})**"
-        lines += [f"## {outcome.name}: {outcome.description}{status}", ""]
-        lines += [f"Command: `{outcome.command}` ({outcome.seconds:.0f} s)", ""]
-        lines += ["```", outcome.output, "```", ""]
-        for image in sorted((ROOT / "docs" / "img").glob(f"{outcome.name}*.png")):
-            lines += [f"![{image.stem}](img/{image.name})", ""]
+def _run_line(machine: list[str]) -> str:
+    """``Run: <date>, <CPU>`` from the machine lines of a report."""
+    fields = dict(line[2:].split(": ", 1) for line in machine if ": " in line)
+    return f"Run: {fields.get('Date', 'unknown date')}, {fields.get('CPU', 'unknown machine')}"
+
+
+def _section(outcome: Outcome, machine: list[str]) -> str:
+    status = "" if outcome.returncode == 0 else f" — **failed (exit {outcome.returncode})**"
+    lines = [f"## {outcome.name}: {outcome.description}{status}", ""]
+    lines += [_run_line(machine), ""]
+    lines += [f"Command: `{outcome.command}` ({outcome.seconds:.0f} s)", ""]
+    lines += ["```", outcome.output, "```", ""]
+    for image in sorted((ROOT / "docs" / "img").glob(f"{outcome.name}*.png")):
+        lines += [f"![{image.stem}](img/{image.name})", ""]
+    return "\n".join(lines)
+
+
+def _sections(report: str) -> tuple[list[str], dict[str, str]]:
+    """The machine lines and the ``## name: ...`` sections (by name, in order) of a report;
+    a kept section without a run line gets the one of the report's machine."""
+    parts = re.split(r"^(?=## )", report, flags=re.MULTILINE)
+    machine: list[str] = []
+    sections: dict[str, str] = {}
+    for part in parts[1:]:
+        heading = part.splitlines()[0][3:]
+        if heading.startswith("Machine"):
+            machine = [line for line in part.splitlines() if line.startswith("- ")]
+            continue
+        name = heading.split(":", 1)[0].strip()
+        if "\nRun: " not in part:
+            head, _, body = part.partition("\n\n")
+            part = f"{head}\n\n{_run_line(machine)}\n\n{body}"
+        sections[name] = part.rstrip() + "\n"
+    return machine, sections
+
+
+def _report(outcomes: list[Outcome], previous: str | None = None) -> str:
+    """The report of ``outcomes``; with ``previous`` (a report), its other sections kept."""
+    machine = _machine()
+    fresh = {outcome.name: _section(outcome, machine) for outcome in outcomes}
+    kept = _sections(previous)[1] if previous else {}
+    order = [name for name, *_ in BENCHMARKS] + [name for name in kept if name not in fresh]
+    lines = ["# Performance", "", "Written by `make bench` (`python bench/run_all.py`)."]
+    if kept:
+        lines += ["Sections come from different runs; each names its own."]
+    lines += ["", "## Machine (latest run)", "", *machine, ""]
+    seen: set[str] = set()
+    for name in order:
+        if name in seen:
+            continue
+        seen.add(name)
+        section = fresh.get(name) or kept.get(name)
+        if section:
+            lines += [section.rstrip(), ""]
     return "\n".join(lines)
 
 
@@ -145,8 +200,10 @@ def main() -> int:
         outcome = _run(name, script, args, description)
         if outcome is not None:
             outcomes.append(outcome)
-    Path(options.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(options.output).write_text(_report(outcomes), encoding="utf-8")
+    output = Path(options.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    previous = output.read_text(encoding="utf-8") if options.only and output.exists() else None
+    output.write_text(_report(outcomes, previous), encoding="utf-8")
     print(f"wrote {options.output}")
     return 0 if all(o.returncode == 0 for o in outcomes) else 1
 

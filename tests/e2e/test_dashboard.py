@@ -7,8 +7,6 @@ by Playwright (never a downloaded browser). Screenshots go to ``test-artifacts/s
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 import time
 import uuid
@@ -29,91 +27,9 @@ from spoolwatch.report import Reporter
 from spoolwatch.server.app import create_app
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.spools.memory import MemorySpool
-from tests.conftest import IN_CI, free_port
+from tests.conftest import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
-
-def _need_chromium() -> None:
-    if os.path.exists(CHROMIUM) and shutil.which("chromium"):
-        return
-    message = f"Debian's chromium is not installed at {CHROMIUM} (run scripts/ensure-browser.sh)"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Headless Chromium driven by Playwright."""
-    _need_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-class PageVisit:
-    """A page opened in the browser, with every console error and failed request it caused."""
-
-    def __init__(self, browser: Any, url: str) -> None:
-        self.errors: list[str] = []
-        self.context = browser.new_context(viewport={"width": 1360, "height": 900})
-        self.page = self.context.new_page()
-        self.page.on(
-            "console",
-            lambda msg: self.errors.append(msg.text) if msg.type == "error" else None,
-        )
-        self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
-        self.page.on("requestfailed", lambda req: self.errors.append(f"request failed: {req.url}"))
-        self.page.on(
-            "response",
-            lambda resp: (
-                self.errors.append(f"HTTP {resp.status}: {resp.url}")
-                if resp.status >= 400
-                else None
-            ),
-        )
-        self.page.goto(url, wait_until="networkidle")
-
-    def _check_status(self, response: Any) -> None:
-        if response.status >= 400:
-            self.errors.append(f"HTTP {response.status}: {response.url}")
-
-    def traces(self, chart_id: str) -> int:
-        """Number of plotly traces drawn in the chart element ``chart_id`` (0 when none)."""
-        selector = f"#{chart_id}.js-plotly-plot .main-svg"
-        self.page.wait_for_selector(selector, timeout=10_000)
-        count: int = self.page.evaluate(
-            "(id) => (document.getElementById(id).data || []).length", chart_id
-        )
-        return count
-
-    def screenshot(self, name: str) -> Path:
-        """Full-page screenshot into ``test-artifacts/screenshots/``."""
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        return path
-
-    def close(self) -> None:
-        """Close the browser context."""
-        self.context.close()
 
 
 def test_plotly_js_is_served_by_the_app_not_a_cdn(live_service: str) -> None:
@@ -245,21 +161,6 @@ DEPLOYMENT_CHARTS = (
 )
 
 
-@pytest.fixture
-def visit(browser: Any) -> Iterator[Any]:
-    """Opens pages; closes their browser contexts after the test."""
-    visits: list[PageVisit] = []
-
-    def open_page(url: str) -> PageVisit:
-        page = PageVisit(browser, url)
-        visits.append(page)
-        return page
-
-    yield open_page
-    for page in visits:
-        page.close()
-
-
 def test_overview_shows_status_badges_and_draws_predictions(
     monitored: Monitored, visit: Any
 ) -> None:
@@ -286,8 +187,8 @@ def test_deployment_page_draws_every_chart(monitored: Monitored, visit: Any) -> 
     page = visit(f"{monitored.url}/deployments/{monitored.busy_id}")
     for chart in DEPLOYMENT_CHARTS:
         assert page.traces(chart) >= 1, chart
-    drift_bars = page.page.evaluate("() => document.getElementById('chart-drift').data[0].y.length")
-    assert drift_bars == 11
+    drift = page.chart("chart-drift")
+    assert sum(t["points"] for t in drift["traces"] if t["type"] == "bar") == 11
     options = page.page.locator("#feature-select option")
     assert options.count() == 11
     assert page.page.locator("#events-table tbody tr:not(.placeholder)").count() >= 1
@@ -318,9 +219,18 @@ def test_clicking_a_drift_bar_shows_that_feature_histogram(
 ) -> None:
     page = visit(f"{monitored.url}/deployments/{monitored.busy_id}")
     page.traces("chart-drift")
-    names: list[str] = page.page.evaluate("() => document.getElementById('chart-drift').data[0].y")
     target = "age" if page.page.input_value("#feature-select") != "age" else "region"
-    bar = page.page.locator("#chart-drift .bars .point").nth(names.index(target))
+    # One bar trace per drift status: find the trace and point that draw the target.
+    trace, point = page.page.evaluate(
+        """(name) => {
+            const all = document.getElementById('chart-drift').data;
+            const bars = all.filter((t) => t.type === 'bar');
+            const i = bars.findIndex((t) => t.y.includes(name));
+            return [i, bars[i].y.indexOf(name)];
+        }""",
+        target,
+    )
+    bar = page.page.locator("#chart-drift .trace.bars").nth(trace).locator(".point").nth(point)
     page.page.locator("#chart-drift").scroll_into_view_if_needed()
     box = bar.bounding_box()
     assert box is not None
@@ -348,6 +258,11 @@ def test_agents_page_shows_the_fleet_heartbeats(monitored: Monitored, visit: Any
     page = visit(f"{monitored.url}/agents")
     assert page.traces("chart-agent-records") >= 1
     assert page.traces("chart-agent-heartbeats") >= 1
+    for chart_id in ("chart-agent-records", "chart-agent-heartbeats"):
+        traces = page.chart(chart_id)["traces"]
+        assert all(t["name"] and t["showlegend"] for t in traces), traces
+    states = [t["name"] for t in page.chart("chart-agent-heartbeats")["traces"]]
+    assert {"alive", "stopped"} <= set(states)
     row = page.page.locator("#agents-table tbody tr").first
     assert "dashboard-test-agent" in row.inner_text()
     assert "alive" in row.locator(".badge").inner_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import uuid
@@ -15,6 +16,8 @@ from typer.testing import CliRunner
 from spoolwatch.cli import app
 from spoolwatch.records import DataType, Record
 from spoolwatch.spools import open_spool
+from spoolwatch.spools.filesystem import DEFAULT_MAX_RECORD_BYTES, FilesystemSpool
+from tests.unit.test_filesystem_spool_caps import MIB, _append_long_line
 
 runner = CliRunner(env={"COLUMNS": "200"})  # rich tables at a readable width
 
@@ -76,6 +79,57 @@ def test_quarantine_shows_the_reason(tmp_path: Path) -> None:
     result = runner.invoke(app, ["spool", "inspect", str(tmp_path), "--quarantine"])
     assert result.exit_code == 0, result.output
     assert "rejected by the destination: HTTP 422" in result.stdout
+
+
+def test_quarantined_oversized_line_shows_its_size_offset_and_that_it_was_cut(
+    tmp_path: Path,
+) -> None:
+    spool = FilesystemSpool(tmp_path, create=True)
+    spool.write([Record.new(DataType.EVENT, "d" * 24, {"timestamp": "t"})])
+    offset = (tmp_path / "fs_spool.1").stat().st_size
+    _append_long_line(tmp_path / "fs_spool.1", 50 * MIB)
+    batch = spool.read(10)
+    spool.quarantine([d for d in batch if d.error is not None], "undecodable")
+    spool.close()
+    note = f"oversized: 52,428,800 bytes at offset {offset} (max_record_bytes "
+
+    table = runner.invoke(app, ["spool", "inspect", str(tmp_path), "--quarantine"])
+    assert table.exit_code == 0, table.output
+    assert note in table.stdout and "; first 1 KiB kept" in table.stdout
+    assert f"fs_spool.1@{offset}" in table.stdout and "52,428,800" in table.stdout
+
+    listed = runner.invoke(app, ["spool", "inspect", str(tmp_path), "--quarantine", "--json"])
+    assert listed.exit_code == 0, listed.output
+    (entry,) = _lines(listed.stdout)
+    assert entry["truncated"] is True and entry["size"] == 50 * MIB
+    assert entry["offset"] == offset and entry["keptBytes"] == 1024
+    assert entry["maxRecordBytes"] == DEFAULT_MAX_RECORD_BYTES
+    assert str(entry["note"]).startswith(note) and str(entry["note"]).endswith("1 KiB kept")
+    assert len(base64.b64decode(str(entry["raw"]))) == 1024
+
+
+def test_whole_quarantined_record_has_no_cut_note_and_an_older_cut_entry_keeps_its_offset(
+    tmp_path: Path,
+) -> None:
+    with open_spool(str(tmp_path)) as spool:
+        spool.write([Record.new(DataType.EVENT, "d" * 24, {"timestamp": "t"})])
+        spool.quarantine(spool.read(10), "rejected by the destination: HTTP 422")
+    # An entry written before offsets and caps were kept: its offset is its position's.
+    older = {
+        "reason": "undecodable",
+        "position": "fs_spool.3@77",
+        "quarantined_at": "2026-01-01T00:00:00+00:00",
+        "raw": base64.b64encode(b"x" * 100).decode(),
+        "size": 5_000_000,
+        "truncated": True,
+    }
+    with open(tmp_path / "quarantine" / "quarantine.jsonl", "a") as handle:
+        handle.write(json.dumps(older) + "\n")
+    listed = runner.invoke(app, ["spool", "inspect", str(tmp_path), "--quarantine", "--json"])
+    assert listed.exit_code == 0, listed.output
+    whole, cut = _lines(listed.stdout)
+    assert "truncated" not in whole and "note" not in whole
+    assert cut["note"] == "cut: 5,000,000 bytes at offset 77; first 100 bytes kept"
 
 
 def test_limit_and_bad_addresses(fixtures_dir: Path, tmp_path: Path) -> None:

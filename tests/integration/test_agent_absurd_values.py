@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from spoolwatch.records.timestamps import dr_timestamp, now_local
 from spoolwatch.spools.filesystem import FilesystemSpool
 from spoolwatch.store.base import open_store
 from spoolwatch.store.tokens import create_token
-from tests.conftest import free_port
+from tests.service_process import running_service
 
 DEP = "650a1b2c3d4e5f6a7b8c9d0e"
 MODEL = "650a1b2c3d4e5f6a7b8c9d0f"
@@ -47,34 +46,14 @@ def _datarobot_line(template: dict[str, Any], execution_time: float) -> bytes:
 
 @pytest.fixture()
 def service(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """``spoolwatch serve`` on a SQLite file: its URL and a token."""
+    """``spoolwatch serve`` on a SQLite file: its URL and a token. Nothing the agent sent may
+    fail inside the service."""
     db = f"sqlite:///{tmp_path / 'service.db'}"
     store = open_store(db)
     token = create_token(store, "e2e")[1]
     store.close()
-    port = free_port()
-    process = subprocess.Popen(
-        [*_SPOOLWATCH, "serve", "--db", db, "--port", str(port), "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "SPOOLWATCH_DB": ""},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/api/v2/version/", headers={"Authorization": f"Bearer {token}"})
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and process.poll() is None, "no service"
-                time.sleep(0.1)
+    with running_service(db, token, no_tracebacks=True) as url:
         yield url, token
-    finally:
-        process.terminate()
-        _, errors = process.communicate(timeout=30)
-        # Nothing the agent sent may have failed inside the service.
-        assert b"Traceback" not in errors, errors.decode(errors="replace")
 
 
 def test_absurd_datarobot_records_are_quarantined_and_every_answer_stays_200(

@@ -31,11 +31,21 @@ def _stats(count: int) -> list[Record]:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``spoolwatch serve`` on a SQLite file with auth on (one real token exists)."""
-    db = f"sqlite:///{tmp_path_factory.mktemp('auth') / 'service.db'}"
-    with running_service(db, direct_token(db, "agent")) as url:
+def database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('auth') / 'service.db'}"
+
+
+@pytest.fixture(scope="module")
+def service(database: str) -> Iterator[str]:
+    """``spoolwatch serve`` on a SQLite file with auth on (one real ingest token exists)."""
+    with running_service(database, direct_token(database, "agent")) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def read_token(database: str, service: str) -> str:
+    """A real token of the service that may query but not write records."""
+    return direct_token(database, "dashboard", "read")
 
 
 def _spool(directory: Path, count: int) -> Path:
@@ -54,11 +64,10 @@ def _left_in(directory: Path) -> tuple[int, int]:
         spool.close()
 
 
-def test_agent_run_with_a_wrong_token_exits_2_at_once_and_reads_nothing(
-    service: str, tmp_path: Path
-) -> None:
-    spool = _spool(tmp_path / "spool", 40)
-    config = tmp_path / "agent.yaml"
+def _agent_run(service: str, spool: Path, token: str) -> tuple[int, str, float]:
+    """``agent run --until-empty`` with ``token`` in ``AGENT_TEST_TOKEN``: its exit code, its
+    output on one line, and how long it took."""
+    config = spool.parent / "agent.yaml"
     config.write_text(
         f"target:\n  url: {service}\n  api_token_env: AGENT_TEST_TOKEN\n"
         f"channels:\n  - name: local\n    spool: {spool}\n"
@@ -69,14 +78,21 @@ def test_agent_run_with_a_wrong_token_exits_2_at_once_and_reads_nothing(
             *(sys.executable, "-m", "spoolwatch", "agent", "run"),
             *("--config", str(config), "--until-empty"),
         ],
-        env={**os.environ, "AGENT_TEST_TOKEN": WRONG_TOKEN, "COLUMNS": "400"},
+        env={**os.environ, "AGENT_TEST_TOKEN": token, "COLUMNS": "400"},
         capture_output=True,
         text=True,
         timeout=60,
     )
-    elapsed = time.monotonic() - started
     output = " ".join((done.stdout + done.stderr).split())
-    assert done.returncode == 2, output
+    return done.returncode, output, time.monotonic() - started
+
+
+def test_agent_run_with_a_wrong_token_exits_2_at_once_and_reads_nothing(
+    service: str, tmp_path: Path
+) -> None:
+    spool = _spool(tmp_path / "spool", 40)
+    code, output, elapsed = _agent_run(service, spool, WRONG_TOKEN)
+    assert code == 2, output
     assert elapsed < 20, f"took {elapsed:.1f} s"
     assert "refused the API token" in output and f"{service}/api/v2/" in output
     assert "scope" in output and WRONG_TOKEN not in output
@@ -106,3 +122,38 @@ def test_token_refused_on_send_stops_the_agent_and_keeps_every_record(
     assert "HTTP 401" in message and "refused the API token" in message
     assert "invalid or revoked API token" in message and WRONG_TOKEN not in message
     assert _left_in(spool) == (250, 0)
+
+
+def test_agent_run_with_a_read_token_exits_2_with_the_services_reason_and_the_fix(
+    service: str, read_token: str, tmp_path: Path
+) -> None:
+    spool = _spool(tmp_path / "spool", 40)
+    code, output, elapsed = _agent_run(service, spool, read_token)
+    assert code == 2, output
+    assert elapsed < 20, f"took {elapsed:.1f} s"
+    assert f"POST {service}/api/v2/spoolwatch/records/known/: HTTP 403" in output
+    assert "this token has scope read;" in output and "needs ingest" in output  # its words
+    assert "check the API token (env:AGENT_TEST_TOKEN)" in output
+    assert "spoolwatch tokens create --name NAME --scope ingest" in output
+    assert read_token not in output
+    assert _left_in(spool) == (40, 0)
+
+
+def test_read_token_refused_on_send_names_the_missing_scope_and_keeps_every_record(
+    service: str, read_token: str, tmp_path: Path
+) -> None:
+    spool = _spool(tmp_path / "spool", 30)
+    config = AgentConfig(
+        target=TargetConfig(url=service, api_token=Secret(read_token, source="env:X")),
+        channels=(ChannelConfig(name="local", address=str(spool)),),
+        retry=RetryConfig(initial_seconds=0.05, max_seconds=0.5),
+        heartbeat=False,
+    )
+    with Agent(config) as agent:
+        result = agent.run(check_credentials=False, until_empty=True)
+    assert result.exit_code == 2 and result.stopped_by == "auth"
+    (message,) = result.channel_errors.values()
+    assert "HTTP 403" in message and "/predictionRequests/fromJSON/ needs ingest" in message
+    assert "this token has scope read" in message and "--scope ingest" in message
+    assert "check the API token (env:X)" in message and read_token not in message
+    assert _left_in(spool) == (30, 0)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -41,6 +42,16 @@ def run(*args: str) -> tuple[int, str]:
     goes to stderr), everything on failure."""
     result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.stdout if result.exit_code == 0 else result.output
+
+
+def create_binary(db: str, training: Path, name: str) -> dict[str, Any]:
+    """``deployments create`` of a binary deployment on ``training``; its JSON answer."""
+    args = ["--name", name, "--type", "binary", "--target", "label"]
+    args += ["--class-names", "legit,fraud", "--training-data", str(training)]
+    code, out = run("deployments", "create", *args, "--db", db, "--json")
+    assert code == 0, out
+    created: dict[str, Any] = json.loads(out)
+    return created
 
 
 def test_token_is_printed_once_listed_without_it_and_revoked(db: str) -> None:
@@ -82,28 +93,11 @@ def test_token_scope_is_chosen_at_creation_ingest_by_default_and_listed(db: str)
 
 
 def test_deployment_from_training_data_prints_its_ids(db: str, training: Path) -> None:
-    code, out = run(
-        "deployments",
-        "create",
-        "--name",
-        "fraud",
-        "--type",
-        "binary",
-        "--target",
-        "label",
-        "--class-names",
-        "legit,fraud",
-        "--training-data",
-        str(training),
-        "--db",
-        db,
-        "--json",
-    )
-    assert code == 0, out
-    created = json.loads(out)
+    created = create_binary(db, training, "fraud")
     assert len(created["deploymentId"]) == 24 and len(created["modelId"]) == 24
     assert created["features"] == ["amount", "merchant"]
     code, listed = run("deployments", "list", "--db", db, "--json")
+    assert code == 0, listed
     assert json.loads(listed)["id"] == created["deploymentId"]
     assert run("deployments", "delete", created["deploymentId"], "--db", db)[0] == 0
     assert run("deployments", "delete", created["deploymentId"], "--db", db)[0] == 2
@@ -211,25 +205,7 @@ def test_deployments_list_keeps_ids_and_words_whole_at_the_terminals_width(
     db: str, training: Path, columns: int
 ) -> None:
     name = "customer churn classifier production eu-west"
-    code, out = run(
-        "deployments",
-        "create",
-        "--name",
-        name,
-        "--type",
-        "binary",
-        "--target",
-        "label",
-        "--class-names",
-        "legit,fraud",
-        "--training-data",
-        str(training),
-        "--db",
-        db,
-        "--json",
-    )
-    assert code == 0, out
-    created = json.loads(out)
+    created = create_binary(db, training, name)
     env = {**os.environ, "COLUMNS": str(columns)}
     table = subprocess.run(
         [sys.executable, "-m", "spoolwatch", "deployments", "list", "--db", db],

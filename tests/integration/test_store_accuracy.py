@@ -4,6 +4,7 @@ as, joins whichever arrives first, overwrites of re-sent predictions, and the me
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from spoolwatch.server.periods import QueryPeriod
 from spoolwatch.store import schema
 from spoolwatch.store.base import Store, open_store
 from spoolwatch.store.deployments import Deployment, create_deployment
+from tests.accuracy_reports import assert_same_answer
 from tests.databases import empty_database
 
 DEP = "650a1b2c3d4e5f6a7b8c9d0e"
@@ -165,3 +167,156 @@ def test_binary_logloss_status_uses_the_positive_class_probability(store: Store)
     settings = ServerSettings(accuracy_reference_rows=100)
     judged = judge_rows(store, deployment, settings, rows, [rows])
     assert judged is not None and judged[0].count == 200
+
+
+# ------------------------------------------------------------------ aggregates against rows
+
+
+def _row_by_row(store: Store, deployment: Deployment, period: QueryPeriod) -> dict[str, Any]:
+    """The accuracy answer computed from the joined rows, as before the aggregates."""
+    from spoolwatch.server.accuracy_status import judge_rows
+    from spoolwatch.server.outcomes import compute_accuracy
+    from spoolwatch.server.settings import ServerSettings
+    from spoolwatch.store.accuracy import accuracy_backlog, joined_rows
+
+    with store.read() as conn:
+        rows = joined_rows(conn, deployment, period.start, period.end, None)
+        backlog = accuracy_backlog(conn, deployment, period.start, period.end, None)
+    starts = list(period.buckets())
+    index = (rows.predicted_at // 3600 * 3600 - period.start) // period.bucket
+    by_bucket = [rows.subset(index == i) for i in range(len(starts))]
+    judged = judge_rows(store, deployment, ServerSettings(), rows, by_bucket)
+    assert judged is not None
+    size, metrics = compute_accuracy(deployment, rows)
+    return {
+        "sampleSize": size,
+        "predictionsWithoutActuals": backlog.waiting,
+        "actualsWithoutPredictions": backlog.orphans,
+        "status": judged[0].status.value,
+        "metrics": dict(metrics),
+        "buckets": [
+            {
+                "sampleSize": compute_accuracy(deployment, bucket)[0],
+                "metrics": compute_accuracy(deployment, bucket)[1],
+                "status": judgement.status.value,
+            }
+            for bucket, judgement in zip(by_bucket, judged[1], strict=True)
+        ],
+        "value": judged[0].value,
+    }
+
+
+def _aggregated(store: Store, deployment: Deployment, period: QueryPeriod) -> dict[str, Any]:
+    report = accuracy_report(store, deployment, period, None)
+    metric = report["metric"]
+    return {
+        "sampleSize": report["sampleSize"],
+        "predictionsWithoutActuals": report["predictionsWithoutActuals"],
+        "actualsWithoutPredictions": report["actualsWithoutPredictions"],
+        "status": report["status"],
+        "metrics": {k: v["value"] for k, v in report["metrics"].items()},
+        "buckets": [
+            {k: b[k] for k in ("sampleSize", "metrics", "status")} for b in report["buckets"]
+        ],
+        "value": report["metrics"].get(metric, {}).get("value"),
+    }
+
+
+def _without_auc(answer: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+    aucs = [answer["metrics"].pop("auc", None)]
+    for bucket in answer["buckets"]:
+        aucs.append(bucket["metrics"].pop("auc", None))
+    return answer, aucs
+
+
+def _stamp(hour: int, second: int = 0) -> str:
+    return datetime.fromtimestamp(DAY.start + hour * 3600 + second, UTC).isoformat()
+
+
+def _mixed_traffic(store: Store, target_type: str, classes: tuple[str, ...]) -> None:
+    """Six hours of predictions with late, early, corrected and missing actuals, re-sent
+    predictions (some into another hour), two models, and predictions that fit no model."""
+    rng = np.random.default_rng(7)
+    ingestor = Ingestor(store)
+
+    def prediction(i: int) -> Any:
+        if target_type == "regression":
+            return float(rng.normal(10, 3)) if i % 97 else "not a number"
+        p = rng.random(len(classes))
+        return (p / p.sum()).tolist() if i % 89 else [0.5]  # one too short: fits nothing
+
+    def actual(i: int) -> Any:
+        if target_type == "regression":
+            return float(rng.normal(10, 3))
+        return str(rng.choice(classes)) if i % 83 else "unknown class"
+
+    early = {f"r{i}": actual(i) for i in range(0, 900, 7)}  # actuals before predictions
+    ingestor.ingest(IngestKind.ACTUALS, DEP, {"data": _actual_items(early)})
+    for hour in range(6):
+        ids = [f"r{i}" for i in range(hour * 150, hour * 150 + 150)]
+        model = MODEL if hour % 2 else "650a1b2c3d4e5f6a7b8c9d11"
+        item = {"timestamp": _stamp(hour, 60), "modelId": model, "associationIds": ids}
+        item["predictions"] = [prediction(hour * 150 + k) for k in range(150)]
+        if classes:
+            item["classNames"] = list(classes)
+        ingestor.ingest(IngestKind.PREDICTION_INPUTS, DEP, {"data": [item]})
+    late = {f"r{i}": actual(i) for i in range(0, 900) if i % 5 and i % 7}
+    ingestor.ingest(IngestKind.ACTUALS, DEP, {"data": _actual_items(late)})
+    corrected = {f"r{i}": actual(i) for i in range(0, 900, 11)}  # the later value wins
+    ingestor.ingest(IngestKind.ACTUALS, DEP, {"data": _actual_items(corrected)})
+    again = [f"r{i}" for i in range(0, 300, 13)]  # re-sent, now in hour 5
+    item = {"timestamp": _stamp(5, 120), "modelId": MODEL, "associationIds": again}
+    item["predictions"] = [prediction(i + 1) for i in range(len(again))]
+    if classes:
+        item["classNames"] = list(classes)
+    ingestor.ingest(IngestKind.PREDICTION_INPUTS, DEP, {"data": [item]})
+    orphans = {f"late{i}": actual(i) for i in range(5)}
+    ingestor.ingest(IngestKind.ACTUALS, DEP, {"data": _actual_items(orphans)})
+
+
+def _actual_items(actuals: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"associationId": a, "actualValue": v} for a, v in actuals.items()]
+
+
+@pytest.mark.parametrize(
+    ("target_type", "classes"),
+    [("binary", ("no", "yes")), ("multiclass", ("a", "b", "c")), ("regression", ())],
+)
+def test_aggregates_answer_as_the_joined_rows_on_the_same_traffic(
+    store: Store, target_type: str, classes: tuple[str, ...]
+) -> None:
+    deployment = _deployment(store, target_type, classes)
+    _mixed_traffic(store, target_type, classes)
+    for period in (DAY, QueryPeriod(DAY.start, DAY.start + 4 * 3600, 7200)):
+        want, want_aucs = _without_auc(_row_by_row(store, deployment, period))
+        got, got_aucs = _without_auc(_aggregated(store, deployment, period))
+        assert want["sampleSize"] > 300
+        assert_same_answer(got, want)
+        for got_auc, want_auc in zip(got_aucs, want_aucs, strict=True):
+            if want_auc is None:
+                assert got_auc is None
+            else:  # scores tied within a 0.001-wide bucket count half
+                assert got_auc == pytest.approx(want_auc, abs=2e-3)
+
+
+def test_aggregates_follow_a_per_model_filter(store: Store) -> None:
+    deployment = _deployment(store, "regression")
+    _mixed_traffic(store, "regression", ())
+    whole = accuracy_report(store, deployment, DAY, None)
+    parts = [
+        accuracy_report(store, deployment, DAY, m) for m in (MODEL, "650a1b2c3d4e5f6a7b8c9d11")
+    ]
+    assert sum(p["sampleSize"] for p in parts) == whole["sampleSize"]
+    assert sum(p["predictionsWithoutActuals"] for p in parts) == whole["predictionsWithoutActuals"]
+
+
+def test_an_unreadable_stored_aggregate_is_rebuilt_from_its_rows(store: Store) -> None:
+    deployment = _deployment(store, "binary", ("no", "yes"))
+    _predict(store, [[0.9, 0.1], [0.3, 0.7]], ["a", "b"])
+    _actuals(store, {"a": "no"})
+    with store.write() as conn:
+        conn.execute(schema.accuracy_hourly.update().values(aggregate='{"broken": 1}'))
+    assert accuracy_report(store, deployment, DAY, None)["sampleSize"] == 0  # skipped
+    _actuals(store, {"b": "yes"})
+    report = accuracy_report(store, deployment, DAY, None)
+    assert report["sampleSize"] == 2 and report["metrics"]["accuracy"]["value"] == 1.0

@@ -3,7 +3,8 @@ database, keeps its deployments, and runs again without changing anything; 4 con
 version-3 database's JSON accuracy rows to the compact columns, answering the same; 5
 repairs rows holding numbers that overflowed, keeping what is still exact; 6 gives the
 tokens of a database without scopes the admin scope, and a migration missing below the
-highest applied one still runs."""
+highest applied one still runs; 7 builds the hourly accuracy aggregates of a version-6
+database's joined rows, answering as the same traffic ingested today."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from spoolwatch.store.deployments import (
 )
 from spoolwatch.store.migrations import MIGRATIONS
 from spoolwatch.store.tokens import TokenScope, create_token, token_scope
+from tests.accuracy_reports import assert_same_answer
 from tests.databases import empty_database
 
 LATEST = MIGRATIONS[-1].version
@@ -221,8 +223,8 @@ def test_version_3_json_accuracy_rows_are_converted_and_answer_the_same(
         assert report["sampleSize"] == 130 and report["predictionsWithoutActuals"] == 10
         assert report["actualsWithoutPredictions"] == 10
         assert report["status"] == expected[dep]["status"]
-        assert report["metrics"] == expected[dep]["metrics"]
-        assert report["buckets"] == expected[dep]["buckets"]
+        assert_same_answer(report["metrics"], expected[dep]["metrics"])
+        assert_same_answer(report["buckets"], expected[dep]["buckets"])
     store = open_store(database_url)
     try:
         assert store.migrate() == LATEST
@@ -463,3 +465,36 @@ def test_version_4_rows_holding_overflowed_numbers_are_repaired_once(
     finally:
         store.close()
     assert _values_tables(database_url) == tables  # a second start changes nothing
+
+
+# ------------------------------------------------------------------ migration 7 (accuracy_hourly)
+
+
+def _make_version_6(url: str) -> dict[str, dict[str, Any]]:
+    """A database as version 6 left it: joined accuracy rows, no hourly aggregates; the
+    reports the same traffic gives when ingested today."""
+    _ingested(url)
+    expected = _reports(url)
+    store = open_store(url)
+    with store.write() as conn:
+        conn.execute(text("DROP TABLE accuracy_hourly"))
+        conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version >= 7))
+    store.close()
+    return expected
+
+
+def test_version_6_joined_rows_get_their_accuracy_aggregates_built(database_url: str) -> None:
+    expected = _make_version_6(database_url)
+    migrated = _reports(database_url)  # opening migrates
+    for dep, report in migrated.items():
+        assert report["sampleSize"] == 130 and report["predictionsWithoutActuals"] == 10
+        assert report["actualsWithoutPredictions"] == 10
+        assert_same_answer(report, expected[dep])
+    store = open_store(database_url)
+    try:
+        assert store.migrate() == LATEST
+        with store.read() as conn:
+            hours = conn.execute(select(schema.accuracy_hourly.c.deployment_id)).all()
+    finally:
+        store.close()
+    assert len(hours) == len(_DEPLOYMENTS)  # the traffic's hour, once per deployment

@@ -121,6 +121,15 @@ def test_one_bad_hour_makes_the_day_red_though_the_day_as_a_whole_is_green() -> 
     assert whole.status is DriftStatus.RED and windows[-1].status is DriftStatus.RED
     assert all(w.status is DriftStatus.GREEN for w in windows[:-1])
     assert whole.value == pytest.approx(total.value)
+    assert whole.decided_by == (23,)  # the status is the last hour's, not the day's figure
+
+
+def test_a_period_whose_own_judgement_is_the_worst_is_decided_by_no_window() -> None:
+    reference = _hits(0.84, 500, seed=1)
+    hours = [_hits(0.60, 400, seed=40 + i) for i in range(4)]
+    total = ScoreSummary.of("accuracy", np.concatenate([_scores(h) for h in hours]))
+    whole, _ = judge_period(total, hours, reference, CONFIG)
+    assert whole.status is DriftStatus.RED and whole.decided_by == ()
 
 
 def _scores(summary: ScoreSummary) -> np.ndarray:
@@ -168,3 +177,5 @@ def test_hours_too_small_alone_are_judged_pooled() -> None:
     assert whole.status is DriftStatus.RED
     assert [w.status for w in windows[-6:]] == [DriftStatus.RED] * 6
     assert all(w.count == 120 for w in windows)  # pairs of hours
+    # The most recent of the worst pools decides; it is the judgement its two hours share.
+    assert whole.decided_by == (22, 23) and windows[22] is windows[23]

@@ -90,6 +90,32 @@ def test_auth_answer_keeps_records_unsettled_and_says_what_to_check(status: int)
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        orjson.dumps({"detail": f"token {TOKEN} lacks ingest " + "x" * 5000}),
+        orjson.dumps({"message": f"token {TOKEN} lacks ingest " + "x" * 5000}),  # DataRobot's
+        f"<html>\n<b>403</b> token {TOKEN} lacks ingest {'x' * 5000}</html>".encode(),
+    ],
+)
+def test_auth_message_keeps_the_destinations_reason_bounded_and_without_the_token(
+    body: bytes,
+) -> None:
+    sink = _sink(lambda request: httpx.Response(403, content=body))
+    result = sink.send([_record()])
+    assert result.failure is not None and result.failure_kind == "auth"
+    message = str(result.failure)
+    assert "token **** lacks ingest" in message and TOKEN not in message
+    assert "xxx…" in message and "x" * 301 not in message and "\n" not in message
+
+
+def test_auth_message_without_a_body_says_only_the_status() -> None:
+    sink = _sink(lambda request: httpx.Response(401))
+    result = sink.send([_record()])
+    message = str(result.failure)
+    assert "HTTP 401; the destination https://dr.example.com/api/v2/ refused" in message
+
+
+@pytest.mark.parametrize(
     ("kind", "asked"),
     [
         ("spoolwatch", "POST /api/v2/spoolwatch/records/known/"),

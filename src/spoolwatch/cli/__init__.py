@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from spoolwatch import __version__
-from spoolwatch.cli import agent, demo, deploy, deployments, drift, fleet, serve, spool, tokens
+from spoolwatch.cli import agent, db, demo, deploy, deployments, drift, fleet, serve, spool, tokens
 from spoolwatch.cli import simulate as simulate_cli
 from spoolwatch.cli.help import HelpGroup
 
@@ -29,6 +29,7 @@ app.command("demo")(demo.demo)
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(deployments.app, name="deployments")
 app.add_typer(fleet.app, name="fleet")
+app.add_typer(db.app, name="db")
 
 
 def _version(value: bool) -> None:

@@ -13,6 +13,7 @@ import orjson
 import typer
 
 from spoolwatch.cli.output import console, err_console, fail
+from spoolwatch.runtime import tune_gc
 
 app = typer.Typer(
     help="Drain spools into the monitoring service (or DataRobot).", no_args_is_help=True
@@ -73,6 +74,7 @@ def run(
     except (ConfigError, MissingExtra) as exc:
         fail(str(exc))
     previous = _install_signal_handlers(agent)
+    tune_gc()
     try:
         if live is not None:
             with live:

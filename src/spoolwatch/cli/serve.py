@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import errno
 import logging
+import logging.config
 import os
 import socket
+from enum import StrEnum
 from typing import Any
 
 import typer
 
 from spoolwatch.cli.output import console, fail
 from spoolwatch.errors import ConfigError, SpoolwatchError
+from spoolwatch.runtime import tune_gc
 from spoolwatch.server.settings import ServerSettings, is_loopback
 
 logger = logging.getLogger(__name__)
+
+
+class LogFormat(StrEnum):
+    """How the service writes its log lines."""
+
+    text = "text"
+    json = "json"
 
 
 def serve(
@@ -72,7 +82,22 @@ def serve(
         help="Service processes sharing the port (PostgreSQL only): each folds with its own "
         "group-commit writer; the per-deployment lock keeps totals exact.",
     ),
+    shutdown_timeout: int = typer.Option(
+        30,
+        "--shutdown-timeout",
+        min=0,
+        help="On SIGTERM or Ctrl-C: stop accepting connections, finish the requests held "
+        "for at most this many seconds, then commit what waits and exit.",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+    log_format: LogFormat = typer.Option(
+        LogFormat.text,
+        "--log-format",
+        envvar="SPOOLWATCH_LOG_FORMAT",
+        case_sensitive=False,
+        help="text, or json: one JSON object per line on stderr (time, level, logger, "
+        "message, exception) for the service, uvicorn and its access log, at --log-level.",
+    ),
 ) -> None:
     """Run the monitoring service: DataRobot ingestion API, queries, dashboard, /metrics."""
     if no_auth and not is_loopback(host):
@@ -81,6 +106,10 @@ def serve(
     try:
         import uvicorn
 
+        log_config = _log_config(log_format, log_level)
+        if log_format is LogFormat.json:
+            # Before the store opens: its migrations log as JSON too.
+            logging.config.dictConfig(log_config)
         from spoolwatch.server.app import SETTINGS_ENV, create_app, settings_to_env
 
         settings = ServerSettings.from_env(
@@ -102,16 +131,18 @@ def serve(
         fail(f"the service needs its extra: pip install 'spoolwatch[server]' ({exc.name})")
     except (ConfigError, SpoolwatchError) as exc:
         fail(str(exc))
-    console.print(f"spoolwatch service on http://{host}:{port}  (store: {store_url})")
-    console.print(f"API docs: http://{host}:{port}/docs   dashboard: http://{host}:{port}/")
-    if settings.fleet_configured:
-        console.print(f"serverless fleet: table {settings.fleet_table} (agents page)")
-    if no_auth:
-        console.print("[yellow]authentication is off (--no-auth)[/]")
+    _announce(log_format, host, port, store_url, settings, workers)
     if workers == 1:
-        uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=_log_config())
+        tune_gc()
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            log_config=log_config,
+            timeout_graceful_shutdown=shutdown_timeout,
+        )
         return
-    console.print(f"{workers} service processes")
     # Worker processes build their own app from the settings passed in the environment.
     os.environ[SETTINGS_ENV] = settings_to_env(settings)
     uvicorn.run(
@@ -121,8 +152,38 @@ def serve(
         host=host,
         port=port,
         log_level=log_level,
-        log_config=_log_config(),
+        log_config=log_config,
+        timeout_graceful_shutdown=shutdown_timeout,
     )
+
+
+def _announce(
+    log_format: LogFormat,
+    host: str,
+    port: int,
+    store_url: str,
+    settings: ServerSettings,
+    workers: int,
+) -> None:
+    """Where the service listens: printed for people, or logged with ``json`` so that every
+    line a log collector reads is JSON."""
+    if log_format is LogFormat.json:
+        logger.info("spoolwatch service on http://%s:%d (store: %s)", host, port, store_url)
+        if settings.fleet_configured:
+            logger.info("serverless fleet: table %s", settings.fleet_table)
+        if not settings.auth:
+            logger.warning("authentication is off (--no-auth)")
+        if workers > 1:
+            logger.info("%d service processes", workers)
+        return
+    console.print(f"spoolwatch service on http://{host}:{port}  (store: {store_url})")
+    console.print(f"API docs: http://{host}:{port}/docs   dashboard: http://{host}:{port}/")
+    if settings.fleet_configured:
+        console.print(f"serverless fleet: table {settings.fleet_table} (agents page)")
+    if not settings.auth:
+        console.print("[yellow]authentication is off (--no-auth)[/]")
+    if workers > 1:
+        console.print(f"{workers} service processes")
 
 
 def _check_port(host: str, port: int) -> None:
@@ -147,8 +208,9 @@ def _check_port(host: str, port: int) -> None:
             fail(f"cannot listen on {host}:{port}: {exc.strerror}")
 
 
-def _log_config() -> dict[str, Any]:
-    """uvicorn's logging, with the service's own warnings in its format (``WARNING:  ...``)."""
+def _log_config(log_format: LogFormat, log_level: str) -> dict[str, Any]:
+    """uvicorn's logging, with the service's own warnings in its format (``WARNING:  ...``);
+    with ``json``, one formatter for every logger, access log included, all on stderr."""
     import copy
 
     import uvicorn.config
@@ -159,6 +221,14 @@ def _log_config() -> dict[str, Any]:
         "level": "WARNING",
         "propagate": False,
     }
+    if log_format is LogFormat.json:
+        config["formatters"] = {"json": {"()": "spoolwatch.logs.JsonFormatter"}}
+        for handler in config["handlers"].values():
+            handler["formatter"] = "json"
+            handler["stream"] = "ext://sys.stderr"
+        # A log pipeline wants the service's info lines too (start, migrations, readiness).
+        level = uvicorn.config.LOG_LEVELS.get(log_level.lower(), logging.INFO)
+        config["loggers"]["spoolwatch"]["level"] = max(level, logging.DEBUG)
     return config
 
 

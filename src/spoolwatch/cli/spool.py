@@ -8,11 +8,12 @@ from typing import Any
 
 import orjson
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from spoolwatch.cli.output import console, err_console, fail, print_json_line
 from spoolwatch.errors import ConfigError, MissingExtra, SpoolUnavailable
-from spoolwatch.spools import Delivery, Spool, open_spool
+from spoolwatch.spools import Delivery, QuarantinedItem, Spool, open_spool
 
 app = typer.Typer(
     help="Look into spools: filesystem directories, SQS and RabbitMQ queues.",
@@ -76,6 +77,23 @@ def _show_waiting(spool: Spool, limit: int | None, as_json: bool) -> Counter[str
     return counts
 
 
+def _kept(count: int) -> str:
+    if count and count % 1024 == 0:
+        return f"first {count // 1024} KiB kept"
+    return f"first {count:,} bytes kept"
+
+
+def _cut_note(item: QuarantinedItem) -> str | None:
+    """What was cut from a record quarantined by its first bytes only (``None`` if whole):
+    ``oversized: 52,428,800 bytes at offset 1234; first 1 KiB kept``."""
+    if item.size is None:
+        return None
+    what = "oversized" if item.limit is not None else "cut"
+    where = f" at offset {item.offset}" if item.offset is not None else ""
+    cap = f" (max_record_bytes {item.limit:,})" if item.limit is not None else ""
+    return f"{what}: {item.size:,} bytes{where}{cap}; {_kept(len(item.raw))}"
+
+
 def _show_quarantine(spool: Spool, limit: int | None, as_json: bool) -> Counter[str]:
     counts: Counter[str] = Counter()
     table = Table(box=None)
@@ -85,17 +103,22 @@ def _show_quarantine(spool: Spool, limit: int | None, as_json: bool) -> Counter[
     table.add_column("bytes", justify="right")
     for item in spool.quarantined(limit):
         counts["QUARANTINED"] += 1
+        note = _cut_note(item)
         if as_json:
-            print_json_line(
-                {
-                    "quarantinedAt": item.quarantined_at,
-                    "position": item.position,
-                    "reason": item.reason,
-                    "raw": base64.b64encode(item.raw).decode(),
-                }
-            )
+            line: dict[str, Any] = {
+                "quarantinedAt": item.quarantined_at,
+                "position": item.position,
+                "reason": item.reason,
+                "raw": base64.b64encode(item.raw).decode(),
+            }
+            if note is not None:
+                line |= {"truncated": True, "size": item.size, "offset": item.offset}
+                line |= {"maxRecordBytes": item.limit, "keptBytes": len(item.raw), "note": note}
+            print_json_line(line)
         else:
-            table.add_row(item.quarantined_at, item.position, item.reason, str(len(item.raw)))
+            reason = escape(item.reason) + ("" if note is None else f"\n[yellow]{note}[/]")
+            shown = str(len(item.raw)) if item.size is None else f"{item.size:,}"
+            table.add_row(item.quarantined_at, item.position, reason, shown)
     if not as_json and table.row_count:
         console.print(table)
     return counts

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -160,6 +160,10 @@ class AccuracyJudgement:
     percent_change: float | None
     p_value: float | None
     count: int
+    #: The windows whose (shared) judgement set this status, when a period's status is a
+    #: window's rather than its own: the figures above are then the period's, not the ones
+    #: the status was judged on (see :func:`judge_period`).
+    decided_by: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form with camelCase keys."""
@@ -271,6 +275,10 @@ def judge_period(
 ) -> tuple[AccuracyJudgement, list[AccuracyJudgement]]:
     """The period's judgement (worst of the whole period and its windows) and each window's.
 
+    When a window is worse than the whole period, the period's judgement keeps the period's
+    figures and names in ``decided_by`` the windows (one pool or recent span; the most
+    recent of the worst) whose judgement gave the status.
+
     Windows are judged pooled until they have ``min_rows`` rows and in recent spans, each at
     ``alpha / n`` for n pools and spans (see :mod:`spoolwatch.monitoring.windows`).
     """
@@ -283,18 +291,13 @@ def judge_period(
         [w.count for w in windows], config.min_rows, judge, lambda j: j.status.severity
     )
     whole = judge_accuracy(total, reference, config)
-    worst = whole.status
-    for window in per_window:
-        if window.status.severity > worst.severity:
-            worst = window.status
-    if worst is not whole.status:
-        whole = AccuracyJudgement(
-            whole.metric,
-            worst,
-            whole.value,
-            whole.baseline_value,
-            whole.percent_change,
-            whole.p_value,
-            whole.count,
-        )
+    deciding: AccuracyJudgement | None = None
+    worst = whole.status.severity
+    for window in per_window:  # among equally bad windows the most recent decides
+        severity = window.status.severity
+        if severity > worst or (deciding is not None and severity == worst):
+            deciding, worst = window, severity
+    if deciding is not None:
+        decided_by = tuple(i for i, window in enumerate(per_window) if window is deciding)
+        whole = replace(whole, status=deciding.status, decided_by=decided_by)
     return whole, per_window

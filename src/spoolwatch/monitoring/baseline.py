@@ -23,6 +23,7 @@ from spoolwatch.monitoring.binning import (
     IntArray,
     bin_categorical,
     bin_centres,
+    bin_frequencies,
     bin_numeric,
     bin_of_category,
     bin_of_numbers,
@@ -93,14 +94,28 @@ class FeatureBaseline:
             counts = bin_numeric(edges, floats)
             centres = bin_centres(edges, finite)
             return cls(name, resolved, counts, edges=edges, mean=mean, std=std, centres=centres)
-        frequencies = count_categories(values)
+        return cls.from_frequencies(name, count_categories(values), max_categories=max_categories)
+
+    @classmethod
+    def from_frequencies(
+        cls,
+        name: str,
+        frequencies: Mapping[str | None, int],
+        *,
+        max_categories: int = DEFAULT_MAX_CATEGORIES,
+    ) -> FeatureBaseline:
+        """A categorical baseline from training counts per category (``None``: missing),
+        the same as :meth:`from_values` of the values they count."""
+        if max_categories < 1:
+            raise ConfigError("n_bins and max_categories must be at least 1")
+        frequencies = dict(frequencies)
         missing = frequencies.pop(None, 0)
         # Most frequent first; ties broken by name so the same data gives the same baseline.
         ranked = sorted(frequencies.items(), key=lambda kv: (-kv[1], kv[0] or ""))
         categories = tuple(str(k) for k, _ in ranked[:max_categories])
         other = sum(c for _, c in ranked[max_categories:])
         counts = np.array([c for _, c in ranked[:max_categories]] + [other, missing], np.int64)
-        return cls(name, resolved, counts, categories=categories)
+        return cls(name, FeatureKind.CATEGORICAL, counts, categories=categories)
 
     @property
     def n_bins(self) -> int:
@@ -115,6 +130,13 @@ class FeatureBaseline:
             return bin_numeric(self.edges, to_float_array(values))
         index: dict[str, int] = self._index  # type: ignore[attr-defined]
         return bin_categorical(index, values)
+
+    def bin_frequencies(self, frequencies: Mapping[str | None, int]) -> IntArray:
+        """Counts over this categorical baseline's bins from counts per category."""
+        if self.kind is FeatureKind.NUMERIC:
+            raise ConfigError(f"feature {self.name!r} is numeric: it bins values, not categories")
+        index: dict[str, int] = self._index  # type: ignore[attr-defined]
+        return bin_frequencies(index, frequencies)
 
     def bin_weighted(self, values: Values, weights: Sequence[int]) -> IntArray:
         """Counts over this baseline's bins when each of ``values`` occurred ``weights``

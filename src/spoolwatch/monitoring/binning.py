@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -25,9 +25,11 @@ __all__ = [
     "FeatureKind",
     "bin_categorical",
     "bin_centres",
+    "bin_frequencies",
     "bin_numeric",
     "bin_of_category",
     "bin_of_numbers",
+    "category_frequencies",
     "category_key",
     "count_categories",
     "infer_kind",
@@ -183,12 +185,17 @@ def count_categories(values: Sequence[Any] | npt.NDArray[Any]) -> dict[str | Non
     raw: Mapping[Hashable, int]
     if isinstance(values, np.ndarray) and values.dtype.kind != "O":
         uniques, counts = np.unique(values, return_counts=True)
-        raw = dict(zip(uniques.tolist(), counts.tolist(), strict=True))
-    else:
-        # Counter hashes in C: ~25 ms per million values, far faster than sorting objects.
-        raw = Counter(values.tolist() if isinstance(values, np.ndarray) else values)
+        return category_frequencies(uniques.tolist(), counts.tolist())
+    # Counter hashes in C: ~25 ms per million values, far faster than sorting objects.
+    raw = Counter(values.tolist() if isinstance(values, np.ndarray) else values)
+    return category_frequencies(raw.keys(), raw.values())
+
+
+def category_frequencies(values: Iterable[object], counts: Iterable[int]) -> dict[str | None, int]:
+    """Distinct values and their counts (from any counting: numpy, pyarrow, a previous batch)
+    as counts per category, values that are one category (``3`` and ``3.0``) added up."""
     out: dict[str | None, int] = {}
-    for value, count in raw.items():
+    for value, count in zip(values, counts, strict=True):
         key = category_key(value)
         out[key] = out.get(key, 0) + int(count)
     return out
@@ -204,9 +211,14 @@ def bin_of_category(index: Mapping[str, int], value: object) -> int:
 
 def bin_categorical(index: Mapping[str, int], values: Sequence[Any] | npt.NDArray[Any]) -> IntArray:
     """Counts over the categorical layout of ``index`` (category → bin, 0..k-1)."""
+    return bin_frequencies(index, count_categories(values))
+
+
+def bin_frequencies(index: Mapping[str, int], frequencies: Mapping[str | None, int]) -> IntArray:
+    """Counts over the categorical layout of ``index`` from counts per category."""
     k = len(index)
     counts = np.zeros(k + 2, dtype=np.int64)
-    for key, count in count_categories(values).items():
+    for key, count in frequencies.items():
         if key is None:
             counts[k + 1] += count
         else:

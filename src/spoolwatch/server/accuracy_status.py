@@ -5,6 +5,10 @@ The reference is the metric over the deployment's first ``accuracy_reference_row
 is asked for: the model's accuracy when it went live, unless the deployment gives its own
 baseline value. A deployment's own accuracy settings (metric, thresholds, baseline) win over
 the service's. The judgement itself is :mod:`spoolwatch.monitoring.accuracy_health`.
+
+The period and its buckets are judged from their hourly aggregates
+(:func:`judge_aggregates`); the reference is read from the first joined rows by the
+prediction-time index, a read bounded by the reference's size, not by the rows stored.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from spoolwatch.errors import ConfigError
+from spoolwatch.monitoring.accuracy_aggregate import AccuracyAggregate
 from spoolwatch.monitoring.accuracy_health import (
     AccuracyHealthConfig,
     AccuracyJudgement,
@@ -27,7 +32,7 @@ from spoolwatch.store.accuracy import JoinedRows, reference_rows
 from spoolwatch.store.base import Store
 from spoolwatch.store.deployments import Deployment
 
-__all__ = ["accuracy_config", "judge_rows"]
+__all__ = ["accuracy_config", "judge_aggregates", "judge_rows"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +80,37 @@ def _reference(
     return _summary(deployment, metric, rows) if len(rows) else None
 
 
+def _config_metric(
+    settings: ServerSettings, deployment: Deployment
+) -> tuple[AccuracyHealthConfig, str] | None:
+    try:
+        config = accuracy_config(settings, deployment)
+        return config, config.metric_for(deployment.target_type)
+    except ConfigError as exc:
+        logger.warning("deployment %s: %s", deployment.id, exc)
+        return None
+
+
+def judge_aggregates(
+    store: Store,
+    deployment: Deployment,
+    settings: ServerSettings,
+    total: AccuracyAggregate,
+    buckets: Sequence[AccuracyAggregate],
+) -> tuple[AccuracyJudgement, list[AccuracyJudgement]] | None:
+    """The period's and each bucket's judgement from their aggregates; ``None`` when the
+    deployment's metric does not apply (a misconfigured deployment is logged, not fatal)."""
+    chosen = _config_metric(settings, deployment)
+    if chosen is None:
+        return None
+    config, metric = chosen
+    reference = None
+    if config.baseline_value is None:
+        reference = _reference(store, deployment, metric, settings.accuracy_reference_rows)
+    windows = [bucket.score_summary(metric) for bucket in buckets]
+    return judge_period(total.score_summary(metric), windows, reference, config)
+
+
 def judge_rows(
     store: Store,
     deployment: Deployment,
@@ -84,12 +120,10 @@ def judge_rows(
 ) -> tuple[AccuracyJudgement, list[AccuracyJudgement]] | None:
     """The period's and each bucket's judgement of joined ``rows``; ``None`` when the
     deployment's metric does not apply (a misconfigured deployment is logged, not fatal)."""
-    try:
-        config = accuracy_config(settings, deployment)
-        metric = config.metric_for(deployment.target_type)
-    except ConfigError as exc:
-        logger.warning("deployment %s: %s", deployment.id, exc)
+    chosen = _config_metric(settings, deployment)
+    if chosen is None:
         return None
+    config, metric = chosen
     reference = None
     if config.baseline_value is None:
         reference = _reference(store, deployment, metric, settings.accuracy_reference_rows)

@@ -26,6 +26,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from spoolwatch import __version__
+from spoolwatch.runtime import tune_gc
 from spoolwatch.server import (
     api_docs,
     deployments_api,
@@ -34,6 +35,7 @@ from spoolwatch.server import (
     known_records,
     metrics,
     outcomes,
+    probes,
     query,
     schemas,
     serverless_fleet,
@@ -78,7 +80,9 @@ def app_from_environment() -> FastAPI:
     workers starting together never race to migrate it.
     """
     settings = ServerSettings(**json.loads(os.environ[SETTINGS_ENV]))
-    return create_app(open_store(settings.db_url, migrate_schema=False), settings=settings)
+    app = create_app(open_store(settings.db_url, migrate_schema=False), settings=settings)
+    tune_gc()  # the worker process is the service's own
+    return app
 
 
 class ServiceApp(FastAPI):
@@ -176,6 +180,7 @@ def create_app(
         tokens_api,
         metrics,
         api_docs,
+        probes,
     ):
         app.include_router(module.router)
     if settings.dashboard:

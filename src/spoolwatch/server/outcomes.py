@@ -10,37 +10,47 @@ from sqlalchemy import func, select
 
 from spoolwatch.errors import ConfigError
 from spoolwatch.monitoring.accuracy import binary_metrics, multiclass_metrics, regression_metrics
+from spoolwatch.monitoring.accuracy_aggregate import AccuracyAggregate
+from spoolwatch.monitoring.accuracy_health import AccuracyJudgement
 from spoolwatch.monitoring.custom import CustomMetricAggregate
 from spoolwatch.server import schemas
-from spoolwatch.server.accuracy_status import judge_rows
+from spoolwatch.server.accuracy_status import judge_aggregates
 from spoolwatch.server.auth import require_read
-from spoolwatch.server.periods import QueryPeriod, load_rows, resolve_period
+from spoolwatch.server.periods import QueryPeriod, load_rows, resolve_period, to_datetime
 from spoolwatch.server.query import _NOT_FOUND, Bucket, End, ModelId, Start, require_deployment
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import schema as tables
-from spoolwatch.store.accuracy import AccuracyBacklog, JoinedRows, accuracy_backlog, joined_rows
+from spoolwatch.store.accuracy import JoinedRows, actuals_without_predictions
+from spoolwatch.store.accuracy_folding import load_accuracy
 from spoolwatch.store.aggregate_rows import custom_metric
 from spoolwatch.store.base import Store
 from spoolwatch.store.deployments import Deployment
 
-__all__ = ["accuracy_report", "custom_metric_summary", "list_events", "router"]
+__all__ = [
+    "accuracy_report",
+    "compute_accuracy",
+    "custom_metric_summary",
+    "list_events",
+    "router",
+]
 
 router = APIRouter(prefix="/api/v2", dependencies=[Depends(require_read)], tags=["monitoring"])
 
 _DROP = {"count", "positives"}
 
 
-def _joined(
+def _aggregates(
     store: Store, deployment: Deployment, period: QueryPeriod, model_id: str | None
-) -> tuple[JoinedRows, AccuracyBacklog]:
+) -> tuple[list[tuple[int, AccuracyAggregate]], int]:
     with store.read() as conn:
-        rows = joined_rows(conn, deployment, period.start, period.end, model_id)
-        backlog = accuracy_backlog(conn, deployment, period.start, period.end, model_id)
-    return rows, backlog
+        hours = load_accuracy(conn, deployment, period.start, period.end, model_id)
+        orphans = actuals_without_predictions(conn, deployment)
+    return hours, orphans
 
 
 def compute_accuracy(deployment: Deployment, rows: JoinedRows) -> tuple[int, dict[str, Any]]:
-    """Sample size and metrics (``{name: value}``) of joined rows."""
+    """Sample size and metrics (``{name: value}``) of joined rows, row by row (the exact
+    answer the aggregates are tested against; the endpoint reads the aggregates)."""
     if deployment.target_type != "regression" and not deployment.class_names:
         # Created without class names: no prediction can be matched to a class.
         return len(rows), {}
@@ -70,21 +80,29 @@ def accuracy_report(
 
     ``status`` judges the deployment's accuracy metric against its reference (see
     :mod:`spoolwatch.server.accuracy_status`): the worst of the whole period and its buckets.
+    Everything is read from the hourly aggregates (:mod:`spoolwatch.store.accuracy_folding`),
+    so the cost follows the hours of the period, not the rows stored.
     """
-    rows, backlog = _joined(store, deployment, period, model_id)
-    size, metrics = compute_accuracy(deployment, rows)
+    settings = settings or ServerSettings()
+    hours, orphans = _aggregates(store, deployment, period, model_id)
     starts = list(period.buckets())
-    by_bucket = _buckets(rows, period, starts)
-    judged = judge_rows(store, deployment, settings or ServerSettings(), rows, by_bucket)
+    empty = AccuracyAggregate(deployment.target_type, len(deployment.class_names))
+    grouped: dict[int, AccuracyAggregate] = {}
+    for hour, agg in hours:
+        key = period.bucket_of(hour)
+        grouped[key] = grouped[key].merged(agg) if key in grouped else agg
+    total = AccuracyAggregate.total(deployment.target_type, empty.classes, grouped.values())
+    by_bucket = [grouped.get(start, empty) for start in starts]
+    metrics = total.metrics()
+    judged = judge_aggregates(store, deployment, settings, total, by_bucket)
     buckets = []
     for index, start in enumerate(starts):
-        n, values = compute_accuracy(deployment, by_bucket[index])
         status = judged[1][index].status.value if judged else "unknown"
         buckets.append(
             {
                 "period": period.bucket_period(start),
-                "sampleSize": n,
-                "metrics": values,
+                "sampleSize": by_bucket[index].count,
+                "metrics": by_bucket[index].metrics(),
                 "status": status,
             }
         )
@@ -98,21 +116,39 @@ def accuracy_report(
         "modelId": model_id,
         "period": period.period(),
         "targetType": deployment.target_type,
-        "sampleSize": size,
-        "predictionsWithoutActuals": backlog.waiting,
-        "actualsWithoutPredictions": backlog.orphans,
+        "sampleSize": total.count,
+        "predictionsWithoutActuals": total.predicted - total.actualized,
+        "actualsWithoutPredictions": orphans,
         "metric": judged[0].metric if judged else None,
         "status": judged[0].status.value if judged else "unknown",
+        "minRows": settings.accuracy_min_rows,
+        "judgedOn": _judged_on(period, starts, *judged) if judged else None,
         "metrics": shown,
         "buckets": buckets,
     }
 
 
-def _buckets(rows: JoinedRows, period: QueryPeriod, starts: list[int]) -> list[JoinedRows]:
-    """The rows of each bucket (``starts``), by the hour of their prediction."""
-    hours = rows.predicted_at // 3600 * 3600
-    keys = period.start + (hours - period.start) // period.bucket * period.bucket
-    return [rows.subset(keys == start) for start in starts]
+def _judged_on(
+    period: QueryPeriod,
+    starts: list[int],
+    whole: AccuracyJudgement,
+    windows: list[AccuracyJudgement],
+) -> dict[str, Any]:
+    """The figures the status was judged on: the whole period's, or the window's (pooled
+    buckets or a recent span) whose status is worse than the period's own."""
+    one, span = whole, period.period()
+    if whole.decided_by:
+        first, last = whole.decided_by[0], whole.decided_by[-1]
+        one = windows[first]
+        span = period.period(starts[first], min(starts[last] + period.bucket, period.end))
+    return {
+        "period": span,
+        "window": bool(whole.decided_by),
+        "sampleSize": one.count,
+        "value": one.value,
+        "baselineValue": one.baseline_value,
+        "percentChange": one.percent_change,
+    }
 
 
 Aggregation = Literal["sum", "mean", "last"]
@@ -194,6 +230,7 @@ def list_events(
         {
             "id": r.id,
             "timestamp": r.timestamp,
+            "at": to_datetime(r.at),
             "eventType": r.event_type,
             "message": r.message,
             "orgId": r.org_id,

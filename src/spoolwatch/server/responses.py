@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 __all__ = [
     "AccuracyBucket",
+    "AccuracyJudged",
     "AccuracyResponse",
     "AgentState",
     "CustomMetricBucket",
@@ -160,6 +161,19 @@ class AccuracyBucket(BaseModel):
     status: Status = "unknown"
 
 
+class AccuracyJudged(BaseModel):
+    """The figures an accuracy status was judged on."""
+
+    period: Period
+    window: bool = Field(
+        description="true: a window (pooled buckets or recent span) worse than the whole period"
+    )
+    sampleSize: int = Field(description="joined rows judged (0 when too few to judge)")
+    value: float | None
+    baselineValue: float | None
+    percentChange: float | None
+
+
 class AccuracyResponse(BaseModel):
     """``GET .../accuracy/``: predictions joined with actuals by association id."""
 
@@ -173,6 +187,12 @@ class AccuracyResponse(BaseModel):
     metric: str | None = Field(default=None, description="the metric the status judges")
     status: Status = Field(
         default="unknown", description="worst of the whole period and of its buckets"
+    )
+    minRows: int = Field(
+        default=100, description="joined rows a figure needs to be judged (accuracy_min_rows)"
+    )
+    judgedOn: AccuracyJudged | None = Field(
+        default=None, description="the figures the status was judged on"
     )
     metrics: dict[str, MetricValue]
     buckets: list[AccuracyBucket]
@@ -216,6 +236,7 @@ class EventItem(BaseModel):
 
     id: int
     timestamp: str
+    at: datetime = Field(description="the event's time (a timestamp without offset is UTC)")
     eventType: str
     message: str
     orgId: str | None

@@ -200,6 +200,16 @@ class IngestWriter:
         )
 
     @property
+    def problem(self) -> str | None:
+        """Why the writer cannot take requests (stopping, or a writer thread that died), or
+        ``None`` while it can. Its threads start with the first request."""
+        with self._lock:
+            if self._stopping:
+                return "the ingest writer is stopping"
+            dead = [lane.thread.name for lane in self._lanes if not lane.thread.is_alive()]
+        return f"ingest writer thread {dead[0]} has stopped" if dead else None
+
+    @property
     def waiting(self) -> int:
         """Requests checked and waiting for their lane's next group."""
         with self._lock:

@@ -11,6 +11,7 @@ import logging
 import threading
 from typing import Any
 
+from spoolwatch.runtime import tune_gc
 from spoolwatch.serverless.worker import InvocationContext, ServerlessAgent
 
 __all__ = ["lambda_handler", "reset"]
@@ -27,6 +28,7 @@ def _get_worker() -> ServerlessAgent:
 
             logging.getLogger("spoolwatch").setLevel(logging.INFO)
             _worker = from_env()
+            tune_gc()  # the execution environment is the agent's own
         return _worker
 
 

@@ -70,7 +70,12 @@ def build_agent_config(
 ) -> AgentConfig:
     """The agent's config: the optional file, pointed at the data queue and the destination."""
     channel = ChannelConfig(name="sqs", address=settings.data_queue_url)
-    secret = Secret(token, source="aws") if token else None
+    where = (
+        f"the secret SPOOLWATCH_API_TOKEN_SECRET names ({settings.api_token_secret})"
+        if settings.api_token_secret
+        else "env:SPOOLWATCH_API_TOKEN"
+    )
+    secret = Secret(token, source=where) if token else None
     if config_text:
         config = parse_config(config_text, source=settings.agent_config)
         target = config.target

@@ -15,8 +15,9 @@ broken hand-off chain heals within one period.
    ``seen``: the queue's counts lag a burst by up to a minute);
 3. claim a lease slot (one conditional write); none free → stop here; else disarm the
    wake trigger (:mod:`spoolwatch.serverless.wake`: agents watch the queue now);
-4. ask the destination (``GET /api/v2/version/``); down → record the failure with the
-   breaker and stop here, before taking a single record (see
+4. ask the destination (a spoolwatch service about one made-up record id, scope
+   ``ingest``; DataRobot ``GET /api/v2/version/``); down or refusing the token → record
+   the failure with the breaker and stop here, before taking a single record (see
    :mod:`spoolwatch.serverless.destination`);
 5. once the first records were accepted (the backlog is real; the queue's counts lag),
    ``decide`` with running = live leases and pending = waiting recruit messages and post

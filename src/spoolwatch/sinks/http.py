@@ -19,7 +19,8 @@ and the start of its body, so that when it repeats while the destination answers
 otherwise (:meth:`HttpSink.answers`, the probe below) the agent can narrow it down to the
 records that fail alone and quarantine those with that answer (see
 :mod:`spoolwatch.agent.channel`). 401/403 are ``auth`` failures: the message names the
-target and what to check (the token, its scope), the agent stops the channel and the
+target, carries the destination's own reason (see :mod:`spoolwatch.sinks.refusal`) and says
+what to check (the token, its scope), the agent stops the channel and the
 records stay in the spool, never quarantined. Any other 4xx rejects the request; a merged
 request is then retried record by record so only the bad record is quarantined, with the
 status and the start of the response body.
@@ -61,6 +62,7 @@ from spoolwatch.agent.convert import Piece, Request, convert_record, merge_piece
 from spoolwatch.errors import DestinationUnavailable, InvalidRecord
 from spoolwatch.records import Record
 from spoolwatch.sinks.base import Rejection, SendResult, Sink
+from spoolwatch.sinks.refusal import refusal_message
 
 __all__ = [
     "HEARTBEAT_PATH",
@@ -152,7 +154,16 @@ class HttpSink(Sink):
         self._batching = batching or BatchingConfig()
         self._max_body_chars = max_body_chars
         self._asks_known = target.kind == "spoolwatch"
-        self._has_token = target.api_token is not None or auth is not None
+        # Where the credentials came from, for the auth message (None: there are none), and
+        # what that message must blank out should the destination echo it.
+        self._token_source: str | None = None
+        self._secrets: tuple[str, ...] = ()
+        if target.api_token is not None:
+            self._token_source = target.api_token.source
+            self._secrets = (target.api_token.reveal(),)
+        elif auth is not None:
+            self._token_source = "the target URL's user:password"
+            self._secrets = (httpx.URL(api_base(target.url)).password or "",)
         # A probe that waits long says nothing a send would not: the records wait either way.
         self._probe_timeout = min(5.0, target.timeout_seconds)
         self._known_unanswered = False
@@ -305,21 +316,14 @@ class HttpSink(Sink):
 
     def _refused(self, what: str, status: int, body: str) -> str:
         """What an auth answer means and what to check; never the token itself."""
-        said = f" ({body[:200]})" if body else ""
-        if not self._has_token:
-            return (
-                f"{what}: HTTP {status}{said}: the destination {self._base} wants an API token "
-                "and none is configured; set target.api_token_env or api_token_file (or "
-                "SPOOLWATCH_API_TOKEN, or apiToken in DataRobot's config)"
-            )
-        scope = (
-            "its scope allows writing records (ingest)"
-            if self._asks_known
-            else "it may write to the deployment named in the URL"
-        )
-        return (
-            f"{what}: HTTP {status}{said}: the destination {self._base} refused the API token; "
-            f"check that it is a token of this destination, not revoked, and that {scope}"
+        return refusal_message(
+            what,
+            status,
+            body,
+            base=self._base,
+            spoolwatch_target=self._asks_known,
+            token_source=self._token_source,
+            secrets=self._secrets,
         )
 
     def _await_job(self, url: str, location: str) -> Rejection | None:

@@ -86,6 +86,18 @@ class QuarantinedItem:
     position: str
     raw: bytes
     quarantined_at: str
+    #: The record's full length in bytes when ``raw`` keeps only its first bytes (a line or
+    #: frame above a filesystem spool's record size cap); ``None`` when ``raw`` is all of it.
+    size: int | None = None
+    #: Where the record started in its spool file, when the spool knows.
+    offset: int | None = None
+    #: The record size cap it exceeded (``max_record_bytes``), for an oversized record.
+    limit: int | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """Whether ``raw`` is only the start of the record."""
+        return self.size is not None
 
 
 class Spool(abc.ABC):

@@ -165,7 +165,34 @@ def _entry(delivery: Delivery, reason: str, stamp: str) -> dict[str, object]:
     if size is not None:
         entry["size"] = size
         entry["truncated"] = True
+        entry["offset"] = getattr(delivery.error, "offset", None)
+        limit = getattr(delivery.error, "limit", None)
+        if limit is not None:
+            entry["limit"] = limit
     return entry
+
+
+def _optional_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _item(doc: dict[str, object]) -> QuarantinedItem:
+    """A quarantine line as an item; ``KeyError``/``TypeError``/``ValueError`` if malformed."""
+    position = str(doc["position"])
+    size = _optional_int(doc.get("size"))
+    offset = _optional_int(doc.get("offset"))
+    if size is not None and offset is None:  # written before offsets were kept: name@offset
+        _, _, at = position.rpartition("@")
+        offset = int(at) if at.isdigit() else None
+    return QuarantinedItem(
+        reason=str(doc["reason"]),
+        position=position,
+        raw=base64.b64decode(str(doc["raw"])),
+        quarantined_at=str(doc["quarantined_at"]),
+        size=size,
+        offset=offset,
+        limit=_optional_int(doc.get("limit")),
+    )
 
 
 class QuarantineLog:
@@ -202,13 +229,7 @@ class QuarantineLog:
                 if not line.strip():
                     continue
                 try:
-                    doc = orjson.loads(line)
-                    item = QuarantinedItem(
-                        reason=str(doc["reason"]),
-                        position=str(doc["position"]),
-                        raw=base64.b64decode(doc["raw"]),
-                        quarantined_at=str(doc["quarantined_at"]),
-                    )
+                    item = _item(orjson.loads(line))
                 except (ValueError, KeyError, TypeError) as exc:
                     logger.warning("skipping unreadable line %d of %s: %s", number, self.path, exc)
                     continue

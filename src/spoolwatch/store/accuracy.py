@@ -39,6 +39,7 @@ __all__ = [
     "PredictionRow",
     "accuracy_backlog",
     "actual_columns",
+    "actuals_without_predictions",
     "fold_actual_rows",
     "fold_prediction_rows",
     "joined_rows",
@@ -341,6 +342,19 @@ def reference_rows(conn: Connection, deployment: Deployment, limit: int) -> Join
 
 def _usable_flags(deployment: Deployment) -> list[Any]:
     return [case((and_(*_usable(deployment)), 1), else_=0).label("usable")]
+
+
+def actuals_without_predictions(conn: Connection, deployment: Deployment) -> int:
+    """How many of the deployment's actuals have no prediction yet (read from the
+    prediction-time index, whose missing times are these rows: joined rows cost nothing)."""
+    t = schema.accuracy_rows
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(t)
+            .where(t.c.deployment_id == deployment.id, t.c.predicted_at.is_(None))
+        ).scalar_one()
+    )
 
 
 def accuracy_backlog(

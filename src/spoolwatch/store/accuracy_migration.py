@@ -20,7 +20,7 @@ from spoolwatch.store import schema
 from spoolwatch.store.accuracy import actual_columns, create_indexes, prediction_columns
 from spoolwatch.store.deployments import Deployment
 
-__all__ = ["compact_accuracy_rows"]
+__all__ = ["compact_accuracy_rows", "stored_deployments"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,8 @@ def compact_accuracy_rows(conn: Connection) -> None:
     create_indexes(conn)
 
 
-def _deployments(conn: Connection) -> dict[str, Deployment]:
+def stored_deployments(conn: Connection) -> dict[str, Deployment]:
+    """Every stored deployment, with what the accuracy rows need (id, model, target, classes)."""
     t = schema.deployments
     rows = conn.execute(select(t.c.id, t.c.model_id, t.c.target_type, t.c.class_names)).all()
     return {
@@ -64,7 +65,7 @@ def _deployments(conn: Connection) -> dict[str, Deployment]:
 
 def _copy(conn: Connection) -> int:
     """Copy the old rows in primary-key order, a chunk at a time; return how many."""
-    deployments = _deployments(conn)
+    deployments = stored_deployments(conn)
     columns = (
         "deployment_id, association_id, model_id, predicted_at, prediction, actual, "
         "actual_at, was_acted_on"

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import sqlalchemy
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import NullPool
 
 from spoolwatch.errors import ConfigError, TransientError
 from spoolwatch.store.engine import create_engine
@@ -35,6 +38,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._probe: Engine | None = None
 
     @property
     def url(self) -> str:
@@ -78,6 +82,40 @@ class Store:
         except PoolTimeout as exc:
             raise StoreUnavailable(f"database {self.url} is busy: no free connection") from exc
 
+    def readiness(self, timeout: float = 2.0) -> tuple[str, str] | None:
+        """Why the store cannot serve, or ``None`` when it can: a short reason that names no
+        address or user (unauthenticated probes may see it), and the details for the log.
+
+        On a connection of its own, outside the pool: a probe never waits for the pool's
+        connections behind ingestion, and gives up after about ``timeout`` seconds.
+        """
+        from spoolwatch.store.migrations import MIGRATIONS, current_version
+
+        try:
+            with self._probe_engine(timeout).connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+                version = current_version(conn)
+                conn.rollback()
+        except SQLAlchemyError as exc:
+            detail = f"database {self.url} is unavailable: {getattr(exc, 'orig', None) or exc}"
+            return "the database is unavailable", detail
+        latest = max(m.version for m in MIGRATIONS)
+        if version < latest:
+            reason = f"the database schema is at version {version}; this release needs {latest}"
+            return reason, f"{reason} (database {self.url}; run spoolwatch db migrate)"
+        return None
+
+    def _probe_engine(self, timeout: float) -> Engine:
+        if self._probe is None:
+            if self.dialect == "postgresql":
+                connect_args: dict[str, Any] = {"connect_timeout": max(1, round(timeout))}
+            else:
+                connect_args = {"timeout": timeout}  # sqlite3's busy timeout
+            self._probe = sqlalchemy.create_engine(
+                self.engine.url, poolclass=NullPool, connect_args=connect_args
+            )
+        return self._probe
+
     def lock_deployment(self, conn: Connection, deployment_id: str) -> None:
         """Serialise writers of one deployment until the transaction ends (PostgreSQL)."""
         if self.dialect == "postgresql":
@@ -92,6 +130,8 @@ class Store:
     def close(self) -> None:
         """Release the connection pool."""
         self.engine.dispose()
+        if self._probe is not None:
+            self._probe.dispose()
 
 
 def open_store(url: str | None = None, *, migrate_schema: bool = True) -> Store:

@@ -325,6 +325,7 @@ _PER_DEPLOYMENT = (
     schema.service_hourly,
     schema.drift_hourly,
     schema.accuracy_rows,
+    schema.accuracy_hourly,
     schema.custom_metric_hourly,
     schema.events,
     schema.alert_state,

@@ -28,6 +28,7 @@ from spoolwatch.store.accuracy import (
     fold_prediction_rows,
     prediction_rows,
 )
+from spoolwatch.store.accuracy_folding import fold_actual_changes, fold_prediction_changes
 from spoolwatch.store.aggregate_rows import service_health
 from spoolwatch.store.deployments import Deployment
 from spoolwatch.store.drift_folding import DriftFold
@@ -157,6 +158,7 @@ def fold_prediction_inputs(
                 at = seconds[stamp] = int(epoch_of(stamp))
             accuracy.extend(prediction_rows(deployment, key[0], at, item))
     drift.store(conn)
+    fold_prediction_changes(conn, deployment, accuracy)
     fold_prediction_rows(conn, deployment.id, accuracy)
     return total_rows
 
@@ -164,7 +166,9 @@ def fold_prediction_inputs(
 def fold_actuals(
     conn: Connection, deployment: Deployment, items: Sequence[Mapping[str, Any]]
 ) -> int:
-    """Store actuals by association id (joined with predictions whichever came first)."""
+    """Store actuals by association id (joined with predictions whichever came first) and
+    fold the pairs they complete or correct into the accuracy aggregates."""
+    fold_actual_changes(conn, deployment, items)
     return fold_actual_rows(conn, deployment.id, items)
 
 

@@ -80,6 +80,15 @@ def _repair_values(conn: Connection) -> None:
     repair_values(conn)
 
 
+def _accuracy_hourly(conn: Connection) -> None:
+    # Imported here, as for migration 4: building the aggregates needs the deployments.
+    from spoolwatch.store.accuracy_folding import build_accuracy_hourly
+    from spoolwatch.store.accuracy_migration import stored_deployments
+
+    written = build_accuracy_hourly(conn, stored_deployments(conn))
+    logger.info("built %d hourly accuracy aggregates from the stored rows", written)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema: tokens, deployments, hourly aggregates, events, fleet", _initial),
     Migration(2, "indexes for dedupe pruning, accuracy and events by time", _indexes),
@@ -97,6 +106,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         _repair_values,
     ),
     Migration(6, "token scopes (api_tokens.scope: ingest, read, admin)", _token_scopes),
+    Migration(
+        7,
+        "hourly accuracy aggregates (accuracy_hourly) built from the joined rows",
+        _accuracy_hourly,
+    ),
 )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "accuracy_hourly",
     "accuracy_rows",
     "agent_heartbeats",
     "alert_state",
@@ -146,6 +147,18 @@ accuracy_rows = Table(
     Column("actual_value", Float, nullable=True),  # the actual when it is a number
     Column("actual_at", BigInteger, nullable=True),
     Column("was_acted_on", Boolean, nullable=True),
+)
+
+#: Accuracy aggregates of the joined pairs by the hour of their prediction (JSON of
+#: ``AccuracyAggregate.to_dict()``; see :mod:`spoolwatch.store.accuracy_folding`, migration 7
+#: built them for the rows stored before).
+accuracy_hourly = Table(
+    "accuracy_hourly",
+    metadata,
+    Column("deployment_id", String(24), primary_key=True),
+    Column("model_id", String(64), primary_key=True),
+    Column("hour", BigInteger, primary_key=True),
+    Column("aggregate", Text, nullable=False),
 )
 
 custom_metric_hourly = Table(

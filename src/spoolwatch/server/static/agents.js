@@ -57,21 +57,41 @@
     return agents.length < 4 ? 0.75 : 0.3;
   }
 
+  const HEARTBEAT_WORDS = {
+    green: "alive", yellow: "reporting errors", red: "silent", unknown: "stopped",
+  };
+
   function renderCharts(agents) {
     const names = agents.map((a) => a.agentId);
     SW.plot("chart-agent-records", [{
-      type: "bar", x: names, y: agents.map((a) => (a.details || {}).sent || 0),
+      type: "bar", name: "records sent", x: names, y: agents.map((a) => (a.details || {}).sent || 0),
       marker: { color: SW.COLORS.blue },
       hovertemplate: "%{x}<br>%{y:,} records sent<extra></extra>",
-    }], { xaxis: { type: "category", automargin: true }, bargap: barGap(agents) }, "No agents yet");
-    SW.plot("chart-agent-heartbeats", [{
-      type: "bar", x: names, y: agents.map((a) => a.ageSeconds),
-      marker: { color: agents.map((a) => SW.COLORS[agentStatus(a)[0]]) },
-      hovertemplate: "%{x}<br>last heartbeat %{y:.0f} s ago<extra></extra>",
     }], {
       xaxis: { type: "category", automargin: true },
       bargap: barGap(agents),
-      yaxis: { title: { text: "seconds" }, gridcolor: "#eef1f5", rangemode: "tozero" },
+      yaxis: {
+        gridcolor: "#eef1f5", range: SW.headroom(agents.map((a) => (a.details || {}).sent || 0)),
+      },
+    }, "No agents yet");
+    /* One trace per state, so each colour has its legend entry; one bar per agent. */
+    const heartbeats = ["green", "yellow", "red", "unknown"].map((level) => {
+      const these = agents.filter((a) => agentStatus(a)[0] === level);
+      return {
+        type: "bar", name: HEARTBEAT_WORDS[level],
+        x: these.map((a) => a.agentId), y: these.map((a) => a.ageSeconds),
+        marker: { color: SW.COLORS[level] },
+        hovertemplate: "%{x}<br>last heartbeat %{y:.0f} s ago<extra></extra>",
+      };
+    }).filter((t) => t.x.length);
+    SW.plot("chart-agent-heartbeats", heartbeats, {
+      barmode: "overlay",
+      xaxis: { type: "category", automargin: true, categoryorder: "array", categoryarray: names },
+      bargap: barGap(agents),
+      yaxis: {
+        title: { text: "seconds" }, gridcolor: "#eef1f5",
+        range: SW.headroom(agents.map((a) => a.ageSeconds)),
+      },
     }, "No agents yet");
   }
 

@@ -114,14 +114,38 @@ const SW = (() => {
     return `${Number(value).toFixed(1)} ms`;
   }
 
+  /* Times are shown in the viewer's zone, named: "07 Dec 2026, 10:59:50 CET". */
+  const TIME_FORMAT = new Intl.DateTimeFormat("en-GB", {
+    year: "numeric", month: "short", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+  });
+  const HOUR_FORMAT = new Intl.DateTimeFormat("en-GB", {
+    month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit",
+  });
+  const CLOCK_FORMAT = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit" });
+
   function time(value) {
     if (!value) return "–";
     const date = new Date(value);
     if (Number.isNaN(date.getTime())) return String(value);
-    return date.toLocaleString("en-GB", {
-      year: "numeric", month: "short", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", second: "2-digit",
-    });
+    return TIME_FORMAT.format(date);
+  }
+
+  /* "Europe/Berlin (CET)": the zone every time on the page is shown in. */
+  function zone() {
+    const name = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
+    const part = TIME_FORMAT.formatToParts(new Date()).find((p) => p.type === "timeZoneName");
+    return part && part.value !== name ? `${name} (${part.value})` : name;
+  }
+
+  /* A [start, end) period as "07 Dec, 14:00–18:00" (or "07 Dec, 22:00 – 08 Dec, 02:00"). */
+  function span(period) {
+    const start = new Date(period.start);
+    const end = new Date(period.end);
+    const sameDay = start.toDateString() === new Date(end - 1).toDateString();
+    return sameDay
+      ? `${HOUR_FORMAT.format(start)}–${CLOCK_FORMAT.format(end)}`
+      : `${HOUR_FORMAT.format(start)} – ${HOUR_FORMAT.format(end)}`;
   }
 
   function ago(value) {
@@ -136,15 +160,41 @@ const SW = (() => {
 
   function layout(extra = {}) {
     return Object.assign({
-      margin: { l: 52, r: 16, t: 10, b: 40 },
+      margin: { l: 52, r: 16, t: 34, b: 40 },
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
       font: { family: "system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif", size: 12, color: "#39425a" },
       xaxis: { gridcolor: "#eef1f5", linecolor: "#d5dbe5", zeroline: false },
       yaxis: { gridcolor: "#eef1f5", linecolor: "#d5dbe5", zeroline: false, rangemode: "tozero" },
-      showlegend: false,
+      /* Every mark is named: the legend sits above the plot, inside the top margin. */
+      showlegend: true,
+      legend: LEGEND,
       hoverlabel: { bgcolor: "#141a2a", font: { color: "#fff" } },
     }, extra);
+  }
+
+  const LEGEND = { orientation: "h", x: 0, xanchor: "left", y: 1.02, yanchor: "bottom" };
+
+  /* A time axis spanning exactly the period queried, whatever data it holds. Plotly draws
+     Date objects in the browser's zone, so the range is given as that zone's wall time. */
+  function wallTime(value) {
+    const d = new Date(value);
+    const two = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} `
+      + `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+  }
+
+  function timeAxis(period, extra = {}) {
+    return Object.assign({
+      type: "date", autorange: false, range: [wallTime(period.start), wallTime(period.end)],
+      gridcolor: "#eef1f5", linecolor: "#d5dbe5", zeroline: false,
+    }, extra);
+  }
+
+  /* A value axis from 0 with room above the highest value (bars never touch the top). */
+  function headroom(values, least = 1) {
+    const top = Math.max(0, ...values.filter((v) => v != null && Number.isFinite(v)));
+    return [0, (top > 0 ? top : least) * 1.15];
   }
 
   const CONFIG = { displaylogo: false, responsive: true, displayModeBar: false };
@@ -215,19 +265,49 @@ const SW = (() => {
     rmse: "RMSE", mae: "MAE", r2: "R²",
   };
 
-  /* The headline accuracy metric of an accuracy report: {name, label, value, text} or null. */
+  function rows(n) {
+    return `${num(n)} row${n === 1 ? "" : "s"}`;
+  }
+
+  function metricText(name, value) {
+    if (value == null || !Number.isFinite(Number(value))) return "–";
+    return name === "accuracy" ? pct(value) : num(value, 3);
+  }
+
+  function change(percent) {
+    if (percent == null || !Number.isFinite(percent)) return "no reference yet";
+    const sign = percent > 0 ? "+" : percent < 0 ? "−" : "±";
+    return `${sign}${Math.abs(percent).toFixed(1)}% vs reference`;
+  }
+
+  /* The headline accuracy metric of an accuracy report: {name, label, value, shown, text}
+     or null. With fewer joined rows than the service needs to judge accuracy (minRows), the
+     figure is "n/a (N rows)": one row is 0% or 100%, which says nothing. */
   function mainAccuracy(report, targetType) {
     const names = (ACCURACY_METRICS[targetType] || Object.keys(report.metrics))
       .filter((name) => report.metrics[name] && report.metrics[name].value != null);
     if (!report.sampleSize || !names.length) return null;
     /* The metric the service judges accuracy by, when it names one. */
     const name = names.includes(report.metric) ? report.metric : names[0];
-    const { value, percentChange } = report.metrics[name];
+    const { value } = report.metrics[name];
     const label = METRIC_LABELS[name] || name;
-    const shown = name === "accuracy" ? pct(value) : num(value, 3);
-    const change = percentChange == null ? ""
-      : ` (${percentChange >= 0 ? "+" : ""}${percentChange.toFixed(1)}% vs reference)`;
-    return { name, label, value, text: `${label} ${shown}${change}` };
+    const tooFew = report.sampleSize < (report.minRows || 0);
+    const shown = tooFew ? `n/a (${rows(report.sampleSize)})` : metricText(name, value);
+    return { name, label, value: tooFew ? null : value, shown, text: `${label} ${shown}` };
+  }
+
+  /* The accuracy badge's {status, text}: both from the service's one judgement. The text
+     shows the figure the status was judged on: the period's, or that of the window (hours
+     pooled, or a recent span) whose status is worse than the period's own. */
+  function accuracyBadge(report, targetType) {
+    const status = statusOf(report && report.status);
+    const main = report && mainAccuracy(report, targetType);
+    if (!main) return { status, text: STATUS_TEXT[status] };
+    const judged = report.judgedOn;
+    if (!judged || judged.value == null || main.value == null) return { status, text: main.text };
+    const figure = `${main.label} ${metricText(report.metric || main.name, judged.value)}`;
+    const where = judged.window ? ` in ${span(judged.period)}` : "";
+    return { status, text: `${figure}${where} (${change(judged.percentChange)})` };
   }
 
   /* The period a page shows: ?range=24h|7d|30d, as API query parameters. */
@@ -242,9 +322,13 @@ const SW = (() => {
     return RANGES[key] ? key : "24h";
   }
 
+  /* The chosen span up to the end of the current hour, as the service's own health checks
+     count it (the service ends a period there when no end is given). */
   function periodQuery(withBucket = true) {
     const chosen = RANGES[range()];
-    const start = new Date(Date.now() - chosen.hours * 3600 * 1000).toISOString();
+    const hour = 3600 * 1000;
+    const end = Math.ceil(Date.now() / hour) * hour;
+    const start = new Date(end - chosen.hours * hour).toISOString();
     const params = new URLSearchParams({ start });
     if (withBucket) params.set("bucketSize", chosen.bucket);
     return params.toString();
@@ -272,10 +356,28 @@ const SW = (() => {
     return buckets.map((b) => new Date(b.period.start));
   }
 
+  /* Trace settings that draw each point across its bucket (bars fill their hour, points sit
+     in its middle), so the first and last buckets stay inside the period's axis. */
+  function perBucket(buckets, { bars = false } = {}) {
+    const first = buckets[0];
+    const width = first ? new Date(first.period.end) - new Date(first.period.start) : 3600000;
+    /* A bar's width is set, not guessed from its neighbours: a lone bar is a bucket wide. */
+    const bar = bars ? { width: width * 0.8 } : {};
+    return { xperiod: width, xperiodalignment: "middle", ...bar };
+  }
+
+  function bucketLabel() {
+    return RANGES[range()].bucket === "P1D" ? "per day" : "per hour";
+  }
+
+  function showZone(id) {
+    setText(id, `Times in ${zone()}`);
+  }
+
   return {
-    ACCURACY_METRICS, METRIC_LABELS, mainAccuracy,
-    range, periodQuery, wireRangeSelect, bucketTimes,
-    api, badge, setBadge, setText, statusOf, num, smart, pct, ms, time, ago, plot, layout,
-    cell, placeholder, clearChildren, start, COLORS, PALETTE,
+    ACCURACY_METRICS, METRIC_LABELS, mainAccuracy, accuracyBadge, rows,
+    range, periodQuery, wireRangeSelect, bucketTimes, perBucket, bucketLabel, timeAxis, headroom,
+    api, badge, setBadge, setText, statusOf, num, smart, pct, ms, time, ago, zone, span, showZone,
+    plot, layout, cell, placeholder, clearChildren, start, COLORS, PALETTE, STATUS_TEXT,
   };
 })();

@@ -33,71 +33,113 @@
     SW.setText("tile-errors", SW.pct(errorRate));
     const active = stats.buckets.filter((b) => b.metrics.totalRequests > 0);
     const x = SW.bucketTimes(active);
+    const along = SW.perBucket(stats.buckets);
+    const bars = SW.perBucket(stats.buckets, { bars: true });
+    const per = SW.bucketLabel();
+    const predictions = active.map((b) => b.metrics.totalPredictions);
     SW.plot("chart-predictions", [{
-      type: "bar", x, y: active.map((b) => b.metrics.totalPredictions),
+      type: "bar", name: `predictions ${per}`, x, y: predictions, ...bars,
       marker: { color: SW.COLORS.blue },
       hovertemplate: "%{x|%d %b %H:%M}<br>%{y:,} predictions<extra></extra>",
-    }]);
+    }], {
+      xaxis: SW.timeAxis(stats.period),
+      yaxis: { gridcolor: "#eef1f5", range: SW.headroom(predictions) },
+    });
     SW.plot("chart-latency", [
       {
-        type: "scatter", mode: "lines+markers", name: "mean", x,
+        type: "scatter", mode: "lines+markers", name: "mean", x, ...along,
         y: active.map((b) => b.metrics.executionTime),
         line: { color: SW.COLORS.teal, width: 2 }, marker: { size: 4 },
       },
       {
-        type: "scatter", mode: "lines", name: "p90", x,
+        type: "scatter", mode: "lines+markers", name: "p90", x, ...along,
         y: active.map((b) => b.metrics.executionTimeP90),
-        line: { color: SW.COLORS.purple, width: 1.5, dash: "dot" },
+        line: { color: SW.COLORS.purple, width: 1.5, dash: "dot" }, marker: { size: 3 },
       },
-    ], { showlegend: true, legend: { orientation: "h", y: 1.12, x: 0 } });
+    ], { xaxis: SW.timeAxis(stats.period) });
+    const server = active.map((b) => b.metrics.serverErrorRate || 0);
+    const user = active.map((b) => b.metrics.userErrorRate || 0);
     SW.plot("chart-errors", [
       {
-        type: "bar", name: "server errors", x,
-        y: active.map((b) => b.metrics.serverErrorRate || 0),
+        type: "bar", name: "server errors", x, y: server, ...bars,
         marker: { color: SW.COLORS.red },
         hovertemplate: "%{x|%d %b %H:%M}<br>server errors %{y:.1%}<extra></extra>",
       },
       {
-        type: "bar", name: "user errors", x,
-        y: active.map((b) => b.metrics.userErrorRate || 0),
+        type: "bar", name: "user errors", x, y: user, ...bars,
         marker: { color: SW.COLORS.yellow },
         hovertemplate: "%{x|%d %b %H:%M}<br>user errors %{y:.1%}<extra></extra>",
       },
     ], {
-      barmode: "stack", showlegend: true, legend: { orientation: "h", y: 1.12, x: 0 },
-      yaxis: { tickformat: ".0%", gridcolor: "#eef1f5", rangemode: "tozero" },
+      barmode: "stack",
+      xaxis: SW.timeAxis(stats.period),
+      /* Stacked: the top is the highest total, with room above it; 1% when all are 0. */
+      yaxis: {
+        tickformat: ".1~%", gridcolor: "#eef1f5",
+        range: SW.headroom(server.map((v, i) => v + user[i]), 0.01),
+      },
     });
+  }
+
+  /* Marker-only traces, one per status present, so each colour has its legend entry. */
+  function statusMarkers(points, extra = {}) {
+    return ["green", "yellow", "red", "unknown"].map((level) => {
+      const these = points.filter((p) => SW.statusOf(p.status) === level);
+      return {
+        type: "scatter", mode: "markers", name: DRIFT_WORDS[level],
+        x: these.map((p) => p.x), y: these.map((p) => p.y),
+        customdata: these.map((p) => p.customdata),
+        marker: { size: 8, color: SW.COLORS[level] },
+        ...extra,
+      };
+    }).filter((t) => t.x.length);
+  }
+
+  /* The drift thresholds as dashed lines, each with its legend entry. */
+  function thresholdShapes(thresholds) {
+    return ["yellow", "red"].filter((k) => thresholds[k] != null).map((k) => ({
+      type: "line", xref: "x", yref: "paper", x0: thresholds[k], x1: thresholds[k], y0: 0, y1: 1,
+      line: { color: SW.COLORS[k], width: 1.5, dash: "dash" },
+      showlegend: true, name: `${k} threshold ${thresholds[k]}`,
+    }));
   }
 
   function driftChart(drift) {
     SW.setText("drift-metric-name", `(${drift.metric.toUpperCase()})`);
     const features = [...drift.data].sort((a, b) => (b.driftScore || 0) - (a.driftScore || 0));
     const scored = features.filter((f) => f.driftScore != null);
-    const thresholds = drift.thresholds || {};
-    const shapes = ["yellow", "red"].filter((k) => thresholds[k] != null).map((k) => ({
-      type: "line", xref: "x", yref: "paper", x0: thresholds[k], x1: thresholds[k], y0: 0, y1: 1,
-      line: { color: SW.COLORS[k], width: 1.5, dash: "dash" },
-    }));
-    SW.plot("chart-drift", [{
-      type: "bar", orientation: "h",
-      y: scored.map((f) => f.name), x: scored.map((f) => f.driftScore),
-      marker: { color: scored.map((f) => SW.COLORS[SW.statusOf(f.status)]) },
-      customdata: scored.map((f) => [DRIFT_WORDS[SW.statusOf(f.status)], f.sampleSize]),
-      hovertemplate: "%{y}: %{x:.3f} over the period<br>%{customdata[0]} · %{customdata[1]:,} rows<extra></extra>",
-    }, {
-      /* A feature can drift for a few hours only: its status follows the worst hour. */
-      type: "scatter", mode: "markers", name: "worst drifting hour",
-      y: scored.filter((f) => f.peakDriftScore != null).map((f) => f.name),
-      x: scored.filter((f) => f.peakDriftScore != null).map((f) => f.peakDriftScore),
-      customdata: scored.filter((f) => f.peakDriftScore != null).map((f) => f.driftingHours),
-      marker: { symbol: "diamond", size: 9, color: "#333a48" },
-      hovertemplate: "%{y}: up to %{x:.3f} in an hour<br>drifting in %{customdata} hour(s)<extra></extra>",
-    }], {
-      showlegend: false,
-      margin: { l: 110, r: 16, t: 10, b: 40 },
-      yaxis: { autorange: "reversed", gridcolor: "#eef1f5" },
+    /* One bar trace per status (its colour in the legend), in one order of features. */
+    const bars = ["green", "yellow", "red", "unknown"].map((level) => {
+      const these = scored.filter((f) => SW.statusOf(f.status) === level);
+      return {
+        type: "bar", orientation: "h", name: `${DRIFT_WORDS[level]} (period)`,
+        y: these.map((f) => f.name), x: these.map((f) => f.driftScore),
+        marker: { color: SW.COLORS[level] },
+        customdata: these.map((f) => f.sampleSize),
+        hovertemplate: `%{y}: %{x:.3f} over the period<br>${DRIFT_WORDS[level]} · %{customdata:,} rows<extra></extra>`,
+      };
+    }).filter((t) => t.y.length);
+    const peaks = scored.filter((f) => f.peakDriftScore != null);
+    const traces = [...bars];
+    if (peaks.length) {
+      traces.push({
+        /* A feature can drift for a few hours only: its status follows the worst hour. */
+        type: "scatter", mode: "markers", name: "worst drifting hour",
+        y: peaks.map((f) => f.name), x: peaks.map((f) => f.peakDriftScore),
+        customdata: peaks.map((f) => f.driftingHours),
+        marker: { symbol: "diamond", size: 9, color: "#333a48" },
+        hovertemplate: "%{y}: up to %{x:.3f} in an hour<br>drifting in %{customdata} hour(s)<extra></extra>",
+      });
+    }
+    SW.plot("chart-drift", traces, {
+      barmode: "overlay",
+      margin: { l: 110, r: 16, t: 34, b: 40 },
+      yaxis: {
+        autorange: "reversed", gridcolor: "#eef1f5",
+        categoryorder: "array", categoryarray: scored.map((f) => f.name),
+      },
       xaxis: { title: { text: drift.metric }, gridcolor: "#eef1f5", rangemode: "tozero" },
-      shapes,
+      shapes: thresholdShapes(drift.thresholds || {}),
     }, "No drift data yet (needs training data and predictions with features)");
     const el = document.getElementById("chart-drift");
     if (el.on && !el.dataset.clickable) {
@@ -153,8 +195,8 @@
         hovertemplate: "%{x}<br>current %{y:.1%}<extra></extra>",
       },
     ], {
-      barmode: "group", showlegend: true, legend: { orientation: "h", y: 1.12, x: 0 },
-      margin: { l: 52, r: 16, t: 10, b: 90 },
+      barmode: "group",
+      margin: { l: 52, r: 16, t: 34, b: 90 },
       xaxis: { tickangle: -35, automargin: true, type: "category" },
       yaxis: { tickformat: ".0%", gridcolor: "#eef1f5", rangemode: "tozero" },
     });
@@ -167,37 +209,60 @@
       : `, up to ${target.peakDriftScore.toFixed(3)} (${target.driftingHours} h drifting)`;
     SW.setBadge("badge-target-drift", status, `${DRIFT_WORDS[status]}${score}${peak}`);
     const active = target.buckets.filter((b) => b.sampleSize > 0 && b.driftScore != null);
-    SW.plot("chart-target-drift", [{
-      type: "scatter", mode: "lines+markers", x: SW.bucketTimes(active),
-      y: active.map((b) => b.driftScore), line: { color: SW.COLORS.purple, width: 2 },
-      marker: { size: 7, color: active.map((b) => SW.COLORS[SW.statusOf(b.status)]) },
-      customdata: active.map((b) => [DRIFT_WORDS[SW.statusOf(b.status)], b.sampleSize]),
-      hovertemplate: "%{x|%d %b %H:%M}<br>drift %{y:.3f} · %{customdata[0]} · %{customdata[1]:,} rows<extra></extra>",
-    }], { yaxis: { title: { text: target.metric }, gridcolor: "#eef1f5", rangemode: "tozero" } },
-    "No prediction drift data yet");
+    const x = SW.bucketTimes(active);
+    const along = SW.perBucket(target.buckets);
+    const points = active.map((b, i) => ({
+      x: x[i], y: b.driftScore, status: b.status, customdata: SW.num(b.sampleSize),
+    }));
+    SW.plot("chart-target-drift", [
+      {
+        type: "scatter", mode: "lines", name: `${target.metric} ${SW.bucketLabel()}`, x, ...along,
+        y: active.map((b) => b.driftScore), line: { color: SW.COLORS.purple, width: 2 },
+        hoverinfo: "skip",
+      },
+      ...statusMarkers(points, {
+        ...along,
+        hovertemplate: "%{x|%d %b %H:%M}<br>drift %{y:.3f} · %{fullData.name} · %{customdata} rows<extra></extra>",
+      }),
+    ], {
+      xaxis: SW.timeAxis(target.period),
+      yaxis: { title: { text: target.metric }, gridcolor: "#eef1f5", rangemode: "tozero" },
+    }, "No prediction drift data yet");
   }
 
   function accuracy(report, targetType) {
     const names = (ACCURACY_METRICS[targetType] || Object.keys(report.metrics))
       .filter((name) => report.metrics[name] !== undefined);
     const main = SW.mainAccuracy(report, targetType);
-    if (main) {
-      SW.setText("tile-accuracy-label", main.label);
-      SW.setText("tile-accuracy", main.name === "accuracy" ? SW.pct(main.value) : SW.num(main.value, 3));
-    }
+    SW.setText("tile-accuracy-label", main ? main.label : "Accuracy");
+    SW.setText("tile-accuracy", main ? main.shown : "–");
     SW.setText("accuracy-chart-title",
-      `Accuracy over time · ${SW.num(report.sampleSize)} predictions with actuals, ${SW.num(report.predictionsWithoutActuals)} waiting`);
+      `Accuracy over time · ${SW.num(report.sampleSize)} ${report.sampleSize === 1 ? "prediction" : "predictions"} with actuals, ${SW.num(report.predictionsWithoutActuals)} waiting`);
     const active = report.buckets.filter((b) => b.sampleSize > 0);
     const x = SW.bucketTimes(active);
+    const along = SW.perBucket(report.buckets);
     const traces = names.map((name, i) => ({
-      type: "scatter", mode: "lines+markers", name: METRIC_LABELS[name] || name, x,
+      type: "scatter", mode: "lines+markers", name: METRIC_LABELS[name] || name, x, ...along,
       y: active.map((b) => b.metrics[name]),
+      customdata: active.map((b) => b.sampleSize),
+      hovertemplate: `%{x|%d %b %H:%M}<br>${METRIC_LABELS[name] || name} %{y:.3f} · %{customdata:,} rows<extra></extra>`,
       line: { color: SW.PALETTE[i % SW.PALETTE.length], width: i === 0 ? 2.5 : 1.5 },
       marker: { size: i === 0 ? 6 : 4 },
       visible: name === "logLoss" ? "legendonly" : true,
     }));
+    /* Buckets too small to judge are ringed: their figures are noise. */
+    const judged = main ? main.name : names[0];
+    const sparse = active.filter((b) => b.sampleSize < (report.minRows || 0));
+    if (judged && sparse.length) {
+      traces.push({
+        type: "scatter", mode: "markers", name: `fewer than ${SW.num(report.minRows)} rows`,
+        x: SW.bucketTimes(sparse), ...along, y: sparse.map((b) => b.metrics[judged]),
+        marker: { symbol: "circle-open", size: 13, color: SW.COLORS.grey, line: { width: 2 } },
+        hoverinfo: "skip",
+      });
+    }
     SW.plot("chart-accuracy", traces, {
-      showlegend: true, legend: { orientation: "h", y: 1.1, x: 0 },
+      xaxis: SW.timeAxis(report.period),
       yaxis: { gridcolor: "#eef1f5", rangemode: targetType === "regression" ? "normal" : "tozero" },
     }, "No actuals yet: report them with report_actuals()");
   }
@@ -228,11 +293,12 @@
         `${metric.id} · mean ${SW.smart(metric.mean)} · last ${SW.smart(metric.last)} · ${SW.num(metric.count)} values`;
       const active = summary.buckets.filter((b) => b.count > 0);
       SW.plot(id, [{
-        type: "scatter", mode: "lines+markers", x: SW.bucketTimes(active),
+        type: "scatter", mode: "lines+markers", name: `mean ${SW.bucketLabel()}`,
+        x: SW.bucketTimes(active), ...SW.perBucket(summary.buckets),
         y: active.map((b) => b.mean), line: { color: SW.PALETTE[(i + 2) % SW.PALETTE.length], width: 2 },
         marker: { size: 4 },
         hovertemplate: "%{x|%d %b %H:%M}<br>mean %{y:.3f}<extra></extra>",
-      }]);
+      }], { xaxis: SW.timeAxis(summary.period) });
     });
   }
 
@@ -245,7 +311,7 @@
     SW.clearChildren(tbody);
     for (const event of list.data) {
       const row = document.createElement("tr");
-      SW.cell(row, event.timestamp);
+      SW.cell(row, SW.time(event.at)).title = `as reported: ${event.timestamp}`;
       const type = document.createElement("span");
       type.className = "event-type";
       type.textContent = event.eventType;
@@ -266,9 +332,9 @@
       SW.api(`${base}/events/?${SW.periodQuery(false)}&limit=50`),
     ]);
     header(deployment);
-    const accuracyMain = SW.mainAccuracy(acc, deployment.targetType);
     /* The status of the period shown (the deployment's accuracyHealth is the last day's). */
-    SW.setBadge("badge-accuracy", acc.status, accuracyMain ? accuracyMain.text : undefined);
+    const accuracyBadge = SW.accuracyBadge(acc, deployment.targetType);
+    SW.setBadge("badge-accuracy", accuracyBadge.status, accuracyBadge.text);
     serviceHealth(stats);
     lastDrift = drift;
     driftChart(drift);
@@ -290,5 +356,6 @@
     selectFeature(event.target.value);
   });
   SW.wireRangeSelect("range-select");
+  SW.showZone("time-zone");
   SW.start(load);
 })();

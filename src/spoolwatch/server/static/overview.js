@@ -28,13 +28,12 @@
     return span;
   }
 
-  /* The accuracy badge: the service's status, labelled with the main metric when known. */
+  /* The accuracy badge: colour and text from the one judgement of the period shown. */
   function accuracyBadge(deployment, report) {
-    const status = SW.statusOf(deployment.accuracyHealth && deployment.accuracyHealth.status);
-    const main = report && SW.mainAccuracy(report, deployment.targetType);
-    const span = SW.badge(status, main ? main.text : STATUS_WORDS[status]);
+    const { status, text } = SW.accuracyBadge(report, deployment.targetType);
+    const span = SW.badge(status, text);
     if (deployment.accuracyHealth && deployment.accuracyHealth.message) {
-      span.title = deployment.accuracyHealth.message;
+      span.title = `last day: ${deployment.accuracyHealth.message}`;
     }
     return span;
   }
@@ -71,17 +70,24 @@
       return {
         type: "bar",
         name: deployment.label || deployment.id,
+        ...SW.perBucket(buckets, { bars: true }),
         x: SW.bucketTimes(buckets),
         y: buckets.map((b) => b.metrics.totalPredictions),
         marker: { color: SW.PALETTE[i % SW.PALETTE.length] },
         hovertemplate: "%{x|%d %b %H:%M}<br>%{y:,} predictions<extra>%{fullData.name}</extra>",
       };
     }).filter((t) => t.y.some((v) => v > 0));
+    /* Stacked: room above the highest total. */
+    const answered = stats.filter((s) => s);
+    const totals = answered.length ? answered[0].buckets.map((_, j) =>
+      answered.reduce((sum, s) => sum + s.buckets[j].metrics.totalPredictions, 0)) : [];
     SW.plot("chart-overview-predictions", traces, {
       barmode: "stack",
-      showlegend: traces.length > 1,
-      legend: { orientation: "h", y: -0.2 },
-      yaxis: { title: { text: "predictions" }, gridcolor: "#eef1f5", rangemode: "tozero" },
+      ...(answered.length ? { xaxis: SW.timeAxis(answered[0].period) } : {}),
+      yaxis: {
+        title: { text: `predictions ${SW.bucketLabel()}` }, gridcolor: "#eef1f5",
+        range: SW.headroom(totals),
+      },
     }, "No predictions in this period");
   }
 
@@ -112,5 +118,6 @@
   }
 
   SW.wireRangeSelect("range-select");
+  SW.showZone("time-zone");
   SW.start(load);
 })();

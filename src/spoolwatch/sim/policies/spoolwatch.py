@@ -21,7 +21,8 @@ step:
   ``MaximumConcurrency`` = target concurrency; ``RecursiveLoop: Allow``):
   ``breaker.allow`` (refused: exit) → approximate counts (empty: exit, unless the message
   is ``seen``: its recruiter saw records itself) → ``leases.acquire`` (no slot: exit) →
-  ``wake.disarm("agents_running")`` → the destination check, ``GET /api/v2/version/``:
+  ``wake.disarm("agents_running")`` → the destination check (a spoolwatch service's
+  known-records question, DataRobot's ``GET /api/v2/version/``):
   while the destination is down it fails after ``destination_fail_seconds`` and the
   invocation records the failure (``DESTINATION_UNREACHABLE``), releases its lease and
   exits without receiving a single record → the agent runs until a read returns nothing or
@@ -205,7 +206,7 @@ DEADLINE_MARGIN = cast(
 IDLE_SECONDS = cast(float, ServerlessSettings.__dataclass_fields__["idle_seconds"].default)
 #: One SQS or DynamoDB call of the handler (within a region).
 AWS_CALL_SECONDS = 0.02
-#: ``GET /api/v2/version/`` answered by a destination that is up.
+#: The destination check answered by a destination that is up.
 CHECK_SECONDS = 0.05
 #: The agent queue's visibility timeout in the template (six times the function timeout).
 AGENT_QUEUE_VISIBILITY = 5400.0
@@ -431,7 +432,7 @@ class SpoolwatchPolicy(Policy):
             world.over_recruited += 1
             return
         if not (yield from self._destination_ready()):
-            self._record_failure("GET /api/v2/version/: timed out")
+            self._record_failure("destination check: timed out")
             self.leases.release(lease)
             world.over_recruited += 1
             return
