@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,11 +69,36 @@ def postgres_url() -> str:
     return "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
+_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+
+
+def _atomic_dynamodb_writes() -> None:
+    """Make moto's DynamoDB check a write's condition and make the write under one lock, as
+    DynamoDB does: moto's threaded server evaluates a ``ConditionExpression`` and applies
+    the write as separate steps, so two racing conditional writes could both succeed there
+    (and the tests of racing agents and switches would see a winner too many)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "_spoolwatch_atomic", False):
+        return
+    lock = threading.RLock()
+    for name in _DYNAMODB_WRITES:
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)
+    DynamoDBBackend._spoolwatch_atomic = True  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """moto in server mode on 127.0.0.1; yields its endpoint URL and points boto3 at it."""
     from moto.server import ThreadedMotoServer
 
+    _atomic_dynamodb_writes()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

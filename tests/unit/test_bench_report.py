@@ -43,7 +43,7 @@ drift 1.0 s
 ### not a heading of the report
 ```
 
-## reporter-vs-datarobot: a section written by hand
+## hand-written: a section written by hand
 
 Run: 2026-02-02 00:00 UTC, Hand
 
@@ -66,7 +66,7 @@ def test_only_replaces_the_sections_that_ran_and_keeps_the_others_with_their_run
     assert "Run: 2026-01-01" not in real and real.count("Run: ") == 1
     # The order of BENCHMARKS, then sections it does not know.
     assert report.index("## real-stream:") < report.index("## drift:")
-    assert report.index("## drift:") < report.index("## reporter-vs-datarobot:")
+    assert report.index("## drift:") < report.index("## hand-written:")
 
 
 def test_a_full_run_writes_only_what_ran() -> None:
