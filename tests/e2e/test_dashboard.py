@@ -220,19 +220,27 @@ def test_clicking_a_drift_bar_shows_that_feature_histogram(
     page = visit(f"{monitored.url}/deployments/{monitored.busy_id}")
     page.traces("chart-drift")
     target = "age" if page.page.input_value("#feature-select") != "age" else "region"
-    # One bar trace per drift status: find the trace and point that draw the target.
-    trace, point = page.page.evaluate(
+    page.page.locator("#chart-drift").scroll_into_view_if_needed()
+    # One bar trace per drift status: find the drawn bar of the target through plotly's own
+    # data on the SVG nodes (the order of drawn traces need not be the order of the data).
+    box = page.page.evaluate(
         """(name) => {
-            const all = document.getElementById('chart-drift').data;
-            const bars = all.filter((t) => t.type === 'bar');
-            const i = bars.findIndex((t) => t.y.includes(name));
-            return [i, bars[i].y.indexOf(name)];
+            for (const group of document.querySelectorAll('#chart-drift .trace.bars')) {
+                const trace = group.__data__ && group.__data__[0] && group.__data__[0].trace;
+                if (!trace || !trace.y) continue;
+                const index = trace.y.indexOf(name);
+                if (index < 0) continue;
+                for (const point of group.querySelectorAll('.point')) {
+                    if (point.__data__ && point.__data__.i === index) {
+                        const r = point.getBoundingClientRect();
+                        return {x: r.x, y: r.y, width: r.width, height: r.height};
+                    }
+                }
+            }
+            return null;
         }""",
         target,
     )
-    bar = page.page.locator("#chart-drift .trace.bars").nth(trace).locator(".point").nth(point)
-    page.page.locator("#chart-drift").scroll_into_view_if_needed()
-    box = bar.bounding_box()
     assert box is not None
     # Plotly listens on its drag layer above the bars: click where the bar is drawn.
     page.page.mouse.click(box["x"] + min(max(box["width"] / 2, 1), 4), box["y"] + box["height"] / 2)
