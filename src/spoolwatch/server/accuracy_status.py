@@ -14,7 +14,8 @@ prediction-time index, a read bounded by the reference's size, not by the rows s
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -100,15 +101,15 @@ def judge_aggregates(
 ) -> tuple[AccuracyJudgement, list[AccuracyJudgement]] | None:
     """The period's and each bucket's judgement from their aggregates; ``None`` when the
     deployment's metric does not apply (a misconfigured deployment is logged, not fatal)."""
-    chosen = _config_metric(settings, deployment)
-    if chosen is None:
-        return None
-    config, metric = chosen
-    reference = None
-    if config.baseline_value is None:
-        reference = _reference(store, deployment, metric, settings.accuracy_reference_rows)
-    windows = [bucket.score_summary(metric) for bucket in buckets]
-    return judge_period(total.score_summary(metric), windows, reference, config)
+    return _judge(
+        store,
+        deployment,
+        settings,
+        lambda metric: (
+            total.score_summary(metric),
+            [bucket.score_summary(metric) for bucket in buckets],
+        ),
+    )
 
 
 def judge_rows(
@@ -120,6 +121,25 @@ def judge_rows(
 ) -> tuple[AccuracyJudgement, list[AccuracyJudgement]] | None:
     """The period's and each bucket's judgement of joined ``rows``; ``None`` when the
     deployment's metric does not apply (a misconfigured deployment is logged, not fatal)."""
+    return _judge(
+        store,
+        deployment,
+        settings,
+        lambda metric: (
+            _summary(deployment, metric, rows),
+            [_summary(deployment, metric, bucket) for bucket in buckets],
+        ),
+    )
+
+
+def _judge(
+    store: Store,
+    deployment: Deployment,
+    settings: ServerSettings,
+    summaries: Callable[[str], tuple[Any, list[Any]]],
+) -> tuple[AccuracyJudgement, list[AccuracyJudgement]] | None:
+    """The deployment's metric and reference, then ``judge_period`` of the period's and the
+    buckets' summaries of that metric; ``None`` when the metric does not apply."""
     chosen = _config_metric(settings, deployment)
     if chosen is None:
         return None
@@ -127,6 +147,5 @@ def judge_rows(
     reference = None
     if config.baseline_value is None:
         reference = _reference(store, deployment, metric, settings.accuracy_reference_rows)
-    total = _summary(deployment, metric, rows)
-    windows = [_summary(deployment, metric, bucket) for bucket in buckets]
+    total, windows = summaries(metric)
     return judge_period(total, windows, reference, config)
