@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -93,6 +94,11 @@ class Drain:
     requests: int
     drain_seconds: float
     exit_seconds: float
+    #: CPU seconds (user + system) the service process spent while the agent ran: steadier
+    #: than wall time on a busy host, and what a second service process would not share.
+    service_cpu: float = 0.0
+    #: CPU seconds of the agent process, interpreter start-up included.
+    agent_cpu: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -243,8 +249,9 @@ def write_easy(directory: str, records: int) -> Written:
     return Written(spool.written, records * ROWS, {deployment: Expected(rows=records * ROWS)})
 
 
-def run_agent(directory: str, base: str, token: str) -> tuple[dict[str, Any], float]:
-    """Run ``spoolwatch agent run --until-empty --json`` on the spool; its result, wall time."""
+def run_agent(directory: str, base: str, token: str) -> tuple[dict[str, Any], float, float]:
+    """Run ``spoolwatch agent run --until-empty --json`` on the spool; its result, wall time
+    and CPU time (start-up included)."""
     folder = Path(tempfile.mkdtemp(prefix="spoolwatch-bench-agent-"))
     config = folder / "agent.yaml"
     config.write_text(
@@ -260,12 +267,13 @@ def run_agent(directory: str, base: str, token: str) -> tuple[dict[str, Any], fl
         spy = ["py-spy", "record", "--gil", "-r", "200", "-f", "raw", "-o", profile, "--"]
         command = spy + command
     env = {**os.environ, "SPOOLWATCH_API_TOKEN": token}
-    started = time.perf_counter()
+    started, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    wall = time.perf_counter() - started
+    wall, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f"agent exited {done.returncode}: {done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1]), wall
+    return json.loads(done.stdout.strip().splitlines()[-1]), wall, cpu
 
 
 def _totals(client: Any, deployment: str) -> dict[str, int]:
@@ -317,7 +325,9 @@ def run_once(stream: str, backend: str, requests: int, records: int) -> tuple[Dr
             create_deployments(url, list(written.deployments))
             token = make_token(url)
             with serve(url, token) as service:
-                result, wall = run_agent(directory, service.base, token)
+                cpu = service.cpu_seconds()
+                result, wall, agent_cpu = run_agent(directory, service.base, token)
+                cpu = service.cpu_seconds() - cpu
                 if result["records_sent"] != written.records:
                     raise SystemExit(
                         f"{stream}: wrote {written.records} records, the agent sent "
@@ -325,7 +335,17 @@ def run_once(stream: str, backend: str, requests: int, records: int) -> tuple[Dr
                     )
                 verify(service.base, token, written)
     drain = max(1e-6, float(result["elapsed"]) - WAIT_SECONDS)
-    figures = Drain(stream, backend, written.records, written.rows, result["requests"], drain, wall)
+    figures = Drain(
+        stream,
+        backend,
+        written.records,
+        written.rows,
+        result["requests"],
+        drain,
+        wall,
+        cpu,
+        agent_cpu,
+    )
     return figures, written
 
 
@@ -334,7 +354,9 @@ def _line(run: int, drain: Drain) -> str:
         f"{drain.backend:<10} {run:>3} {drain.stream:<5} {drain.records:>8,} {drain.rows:>10,} "
         f"{drain.requests:>9,} {drain.drain_seconds:>8.2f} {drain.rate:>10,.0f} "
         f"{drain.rows / drain.drain_seconds:>10,.0f} {drain.exit_seconds:>7.2f} "
-        f"{drain.records / drain.exit_seconds:>10,.0f}"
+        f"{drain.records / drain.exit_seconds:>10,.0f} "
+        f"{drain.service_cpu * 1e6 / drain.records:>10,.0f} "
+        f"{drain.agent_cpu * 1e6 / drain.records:>12,.0f}"
     )
 
 
@@ -342,7 +364,7 @@ def _header() -> str:
     return (
         f"{'backend':<10} {'run':>3} {'path':<5} {'records':>8} {'pred rows':>10} "
         f"{'HTTP reqs':>9} {'drain s':>8} {'records/s':>10} {'rows/s':>10} {'exit s':>7} "
-        f"{'rec/s exit':>10}"
+        f"{'rec/s exit':>10} {'svc us/rec':>10} {'agent us/rec':>12}"
     )
 
 
@@ -390,7 +412,9 @@ def main() -> None:
         f"`spoolwatch serve` (auth on, fresh database per run); totals verified by the query "
         f"API after every run.\ndrain s = agent start -> last record accepted (agent's elapsed "
         f"minus its final {WAIT_SECONDS} s empty read); exit s = agent process wall time "
-        f"(interpreter start-up included)."
+        f"(interpreter start-up included); svc us/rec = the service process's CPU time "
+        f"(user + system) while the agent ran, per record; agent us/rec = the agent "
+        f"process's, start-up included."
     )
     for backend in args.only or ["sqlite", "postgresql"]:
         if backend == "postgresql" and (why := postgres_answers()) is not None:

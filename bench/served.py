@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import itertools
+
 import httpx
 
 from spoolwatch.store.base import open_store
@@ -116,6 +118,9 @@ class Service:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+_SERVICES = itertools.count(1)
+
+
 @contextmanager
 def serve(url: str, token: str, *extra: str) -> Iterator[Service]:
     """Run ``python -m spoolwatch serve --db url`` (auth on) until the block ends."""
@@ -123,8 +128,13 @@ def serve(url: str, token: str, *extra: str) -> Iterator[Service]:
     command = [sys.executable, "-m", "spoolwatch", "serve", "--db", url, "--port", str(port)]
     command += ["--log-level", "warning", *extra]
     if profile := os.environ.get("SPOOLWATCH_BENCH_PYSPY"):
-        # Record the service with py-spy (``pip install py-spy``): collapsed stacks.
-        spy = ["py-spy", "record", "--gil", "-r", "200", "-f", "raw", "-o", profile, "--"]
+        # Record the service with py-spy (``pip install py-spy``): collapsed stacks; a
+        # ``{n}`` in the path is the service's number in this run (one file per service).
+        profile = profile.replace("{n}", str(next(_SERVICES)))
+        # SPOOLWATCH_BENCH_PYSPY_ALL=1: every running thread, not only the one holding the
+        # GIL (time spent in SQLite's C code, which releases the GIL, shows up then).
+        gil = [] if os.environ.get("SPOOLWATCH_BENCH_PYSPY_ALL") else ["--gil"]
+        spy = ["py-spy", "record", *gil, "-r", "200", "-f", "raw", "-o", profile, "--"]
         command = spy + command
     # A file, not a pipe: a service that logs much must never block on a full pipe.
     log = Path(tempfile.mkstemp(prefix="spoolwatch-bench-serve-", suffix=".log")[1])
