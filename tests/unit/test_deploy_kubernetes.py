@@ -148,7 +148,7 @@ def test_the_service_arguments_are_ones_serve_accepts_with_auth_on_every_address
     (container,) = _service_pod()["containers"]
     params = _serve_context(container["args"]).params
     assert params["host"] == "0.0.0.0"
-    assert params["no_auth"] is False
+    assert params["auth"] is True
     assert params["log_format"] == "json"
     assert params["workers"] > 1  # the Secret's URL must be PostgreSQL: serve refuses SQLite
     assert {v["name"] for v in container["env"]} >= {"SPOOLWATCH_DB"}
