@@ -21,7 +21,7 @@ from spoolwatch.errors import ConfigError, SpoolwatchError
 from spoolwatch.runtime import tune_gc
 from spoolwatch.server.setting import Setting, SettingError
 from spoolwatch.server.settings import ServerSettings, is_loopback
-from spoolwatch.server.settings_table import SERVE_SETTINGS, SERVICE_SETTINGS
+from spoolwatch.server.settings_table import SERVE_SETTINGS, SERVICE_SETTINGS, setting
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +97,8 @@ def serve(**values: Any) -> None:
         fail(str(exc))
     if not settings.auth and not is_loopback(host):
         fail(
-            f"--no-auth (SPOOLWATCH_AUTH=false) is only allowed on a loopback address, not on "
-            f"{host} (--host, SPOOLWATCH_HOST)"
+            f"--no-auth ({setting('auth').env}=false) is only allowed on a loopback address, "
+            f"not on {host} (--host, {setting('host').env})"
         )
     _check_port(host, port)
     try:

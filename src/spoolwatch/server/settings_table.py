@@ -7,6 +7,9 @@ over its variable), :meth:`ServerSettings.from_env
 and :func:`markdown_table` is the README's table "Configuring the service" (a test compares
 them). Names that the Lambda agents and ``spoolwatch fleet`` read too
 (``SPOOLWATCH_DATA_QUEUE_URL``, ...) and DataRobot-style ones already in use stay as they are.
+The address is ``SPOOLWATCH_LISTEN_HOST`` and ``SPOOLWATCH_LISTEN_PORT``: Kubernetes sets
+``SPOOLWATCH_PORT=tcp://...`` in every pod of a namespace with a Service called
+``spoolwatch`` (``deploy/kubernetes``), which would otherwise be read as the port.
 """
 
 from __future__ import annotations
@@ -40,11 +43,11 @@ _LOGGING = "Logging"
 SERVE_SETTINGS: tuple[Setting, ...] = (
     # Network: how the process listens; not part of ServerSettings.
     Setting(
-        name="host", flag="--host", env="SPOOLWATCH_HOST", kind=str, default="127.0.0.1",
+        name="host", flag="--host", env="SPOOLWATCH_LISTEN_HOST", kind=str, default="127.0.0.1",
         panel=_NETWORK, service=False, help="Address to bind.",
     ),
     Setting(
-        name="port", flag="--port", env="SPOOLWATCH_PORT", kind=int, default=8080,
+        name="port", flag="--port", env="SPOOLWATCH_LISTEN_PORT", kind=int, default=8080,
         panel=_NETWORK, service=False, minimum=1, maximum=65535, help="Port to listen on.",
     ),
     Setting(
