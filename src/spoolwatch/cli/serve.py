@@ -38,7 +38,7 @@ class ServeCommand(HelpCommand):
     both (``error: SPOOLWATCH_ACCURACY_RED=abc (--accuracy-red): must be a number``) and exit
     code 2, before anything starts."""
 
-    # ``ctx`` is typer's click context; typer does not export that class under a public name.
+    # ``ctx``: typer types it as its vendored click's Context, a class it does not export.
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         """The options parsed, each value by its :class:`Setting` (see the class docstring)."""
         try:

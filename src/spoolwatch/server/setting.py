@@ -145,14 +145,18 @@ class Setting:
             if self.url and not value.startswith(("http://", "https://")):
                 return "must be an http:// or https:// URL"
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return "must be a whole number" if self.kind is int else "must be a number"
-        if self.kind is int and not isinstance(value, int):
+        if self.kind is int and (isinstance(value, bool) or not isinstance(value, int)):
             return "must be a whole number"
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            return "must be a number"
         return self._bounds_problem(value)
 
     def _bounds_problem(self, value: float) -> str | None:
-        fits = not math.isnan(value)
+        fits = True
         if self.minimum is not None:
             fits = fits and value >= self.minimum
         if self.above is not None:
