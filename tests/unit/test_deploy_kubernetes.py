@@ -148,7 +148,7 @@ def test_the_service_arguments_are_ones_serve_accepts_with_auth_on_every_address
     (container,) = _service_pod()["containers"]
     params = _serve_context(container["args"]).params
     assert params["host"] == "0.0.0.0"
-    assert params["no_auth"] is False
+    assert params["auth"] is True
     assert params["log_format"] == "json"
     assert params["workers"] > 1  # the Secret's URL must be PostgreSQL: serve refuses SQLite
     assert {v["name"] for v in container["env"]} >= {"SPOOLWATCH_DB"}
@@ -170,6 +170,18 @@ def test_migrations_run_in_an_init_container_with_the_same_image_and_database() 
     _context(("db", "migrate"), init["command"][3:])
     assert init["image"] == container["image"]
     assert init["env"][0] == container["env"][0]
+
+
+def test_no_serve_variable_is_one_kubernetes_sets_for_the_service() -> None:
+    from spoolwatch.server.settings_table import SERVE_SETTINGS
+
+    # Service links: {NAME}_SERVICE_HOST, {NAME}_SERVICE_PORT, {NAME}_PORT and {NAME}_PORT_*,
+    # set in every pod of the namespace (``SPOOLWATCH_PORT=tcp://10.0.0.7:8080``).
+    prefix = _one("Service", "service-deployment.yaml")["metadata"]["name"].upper() + "_"
+    for entry in SERVE_SETTINGS:
+        rest = entry.env.removeprefix(prefix)
+        assert rest not in ("SERVICE_HOST", "SERVICE_PORT", "PORT"), entry.env
+        assert not rest.startswith(("SERVICE_PORT_", "PORT_")), entry.env
 
 
 def test_service_autoscaler_and_budget_select_the_service_pods() -> None:

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-__all__ = ["HelpContext", "HelpFormatter", "HelpGroup"]
+__all__ = ["HelpCommand", "HelpContext", "HelpFormatter", "HelpGroup"]
 
 _LIST_METAVAR = re.compile(r"<list\[([^\]]+)\]>")
 _BOOL_METAVAR = re.compile(r" <bool>")
@@ -66,12 +66,19 @@ class HelpFormatter(_PlainFormatter):  # type: ignore[misc]
             self.write(f"{indent}{line}\n" if line else "\n")
 
     def write_dl(
-        self, rows: Sequence[tuple[str, str]], col_max: int = 30, col_spacing: int = 2
+        self,
+        rows: Sequence[tuple[str, str]],
+        col_max: int = 30,
+        col_spacing: int = 2,
+        *,
+        names_width: int = 0,
     ) -> None:
-        """The options or commands list: names, then their help wrapped beside them."""
+        """The options or commands list: names, then their help wrapped beside them (at
+        least ``names_width`` to the right, so that several lists line up)."""
         tidy = [(_tidy_names(first), second) for first, second in rows]
         col_max = min(col_max, max(self.width // 3, 12))  # leave the help room when narrow
-        first_col = min(max((len(first) for first, _ in tidy), default=0), col_max) + col_spacing
+        widest = max((len(first) for first, _ in tidy), default=0)
+        first_col = min(max(widest, names_width), col_max) + col_spacing
         indent = " " * self.current_indent
         for first, second in tidy:
             self.write(f"{indent}{first}")
@@ -99,6 +106,33 @@ def _use_help_context(commands: Iterable[Any]) -> None:
     for command in commands:
         command.context_class = HelpContext
         _use_help_context(getattr(command, "commands", {}).values())
+
+
+class HelpCommand(TyperCommand):
+    """A command whose options are listed under the headings their ``rich_help_panel`` names
+    (typer's plain help lists every option under "Options"); the others come last, there."""
+
+    # typer's click context and formatter: classes typer does not export under public names.
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        """Arguments, then one section per help panel, then the options without one."""
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                title = "Arguments"
+            else:
+                title = getattr(param, "rich_help_panel", None) or "Options"
+            sections.setdefault(title, []).append(record)
+        titles = sorted(sections, key=lambda t: (t != "Arguments", t == "Options"))
+        widest = max(len(_tidy_names(first)) for rows in sections.values() for first, _ in rows)
+        for title in titles:
+            with formatter.section(title):
+                if isinstance(formatter, HelpFormatter):
+                    formatter.write_dl(sections[title], names_width=widest)
+                else:
+                    formatter.write_dl(sections[title])
 
 
 class HelpGroup(TyperGroup):

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import errno
+import inspect
 import logging
 import logging.config
 import os
 import socket
+from collections.abc import Callable
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 import typer
 
+from spoolwatch.cli.help import HelpCommand
 from spoolwatch.cli.output import console, fail
 from spoolwatch.errors import ConfigError, SpoolwatchError
 from spoolwatch.runtime import tune_gc
+from spoolwatch.server.setting import Setting, SettingError
 from spoolwatch.server.settings import ServerSettings, is_loopback
+from spoolwatch.server.settings_table import SERVE_SETTINGS, SERVICE_SETTINGS, setting
 
 logger = logging.getLogger(__name__)
 
@@ -27,81 +33,73 @@ class LogFormat(StrEnum):
     json = "json"
 
 
-def serve(
-    db: str | None = typer.Option(
-        None,
-        "--db",
-        envvar="SPOOLWATCH_DB",
-        help="Database URL: sqlite:///path.db (default ./spoolwatch-data/spoolwatch.db) or "
-        "postgresql://user@host/db.",
-    ),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
-    port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port to listen on."),
-    no_auth: bool = typer.Option(
-        False, "--no-auth", help="Accept calls without a token (loopback addresses only)."
-    ),
-    webhook_url: str | None = typer.Option(
-        None,
-        "--webhook-url",
-        envvar="SPOOLWATCH_WEBHOOK_URL",
-        help="POST a JSON alert here when a deployment turns yellow or red.",
-    ),
-    max_body_bytes: int | None = typer.Option(
-        None, "--max-body-bytes", help="Largest request body accepted (default 16 MiB)."
-    ),
-    fleet_data_queue: str | None = typer.Option(
-        None,
-        "--fleet-data-queue",
-        envvar="SPOOLWATCH_DATA_QUEUE_URL",
-        help="Serverless fleet: the SQS data queue URL (with --fleet-agent-queue and "
-        "--fleet-table, the agents page shows the fleet).",
-    ),
-    fleet_agent_queue: str | None = typer.Option(
-        None,
-        "--fleet-agent-queue",
-        envvar="SPOOLWATCH_AGENT_QUEUE_URL",
-        help="Serverless fleet: the SQS agent queue URL.",
-    ),
-    fleet_table: str | None = typer.Option(
-        None,
-        "--fleet-table",
-        envvar="SPOOLWATCH_STATE_TABLE",
-        help="Serverless fleet: the DynamoDB state table.",
-    ),
-    fleet_target_concurrency: int | None = typer.Option(
-        None,
-        "--fleet-target-concurrency",
-        envvar="SPOOLWATCH_TARGET_CONCURRENCY",
-        min=1,
-        help="Serverless fleet: lease slots (default 10).",
-    ),
-    workers: int = typer.Option(
-        1,
-        "--workers",
-        min=1,
-        help="Service processes sharing the port (PostgreSQL only): each folds with its own "
-        "group-commit writer; the per-deployment lock keeps totals exact.",
-    ),
-    shutdown_timeout: int = typer.Option(
-        30,
-        "--shutdown-timeout",
-        min=0,
-        help="On SIGTERM or Ctrl-C: stop accepting connections, finish the requests held "
-        "for at most this many seconds, then commit what waits and exit.",
-    ),
-    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
-    log_format: LogFormat = typer.Option(
-        LogFormat.text,
-        "--log-format",
-        envvar="SPOOLWATCH_LOG_FORMAT",
-        case_sensitive=False,
-        help="text, or json: one JSON object per line on stderr (time, level, logger, "
-        "message, exception) for the service, uvicorn and its access log, at --log-level.",
-    ),
-) -> None:
-    """Run the monitoring service: DataRobot ingestion API, queries, dashboard, /metrics."""
-    if no_auth and not is_loopback(host):
-        fail(f"--no-auth is only allowed on a loopback address, not on {host}")
+class ServeCommand(HelpCommand):
+    """``spoolwatch serve``: a bad setting, from its flag or its variable, is one line naming
+    both (``error: SPOOLWATCH_ACCURACY_RED=abc (--accuracy-red): must be a number``) and exit
+    code 2, before anything starts."""
+
+    # ``ctx``: typer types it as its vendored click's Context, a class it does not export.
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """The options parsed, each value by its :class:`Setting` (see the class docstring)."""
+        try:
+            return super().parse_args(ctx, args)
+        except SettingError as exc:
+            source = ctx.get_parameter_source(exc.setting.name)
+            from_env = source is not None and source.name == "ENVIRONMENT"
+            fail(str(exc.came_from("env") if from_env else exc))
+
+
+def _option(entry: Setting) -> Any:
+    """The typer option of a setting: its flags and variable, its value parsed and checked by
+    the setting (typer hands a switch's parser its variable's text only)."""
+    return typer.Option(
+        entry.default,
+        entry.flags,
+        envvar=entry.env,
+        help=entry.help if entry.choices else entry.full_help,  # the metavar lists choices
+        parser=partial(entry.parse, source="flag"),
+        metavar=f"[{'|'.join(entry.choices)}]" if entry.choices else None,
+        rich_help_panel=entry.panel,
+    )
+
+
+def _with_settings(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` with one keyword option per row of the settings table (typer reads the
+    options from the signature), so that no setting is declared twice."""
+    parameters = [
+        inspect.Parameter(
+            entry.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=_option(entry),
+            annotation=entry.kind | None if entry.optional else entry.kind,
+        )
+        for entry in SERVE_SETTINGS
+    ]
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    return command
+
+
+@_with_settings
+def serve(**values: Any) -> None:
+    """Run the monitoring service: DataRobot ingestion API, queries, dashboard, /metrics.
+
+    Every setting is a flag and a SPOOLWATCH_* variable (shown with each); the flag wins.
+    """
+    host: str = values["host"]
+    port: int = values["port"]
+    workers: int = values["workers"]
+    log_level: str = values["log_level"]
+    log_format = LogFormat(values["log_format"])
+    try:
+        settings = ServerSettings(**{entry.name: values[entry.name] for entry in SERVICE_SETTINGS})
+    except ConfigError as exc:
+        fail(str(exc))
+    if not settings.auth and not is_loopback(host):
+        fail(
+            f"--no-auth ({setting('auth').env}=false) is only allowed on a loopback address, "
+            f"not on {host} (--host, {setting('host').env})"
+        )
     _check_port(host, port)
     try:
         import uvicorn
@@ -112,16 +110,6 @@ def serve(
             logging.config.dictConfig(log_config)
         from spoolwatch.server.app import SETTINGS_ENV, create_app, settings_to_env
 
-        settings = ServerSettings.from_env(
-            db_url=db,
-            auth=not no_auth,
-            webhook_url=webhook_url,
-            max_body_bytes=max_body_bytes,
-            fleet_data_queue_url=fleet_data_queue,
-            fleet_agent_queue_url=fleet_agent_queue,
-            fleet_table=fleet_table,
-            fleet_target_concurrency=fleet_target_concurrency,
-        )
         if workers > 1:
             store_url = _check_workers(settings, workers)
         else:
@@ -140,7 +128,7 @@ def serve(
             port=port,
             log_level=log_level,
             log_config=log_config,
-            timeout_graceful_shutdown=shutdown_timeout,
+            timeout_graceful_shutdown=values["shutdown_timeout"],
         )
         return
     # Worker processes build their own app from the settings passed in the environment.
@@ -153,7 +141,7 @@ def serve(
         port=port,
         log_level=log_level,
         log_config=log_config,
-        timeout_graceful_shutdown=shutdown_timeout,
+        timeout_graceful_shutdown=values["shutdown_timeout"],
     )
 
 

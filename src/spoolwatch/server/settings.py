@@ -1,23 +1,26 @@
-"""The service's typed configuration; ``SPOOLWATCH_*`` environment variables fill it."""
+"""The service's typed configuration; ``spoolwatch serve``'s flags and ``SPOOLWATCH_*``
+environment variables fill it (both from the table
+:data:`~spoolwatch.server.settings_table.SERVE_SETTINGS`)."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from spoolwatch.errors import ConfigError
+from spoolwatch.server.settings_table import (
+    DEFAULT_MAX_BODY_BYTES,
+    SERVICE_SETTINGS,
+    setting,
+)
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "ServerSettings", "is_loopback"]
 
-DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
-
-# The variables ``spoolwatch fleet status`` and the Lambda agents read.
-_FLEET_ENV = {
-    "SPOOLWATCH_DATA_QUEUE_URL": "fleet_data_queue_url",
-    "SPOOLWATCH_AGENT_QUEUE_URL": "fleet_agent_queue_url",
-    "SPOOLWATCH_STATE_TABLE": "fleet_table",
-}
+#: Each field's default, from the table.
+_DEFAULT: dict[str, Any] = {s.name: s.default for s in SERVICE_SETTINGS}
 
 
 def is_loopback(host: str) -> bool:
@@ -44,43 +47,51 @@ class ServerSettings:
     The serverless fleet (``GET /api/v2/spoolwatch/fleet/``) is read from the two SQS queues
     and the DynamoDB table only when all three ``fleet_*`` names are given; each reading is
     reused for ``fleet_cache_seconds``.
+
+    Every field is a row of :data:`~spoolwatch.server.settings_table.SERVE_SETTINGS`, which
+    holds its default, bounds, flag and variable; a value out of bounds is a
+    :class:`~spoolwatch.server.setting.SettingError` naming both.
     """
 
-    db_url: str | None = None
-    auth: bool = True
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    webhook_url: str | None = None
-    alert_period_seconds: int = 3600
-    alert_check_seconds: float = 10.0
-    alert_window_seconds: int = 3600
-    drift_metric: str = "psi"
-    error_rate_yellow: float = 0.05
-    error_rate_red: float = 0.2
-    agent_stale_seconds: float = 120.0
-    accuracy_yellow: float = 0.10
-    accuracy_red: float = 0.20
-    accuracy_min_rows: int = 100
-    accuracy_reference_rows: int = 500
-    cache_seconds: float = 5.0
-    dashboard: bool = True
-    fleet_data_queue_url: str | None = None
-    fleet_agent_queue_url: str | None = None
-    fleet_table: str | None = None
-    fleet_target_concurrency: int = 10
-    fleet_cache_seconds: float = 5.0
+    db_url: str | None = _DEFAULT["db_url"]
+    auth: bool = _DEFAULT["auth"]
+    max_body_bytes: int = _DEFAULT["max_body_bytes"]
+    webhook_url: str | None = _DEFAULT["webhook_url"]
+    alert_period_seconds: int = _DEFAULT["alert_period_seconds"]
+    alert_check_seconds: float = _DEFAULT["alert_check_seconds"]
+    alert_window_seconds: int = _DEFAULT["alert_window_seconds"]
+    drift_metric: str = _DEFAULT["drift_metric"]
+    error_rate_yellow: float = _DEFAULT["error_rate_yellow"]
+    error_rate_red: float = _DEFAULT["error_rate_red"]
+    agent_stale_seconds: float = _DEFAULT["agent_stale_seconds"]
+    accuracy_yellow: float = _DEFAULT["accuracy_yellow"]
+    accuracy_red: float = _DEFAULT["accuracy_red"]
+    accuracy_min_rows: int = _DEFAULT["accuracy_min_rows"]
+    accuracy_reference_rows: int = _DEFAULT["accuracy_reference_rows"]
+    cache_seconds: float = _DEFAULT["cache_seconds"]
+    dashboard: bool = _DEFAULT["dashboard"]
+    fleet_data_queue_url: str | None = _DEFAULT["fleet_data_queue_url"]
+    fleet_agent_queue_url: str | None = _DEFAULT["fleet_agent_queue_url"]
+    fleet_table: str | None = _DEFAULT["fleet_table"]
+    fleet_target_concurrency: int = _DEFAULT["fleet_target_concurrency"]
+    fleet_cache_seconds: float = _DEFAULT["fleet_cache_seconds"]
 
     def __post_init__(self) -> None:
-        if self.max_body_bytes < 1024:
-            raise ConfigError("max_body_bytes must be at least 1024")
-        if self.alert_period_seconds < 1:
-            raise ConfigError("alert_period_seconds must be at least 1")
-        if self.webhook_url is not None and not self.webhook_url.startswith(
-            ("http://", "https://")
-        ):
-            raise ConfigError("--webhook-url must be an http:// or https:// URL")
-        if self.accuracy_reference_rows < self.accuracy_min_rows:
-            raise ConfigError("accuracy_reference_rows must be at least accuracy_min_rows")
+        for entry in SERVICE_SETTINGS:
+            entry.check(getattr(self, entry.name))
+        self._check_order("error_rate_yellow", "below", "error_rate_red")
+        self._check_order("accuracy_yellow", "below", "accuracy_red")
+        self._check_order("accuracy_min_rows", "at most", "accuracy_reference_rows")
         self._check_fleet()
+
+    def _check_order(self, low: str, relation: str, high: str) -> None:
+        """Two settings in order: a yellow threshold below its red one, say."""
+        low_value, high_value = getattr(self, low), getattr(self, high)
+        fits = low_value < high_value if relation == "below" else low_value <= high_value
+        if not fits:
+            raise ConfigError(
+                f"{_names(low)} {low_value:g} must be {relation} {_names(high)} {high_value:g}"
+            )
 
     def _check_fleet(self) -> None:
         names = {
@@ -92,10 +103,9 @@ class ServerSettings:
         if 0 < len(missing) < len(names):
             raise ConfigError(
                 "the serverless fleet needs --fleet-data-queue, --fleet-agent-queue and "
-                f"--fleet-table together; missing: {', '.join(missing)}"
+                "--fleet-table together (SPOOLWATCH_DATA_QUEUE_URL, SPOOLWATCH_AGENT_QUEUE_URL, "
+                f"SPOOLWATCH_STATE_TABLE); missing: {', '.join(missing)}"
             )
-        if self.fleet_target_concurrency < 1:
-            raise ConfigError("--fleet-target-concurrency must be at least 1")
 
     @property
     def fleet_configured(self) -> bool:
@@ -103,29 +113,24 @@ class ServerSettings:
         return bool(self.fleet_data_queue_url and self.fleet_agent_queue_url and self.fleet_table)
 
     @classmethod
-    def from_env(cls, **explicit: object) -> ServerSettings:
-        """Settings from ``SPOOLWATCH_DB``, ``SPOOLWATCH_WEBHOOK_URL``,
-        ``SPOOLWATCH_MAX_BODY_BYTES`` and the fleet's ``SPOOLWATCH_DATA_QUEUE_URL``,
-        ``SPOOLWATCH_AGENT_QUEUE_URL``, ``SPOOLWATCH_STATE_TABLE``,
-        ``SPOOLWATCH_TARGET_CONCURRENCY``; explicit non-``None`` arguments win."""
-        base = cls()
-        env: dict[str, object] = {}
-        if os.environ.get("SPOOLWATCH_DB"):
-            env["db_url"] = os.environ["SPOOLWATCH_DB"]
-        if os.environ.get("SPOOLWATCH_WEBHOOK_URL"):
-            env["webhook_url"] = os.environ["SPOOLWATCH_WEBHOOK_URL"]
-        if os.environ.get("SPOOLWATCH_MAX_BODY_BYTES"):
-            try:
-                env["max_body_bytes"] = int(os.environ["SPOOLWATCH_MAX_BODY_BYTES"])
-            except ValueError:
-                raise ConfigError("SPOOLWATCH_MAX_BODY_BYTES must be an integer") from None
-        for variable, name in _FLEET_ENV.items():
-            if os.environ.get(variable, "").strip():
-                env[name] = os.environ[variable].strip()
-        if os.environ.get("SPOOLWATCH_TARGET_CONCURRENCY", "").strip():
-            try:
-                env["fleet_target_concurrency"] = int(os.environ["SPOOLWATCH_TARGET_CONCURRENCY"])
-            except ValueError:
-                raise ConfigError("SPOOLWATCH_TARGET_CONCURRENCY must be an integer") from None
-        env.update({k: v for k, v in explicit.items() if v is not None})
-        return replace(base, **env)  # type: ignore[arg-type]
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **explicit: object
+    ) -> ServerSettings:
+        """Settings from the ``SPOOLWATCH_*`` variables of the table (``os.environ`` unless
+        ``environ`` is given; empty ones are not set); explicit non-``None`` arguments win.
+        A bad value is a :class:`~spoolwatch.server.setting.SettingError` naming the
+        variable and the flag."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for entry in SERVICE_SETTINGS:
+            text = environ.get(entry.env, "").strip()
+            if text:
+                values[entry.name] = entry.parse(text, "env")
+        values.update({k: v for k, v in explicit.items() if v is not None})
+        return cls(**values)
+
+
+def _names(name: str) -> str:
+    """``--accuracy-red (SPOOLWATCH_ACCURACY_RED)``: a setting's flag and variable."""
+    entry = setting(name)
+    return f"{entry.flag} ({entry.env})"
