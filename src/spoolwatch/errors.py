@@ -58,7 +58,8 @@ class SpoolUnavailable(TransientError):
 
 class DestinationUnavailable(TransientError):
     """The destination is down or overloaded (connection error, 5xx, 429), or refused the
-    credentials (401/403); ``status`` and ``body`` (its start) when it answered."""
+    credentials (401/403); ``status`` and ``body`` (its start) when it answered;
+    ``request_id``, the ``X-Request-ID`` of the request that failed, when one was sent."""
 
     def __init__(
         self,
@@ -67,10 +68,12 @@ class DestinationUnavailable(TransientError):
         retry_after: float | None = None,
         status: int | None = None,
         body: str = "",
+        request_id: str | None = None,
     ) -> None:
         super().__init__(message, retry_after=retry_after)
         self.status = status
         self.body = body
+        self.request_id = request_id
 
 
 class RecordError(SpoolwatchError):

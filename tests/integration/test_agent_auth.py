@@ -4,7 +4,9 @@ record."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -67,24 +69,30 @@ def _left_in(directory: Path) -> tuple[int, int]:
 def _agent_run(service: str, spool: Path, token: str) -> tuple[int, str, float]:
     """``agent run --until-empty`` with ``token`` in ``AGENT_TEST_TOKEN``: its exit code, its
     output on one line, and how long it took."""
+    started = time.monotonic()
+    done = _agent_process(service, spool, token)
+    output = " ".join((done.stdout + done.stderr).split())
+    return done.returncode, output, time.monotonic() - started
+
+
+def _agent_process(
+    service: str, spool: Path, token: str, *args: str
+) -> subprocess.CompletedProcess[str]:
     config = spool.parent / "agent.yaml"
     config.write_text(
         f"target:\n  url: {service}\n  api_token_env: AGENT_TEST_TOKEN\n"
         f"channels:\n  - name: local\n    spool: {spool}\n"
     )
-    started = time.monotonic()
-    done = subprocess.run(
+    return subprocess.run(
         [
             *(sys.executable, "-m", "spoolwatch", "agent", "run"),
-            *("--config", str(config), "--until-empty"),
+            *("--config", str(config), "--until-empty", *args),
         ],
         env={**os.environ, "AGENT_TEST_TOKEN": token, "COLUMNS": "400"},
         capture_output=True,
         text=True,
         timeout=60,
     )
-    output = " ".join((done.stdout + done.stderr).split())
-    return done.returncode, output, time.monotonic() - started
 
 
 def test_agent_run_with_a_wrong_token_exits_2_at_once_and_reads_nothing(
@@ -97,6 +105,22 @@ def test_agent_run_with_a_wrong_token_exits_2_at_once_and_reads_nothing(
     assert "refused the API token" in output and f"{service}/api/v2/" in output
     assert "scope" in output and WRONG_TOKEN not in output
     assert _left_in(spool) == (40, 0)
+
+
+def test_with_json_logs_the_refusal_names_the_request_id_the_service_echoed(
+    service: str, tmp_path: Path
+) -> None:
+    spool = _spool(tmp_path / "spool", 5)
+    done = _agent_process(
+        service, spool, WRONG_TOKEN, "--log-format", "json", "--log-level", "DEBUG"
+    )
+    assert done.returncode == 2, done.stderr
+    assert WRONG_TOKEN not in done.stderr + done.stdout and done.stdout == ""
+    entries = [json.loads(line) for line in done.stderr.splitlines()]
+    (refused,) = [e for e in entries if e["level"] == "ERROR"]
+    assert "refused the API token" in refused["message"]
+    assert re.search(r"\(request id [A-Za-z0-9.-]+-[0-9a-f]{12}\)$", refused["message"])
+    assert "answered as" not in refused["message"]  # the service kept the agent's id
 
 
 def test_token_refused_on_send_stops_the_agent_and_keeps_every_record(

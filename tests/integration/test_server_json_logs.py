@@ -19,6 +19,8 @@ from tests.service_process import direct_token
 
 pytestmark = pytest.mark.slow
 
+DEP = "650a1b2c3d4e5f6a7b8c9d0e"
+
 
 def _serve_json(db: str, log: Path, *args: str, env: dict[str, str]) -> list[dict[str, Any]]:
     """Run the service with ``args``, make a good and a refused request, stop it with
@@ -45,11 +47,20 @@ def _serve_json(db: str, log: Path, *args: str, env: dict[str, str]) -> list[dic
                     assert time.monotonic() < deadline and process.poll() is None
                     time.sleep(0.1)
             assert answer.status_code == 200
-            assert httpx.get(f"{url}/readyz").status_code == 200
+            ready = httpx.get(f"{url}/readyz", headers={"X-Request-ID": "probe-1"})
+            assert ready.status_code == 200 and ready.headers["x-request-id"] == "probe-1"
             refused = httpx.get(
-                f"{url}/api/v2/deployments/", headers={"Authorization": "Bearer not-a-token"}
+                f"{url}/api/v2/deployments/{DEP}/",
+                headers={"Authorization": "Bearer not-a-token", "X-Request-ID": "bad id"},
             )
             assert refused.status_code == 401
+            made = refused.headers["x-request-id"]
+            posted = httpx.post(
+                f"{url}/api/v2/deployments/{DEP}/predictionRequests/fromJSON/",
+                content=b'{"data": []}',
+                headers={"Authorization": f"Bearer {token}", "X-Request-ID": "agent-1-abc"},
+            )
+            assert posted.status_code == 404  # no such deployment; answered by the lane
         finally:
             process.send_signal(signal.SIGTERM)
             # uvicorn stops cleanly, then re-raises the signal it caught.
@@ -58,7 +69,12 @@ def _serve_json(db: str, log: Path, *args: str, env: dict[str, str]) -> list[dic
     text = log.read_text()
     assert token not in text
     assert "not-a-token" not in text
-    return [json.loads(line) for line in text.splitlines()]
+    assert "bad id" not in text
+    entries = [json.loads(line) for line in text.splitlines()]
+    for entry in entries:
+        if entry.get("path") == f"/api/v2/deployments/{DEP}/":
+            assert entry["request_id"] == made
+    return entries
 
 
 def _access(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -83,7 +99,18 @@ def test_json_logs_are_one_object_per_line_for_the_service_uvicorn_and_access(
     access = _access(entries)
     assert access["/readyz"]["status"] == 200
     assert access["/readyz"]["method"] == "GET"
-    assert access["/api/v2/deployments/"]["status"] == 401
+    assert access["/readyz"]["request_id"] == "probe-1"
+    assert "deployment_id" not in access["/readyz"]
+    refused = access[f"/api/v2/deployments/{DEP}/"]
+    assert refused["status"] == 401 and refused["deployment_id"] == DEP
+    ingest = access[f"/api/v2/deployments/{DEP}/predictionRequests/fromJSON/"]
+    assert (ingest["status"], ingest["request_id"], ingest["deployment_id"]) == (
+        404,
+        "agent-1-abc",
+        DEP,
+    )
+    # The service's own lines outside any request (start, shutdown) name none.
+    assert all("request_id" not in e for e in entries if e["logger"] == "spoolwatch.cli.serve")
     assert entries[-1]["message"].startswith("Finished server process")
 
 
@@ -98,3 +125,18 @@ def test_json_logs_are_chosen_by_the_environment_with_the_log_level_kept(tmp_pat
     # At warning, neither the banner, uvicorn's start lines nor the access log are written;
     # whatever is, is JSON.
     assert all(entry["level"] in {"WARNING", "ERROR", "CRITICAL"} for entry in entries)
+
+
+def test_at_trace_level_no_line_holds_a_token_and_requests_are_named(tmp_path: Path) -> None:
+    # trace: below debug, uvicorn logs every ASGI message (headers as "<...>").
+    entries = _serve_json(
+        f"sqlite:///{tmp_path / 'spoolwatch.db'}",
+        tmp_path / "stderr",
+        "--log-format",
+        "json",
+        "--log-level",
+        "trace",
+        env={},
+    )  # the tokens' absence is checked by _serve_json, on every line
+    assert any(entry["logger"] == "uvicorn.asgi" for entry in entries)
+    assert {"probe-1", "agent-1-abc"} <= {e.get("request_id") for e in entries}

@@ -170,6 +170,12 @@ def test_wake_function_timeout_fits_the_data_queue_visibility_timeout(
     assert timeout <= visibility["Default"]
 
 
+def test_both_functions_log_one_json_object_per_line(template: dict[str, Any]) -> None:
+    for name in ("AgentFunction", "WakeFunction"):
+        config = template["Resources"][name]["Properties"]["LoggingConfig"]
+        assert config == {"LogFormat": "JSON"}, name
+
+
 def test_wake_mapping_takes_batches_of_10_at_most_2_at_once(template: dict[str, Any]) -> None:
     mapping = template["Resources"]["WakeMapping"]
     assert mapping["Type"] == "AWS::Lambda::EventSourceMapping"

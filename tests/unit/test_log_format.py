@@ -81,3 +81,23 @@ def test_an_unknown_log_format_is_refused_with_the_choices() -> None:
     result = CliRunner().invoke(app, ["serve", "--log-format", "xml"])
     assert result.exit_code == 2
     assert "text" in result.output and "json" in result.output
+
+
+def test_the_request_and_deployment_come_from_the_record_or_else_the_context() -> None:
+    import contextvars
+
+    from spoolwatch.logs import deployment_id, request_id
+
+    def format_in_a_request(record: logging.LogRecord) -> dict[str, Any]:
+        request_id.set("req-7")
+        deployment_id.set("dep-7")
+        return dict(json.loads(JsonFormatter().format(record)))
+
+    plain = _record("spoolwatch.server", "folded")
+    assert {"request_id", "deployment_id"}.isdisjoint(json.loads(JsonFormatter().format(plain)))
+    entry = contextvars.Context().run(format_in_a_request, plain)
+    assert (entry["request_id"], entry["deployment_id"]) == ("req-7", "dep-7")
+    named = _record("spoolwatch.agent", "retrying")
+    named.request_id = "agent-1-abc"
+    entry = contextvars.Context().run(format_in_a_request, named)
+    assert (entry["request_id"], entry["deployment_id"]) == ("agent-1-abc", "dep-7")

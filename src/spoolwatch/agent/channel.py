@@ -364,9 +364,19 @@ class ChannelReader:
             return "repeat"
         return "send"
 
-    def _quarantine(self, spool: Spool, deliveries: list[Delivery], reason: str) -> None:
+    def _quarantine(
+        self,
+        spool: Spool,
+        deliveries: list[Delivery],
+        reason: str,
+        request_id: str | None = None,
+    ) -> None:
         logger.warning(
-            "channel %s: quarantining %d record(s): %s", self.channel.name, len(deliveries), reason
+            "channel %s: quarantining %d record(s): %s",
+            self.channel.name,
+            len(deliveries),
+            reason,
+            extra=_naming(request_id),
         )
         self.stats.add(quarantined=len(deliveries))
         if self._config.dry_run:
@@ -395,15 +405,13 @@ class ChannelReader:
             attempt += 1
             self.stats.fail(kind, str(failure))
             if kind == "auth":
-                self._stop_refused(spool, pending, str(failure))
+                self._stop_refused(spool, pending, failure)
                 return
             if pending and streak.repeats(result) and (streak.answered or self._sink.answers()):
                 streak.reset()
                 result = self._isolate(spool, pending, (failure, kind), holding)
                 continue
-            if not pending or not self._wait_to_retry(
-                spool, pending, attempt, failure.retry_after, str(failure), holding
-            ):
+            if not pending or not self._wait_to_retry(spool, pending, attempt, failure, holding):
                 return
             result = self._sink.send([d.record for d in pending if d.record is not None])
 
@@ -418,7 +426,8 @@ class ChannelReader:
         if accepted:
             self._ack(spool, accepted)
         for index in sorted(result.rejected):
-            self._quarantine(spool, [pending[index]], result.rejected[index].reason)
+            why = result.rejected[index]
+            self._quarantine(spool, [pending[index]], why.reason, why.request_id)
         done = result.done()
         return [d for i, d in enumerate(pending) if i not in done]
 
@@ -437,6 +446,7 @@ class ChannelReader:
             len(pending),
             self._config.retry.server_error_attempts,
             failure[0],
+            extra=_naming(failure[0].request_id),
         )
         self._safely(spool.extend, pending + holding, _ISOLATION_SECONDS)
         return isolate(
@@ -446,12 +456,19 @@ class ChannelReader:
             stop=lambda: self._control.give_up_by(self._clock()),
         )
 
-    def _stop_refused(self, spool: Spool, pending: list[Delivery], message: str) -> None:
+    def _stop_refused(
+        self, spool: Spool, pending: list[Delivery], failure: DestinationUnavailable
+    ) -> None:
         """The destination refused the credentials: stop (every channel shares them) and
         give the records back; they are not the records' fault."""
         if self.fatal is None:
-            self.fatal = message
-            logger.error("channel %s: stopping: %s", self.channel.name, message)
+            self.fatal = str(failure)
+            logger.error(
+                "channel %s: stopping: %s",
+                self.channel.name,
+                failure,
+                extra=_naming(failure.request_id),
+            )
         self._control.request_stop("auth")
         if pending:
             self._give_back(spool, pending, "the destination refused the API token")
@@ -461,13 +478,13 @@ class ChannelReader:
         spool: Spool,
         pending: list[Delivery],
         attempt: int,
-        retry_after: float | None,
-        reason: str,
+        failure: DestinationUnavailable,
         holding: list[Delivery],
     ) -> bool:
         """Back off before the next attempt; False (records given back) when giving up.
         ``holding`` (records read while these were sent) stay in hand: extended, not sent."""
-        delay = backoff_delay(attempt, self._config.retry, retry_after, self._rng)
+        reason = str(failure)
+        delay = backoff_delay(attempt, self._config.retry, failure.retry_after, self._rng)
         end = self._clock() + delay
         if self._control.give_up_by(end) or self._control.give_up_by(self._clock()):
             self._give_back(spool, pending, reason)
@@ -479,6 +496,7 @@ class ChannelReader:
             len(pending),
             attempt,
             delay,
+            extra=_naming(failure.request_id),
         )
         self.stats.add(retries=1)
         self._safely(spool.extend, pending + holding, delay + 30.0)
@@ -509,3 +527,8 @@ class ChannelReader:
                 getattr(method, "__name__", "call"),
                 exc,
             )
+
+
+def _naming(request_id: str | None) -> dict[str, str]:
+    """The ``extra`` of a log line about one request: its id, for ``--log-format json``."""
+    return {} if request_id is None else {"request_id": request_id}

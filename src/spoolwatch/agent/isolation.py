@@ -115,4 +115,5 @@ def _fails_alone(failure: DestinationUnavailable) -> Rejection:
         + (f": {body}" if body else ""),
         status=failure.status,
         body=body,
+        request_id=failure.request_id,
     )

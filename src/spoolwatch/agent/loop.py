@@ -170,8 +170,9 @@ class Agent:
         on_stats: Callable[[StatsSnapshot], None] | None = None,
     ) -> None:
         self.config = config
+        self.agent_id = config.agent_id or f"{socket.gethostname()}-{os.getpid()}"
         self._own_sink = sink is None
-        self._sink = sink if sink is not None else _default_sink(config)
+        self._sink = sink if sink is not None else _default_sink(config, self.agent_id)
         self._sink_open = True
         self._open_spool = open_spool
         self._clock = clock
@@ -180,7 +181,6 @@ class Agent:
         self._seen = SeenIds(config.dedupe.max_ids, config.dedupe.ttl_seconds, clock=clock)
         self._control: StopControl | None = None
         self._pending_stop: str | None = None
-        self.agent_id = config.agent_id or f"{socket.gethostname()}-{os.getpid()}"
         self.stats = {c.name: ChannelStats(c.name) for c in config.channels}
         self._beating = False
 
@@ -219,7 +219,7 @@ class Agent:
         """Drain until empty / ``max_seconds`` / ``deadline`` / :meth:`stop`; see module doc."""
         until_empty = until_empty or self.config.run_once
         if not self._sink_open:
-            self._sink, self._sink_open = _default_sink(self.config), True
+            self._sink, self._sink_open = _default_sink(self.config, self.agent_id), True
         if check_credentials and not self.config.dry_run:
             refused = self._refused()
             if refused is not None:
@@ -457,8 +457,13 @@ class Agent:
         )
 
 
-def _default_sink(config: AgentConfig) -> Sink:
+def _default_sink(config: AgentConfig, agent_id: str) -> Sink:
     from spoolwatch.sinks.http import DryRunSink, HttpSink
 
     cls = DryRunSink if config.dry_run else HttpSink
-    return cls(config.target, config.batching, max_body_chars=config.quarantine.max_body_chars)
+    return cls(
+        config.target,
+        config.batching,
+        max_body_chars=config.quarantine.max_body_chars,
+        agent_id=agent_id,
+    )

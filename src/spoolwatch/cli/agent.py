@@ -7,13 +7,16 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 import typer
 
 from spoolwatch.cli.output import console, err_console, fail
+from spoolwatch.cli.serve import LogFormat
 from spoolwatch.runtime import tune_gc
+
+logger = logging.getLogger(__name__)
 
 app = typer.Typer(
     help="Drain spools into the monitoring service (or DataRobot).", no_args_is_help=True
@@ -54,6 +57,15 @@ def run(
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING, ERROR."),
+    log_format: LogFormat = typer.Option(
+        LogFormat.text,
+        "--log-format",
+        envvar="SPOOLWATCH_LOG_FORMAT",
+        case_sensitive=False,
+        help="text, or json: one JSON object per line on stderr (time, level, logger, "
+        "message, request_id of a failed request), with no live table and no summary "
+        "(the last log line is the summary).",
+    ),
 ) -> None:
     """Run the agent. Exit codes: 0 done, 1 records left un-acked, 2 bad config or refused
     token, 130 signal."""
@@ -63,8 +75,10 @@ def run(
     from spoolwatch.agent.loop import Agent
     from spoolwatch.errors import ConfigError, MissingExtra
 
-    live_display = console.is_terminal and not json_output
-    _setup_logging(log_level, live_display)
+    json_logs = log_format is LogFormat.json
+    # A live table would interleave with the lines a log collector parses.
+    live_display = console.is_terminal and not json_output and not json_logs
+    _setup_logging(log_level, live_display, json_logs)
     try:
         agent_config = load_config(config)
         if dry_run:
@@ -72,7 +86,7 @@ def run(
         live = _LiveView() if live_display else None
         agent = Agent(agent_config, on_stats=live.update if live else None)
     except (ConfigError, MissingExtra) as exc:
-        fail(str(exc))
+        _fail(str(exc), json_logs)
     previous = _install_signal_handlers(agent)
     tune_gc()
     try:
@@ -89,8 +103,10 @@ def run(
         sys.stdout.write(
             orjson.dumps(result.as_dict(), option=orjson.OPT_NON_STR_KEYS).decode() + "\n"
         )
-    else:
+    elif not json_logs:
         _print_summary(result)
+    if json_logs:  # the agent has logged its errors and its summary already
+        raise typer.Exit(result.exit_code)
     from rich.markup import escape
 
     if result.error:
@@ -111,12 +127,17 @@ def config_example() -> None:
     sys.stdout.write(EXAMPLE_CONFIG)
 
 
-def _setup_logging(level: str, live_display: bool) -> None:
+def _setup_logging(level: str, live_display: bool, json_logs: bool = False) -> None:
+    """The ``spoolwatch`` loggers at ``level``: through the live display, as text lines, or
+    as JSON lines (:class:`~spoolwatch.logs.JsonFormatter`) on stderr."""
     numeric = logging.getLevelName(level.upper())
-    if not isinstance(numeric, int):
-        fail(f"--log-level: unknown level {level!r}; use DEBUG, INFO, WARNING or ERROR")
     handler: logging.Handler
-    if live_display:
+    if json_logs:
+        from spoolwatch.logs import JsonFormatter
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+    elif live_display:
         from rich.logging import RichHandler
 
         # Through the live display's console, so log lines print above the table.
@@ -126,8 +147,18 @@ def _setup_logging(level: str, live_display: bool) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("spoolwatch")
     root.handlers[:] = [handler]
-    root.setLevel(numeric)
+    root.setLevel(numeric if isinstance(numeric, int) else logging.INFO)
     root.propagate = False
+    if not isinstance(numeric, int):
+        _fail(f"--log-level: unknown level {level!r}; use DEBUG, INFO, WARNING or ERROR", json_logs)
+
+
+def _fail(message: str, json_logs: bool) -> NoReturn:
+    """Exit 2 with ``message``: a JSON log line with ``json_logs``, else ``error: ...``."""
+    if json_logs:
+        logger.error("%s", message)
+        raise typer.Exit(2)
+    fail(message)
 
 
 def _install_signal_handlers(agent: Any) -> dict[int, Any]:

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from spoolwatch.logs import deployment_id as logged_deployment
 from spoolwatch.monitoring.status import DriftStatus, worst_status
 from spoolwatch.server.ingestion import IngestResult
 from spoolwatch.server.settings import ServerSettings
@@ -85,10 +86,14 @@ class AlertNotifier:
             pool.shutdown(wait=True)
 
     def _safe_evaluate(self, deployment_id: str) -> None:
+        # The evaluation's lines name its deployment (its thread serves every deployment).
+        about = logged_deployment.set(deployment_id)
         try:
             self.evaluate(deployment_id)
         except Exception:  # an alerting failure must not affect ingestion
             logger.exception("alert evaluation failed for deployment %s", deployment_id)
+        finally:
+            logged_deployment.reset(about)
 
     def statuses(self, deployment: Deployment, now: float) -> dict[str, tuple[str, Any]]:
         """``{check: (status, summary)}`` for the window ending ``now``."""

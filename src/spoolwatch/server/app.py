@@ -47,6 +47,7 @@ from spoolwatch.server.auth import TokenChecker, require_token
 from spoolwatch.server.ingest_lane import IngestLane
 from spoolwatch.server.ingestion import Ingestor, IngestResult
 from spoolwatch.server.limits import BodyLimit, NulGuard
+from spoolwatch.server.request_ids import RequestIds
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.server.writer import IngestWriter
 from spoolwatch.store.base import Store, StoreUnavailable, open_store
@@ -87,16 +88,17 @@ def app_from_environment() -> FastAPI:
 
 class ServiceApp(FastAPI):
     """The FastAPI application with the direct ingestion lane in front of it: every request
-    meets :class:`~spoolwatch.server.ingest_lane.IngestLane` first, which answers plain
-    ingestion POSTs itself and hands everything else to FastAPI."""
+    gets its id (:class:`~spoolwatch.server.request_ids.RequestIds`), then meets
+    :class:`~spoolwatch.server.ingest_lane.IngestLane`, which answers plain ingestion POSTs
+    itself and hands everything else to FastAPI."""
 
-    lane: IngestLane | None = None
+    front: RequestIds | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if self.lane is None:
+        if self.front is None:
             await super().__call__(scope, receive, send)
         else:
-            await self.lane(scope, receive, send)
+            await self.front(scope, receive, send)
 
 
 def create_app(
@@ -151,11 +153,13 @@ def create_app(
     )
     app.add_middleware(NulGuard)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.lane = IngestLane(
-        functools.partial(FastAPI.__call__, app),
-        writer=writer,
-        checker=app.state.token_checker,
-        max_bytes=settings.max_body_bytes,
+    app.front = RequestIds(
+        IngestLane(
+            functools.partial(FastAPI.__call__, app),
+            writer=writer,
+            checker=app.state.token_checker,
+            max_bytes=settings.max_body_bytes,
+        )
     )
     app.add_exception_handler(StoreUnavailable, _store_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]

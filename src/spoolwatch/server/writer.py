@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import logging
 import threading
@@ -37,6 +38,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from spoolwatch.logs import forget_request
 from spoolwatch.server.group_commit import UNFINISHED
 from spoolwatch.server.ingest_request import IngestKind, IngestResult, PreparedRequest
 from spoolwatch.server.ingestion import Ingestor
@@ -125,6 +127,8 @@ class _Lane:
             return group
 
     def _run(self) -> None:
+        # A group holds many requests: its lines (a failed commit) name none of them.
+        forget_request()
         while (group := self._take()) is not None:
             try:
                 outcomes: list[Any] = self.ingestor.commit([job.request for job in group])
@@ -280,8 +284,12 @@ class IngestWriter:
         if len(body) <= INLINE_PREPARE_BYTES:
             request = self.ingestor.prepare(*args, **options)
         else:
+            # In this request's context: what preparing it logs names the request.
             request = await loop.run_in_executor(
-                pool, functools.partial(self.ingestor.prepare, *args, **options)
+                pool,
+                functools.partial(
+                    contextvars.copy_context().run, self.ingestor.prepare, *args, **options
+                ),
             )
         future: asyncio.Future[IngestResult] = loop.create_future()
         self._lane_of(request).put(_Job(future, request, loop))

@@ -52,11 +52,12 @@ FAILURE_KINDS = ("connection", "timeout", "http_5xx", "http_429", "auth")
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """Why the destination refused one record."""
+    """Why the destination refused one record (``request_id``: the request it refused)."""
 
     reason: str
     status: int | None = None
     body: str = ""
+    request_id: str | None = None
 
 
 @dataclass(slots=True)

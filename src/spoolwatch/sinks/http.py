@@ -8,9 +8,12 @@ channels). Each POST carries ``Authorization: Bearer <token>``,
 ``Content-Type: application/json``, ``Idempotency-Key`` (derived from the record ids, see
 :func:`spoolwatch.agent.convert.idempotency_key`), ``X-Spoolwatch-Record-Ids`` (the ids of
 the records in the request, comma-separated, in body order) and
-``X-Spoolwatch-Record-Items`` (how many items of the body's list each record put there).
-After a transient failure no further request of the batch is started; those in flight
-finish, and what they delivered counts.
+``X-Spoolwatch-Record-Items`` (how many items of the body's list each record put there) and
+``X-Request-ID``, new for every request and attempt (``<agent id>-<12 hex digits>``): a
+failure's message names it (``request id ...``) and, when the destination answered with
+another id in its own ``X-Request-ID``, that one too, so the request can be found in the
+service's logs (DataRobot ignores the header). After a transient failure no further request
+of the batch is started; those in flight finish, and what they delivered counts.
 
 Answers: 2xx accepted. 5xx, 408, 429 (``Retry-After`` honoured), redirects and connection
 errors or timeouts are transient: the records stay in the spool and the agent retries with
@@ -46,6 +49,8 @@ from __future__ import annotations
 import email.utils
 import importlib.util
 import logging
+import random
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -87,6 +92,8 @@ _TRANSIENT_4XX = {408, 429}
 _AUTH = {401, 403}
 #: The record id the credentials check and the probe ask about (never a real one).
 PROBE_RECORD_ID = "spoolwatch-agent-probe"
+#: What a request id may hold (the service ignores an id with anything else).
+_NOT_IN_REQUEST_ID = re.compile(r"[^A-Za-z0-9._:-]+")
 
 
 def api_base(url: str) -> str:
@@ -105,6 +112,25 @@ def _split_userinfo(url: str) -> tuple[str, httpx.BasicAuth | None]:
 
 _JOB_RUNNING = {"initialized", "running", "inqueue", "queued"}
 _JOB_FAILED = {"abort", "aborted", "error", "failed"}
+
+
+def request_id_prefix(agent_id: str) -> str:
+    """``agent_id`` as the start of a request id: other characters become ``-``, at most 64
+    characters kept (``agent`` when nothing is left)."""
+    return _NOT_IN_REQUEST_ID.sub("-", agent_id)[:64].strip("-") or "agent"
+
+
+def _naming(request_id: str, response: httpx.Response | None = None) -> str:
+    """``request id X``, and the destination's own id for it when that differs."""
+    echoed = response.headers.get("X-Request-ID") if response is not None else None
+    if echoed and echoed != request_id:
+        return f"request id {request_id}, answered as {echoed[:128]}"
+    return f"request id {request_id}"
+
+
+def _answered(response: httpx.Response) -> str:
+    """:func:`_naming` for the request ``response`` answers."""
+    return _naming(response.request.headers.get("X-Request-ID", "?"), response)
 
 
 def _job_state(response: httpx.Response) -> str:
@@ -144,11 +170,13 @@ class HttpSink(Sink):
         client: httpx.Client | None = None,
         actuals_wait_seconds: float = 60.0,
         poll_seconds: float = 1.0,
+        agent_id: str = "agent",
     ) -> None:
         # Credentials in the URL travel as Basic auth (as httpx would send them) but stay out
         # of the URL, so neither httpx's request log nor our messages can show the password.
         base, auth = _split_userinfo(api_base(target.url))
         self._base = base
+        self._id_prefix = request_id_prefix(agent_id)
         self._actuals_wait = actuals_wait_seconds
         self._poll_seconds = poll_seconds
         self._batching = batching or BatchingConfig()
@@ -273,46 +301,76 @@ class HttpSink(Sink):
         )
         return all(self._deliver(single, records, result) for single in singles)
 
+    def _request_id(self) -> dict[str, str]:
+        """The ``X-Request-ID`` header of a new request (or attempt)."""
+        # Not uuid4: unique is enough, and os.urandom would be a system call per request.
+        return {"X-Request-ID": f"{self._id_prefix}-{random.getrandbits(48):012x}"}
+
     def _post(self, request: Request) -> Rejection | tuple[DestinationUnavailable, str] | None:
         headers = {
             "Idempotency-Key": request.idempotency_key,
             "X-Spoolwatch-Record-Ids": ",".join(request.record_ids),
             "X-Spoolwatch-Record-Items": ",".join(map(str, request.item_counts)),
+            **self._request_id(),
         }
+        rid = headers["X-Request-ID"]
         url = self._base + request.path
         try:
             response = self._client.post(url, content=request.body, headers=headers)
         except httpx.TimeoutException as exc:
             return DestinationUnavailable(
-                f"POST {url}: timed out ({type(exc).__name__})"
+                f"POST {url}: timed out ({type(exc).__name__}; request id {rid})",
+                request_id=rid,
             ), "timeout"
         except httpx.TransportError as exc:
-            return DestinationUnavailable(f"POST {url}: {type(exc).__name__}: {exc}"), "connection"
+            return DestinationUnavailable(
+                f"POST {url}: {type(exc).__name__}: {exc} (request id {rid})", request_id=rid
+            ), "connection"
         status = response.status_code
+        logger.debug(
+            "POST %s: HTTP %s, %d records (request id %s)",
+            url,
+            status,
+            len(request.record_ids),
+            rid,
+            extra={"request_id": rid},
+        )
         if status == 202 and "Location" in response.headers and "/actuals/" in request.path:
             return self._await_job(url, response.headers["Location"])
         if 200 <= status < 300:
             return None
+        named = _naming(rid, response)
         if 300 <= status < 400:
             # A redirect means the target URL is wrong, not the records: keep them waiting.
             where = response.headers.get("Location", "nowhere")
             return DestinationUnavailable(
-                f"POST {url}: HTTP {status} redirect to {where}; set the target url to it"
+                f"POST {url}: HTTP {status} redirect to {where} ({named}); set the target url "
+                "to it",
+                request_id=rid,
             ), "connection"
         body = response.text[: self._max_body_chars]
         if status in _AUTH:
             return DestinationUnavailable(
-                self._refused(f"POST {url}", status, body), status=status, body=body
+                f"{self._refused(f'POST {url}', status, body)} ({named})",
+                status=status,
+                body=body,
+                request_id=rid,
             ), "auth"
         if status >= 500 or status in _TRANSIENT_4XX:
             kind = "http_429" if status == 429 else "timeout" if status == 408 else "http_5xx"
             return DestinationUnavailable(
-                f"POST {url}: HTTP {status}",
+                f"POST {url}: HTTP {status} ({named})",
                 retry_after=_retry_after(response),
                 status=status,
                 body=body,
+                request_id=rid,
             ), kind
-        return Rejection(f"POST {url} answered HTTP {status}: {body}", status=status, body=body)
+        return Rejection(
+            f"POST {url} answered HTTP {status} ({named}): {body}",
+            status=status,
+            body=body,
+            request_id=rid,
+        )
 
     def _refused(self, what: str, status: int, body: str) -> str:
         """What an auth answer means and what to check; never the token itself."""
@@ -337,7 +395,9 @@ class HttpSink(Sink):
         deadline = time.monotonic() + self._actuals_wait
         while True:
             try:
-                response = self._client.get(status_url, follow_redirects=False)
+                response = self._client.get(
+                    status_url, follow_redirects=False, headers=self._request_id()
+                )
             except httpx.HTTPError as exc:
                 logger.warning(
                     "actuals job %s: %s; taking the 202 as accepted", status_url, type(exc).__name__
@@ -349,9 +409,10 @@ class HttpSink(Sink):
             if response.status_code == 200 and state in _JOB_FAILED:
                 body = response.text[: self._max_body_chars]
                 return Rejection(
-                    f"actuals job {status_url} ended {state}: {body}",
+                    f"actuals job {status_url} ended {state} ({_answered(response)}): {body}",
                     status=response.status_code,
                     body=body,
+                    request_id=response.request.headers.get("X-Request-ID"),
                 )
             running = response.status_code >= 500 or (
                 response.status_code == 200 and state in _JOB_RUNNING
@@ -377,7 +438,11 @@ class HttpSink(Sink):
     def heartbeat(self, status: dict[str, Any]) -> bool:
         """Post a heartbeat; False (disable) on 404/405, True otherwise (even on errors)."""
         try:
-            response = self._client.post(self._base + HEARTBEAT_PATH, content=orjson.dumps(status))
+            response = self._client.post(
+                self._base + HEARTBEAT_PATH,
+                content=orjson.dumps(status),
+                headers=self._request_id(),
+            )
         except httpx.HTTPError as exc:
             logger.debug("heartbeat failed: %s", type(exc).__name__)
             return True
@@ -393,17 +458,22 @@ class HttpSink(Sink):
         """One cheap authenticated request: a spoolwatch target is asked about one made-up
         record id (a read of the store the records go to, allowed to an ingest-only
         token); DataRobot, which has no such question, for its version (the call its own
-        clients start with). Returns what was asked, the answer, and why there is none."""
+        clients start with). Returns what was asked, the answer, and why there is none (with
+        the request id)."""
         if self._asks_known:
             method, url = "POST", self._base + KNOWN_RECORDS_PATH
             body: bytes | None = orjson.dumps({"recordIds": [PROBE_RECORD_ID]})
         else:
             method, url, body = "GET", self._base + "version/", None
+        headers = self._request_id()
         try:
-            answer = self._client.request(method, url, content=body, timeout=self._probe_timeout)
-            return f"{method} {url}", answer, ""
+            answer = self._client.request(
+                method, url, content=body, headers=headers, timeout=self._probe_timeout
+            )
         except httpx.HTTPError as exc:
-            return f"{method} {url}", None, type(exc).__name__
+            why = f"{type(exc).__name__} ({_naming(headers['X-Request-ID'])})"
+            return f"{method} {url}", None, why
+        return f"{method} {url}", answer, ""
 
     def answers(self) -> bool:
         """Whether the probe gets an answer other than 5xx or 429."""
@@ -412,7 +482,7 @@ class HttpSink(Sink):
             logger.info("%s: %s; the destination is not answering", what, why)
             return False
         status = response.status_code
-        logger.info("%s: HTTP %s", what, status)
+        logger.info("%s: HTTP %s (%s)", what, status, _answered(response))
         return status < 500 and status != 429
 
     def check_credentials(self) -> str | None:
@@ -423,7 +493,7 @@ class HttpSink(Sink):
             return None
         if response.status_code in _AUTH:
             body = response.text[: self._max_body_chars]
-            return self._refused(what, response.status_code, body)
+            return f"{self._refused(what, response.status_code, body)} ({_answered(response)})"
         return None
 
     def known_record_ids(self, ids: Sequence[str]) -> set[str]:
@@ -443,7 +513,9 @@ class HttpSink(Sink):
         """The known ids of ``chunk``, or ``None`` (logged) when the target cannot say."""
         url = self._base + KNOWN_RECORDS_PATH
         try:
-            response = self._client.post(url, content=orjson.dumps({"recordIds": chunk}))
+            response = self._client.post(
+                url, content=orjson.dumps({"recordIds": chunk}), headers=self._request_id()
+            )
         except httpx.HTTPError as exc:
             self._unanswered(url, type(exc).__name__)
             return None
@@ -455,7 +527,10 @@ class HttpSink(Sink):
                 doc = None
             known = doc.get("known") if isinstance(doc, dict) else None
         if not isinstance(known, list):
-            self._unanswered(url, f"HTTP {response.status_code} without a list of known ids")
+            self._unanswered(
+                url,
+                f"HTTP {response.status_code} without a list of known ids ({_answered(response)})",
+            )
             return None
         # Only ids that were asked: an id acked on a wrong answer would be lost.
         return {item for item in known if isinstance(item, str)} & set(chunk)
