@@ -20,11 +20,20 @@ from __future__ import annotations
 import logging
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import orjson
 
-__all__ = ["JsonFormatter", "deployment_id", "forget_request", "request_id"]
+__all__ = ["JsonFormatter", "LogFormat", "deployment_id", "forget_request", "request_id"]
+
+
+class LogFormat(StrEnum):
+    """How the service and the agent write their log lines (``--log-format``)."""
+
+    text = "text"
+    json = "json"
+
 
 #: The id of the request being answered (the service sets it per request).
 request_id: ContextVar[str | None] = ContextVar("spoolwatch_request_id", default=None)

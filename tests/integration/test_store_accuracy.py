@@ -27,10 +27,18 @@ TS = "2026-11-24 10:00:00.000+0000"
 DAY = QueryPeriod(1795478400, 1795478400 + 86400, 3600)  # 2026-11-24 UTC, hourly
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a SQLite file, or a fresh PostgreSQL database dropped afterwards."""
-    with empty_database(request, tmp_path, request.param, "accuracy") as url:
+@pytest.fixture(params=["sqlite", "sqlite-before-3.35", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh PostgreSQL database dropped afterwards.
+    ``sqlite-before-3.35`` writes as on a SQLite without ``INSERT … RETURNING`` (the
+    aggregates then read every touched row before writing it)."""
+    kind = request.param
+    if kind == "sqlite-before-3.35":
+        monkeypatch.setattr("spoolwatch.store.accuracy_folding.SQLITE_RETURNING", False)
+        kind = "sqlite"
+    with empty_database(request, tmp_path, kind, "accuracy") as url:
         yield url
 
 
@@ -135,6 +143,30 @@ def test_re_sent_prediction_overwrites_and_keeps_its_actual(store: Store) -> Non
     assert rows["b"].predicted_value == 0.9
     report = accuracy_report(store, deployment, DAY, None)
     assert report["sampleSize"] == 1 and report["metrics"]["accuracy"]["value"] == 1.0
+
+
+def test_the_same_actual_twice_in_one_request_counts_once_with_the_later_value(
+    store: Store,
+) -> None:
+    deployment = _deployment(store, "binary", ("no", "yes"))
+    _predict(store, [[0.9, 0.1], [0.2, 0.8]], ["a", "b"])
+    data = [
+        {"associationId": "a", "actualValue": "yes"},
+        {"associationId": "b", "actualValue": "yes"},
+        {"associationId": "a", "actualValue": "no"},  # the later value wins
+        {"associationId": "early", "actualValue": "no"},
+        {"associationId": "early", "actualValue": "yes"},
+    ]
+    Ingestor(store).ingest(IngestKind.ACTUALS, DEP, {"data": data})
+    rows = _stored(store)
+    assert rows["a"].actual_label == "no" and rows["early"].actual_label == "yes"
+    report = accuracy_report(store, deployment, DAY, None)
+    assert report["sampleSize"] == 2 and report["actualsWithoutPredictions"] == 1
+    assert report["metrics"]["accuracy"]["value"] == 1.0
+    _predict(store, [[0.6, 0.4]], ["early"])  # its actual came first: joins as "yes"
+    report = accuracy_report(store, deployment, DAY, None)
+    assert report["sampleSize"] == 3 and report["predictionsWithoutActuals"] == 0
+    assert report["metrics"]["accuracy"]["value"] == pytest.approx(2 / 3)
 
 
 def test_predictions_that_fit_no_class_keep_their_row_and_count_as_waiting(

@@ -12,8 +12,8 @@ import uvicorn.config
 from typer.testing import CliRunner
 
 from spoolwatch.cli import app
-from spoolwatch.cli.serve import LogFormat, _log_config
-from spoolwatch.logs import JsonFormatter
+from spoolwatch.cli.serve import _log_config
+from spoolwatch.logs import JsonFormatter, LogFormat
 
 
 def _record(name: str, msg: str, *args: object, exc_info: Any = None) -> logging.LogRecord:

@@ -13,7 +13,7 @@ import orjson
 import typer
 
 from spoolwatch.cli.output import console, err_console, fail
-from spoolwatch.cli.serve import LogFormat
+from spoolwatch.logs import LogFormat
 from spoolwatch.runtime import tune_gc
 
 logger = logging.getLogger(__name__)

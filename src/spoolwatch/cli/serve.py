@@ -9,7 +9,6 @@ import logging.config
 import os
 import socket
 from collections.abc import Callable
-from enum import StrEnum
 from functools import partial
 from typing import Any
 
@@ -18,19 +17,13 @@ import typer
 from spoolwatch.cli.help import HelpCommand
 from spoolwatch.cli.output import console, fail
 from spoolwatch.errors import ConfigError, SpoolwatchError
+from spoolwatch.logs import LogFormat
 from spoolwatch.runtime import tune_gc
 from spoolwatch.server.setting import Setting, SettingError
 from spoolwatch.server.settings import ServerSettings, is_loopback
 from spoolwatch.server.settings_table import SERVE_SETTINGS, SERVICE_SETTINGS, setting
 
 logger = logging.getLogger(__name__)
-
-
-class LogFormat(StrEnum):
-    """How the service writes its log lines."""
-
-    text = "text"
-    json = "json"
 
 
 class ServeCommand(HelpCommand):

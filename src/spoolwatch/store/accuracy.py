@@ -10,15 +10,19 @@ prediction that does not fit the deployment (a list for a regression model, the 
 of probabilities, a non-finite value) keeps its row with neither value: it counts as a
 prediction but never enters a metric.
 
-Rows are written with one statement per request: an executemany of ready tuples on SQLite,
-one ``INSERT ... SELECT FROM unnest(...)`` on PostgreSQL. A re-sent prediction (same
-association id) overwrites the stored one; an actual fills in the row whether or not its
-prediction has arrived.
+Rows are written with one statement per request: multi-row ``INSERT … RETURNING`` on
+SQLite (an executemany where SQLite is older than 3.35), one ``INSERT ... SELECT FROM
+unnest(...)`` on PostgreSQL. A re-sent prediction (same association id) overwrites the
+stored one; an actual fills in the row whether or not its prediction has arrived. What a
+write returns tells the accuracy aggregates which rows were new (see
+:mod:`spoolwatch.store.accuracy_folding`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -34,18 +38,23 @@ from spoolwatch.store.deployments import Deployment
 from spoolwatch.store.sql import native
 
 __all__ = [
+    "SQLITE_RETURNING",
+    "STATE_COLUMNS",
     "AccuracyBacklog",
     "JoinedRows",
     "PredictionRow",
     "accuracy_backlog",
     "actual_columns",
+    "actual_rows",
     "actuals_without_predictions",
-    "fold_actual_rows",
-    "fold_prediction_rows",
+    "fill_actuals",
+    "insert_new_predictions",
     "joined_rows",
     "prediction_columns",
     "prediction_rows",
     "reference_rows",
+    "upsert_actuals",
+    "upsert_predictions",
 ]
 
 #: How probabilities are packed: little-endian float64, whatever the machine.
@@ -181,23 +190,65 @@ def actual_columns(value: Any) -> tuple[str, float | None]:
 
 # --------------------------------------------------------------------------- writing
 
+#: The columns the accuracy aggregates read, in the order of a row's state (see
+#: :mod:`spoolwatch.store.accuracy_folding`).
+STATE_COLUMNS = (
+    "association_id, model_id, predicted_at, predicted_value, probabilities, "
+    "actual_label, actual_value"
+)
 
-def fold_prediction_rows(conn: Connection, deployment_id: str, rows: list[PredictionRow]) -> None:
+#: Whether SQLite answers ``INSERT … RETURNING`` (3.35, 2021); without it the aggregates
+#: read the touched rows before writing them.
+SQLITE_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+
+# Rows per multi-row ``INSERT`` on SQLite (SQLite 3.32 and later take 32,766 parameters).
+_ROWS_PER_INSERT = 500
+
+
+def actual_rows(items: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """The rows of ``actuals`` items: association id, then :data:`_ACTUAL_COLUMNS`; the last
+    item of an association id wins (an id appears at most once)."""
+    latest: dict[str, tuple[Any, ...]] = {}
+    for item in items:
+        label, value = actual_columns(item["actualValue"])
+        at = _seconds(item.get("timestamp"))
+        aid = str(item["associationId"])
+        latest.pop(aid, None)  # keep the order of the last reports
+        latest[aid] = (aid, label, value, at, item.get("wasActedOn"))
+    return list(latest.values())
+
+
+def insert_new_predictions(
+    conn: Connection, deployment_id: str, rows: Sequence[PredictionRow]
+) -> set[str]:
+    """Insert the predictions of ``rows`` (one per association id) whose id has no row yet;
+    return the ids inserted. A row that exists (its actual came first, or the prediction is
+    re-sent) is left as it is."""
+    found = _insert_returning(
+        conn, deployment_id, _PREDICTION_COLUMNS, rows, "DO NOTHING", "association_id"
+    )
+    return {r[0] for r in found}
+
+
+def fill_actuals(
+    conn: Connection, deployment_id: str, rows: Sequence[tuple[Any, ...]]
+) -> list[Sequence[Any]]:
+    """Write the actuals of ``rows`` (:func:`actual_rows`) where the row is new or has no
+    actual yet; return the state (:data:`STATE_COLUMNS`) of each row written. A row that
+    already holds an actual is left as it is."""
+    names = ", ".join(f"{c} = excluded.{c}" for c in _ACTUAL_COLUMNS)
+    conflict = f"DO UPDATE SET {names} WHERE accuracy_rows.actual_label IS NULL"
+    return _insert_returning(conn, deployment_id, _ACTUAL_COLUMNS, rows, conflict, STATE_COLUMNS)
+
+
+def upsert_predictions(conn: Connection, deployment_id: str, rows: list[PredictionRow]) -> None:
     """Insert or overwrite the predictions of ``rows`` (one statement)."""
     _upsert(conn, deployment_id, _PREDICTION_COLUMNS, rows)
 
 
-def fold_actual_rows(
-    conn: Connection, deployment_id: str, items: Sequence[Mapping[str, Any]]
-) -> int:
-    """Insert or overwrite the actuals of ``items``; return how many there were."""
-    rows = []
-    for item in items:
-        label, value = actual_columns(item["actualValue"])
-        at = _seconds(item.get("timestamp"))
-        rows.append((str(item["associationId"]), label, value, at, item.get("wasActedOn")))
+def upsert_actuals(conn: Connection, deployment_id: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert or overwrite the actuals of ``rows`` (:func:`actual_rows`)."""
     _upsert(conn, deployment_id, _ACTUAL_COLUMNS, rows)
-    return len(rows)
 
 
 def _upsert(
@@ -226,6 +277,42 @@ def _upsert(
     marks = ", ".join("?" * (len(columns) + 2))
     sql = native(conn.dialect.name, f"{head}VALUES ({marks}){tail}")
     conn.exec_driver_sql(sql, [(deployment_id, *row) for row in rows])
+
+
+def _insert_returning(
+    conn: Connection,
+    deployment_id: str,
+    columns: Mapping[str, str],
+    rows: Sequence[tuple[Any, ...]],
+    conflict: str,
+    returning: str,
+) -> list[Sequence[Any]]:
+    """``INSERT`` ``rows`` (association id, then ``columns``; each id once) ``ON CONFLICT``
+    ``conflict`` ``RETURNING`` ``returning``: what the database wrote, in one statement over
+    arrays on PostgreSQL, multi-row ``VALUES`` on SQLite."""
+    if not rows:
+        return []
+    names = ", ".join(columns)
+    head = f"INSERT INTO accuracy_rows (deployment_id, association_id, {names}) "
+    tail = f" ON CONFLICT (deployment_id, association_id) {conflict} RETURNING {returning}"
+    if conn.dialect.name == "postgresql":
+        arrays = [list(column) for column in zip(*rows, strict=True)]
+        types = ", ".join(f"?::{t}[]" for t in ("varchar", *columns.values()))
+        sql = native("postgresql", f"{head}SELECT ?, * FROM unnest({types}){tail}")
+        return list(conn.exec_driver_sql(sql, (deployment_id, *arrays)).all())
+    out: list[Sequence[Any]] = []
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        sql = f"{head}VALUES {_values(len(columns) + 2, len(chunk))}{tail}"
+        flat = [value for row in chunk for value in (deployment_id, *row)]
+        out.extend(conn.exec_driver_sql(sql, tuple(flat)).all())
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _values(width: int, count: int) -> str:
+    row = "(" + ", ".join("?" * width) + ")"
+    return ", ".join([row] * count)
 
 
 def _seconds(timestamp: Any) -> int | None:

@@ -1,21 +1,28 @@
 """Accuracy aggregates per deployment, model and prediction hour, kept with the joined rows.
 
-Whenever predictions or actuals are written to ``accuracy_rows``, the rows they touch are
-read first (by primary key, in the same transaction, under the deployment's write lock): what
-each row added to its hour's aggregate before the write is taken out, what it adds after the
-write is put in (:class:`AccuracyAggregate`, ``sign=-1``). So a late actual, an actual before
-its prediction, a corrected actual (the later value wins) and a re-sent prediction (perhaps
-in another hour) all leave each hour's aggregate equal to the aggregate of its rows, and the
+Predictions and actuals are written to ``accuracy_rows`` here (:func:`write_predictions`,
+:func:`write_actuals`, in the ingest transaction, under the deployment's write lock), and
+each write changes the aggregates by what it changed in the rows: what a row added to its
+hour's aggregate before the write is taken out, what it adds after the write is put in
+(:class:`AccuracyAggregate`, ``sign=-1``). The common cases need no read: a new prediction
+adds one prediction, and a first actual's write returns the row it completes. Rows that hold
+what a write replaces (an actual that came before its prediction, a re-sent prediction, a
+corrected actual) are read by primary key first. So a late actual, an actual before its
+prediction, a corrected actual (the later value wins) and a re-sent prediction (perhaps in
+another hour) all leave each hour's aggregate equal to the aggregate of its rows, and the
 accuracy reads (:func:`load_accuracy`) read only ``accuracy_hourly``.
 
 A stored aggregate that cannot be read, or that a change would take below zero (a row
-written by an older version without its aggregate), is rebuilt from that hour's rows.
+written by an older version without its aggregate), is rebuilt from that hour's rows by the
+next change that reads it (an actual, or a prediction whose row existed); new predictions
+only add to the hour's ``predicted`` column.
 Migration 7 builds the aggregates of the rows stored before (:func:`build_accuracy_hourly`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -27,20 +34,26 @@ from spoolwatch.monitoring.accuracy_aggregate import AccuracyAggregate
 from spoolwatch.store import schema
 from spoolwatch.store.accuracy import (
     PROBABILITY_DTYPE,
+    SQLITE_RETURNING,
+    STATE_COLUMNS,
     PredictionRow,
-    actual_columns,
+    actual_rows,
+    fill_actuals,
+    insert_new_predictions,
+    upsert_actuals,
+    upsert_predictions,
 )
 from spoolwatch.store.aggregate_rows import Fault, warn_once
 from spoolwatch.store.deployments import Deployment
-from spoolwatch.store.sql import rows_in
+from spoolwatch.store.sql import hourly_rows, rows_in
 from spoolwatch.store.upsert import upsert
 
 __all__ = [
     "build_accuracy_hourly",
-    "fold_actual_changes",
-    "fold_prediction_changes",
     "load_accuracy",
     "read_accuracy",
+    "write_actuals",
+    "write_predictions",
 ]
 
 logger = logging.getLogger(__name__)
@@ -50,11 +63,6 @@ HOUR = 3600
 #: actual label, actual value (the columns the aggregates read).
 State = tuple[str, str | None, int | None, float | None, bytes | None, str | None, float | None]
 Key = tuple[str, int]
-
-_STATE_COLUMNS = (
-    "association_id, model_id, predicted_at, predicted_value, probabilities, "
-    "actual_label, actual_value"
-)
 
 
 # --------------------------------------------------------------------------- contributions
@@ -106,81 +114,149 @@ def contributions(deployment: Deployment, states: Iterable[Sequence[Any]]) -> di
 
 def _states(conn: Connection, deployment_id: str, ids: Sequence[str]) -> dict[str, State]:
     sql = (
-        f"SELECT {_STATE_COLUMNS} FROM accuracy_rows "
+        f"SELECT {STATE_COLUMNS} FROM accuracy_rows "
         "WHERE deployment_id = ? AND association_id IN {keys}"
     )
     return {r[0]: tuple(r) for r in rows_in(conn, sql, (deployment_id,), ids)}
 
 
-def fold_prediction_changes(
+def _returning(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql" or SQLITE_RETURNING
+
+
+def write_predictions(
     conn: Connection, deployment: Deployment, rows: Sequence[PredictionRow]
 ) -> None:
-    """Update the aggregates for ``rows`` about to be written (the last of an id wins)."""
+    """Store the predictions of ``rows`` (the last of an association id wins) and fold them
+    into the aggregates.
+
+    New ids — nearly every prediction — are inserted without being looked up first: the
+    insert says which ids it wrote, and each counts one prediction in its hour. Only the ids
+    already stored (an actual that came first, a re-sent prediction) are read, so that what
+    they added before is taken out.
+    """
     if not rows:
         return
-    latest = {r[0]: r for r in rows}
-    old = _states(conn, deployment.id, list(latest))
-    new: list[State] = []
-    for aid, model_id, at, value, packed in latest.values():
-        before = old.get(aid)
-        label, actual = (before[5], before[6]) if before is not None else (None, None)
-        new.append((aid, model_id, at, value, packed, label, actual))
-    _store_change(conn, deployment, old.values(), new)
-
-
-def fold_actual_changes(
-    conn: Connection, deployment: Deployment, items: Sequence[Mapping[str, Any]]
-) -> None:
-    """Update the aggregates for the actuals of ``items`` about to be written."""
-    if not items:
-        return
-    latest = {str(item["associationId"]): item["actualValue"] for item in items}
-    old = _states(conn, deployment.id, list(latest))
-    new: list[State] = []
-    for aid, reported in latest.items():
-        before = old.get(aid)
-        if before is None:
-            continue  # no prediction yet: nothing to fold until it comes
-        label, actual = actual_columns(reported)
-        new.append((*before[:5], label, actual))
-    _store_change(conn, deployment, old.values(), new)
-
-
-def _store_change(
-    conn: Connection, deployment: Deployment, old: Iterable[State], new: Iterable[State]
-) -> None:
-    removed = contributions(deployment, old)
-    added = contributions(deployment, new)
+    latest = list({r[0]: r for r in rows}.values())
     change: dict[Key, AccuracyAggregate] = {}
-    for key in removed.keys() | added.keys():
-        base = added.get(key) or _empty(deployment)
-        change[key] = base.merged(removed[key], -1) if key in removed else base
+    rest = latest
+    if _returning(conn):
+        inserted = insert_new_predictions(conn, deployment.id, latest)
+        counts = Counter((r[1], r[2] // HOUR * HOUR) for r in latest if r[0] in inserted)
+        _count_predictions(conn, deployment, counts)
+        rest = [r for r in latest if r[0] not in inserted]
+    if rest:
+        old = _states(conn, deployment.id, [r[0] for r in rest])
+        new: list[State] = []
+        for aid, model_id, at, value, packed in rest:
+            before = old.get(aid)
+            label, actual = (before[5], before[6]) if before is not None else (None, None)
+            new.append((aid, model_id, at, value, packed, label, actual))
+        _add_changes(change, deployment, old.values(), new)
+        upsert_predictions(conn, deployment.id, rest)
     _merge_into_stored(conn, deployment, change)
+
+
+def write_actuals(
+    conn: Connection, deployment: Deployment, items: Sequence[Mapping[str, Any]]
+) -> int:
+    """Store the actuals of ``items`` (the last of an association id wins) and fold the pairs
+    they complete or correct into the aggregates; return how many items there were.
+
+    A first actual is written without a read: the write returns the row's state, and the
+    state before is the same without the actual. Only ids that already hold an actual (a
+    corrected or repeated one) are read first.
+    """
+    rows = actual_rows(items)
+    change: dict[Key, AccuracyAggregate] = {}
+    rest = rows
+    if _returning(conn):
+        written = fill_actuals(conn, deployment.id, rows)
+        # Before, each of these rows counted as a prediction in the same hour (or, with no
+        # prediction yet, counted nowhere): the change is the pair, without the prediction.
+        for key, part in contributions(deployment, written).items():
+            part.predicted = 0
+            _add(change, deployment, key, part)
+        done = {state[0] for state in written}
+        rest = [r for r in rows if r[0] not in done]
+    if rest:
+        old = _states(conn, deployment.id, [r[0] for r in rest])
+        new = [(*old[r[0]][:5], r[1], r[2]) for r in rest if r[0] in old]
+        _add_changes(change, deployment, old.values(), new)
+        upsert_actuals(conn, deployment.id, rest)
+    _merge_into_stored(conn, deployment, change)
+    return len(items)
+
+
+def _add(
+    change: dict[Key, AccuracyAggregate],
+    deployment: Deployment,
+    key: Key,
+    part: AccuracyAggregate,
+    sign: int = 1,
+) -> None:
+    base = change.get(key)
+    change[key] = (base or _empty(deployment)).merged(part, sign)
+
+
+def _count_predictions(conn: Connection, deployment: Deployment, counts: Mapping[Key, int]) -> None:
+    """Add new, unjoined predictions to their hours' counts: one additive upsert, no read
+    (an hour not stored yet starts with an empty aggregate)."""
+    if not counts:
+        return
+    empty = _stored_form(_empty(deployment))
+    rows = [
+        {
+            "deployment_id": deployment.id,
+            "model_id": m,
+            "hour": h,
+            "predicted": n,
+            "aggregate": empty,
+        }
+        for (m, h), n in counts.items()
+    ]
+    upsert(conn, schema.accuracy_hourly, rows, add=("predicted",))
+
+
+def _stored_form(agg: AccuracyAggregate) -> str:
+    """The JSON stored for ``agg``, without its prediction count (the ``predicted`` column
+    holds that)."""
+    data = agg.to_dict()
+    data["predicted"] = 0
+    return orjson.dumps(data).decode()
+
+
+def _add_changes(
+    change: dict[Key, AccuracyAggregate],
+    deployment: Deployment,
+    old: Iterable[State],
+    new: Iterable[State],
+) -> None:
+    """Add to ``change`` what replacing the rows in state ``old`` by ``new`` does."""
+    for key, part in contributions(deployment, old).items():
+        _add(change, deployment, key, part, sign=-1)
+    for key, part in contributions(deployment, new).items():
+        _add(change, deployment, key, part)
 
 
 def _merge_into_stored(
     conn: Connection, deployment: Deployment, change: Mapping[Key, AccuracyAggregate]
 ) -> None:
-    sql = (
-        "SELECT model_id, hour, aggregate FROM accuracy_hourly "
-        "WHERE deployment_id = ? AND (model_id, hour) IN {keys}"
-    )
-    found = {
-        (r[0], r[1]): r[2] for r in rows_in(conn, sql, (deployment.id,), list(change), width=2)
-    }
+    existing = hourly_rows(conn, "accuracy_hourly", "predicted, aggregate", deployment.id, change)
     rows = []
     for (model_id, hour), delta in change.items():
-        blob = found.get((model_id, hour))
-        stored = _empty(deployment) if blob is None else None
-        if blob is not None:
+        found = existing.get((model_id, hour))
+        stored = _empty(deployment) if found is None else None
+        if found is not None:
             where = f"deployment {deployment.id}, model {model_id}, hour {hour}"
-            stored = read_accuracy(blob, deployment, where)
+            stored = read_accuracy(found[3], deployment, where, predicted=found[2])
         merged = stored.merged(delta) if stored is not None else None
         if merged is None or not _counts_fit(merged):
-            merged = _rebuilt(conn, deployment, model_id, hour).merged(delta)
+            # The rows are written already: their aggregate now includes this change.
+            merged = _rebuilt(conn, deployment, model_id, hour)
         row = {"deployment_id": deployment.id, "model_id": model_id, "hour": hour}
-        rows.append(row | {"aggregate": orjson.dumps(merged.to_dict()).decode()})
-    upsert(conn, schema.accuracy_hourly, rows, replace=("aggregate",))
+        rows.append(row | {"predicted": merged.predicted, "aggregate": _stored_form(merged)})
+    upsert(conn, schema.accuracy_hourly, rows, replace=("predicted", "aggregate"))
 
 
 def _counts_fit(agg: AccuracyAggregate) -> bool:
@@ -197,7 +273,7 @@ def _counts_fit(agg: AccuracyAggregate) -> bool:
 def _rebuilt(conn: Connection, deployment: Deployment, model_id: str, hour: int) -> Any:
     """The aggregate of one hour's rows as stored now."""
     sql = text(
-        f"SELECT {_STATE_COLUMNS} FROM accuracy_rows WHERE deployment_id = :d "
+        f"SELECT {STATE_COLUMNS} FROM accuracy_rows WHERE deployment_id = :d "
         "AND model_id = :m AND predicted_at >= :s AND predicted_at < :e"
     )
     found = conn.execute(sql, {"d": deployment.id, "m": model_id, "s": hour, "e": hour + HOUR})
@@ -208,14 +284,19 @@ def _rebuilt(conn: Connection, deployment: Deployment, model_id: str, hour: int)
 # --------------------------------------------------------------------------- reading
 
 
-def read_accuracy(blob: str, deployment: Deployment, where: str) -> AccuracyAggregate | None:
-    """A stored aggregate (``None`` when it cannot be read: logged once, it counts for
-    nothing in reads and is rebuilt from its rows by the next change)."""
+def read_accuracy(
+    blob: str, deployment: Deployment, where: str, *, predicted: int = 0
+) -> AccuracyAggregate | None:
+    """A stored aggregate with the hour's ``predicted`` column added to its own count
+    (``None`` when it cannot be read: logged once, it counts for nothing in reads and is
+    rebuilt from its rows by the next change)."""
     try:
         data = orjson.loads(blob)
-        return AccuracyAggregate.from_dict(
-            deployment.target_type, len(deployment.class_names), data
-        )
+        agg = AccuracyAggregate.from_dict(deployment.target_type, len(deployment.class_names), data)
+        if type(predicted) is not int or predicted < 0:
+            raise ValueError(f"predicted must be a count, got {predicted!r}")
+        agg.predicted += predicted
+        return agg
     except (ValueError, TypeError, KeyError) as exc:
         warn_once("accuracy_hourly", Fault("unreadable accuracy aggregate", str(exc), False), where)
         return None
@@ -226,7 +307,7 @@ def load_accuracy(
 ) -> list[tuple[int, AccuracyAggregate]]:
     """The (hour, aggregate) of every stored hour in [start, end), of one model when given."""
     t = schema.accuracy_hourly
-    query = select(t.c.model_id, t.c.hour, t.c.aggregate).where(
+    query = select(t.c.model_id, t.c.hour, t.c.predicted, t.c.aggregate).where(
         t.c.deployment_id == deployment.id, t.c.hour >= start, t.c.hour < end
     )
     if model_id is not None:
@@ -234,7 +315,7 @@ def load_accuracy(
     out = []
     for row in conn.execute(query):
         where = f"deployment {deployment.id}, model {row.model_id}, hour {row.hour}"
-        agg = read_accuracy(row.aggregate, deployment, where)
+        agg = read_accuracy(row.aggregate, deployment, where, predicted=row.predicted)
         if agg is not None:
             out.append((int(row.hour), agg))
     return out
@@ -261,7 +342,8 @@ def build_accuracy_hourly(conn: Connection, deployments: Mapping[str, Deployment
                 "deployment_id": deployment.id,
                 "model_id": model_id,
                 "hour": hour,
-                "aggregate": orjson.dumps(agg.to_dict()).decode(),
+                "predicted": agg.predicted,
+                "aggregate": _stored_form(agg),
             }
             for (model_id, hour), agg in totals.items()
         ]
@@ -277,7 +359,7 @@ def _chunks(conn: Connection, deployment_id: str) -> Iterable[list[Any]]:
     while True:
         rows = conn.execute(
             text(
-                f"SELECT {_STATE_COLUMNS} FROM accuracy_rows WHERE deployment_id = :d "
+                f"SELECT {STATE_COLUMNS} FROM accuracy_rows WHERE deployment_id = :d "
                 "AND association_id > :a AND predicted_at IS NOT NULL "
                 f"ORDER BY association_id LIMIT {_CHUNK}"
             ),

@@ -28,7 +28,7 @@ from spoolwatch.records.bounds import VALUE_MAX, aggregate_count_problem, value_
 from spoolwatch.store import schema
 from spoolwatch.store.aggregate_rows import StoredDrift, drift_row
 from spoolwatch.store.deployments import Deployment
-from spoolwatch.store.sql import rows_in
+from spoolwatch.store.sql import hourly_rows
 from spoolwatch.store.upsert import upsert
 
 __all__ = ["DriftFold", "DriftGroup", "store_drift"]
@@ -222,12 +222,8 @@ def store_drift(conn: Connection, deployment_id: str, groups: Mapping[Key, Drift
     """
     if not groups:
         return
-    sql = (
-        "SELECT model_id, hour, rows, prediction_rows, prediction_sum, aggregate "
-        "FROM drift_hourly WHERE deployment_id = ? AND (model_id, hour) IN {keys}"
-    )
-    found = rows_in(conn, sql, (deployment_id,), list(groups), width=2)
-    old_rows = {(r[0], r[1]): r for r in found}
+    columns = "rows, prediction_rows, prediction_sum, aggregate"
+    old_rows = hourly_rows(conn, "drift_hourly", columns, deployment_id, groups)
     rows = []
     for (model_id, hour), group in groups.items():
         old = old_rows.get((model_id, hour))

@@ -22,17 +22,12 @@ from spoolwatch.monitoring.health import ServiceHealth
 from spoolwatch.records.bounds import aggregate_count_problem
 from spoolwatch.records.timestamps import parse_timestamp
 from spoolwatch.store import schema
-from spoolwatch.store.accuracy import (
-    PredictionRow,
-    fold_actual_rows,
-    fold_prediction_rows,
-    prediction_rows,
-)
-from spoolwatch.store.accuracy_folding import fold_actual_changes, fold_prediction_changes
+from spoolwatch.store.accuracy import PredictionRow, prediction_rows
+from spoolwatch.store.accuracy_folding import write_actuals, write_predictions
 from spoolwatch.store.aggregate_rows import service_health
 from spoolwatch.store.deployments import Deployment
 from spoolwatch.store.drift_folding import DriftFold
-from spoolwatch.store.sql import rows_in
+from spoolwatch.store.sql import hourly_rows
 from spoolwatch.store.upsert import upsert
 
 __all__ = [
@@ -68,12 +63,8 @@ def epoch_of(timestamp: str) -> float:
 def _existing(
     conn: Connection, table: Table, deployment_id: str, keys: Iterable[tuple[str, int]], column: str
 ) -> dict[tuple[str, int], Any]:
-    sql = (
-        f"SELECT model_id, hour, {column} FROM {table.name} "
-        "WHERE deployment_id = ? AND (model_id, hour) IN {keys}"
-    )
-    found = rows_in(conn, sql, (deployment_id,), list(keys), width=2)
-    return {(r[0], r[1]): r[2] for r in found}
+    found = hourly_rows(conn, table.name, column, deployment_id, keys)
+    return {key: row[2] for key, row in found.items()}
 
 
 def fold_service_stats(
@@ -158,8 +149,7 @@ def fold_prediction_inputs(
                 at = seconds[stamp] = int(epoch_of(stamp))
             accuracy.extend(prediction_rows(deployment, key[0], at, item))
     drift.store(conn)
-    fold_prediction_changes(conn, deployment, accuracy)
-    fold_prediction_rows(conn, deployment.id, accuracy)
+    write_predictions(conn, deployment, accuracy)
     return total_rows
 
 
@@ -168,8 +158,7 @@ def fold_actuals(
 ) -> int:
     """Store actuals by association id (joined with predictions whichever came first) and
     fold the pairs they complete or correct into the accuracy aggregates."""
-    fold_actual_changes(conn, deployment, items)
-    return fold_actual_rows(conn, deployment.id, items)
+    return write_actuals(conn, deployment, items)
 
 
 def fold_custom_metric(

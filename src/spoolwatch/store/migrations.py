@@ -89,6 +89,16 @@ def _accuracy_hourly(conn: Connection) -> None:
     logger.info("built %d hourly accuracy aggregates from the stored rows", written)
 
 
+def _accuracy_predicted(conn: Connection) -> None:
+    # An hour's predictions are this column plus the JSON's count, so the aggregates built
+    # by migration 7 stay right as they are. A table created since has the column.
+    columns = {c["name"] for c in inspect(conn).get_columns("accuracy_hourly")}
+    if "predicted" not in columns:
+        conn.execute(
+            text("ALTER TABLE accuracy_hourly ADD COLUMN predicted BIGINT NOT NULL DEFAULT 0")
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema: tokens, deployments, hourly aggregates, events, fleet", _initial),
     Migration(2, "indexes for dedupe pruning, accuracy and events by time", _indexes),
@@ -110,6 +120,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         7,
         "hourly accuracy aggregates (accuracy_hourly) built from the joined rows",
         _accuracy_hourly,
+    ),
+    Migration(
+        8,
+        "accuracy_hourly.predicted: new predictions counted without reading the aggregate",
+        _accuracy_predicted,
     ),
 )
 

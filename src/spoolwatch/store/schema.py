@@ -151,13 +151,16 @@ accuracy_rows = Table(
 
 #: Accuracy aggregates of the joined pairs by the hour of their prediction (JSON of
 #: ``AccuracyAggregate.to_dict()``; see :mod:`spoolwatch.store.accuracy_folding`, migration 7
-#: built them for the rows stored before).
+#: built them for the rows stored before). An hour's prediction count is ``predicted`` plus
+#: the JSON's own ``predicted`` (0 since migration 8): new predictions are added to the
+#: column without reading the JSON.
 accuracy_hourly = Table(
     "accuracy_hourly",
     metadata,
     Column("deployment_id", String(24), primary_key=True),
     Column("model_id", String(64), primary_key=True),
     Column("hour", BigInteger, primary_key=True),
+    Column("predicted", BigInteger, nullable=False, server_default="0"),
     Column("aggregate", Text, nullable=False),
 )
 

@@ -12,12 +12,12 @@ database) stay as for any other statement. The texts are cached per dialect and 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
 
-__all__ = ["CHUNK", "in_list", "native", "rows_in"]
+__all__ = ["CHUNK", "hourly_rows", "in_list", "native", "rows_in"]
 
 #: Keys per ``IN (…)``: below SQLite's historical limit of 999 parameters a statement.
 CHUNK = 400
@@ -62,3 +62,31 @@ def rows_in(
         text = native(dialect, sql).format(keys=in_list(dialect, width, len(chunk)))
         flat = list(chunk) if width == 1 else [value for key in chunk for value in key]
         yield from conn.exec_driver_sql(text, (*fixed, *flat)).all()
+
+
+def hourly_rows(
+    conn: Connection,
+    table: str,
+    columns: str,
+    deployment_id: str,
+    keys: Iterable[tuple[str, int]],
+) -> dict[tuple[str, int], Sequence[Any]]:
+    """The rows of an hourly ``table`` (primary key deployment, model, hour) at ``keys``
+    (model id, hour) of one deployment, by key; each row is ``model_id, hour, columns``.
+
+    One statement per model with ``hour IN (…)``, which both databases answer with a lookup
+    per key on the primary key. (A row-value ``(model_id, hour) IN (…)`` made SQLite walk
+    every stored hour of the deployment, a read that grew with the deployment's age.)
+    """
+    hours: dict[str, list[int]] = {}
+    for model_id, hour in keys:
+        hours.setdefault(model_id, []).append(hour)
+    sql = (
+        f"SELECT model_id, hour, {columns} FROM {table} "
+        "WHERE deployment_id = ? AND model_id = ? AND hour IN {keys}"
+    )
+    found: dict[tuple[str, int], Sequence[Any]] = {}
+    for model_id, wanted in hours.items():
+        for row in rows_in(conn, sql, (deployment_id, model_id), wanted):
+            found[(row[0], row[1])] = row
+    return found
