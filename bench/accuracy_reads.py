@@ -2,9 +2,10 @@
 
 For each size, a fresh SQLite database gets one binary deployment whose joined rows
 (prediction and actual) are spread over the last 24 hours, plus a quarter as many
-predictions still waiting for their actual and 1000 actuals without a prediction. The rows
-and their hourly accuracy aggregates are written straight through the store's tables (what
-ingestion or migration 7 would leave), which is much faster than ingesting them.
+predictions still waiting for their actual and 1 actual without a prediction per 200 joined
+rows. The rows, their hourly accuracy aggregates and the count of actuals without a
+prediction are written straight through the store's tables (what ingestion or migrations 7
+and 9 would leave), which is much faster than ingesting them.
 
 Timed, as the endpoints do it without HTTP (median of ``--repeat`` runs):
 
@@ -90,11 +91,20 @@ def _seed(store: Store, joined: int, now: float) -> Deployment:
             schema.accuracy_rows.insert(),
             [
                 {"deployment_id": target.id, "association_id": f"o{i}", "actual_label": "yes"}
-                for i in range(1000)
+                for i in range(orphans(joined))
             ],
+        )
+        conn.execute(
+            schema.accuracy_orphans.insert(),
+            [{"deployment_id": target.id, "actuals": orphans(joined)}],
         )
         conn.execute(schema.accuracy_hourly.insert(), _aggregates(target, at, prob, labels, joined))
     return target
+
+
+def orphans(joined: int) -> int:
+    """Actuals without a prediction seeded beside ``joined`` joined rows: 1 in 200."""
+    return joined // 200
 
 
 def _aggregates(
@@ -157,6 +167,7 @@ def _measure(joined: int, repeat: int, with_rows: bool) -> dict[str, float]:
                 work["rows (before)"] = rows_before
             report = accuracy_report(store, deployment, period, None, settings)
             assert report["sampleSize"] == joined, report["sampleSize"]
+            assert report["actualsWithoutPredictions"] == orphans(joined), report
             return {name: _median_ms(one, repeat) for name, one in work.items()}
         finally:
             store.close()

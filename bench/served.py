@@ -9,6 +9,7 @@ on, ``--log-level warning``) and talks to it over HTTP.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -22,8 +23,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-import itertools
 
 import httpx
 

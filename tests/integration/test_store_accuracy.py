@@ -304,6 +304,8 @@ def _mixed_traffic(store: Store, target_type: str, classes: tuple[str, ...]) -> 
     ingestor.ingest(IngestKind.PREDICTION_INPUTS, DEP, {"data": [item]})
     orphans = {f"late{i}": actual(i) for i in range(5)}
     ingestor.ingest(IngestKind.ACTUALS, DEP, {"data": _actual_items(orphans)})
+    again_orphans = {f"late{i}": actual(i + 1) for i in range(2)}  # still no prediction
+    ingestor.ingest(IngestKind.ACTUALS, DEP, {"data": _actual_items(again_orphans)})
 
 
 def _actual_items(actuals: dict[str, Any]) -> list[dict[str, Any]]:

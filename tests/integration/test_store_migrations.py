@@ -4,7 +4,8 @@ version-3 database's JSON accuracy rows to the compact columns, answering the sa
 repairs rows holding numbers that overflowed, keeping what is still exact; 6 gives the
 tokens of a database without scopes the admin scope, and a migration missing below the
 highest applied one still runs; 7 builds the hourly accuracy aggregates of a version-6
-database's joined rows, answering as the same traffic ingested today."""
+database's joined rows, answering as the same traffic ingested today; 9 counts a version-8
+database's actuals without predictions, once."""
 
 from __future__ import annotations
 
@@ -498,3 +499,30 @@ def test_version_6_joined_rows_get_their_accuracy_aggregates_built(database_url:
     finally:
         store.close()
     assert len(hours) == len(_DEPLOYMENTS)  # the traffic's hour, once per deployment
+
+
+# ------------------------------------------------------------------ migration 9 (orphans)
+
+
+def test_version_8_actuals_without_predictions_get_counted_once(database_url: str) -> None:
+    _ingested(database_url)
+    expected = _reports(database_url)
+    store = open_store(database_url)
+    with store.write() as conn:
+        conn.execute(text("DROP TABLE accuracy_orphans"))
+        conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version >= 9))
+    store.close()
+    migrated = _reports(database_url)  # opening migrates
+    for dep, report in migrated.items():
+        assert report["actualsWithoutPredictions"] == 10
+        assert_same_answer(report, expected[dep])
+    store = open_store(database_url)
+    try:
+        with store.write() as conn:  # applied again by hand: the count is replaced, not added
+            conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version == 9))
+        assert store.migrate() == LATEST
+        with store.read() as conn:
+            counts = conn.execute(select(schema.accuracy_orphans.c.actuals)).scalars().all()
+    finally:
+        store.close()
+    assert counts == [10] * len(_DEPLOYMENTS)

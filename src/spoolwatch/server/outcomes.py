@@ -20,8 +20,8 @@ from spoolwatch.server.periods import QueryPeriod, load_rows, resolve_period, to
 from spoolwatch.server.query import _NOT_FOUND, Bucket, End, ModelId, Start, require_deployment
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import schema as tables
-from spoolwatch.store.accuracy import JoinedRows, actuals_without_predictions
-from spoolwatch.store.accuracy_folding import load_accuracy
+from spoolwatch.store.accuracy import JoinedRows
+from spoolwatch.store.accuracy_folding import load_accuracy, orphan_actuals
 from spoolwatch.store.aggregate_rows import custom_metric
 from spoolwatch.store.base import Store
 from spoolwatch.store.deployments import Deployment
@@ -44,7 +44,7 @@ def _aggregates(
 ) -> tuple[list[tuple[int, AccuracyAggregate]], int]:
     with store.read() as conn:
         hours = load_accuracy(conn, deployment, period.start, period.end, model_id)
-        orphans = actuals_without_predictions(conn, deployment)
+        orphans = orphan_actuals(conn, deployment)
     return hours, orphans
 
 

@@ -46,7 +46,6 @@ __all__ = [
     "accuracy_backlog",
     "actual_columns",
     "actual_rows",
-    "actuals_without_predictions",
     "fill_actuals",
     "insert_new_predictions",
     "joined_rows",
@@ -429,19 +428,6 @@ def reference_rows(conn: Connection, deployment: Deployment, limit: int) -> Join
 
 def _usable_flags(deployment: Deployment) -> list[Any]:
     return [case((and_(*_usable(deployment)), 1), else_=0).label("usable")]
-
-
-def actuals_without_predictions(conn: Connection, deployment: Deployment) -> int:
-    """How many of the deployment's actuals have no prediction yet (read from the
-    prediction-time index, whose missing times are these rows: joined rows cost nothing)."""
-    t = schema.accuracy_rows
-    return int(
-        conn.execute(
-            select(func.count())
-            .select_from(t)
-            .where(t.c.deployment_id == deployment.id, t.c.predicted_at.is_(None))
-        ).scalar_one()
-    )
 
 
 def accuracy_backlog(

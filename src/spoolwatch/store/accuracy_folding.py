@@ -10,13 +10,15 @@ what a write replaces (an actual that came before its prediction, a re-sent pred
 corrected actual) are read by primary key first. So a late actual, an actual before its
 prediction, a corrected actual (the later value wins) and a re-sent prediction (perhaps in
 another hour) all leave each hour's aggregate equal to the aggregate of its rows, and the
-accuracy reads (:func:`load_accuracy`) read only ``accuracy_hourly``.
+accuracy reads (:func:`load_accuracy`) read only ``accuracy_hourly``. The count of actuals
+still waiting for their prediction is kept the same way (``accuracy_orphans``).
 
 A stored aggregate that cannot be read, or that a change would take below zero (a row
 written by an older version without its aggregate), is rebuilt from that hour's rows by the
 next change that reads it (an actual, or a prediction whose row existed); new predictions
 only add to the hour's ``predicted`` column.
-Migration 7 builds the aggregates of the rows stored before (:func:`build_accuracy_hourly`).
+Migration 7 builds the aggregates of the rows stored before (:func:`build_accuracy_hourly`),
+migration 9 their count of actuals without a prediction (:func:`count_orphan_actuals`).
 """
 
 from __future__ import annotations
@@ -50,7 +52,9 @@ from spoolwatch.store.upsert import upsert
 
 __all__ = [
     "build_accuracy_hourly",
+    "count_orphan_actuals",
     "load_accuracy",
+    "orphan_actuals",
     "read_accuracy",
     "write_actuals",
     "write_predictions",
@@ -154,6 +158,8 @@ def write_predictions(
             new.append((aid, model_id, at, value, packed, label, actual))
         _add_changes(change, deployment, old.values(), new)
         upsert_predictions(conn, deployment.id, rest)
+        # Actuals that waited for these predictions have one now.
+        _count_orphans(conn, deployment, -sum(1 for s in old.values() if s[2] is None))
     _merge_into_stored(conn, deployment, change)
 
 
@@ -170,8 +176,11 @@ def write_actuals(
     rows = actual_rows(items)
     change: dict[Key, AccuracyAggregate] = {}
     rest = rows
+    orphans = 0  # rows this write creates: actuals without a prediction
     if _returning(conn):
         written = fill_actuals(conn, deployment.id, rows)
+        # A row without a prediction time is new (a stored row without one holds an actual).
+        orphans += sum(1 for state in written if state[2] is None)
         # Before, each of these rows counted as a prediction in the same hour (or, with no
         # prediction yet, counted nowhere): the change is the pair, without the prediction.
         for key, part in contributions(deployment, written).items():
@@ -184,6 +193,8 @@ def write_actuals(
         new = [(*old[r[0]][:5], r[1], r[2]) for r in rest if r[0] in old]
         _add_changes(change, deployment, old.values(), new)
         upsert_actuals(conn, deployment.id, rest)
+        orphans += sum(1 for r in rest if r[0] not in old)
+    _count_orphans(conn, deployment, orphans)
     _merge_into_stored(conn, deployment, change)
     return len(items)
 
@@ -216,6 +227,13 @@ def _count_predictions(conn: Connection, deployment: Deployment, counts: Mapping
         for (m, h), n in counts.items()
     ]
     upsert(conn, schema.accuracy_hourly, rows, add=("predicted",))
+
+
+def _count_orphans(conn: Connection, deployment: Deployment, delta: int) -> None:
+    """Add ``delta`` to the deployment's count of actuals without a prediction."""
+    if delta:
+        row = {"deployment_id": deployment.id, "actuals": delta}
+        upsert(conn, schema.accuracy_orphans, [row], add=("actuals",))
 
 
 def _stored_form(agg: AccuracyAggregate) -> str:
@@ -321,7 +339,14 @@ def load_accuracy(
     return out
 
 
-# --------------------------------------------------------------------------- migration 7
+def orphan_actuals(conn: Connection, deployment: Deployment) -> int:
+    """How many of the deployment's actuals have no prediction yet (one stored count)."""
+    t = schema.accuracy_orphans
+    found = conn.execute(select(t.c.actuals).where(t.c.deployment_id == deployment.id))
+    return int(found.scalar_one_or_none() or 0)
+
+
+# --------------------------------------------------------------------------- migrations 7, 9
 
 _CHUNK = 20_000
 
@@ -369,3 +394,20 @@ def _chunks(conn: Connection, deployment_id: str) -> Iterable[list[Any]]:
             return
         yield list(rows)
         after = rows[-1][0]
+
+
+def count_orphan_actuals(conn: Connection) -> int:
+    """Replace every deployment's count of actuals without a prediction with that of its
+    stored rows; return how many deployments have such actuals."""
+    schema.accuracy_orphans.create(conn, checkfirst=True)
+    conn.execute(delete(schema.accuracy_orphans))
+    counted = conn.execute(
+        text(
+            "SELECT deployment_id, count(*) FROM accuracy_rows "
+            "WHERE predicted_at IS NULL GROUP BY deployment_id"
+        )
+    ).all()
+    rows = [{"deployment_id": d, "actuals": int(n)} for d, n in counted]
+    if rows:
+        conn.execute(schema.accuracy_orphans.insert(), rows)
+    return len(rows)

@@ -326,6 +326,7 @@ _PER_DEPLOYMENT = (
     schema.drift_hourly,
     schema.accuracy_rows,
     schema.accuracy_hourly,
+    schema.accuracy_orphans,
     schema.custom_metric_hourly,
     schema.events,
     schema.alert_state,

@@ -99,6 +99,14 @@ def _accuracy_predicted(conn: Connection) -> None:
         )
 
 
+def _accuracy_orphans(conn: Connection) -> None:
+    # Imported here, as for migration 7.
+    from spoolwatch.store.accuracy_folding import count_orphan_actuals
+
+    counted = count_orphan_actuals(conn)
+    logger.info("counted the actuals without predictions of %d deployments", counted)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema: tokens, deployments, hourly aggregates, events, fleet", _initial),
     Migration(2, "indexes for dedupe pruning, accuracy and events by time", _indexes),
@@ -125,6 +133,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         8,
         "accuracy_hourly.predicted: new predictions counted without reading the aggregate",
         _accuracy_predicted,
+    ),
+    Migration(
+        9,
+        "accuracy_orphans: each deployment's count of actuals without predictions, kept",
+        _accuracy_orphans,
     ),
 )
 

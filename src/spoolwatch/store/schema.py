@@ -23,6 +23,7 @@ from sqlalchemy import (
 
 __all__ = [
     "accuracy_hourly",
+    "accuracy_orphans",
     "accuracy_rows",
     "agent_heartbeats",
     "alert_state",
@@ -162,6 +163,16 @@ accuracy_hourly = Table(
     Column("hour", BigInteger, primary_key=True),
     Column("predicted", BigInteger, nullable=False, server_default="0"),
     Column("aggregate", Text, nullable=False),
+)
+
+#: How many of a deployment's actuals have no prediction yet (its ``accuracy_rows`` without
+#: ``predicted_at``), kept by every write so the accuracy read counts nothing (migration 9
+#: counted the rows stored before).
+accuracy_orphans = Table(
+    "accuracy_orphans",
+    metadata,
+    Column("deployment_id", String(24), primary_key=True),
+    Column("actuals", BigInteger, nullable=False),
 )
 
 custom_metric_hourly = Table(
