@@ -47,6 +47,12 @@ BENCHMARKS: list[tuple[str, str, list[str], str]] = [
         "prediction rows/s with association ids against the same rows without",
     ),
     (
+        "accuracy-reads",
+        "accuracy_reads.py",
+        ["--repeat", "7"],
+        "accuracy, deployment list and detail with 200k and 2M joined rows: do they stay flat?",
+    ),
+    (
         "spools",
         "spool_throughput.py",
         ["--features", "10"],

@@ -25,7 +25,8 @@ import math
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -177,7 +178,7 @@ def prediction_rows(
 ) -> list[PredictionRow]:
     """The accuracy rows of one ``predictionInputs`` item with association ids."""
     values, packed = prediction_columns(deployment, item["predictions"], item.get("classNames"))
-    ids = [str(a) for a in item["associationIds"]]
+    ids = list(map(str, item["associationIds"]))
     n = len(ids)  # one per prediction (checked by validation)
     return list(zip(ids, repeat(model_id, n), repeat(predicted_at, n), values, packed, strict=True))
 
@@ -226,7 +227,7 @@ def insert_new_predictions(
     found = _insert_returning(
         conn, deployment_id, _PREDICTION_COLUMNS, rows, "DO NOTHING", "association_id"
     )
-    return {r[0] for r in found}
+    return set(map(itemgetter(0), found))
 
 
 def fill_actuals(
@@ -299,12 +300,20 @@ def _insert_returning(
         types = ", ".join(f"?::{t}[]" for t in ("varchar", *columns.values()))
         sql = native("postgresql", f"{head}SELECT ?, * FROM unnest({types}){tail}")
         return list(conn.exec_driver_sql(sql, (deployment_id, *arrays)).all())
+    # Straight on the driver's cursor, in the transaction the connection holds: the rows
+    # it returns are plain tuples (result rows cost more than the insert). The deployment
+    # id is one parameter; ``WHERE true`` tells SQLite the ``ON CONFLICT`` is the upsert's.
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     out: list[Sequence[Any]] = []
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start : start + _ROWS_PER_INSERT]
-        sql = f"{head}VALUES {_values(len(columns) + 2, len(chunk))}{tail}"
-        flat = [value for row in chunk for value in (deployment_id, *row)]
-        out.extend(conn.exec_driver_sql(sql, tuple(flat)).all())
+    try:
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[start : start + _ROWS_PER_INSERT]
+            values = _values(len(columns) + 1, len(chunk))
+            sql = f"{head}SELECT ?, * FROM (VALUES {values}) WHERE true{tail}"
+            cursor.execute(sql, [deployment_id, *chain.from_iterable(chunk)])
+            out.extend(cursor.fetchall())
+    finally:
+        cursor.close()
     return out
 
 

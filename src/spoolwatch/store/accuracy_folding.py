@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -141,14 +142,17 @@ def write_predictions(
     """
     if not rows:
         return
-    latest = list({r[0]: r for r in rows}.values())
+    latest = list(dict(zip(map(itemgetter(0), rows), rows, strict=True)).values())
     change: dict[Key, AccuracyAggregate] = {}
     rest = latest
     if _returning(conn):
         inserted = insert_new_predictions(conn, deployment.id, latest)
-        counts = Counter((r[1], r[2] // HOUR * HOUR) for r in latest if r[0] in inserted)
-        _count_predictions(conn, deployment, counts)
-        rest = [r for r in latest if r[0] not in inserted]
+        if len(inserted) == len(latest):  # all new: the common case
+            new, rest = latest, []
+        else:
+            new = [r for r in latest if r[0] in inserted]
+            rest = [r for r in latest if r[0] not in inserted]
+        _count_predictions(conn, deployment, _hour_counts(new))
     if rest:
         old = _states(conn, deployment.id, [r[0] for r in rest])
         new: list[State] = []
@@ -208,6 +212,15 @@ def _add(
 ) -> None:
     base = change.get(key)
     change[key] = (base or _empty(deployment)).merged(part, sign)
+
+
+def _hour_counts(rows: Sequence[PredictionRow]) -> Counter[Key]:
+    """How many of ``rows`` each (model, prediction hour) has (the rows of one request
+    share a model and a time: they are counted by those first)."""
+    counts: Counter[Key] = Counter()
+    for (model_id, at), n in Counter(map(itemgetter(1, 2), rows)).items():
+        counts[model_id, at // HOUR * HOUR] += n
+    return counts
 
 
 def _count_predictions(conn: Connection, deployment: Deployment, counts: Mapping[Key, int]) -> None:
