@@ -148,11 +148,11 @@ def write_predictions(
     if _returning(conn):
         inserted = insert_new_predictions(conn, deployment.id, latest)
         if len(inserted) == len(latest):  # all new: the common case
-            new, rest = latest, []
+            added, rest = latest, []
         else:
-            new = [r for r in latest if r[0] in inserted]
+            added = [r for r in latest if r[0] in inserted]
             rest = [r for r in latest if r[0] not in inserted]
-        _count_predictions(conn, deployment, _hour_counts(new))
+        _count_predictions(conn, deployment, _hour_counts(added))
     if rest:
         old = _states(conn, deployment.id, [r[0] for r in rest])
         new: list[State] = []
