@@ -16,10 +16,14 @@ p50/p99 per kind. The load processes' CPU use, their CPU per request and the rat
 allows (one core per process at most) are printed, so a saturated load generator shows (then
 the figures are a lower bound). Afterwards the totals are checked through the query
 API: every accepted stats item and prediction row counted once. Targets: >= 2,000 ingest
-requests/s, reads p99 < 100 ms::
+requests/s, reads p99 < 100 ms. With several ``--workers`` counts the service runs with each
+(``serve --workers N``) in turn, ``--repeat`` rounds, every run in a fresh database with its
+totals checked, and the medians are compared (target on PostgreSQL: 2 processes >= 1.6x
+one); the service's CPU then includes its worker processes::
 
     .venv/bin/python bench/concurrent_clients.py                  # SQLite, and PostgreSQL
     .venv/bin/python bench/concurrent_clients.py --only sqlite --seconds 5
+    .venv/bin/python bench/concurrent_clients.py --only postgresql --workers 1 2 --repeat 2
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import argparse
 import multiprocessing
 import os
 import queue
+import statistics
 import threading
 import time
 import uuid
@@ -46,6 +51,7 @@ ROWS = 10
 READ_PAUSE = 0.05
 TARGET_RATE = 2_000
 TARGET_P99_MS = 100.0
+TARGET_WORKERS_RATIO = 1.6  # PostgreSQL: 2 service processes against one
 Client = RawClient | HttpxClient
 _LOCK = threading.Lock()
 _BODIES: list[Bodies] = []  # one per load process, built before the clock starts
@@ -297,18 +303,45 @@ def report(ingest: Tally, reads: Tally, seconds: float, service_cpu: float, chec
     )
 
 
-def bench_backend(backend: str, args: argparse.Namespace) -> None:
-    """One fresh database and service; run the load; verify; print."""
+def bench_backend(backend: str, args: argparse.Namespace, workers: int = 1) -> float:
+    """One fresh database and service (``workers`` processes); run the load; verify;
+    print; return the ingest requests/s."""
+    extra = ["--workers", str(workers)] if workers > 1 else []
     with fresh_database(backend) as url:
         create_deployments(url, DEPLOYMENTS)
         token = make_token(url)
-        with serve(url, token) as service:
+        with serve(url, token, *extra) as service:
             cpu = service.cpu_seconds()
             ingest, reads, seconds = run_load(service.base, token, args)
             service_cpu = service.cpu_seconds() - cpu
             check = verify(service.base, token, ingest)
-    print(f"\n{backend}:")
+    print(f"\n{backend}" + (f", {workers} service processes:" if workers > 1 else ":"))
     report(ingest, reads, seconds, service_cpu, check)
+    return sum(len(v) for v in ingest.latencies.values()) / seconds
+
+
+def compare_workers(backend: str, args: argparse.Namespace) -> None:
+    """Runs with each ``--workers`` count in turn, ``--repeat`` rounds; the medians and
+    their ratios to the first count (target: 2 processes >= 1.6x one)."""
+    rates: dict[int, list[float]] = {n: [] for n in args.workers}
+    for _ in range(args.repeat):
+        for workers in args.workers:
+            rates[workers].append(bench_backend(backend, args, workers))
+    first = args.workers[0]
+    base = statistics.median(rates[first])
+    print(f"\n{backend}: ingest requests/s by service processes (medians of {args.repeat})")
+    for workers, values in rates.items():
+        ratio = statistics.median(values) / base
+        aim = ""
+        if workers == 2 and first == 1:
+            aim = f"; target >= {TARGET_WORKERS_RATIO}x: " + (
+                "met" if ratio >= TARGET_WORKERS_RATIO else "NOT met"
+            )
+        shown = " / ".join(f"{v:,.0f}" for v in values)
+        print(
+            f"  {workers} process(es): {shown}  median {statistics.median(values):,.0f}  "
+            f"{ratio:.2f}x{aim}"
+        )
 
 
 def main() -> None:
@@ -322,6 +355,14 @@ def main() -> None:
         "--http", choices=sorted(CLIENTS), default="raw", help="load client (see keepalive.py)"
     )
     parser.add_argument("--only", choices=["sqlite", "postgresql"], action="append")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="service processes (`serve --workers`); several counts run in turn, compared",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="rounds when comparing --workers")
     args = parser.parse_args()
     print(
         f"{args.clients} ingest clients (threads in {args.processes} processes, one keep-alive "
@@ -336,7 +377,10 @@ def main() -> None:
         if backend == "postgresql" and (why := postgres_answers()) is not None:
             print(f"\npostgresql: skipped ({why})")
             continue
-        bench_backend(backend, args)
+        if len(args.workers) > 1:
+            compare_workers(backend, args)
+        else:
+            bench_backend(backend, args, args.workers[0])
 
 
 if __name__ == "__main__":

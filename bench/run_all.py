@@ -41,6 +41,12 @@ BENCHMARKS: list[tuple[str, str, list[str], str]] = [
         "40 concurrent ingest clients of small bodies plus readers: requests/s, p50/p99",
     ),
     (
+        "postgres-workers",
+        "concurrent_clients.py",
+        ["--only", "postgresql", "--workers", "1", "2", "--repeat", "2", "--seconds", "8"],
+        "the 40 concurrent clients against one and two service processes on one PostgreSQL",
+    ),
+    (
         "assoc-ids",
         "assoc_ids.py",
         [],
