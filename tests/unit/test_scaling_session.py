@@ -17,7 +17,6 @@ from spoolwatch.scaling.session import (
     WatchTurn,
     hand_off,
     is_surplus,
-    read_wait,
     read_waiting,
     recruits_to_post,
     schedule_wake,
@@ -191,12 +190,6 @@ def test_stop_reason_breaker_open_first_then_surplus() -> None:
     assert stop_reason(_decision(1, 0), 0, _unread("slots")) is None
     # enough wanted: the live slots are not read
     assert stop_reason(_decision(3, 5000), 2, _unread("slots")) is None
-
-
-def test_a_read_waits_the_idle_wait_cut_to_the_time_before_reading_stops() -> None:
-    assert read_wait(20.0, 300.0) == 20.0
-    assert read_wait(20.0, 7.5) == 7.5
-    assert read_wait(20.0, -3.0) == 0.0
 
 
 def test_a_read_is_waiting_after_waiting_seconds() -> None:

@@ -27,13 +27,11 @@ the same functions with its modelled world. How many agents to recruit is
    gate, the agent stops when the breaker is open, or when fewer agents are wanted than
    run and its slot is beyond the lowest ``max(1, wanted)`` live slots (:func:`is_surplus`:
    agents deciding at the same moment agree on who stops, the lowest slot always stays).
-5. **Read wait** (:func:`read_wait`): a read waits up to the idle wait for its first record,
-   cut to the time left before reading stops.
-6. **Hand-off** (:func:`hand_off`): a run that stopped for another reason than
+5. **Hand-off** (:func:`hand_off`): a run that stopped for another reason than
    :data:`NO_HAND_OFF`, did not fail, while the breaker is not open, with work left (the
    counts show a backlog, or its last read returned records: the message is then
    ``seen``) posts one hand-off message.
-7. **Wake function** (:func:`wake_refuses`, :func:`wake_decision`): while the breaker is
+6. **Wake function** (:func:`wake_refuses`, :func:`wake_decision`): while the breaker is
    open the trigger's batch is not delivered; else, delivered or not, it recruits on the
    counts, at least the records it was handed, saturated when the batch was full.
 
@@ -70,7 +68,6 @@ __all__ = [
     "WatchTurn",
     "hand_off",
     "is_surplus",
-    "read_wait",
     "read_waiting",
     "recruits_to_post",
     "schedule_wake",
@@ -272,16 +269,7 @@ def stop_reason(decision: Decision, slot: int, live_slots: Reading[Sequence[int]
     return None
 
 
-# --- 5. the read's wait --------------------------------------------------------------------
-
-
-def read_wait(wait: float, until_stop: float) -> float:
-    """How long a read waits for its first record: ``wait``, cut to ``until_stop``, the
-    time left before reading stops (an idle read never runs past the deadline's margin)."""
-    return max(0.0, min(wait, until_stop))
-
-
-# --- 6. hand-off ---------------------------------------------------------------------------
+# --- 5. hand-off ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +311,7 @@ def hand_off(
     return HandOff(True, "handoff", seen=flowing, backlog=counted)
 
 
-# --- 7. the wake function ------------------------------------------------------------------
+# --- 6. the wake function ------------------------------------------------------------------
 
 
 def wake_refuses(breaker: BreakerState) -> bool:
