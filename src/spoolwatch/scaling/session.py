@@ -89,7 +89,8 @@ DEADLINE_MARGIN_SECONDS = 60.0
 #: ``SPOOLWATCH_IDLE_SECONDS``'s default: a read waits this long for its first record, and
 #: an agent whose read returned nothing stops.
 IDLE_SECONDS = 20.0
-#: Records a Lambda agent reads and acks together (``batching.max_records``).
+#: Records an agent in Lambda reads and acks together when no agent config says otherwise
+#: (``batching.max_records``).
 LAMBDA_BATCH_RECORDS = 100
 #: A read that has waited this long for its first record says the queue is (nearly) empty.
 WAITING_SECONDS = 1.0

@@ -25,13 +25,12 @@ broken hand-off chain heals within one period.
    :mod:`spoolwatch.serverless.destination`);
 5. once the first records were accepted (the backlog is real; the queue's counts lag),
    ``decide`` with running = live leases and pending = waiting recruit messages and post
-   the recruits; decide again every heartbeat period while running (traffic rises). When
-   the agent's last read came back full, the decision at least doubles the fleet
-   (``saturated``; the counts may not show the backlog yet); when it had no records
-   accepted since its previous decision it recruits nobody (the counts may still show a
-   backlog that is gone). An
-   agent stops early when the breaker opened, or when fewer agents are wanted than run and
-   its slot is beyond the lowest ``wanted`` live slots (scale-in without a stampede);
+   the recruits; decide again every heartbeat period while running (traffic rises). A
+   full last read at least doubles the fleet, an idle decision recruits nobody, and the
+   agent stops early when the breaker opened or its slot is surplus
+   (:func:`~spoolwatch.scaling.session.watch_turn`,
+   :func:`~spoolwatch.scaling.session.stop_reason`; run by
+   :class:`~spoolwatch.serverless.watch.RunWatch`);
 6. run the agent in-process on the data queue until it is empty or the deadline
    (``context.get_remaining_time_in_millis()`` minus a margin) is near, renewing the lease
    by heartbeat (a lost lease stops the agent). The margin is
@@ -42,12 +41,10 @@ broken hand-off chain heals within one period.
 7. tell the breaker: destination failures (unreachable, 5xx, 429, auth) count, poison
    records do not (they are quarantined); a probe closes it as soon as its first records
    were accepted;
-8. release the lease; if the run stopped healthy (deadline, lost lease) with work left (by
-   the counts, or its last read returned records) and the breaker is not open, post one
-   hand-off message so a fresh invocation carries on; if
-   it handed nothing on (an empty queue, or a deadline that came while the queue read
-   empty), the breaker is closed and no agent runs or waits, arm the wake trigger again. A
-   failure that opened the breaker disarms it.
+8. release the lease; hand off (:func:`~spoolwatch.scaling.session.hand_off`: one message
+   when the run stopped healthy with work left and the breaker is not open), else arm the
+   wake trigger when the fleet is idle (:func:`~spoolwatch.scaling.session.wake_after_run`).
+   A failure that opened the breaker disarms it.
 
 **Wake** (the wake function, on the data queue's own trigger, armed only while the fleet is
 idle): see :mod:`spoolwatch.serverless.wake_function`.
