@@ -12,6 +12,11 @@
   (``memory``) for tests and the simulator, DynamoDB in :mod:`spoolwatch.serverless.dynamodb`.
 * :func:`run_margin` (``deadline``): how long before Lambda's deadline an agent stops
   reading — the configured margin, capped at half the time left. Pure.
+* The rules of one Lambda session (``session``): when an agent starts, how the wake switch
+  moves, each turn of the watch beside a running agent, when it stops as surplus, when it
+  hands off, what the wake function recruits. Pure; the handler in
+  :mod:`spoolwatch.serverless` and the simulator both call them. The wake switch's state
+  (``wake``): :class:`~spoolwatch.scaling.wake.MemoryWakeSwitch` and its protocol.
 * Time from a :class:`Clock` (``clock``): :class:`SystemClock`, or :class:`ManualClock` for
   tests and the simulator.
 """

@@ -12,7 +12,8 @@ import threading
 from typing import Any
 
 from spoolwatch.runtime import tune_gc
-from spoolwatch.serverless.worker import InvocationContext, ServerlessAgent
+from spoolwatch.serverless.context import InvocationContext
+from spoolwatch.serverless.worker import ServerlessAgent
 
 __all__ = ["lambda_handler", "reset"]
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 from spoolwatch.errors import ConfigError
 from spoolwatch.scaling import ScalingSettings
+from spoolwatch.scaling.session import DEADLINE_MARGIN_SECONDS, IDLE_SECONDS
 
 __all__ = ["ServerlessSettings"]
 
@@ -86,8 +87,8 @@ class ServerlessSettings:
     destination_kind: str = "spoolwatch"
     api_token_secret: str = ""
     api_token: str = ""
-    deadline_margin_seconds: float = 60.0
-    idle_seconds: float = 20.0
+    deadline_margin_seconds: float = DEADLINE_MARGIN_SECONDS
+    idle_seconds: float = IDLE_SECONDS
     wake_mapping: str = ""
 
     def __repr__(self) -> str:
@@ -128,8 +129,10 @@ class ServerlessSettings:
             destination_kind=kind,
             api_token_secret=env.get("SPOOLWATCH_API_TOKEN_SECRET", "").strip(),
             api_token=env.get("SPOOLWATCH_API_TOKEN", "").strip(),
-            deadline_margin_seconds=_number(env, "SPOOLWATCH_DEADLINE_MARGIN_SECONDS", 60.0),
-            idle_seconds=_number(env, "SPOOLWATCH_IDLE_SECONDS", 20.0),
+            deadline_margin_seconds=_number(
+                env, "SPOOLWATCH_DEADLINE_MARGIN_SECONDS", DEADLINE_MARGIN_SECONDS
+            ),
+            idle_seconds=_number(env, "SPOOLWATCH_IDLE_SECONDS", IDLE_SECONDS),
             wake_mapping=_mapping_uuid(env, "SPOOLWATCH_WAKE_MAPPING"),
         )
         if not settings.destination_url and not settings.agent_config:

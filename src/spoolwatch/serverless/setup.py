@@ -15,6 +15,7 @@ from spoolwatch.agent.config import (
 )
 from spoolwatch.agent.secrets import Secret
 from spoolwatch.scaling import CircuitBreaker, LeaseTable, SystemClock
+from spoolwatch.scaling.session import LAMBDA_BATCH_RECORDS
 from spoolwatch.serverless.aws import AgentQueues, client, fetch_api_token, read_config_text
 from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore
 from spoolwatch.serverless.settings import ServerlessSettings
@@ -23,9 +24,6 @@ from spoolwatch.serverless.wake_dynamodb import DynamoWakeSwitch
 from spoolwatch.serverless.worker import ServerlessAgent
 
 __all__ = ["LAMBDA_BATCH_RECORDS", "build_agent_config", "from_env"]
-
-#: Records an agent in Lambda reads at once when no agent config says otherwise.
-LAMBDA_BATCH_RECORDS = 100
 
 
 def from_env(environ: Mapping[str, str] | None = None) -> ServerlessAgent:

@@ -16,79 +16,17 @@ and the circuit breaker is not open:
   put right within one period, and so is the flag after an agent arming and another
   disarming crossed (the schedule disarms while agents run).
 
-The wanted state is one flag, changed by conditional writes so that of many agents only
-the one that flipped it calls Lambda's ``UpdateEventSourceMapping``
+The moves are the rules of :mod:`spoolwatch.scaling.session` (``schedule_wake``,
+``wake_after_run``, ``wake_after_failure``, ``DISARM_RUNNING``); the switch itself is in
+:mod:`spoolwatch.scaling.wake`. The wanted state is one flag, changed by conditional
+writes so that of many agents only the one that flipped it calls Lambda's
+``UpdateEventSourceMapping``
 (:class:`~spoolwatch.serverless.wake_dynamodb.DynamoWakeSwitch`).
 """
 
 from __future__ import annotations
 
-import threading
-from typing import Protocol
+from spoolwatch.scaling.session import WAKE_BATCH_SIZE
+from spoolwatch.scaling.wake import MemoryWakeSwitch, NoWakeSwitch, WakeSwitch
 
 __all__ = ["WAKE_BATCH_SIZE", "MemoryWakeSwitch", "NoWakeSwitch", "WakeSwitch"]
-
-
-class WakeSwitch(Protocol):
-    """Arms and disarms the data queue's wake trigger (see the module docstring)."""
-
-    def arm(self, why: str) -> bool:
-        """Want the trigger on; True when this call changed the wanted state."""
-        ...
-
-    def disarm(self, why: str) -> bool:
-        """Want the trigger off; True when this call changed the wanted state."""
-        ...
-
-    def reconcile(self) -> str | None:
-        """Make the mapping match the wanted state; what was done, or None."""
-        ...
-
-
-class NoWakeSwitch:
-    """No wake trigger is deployed (``SPOOLWATCH_WAKE_MAPPING`` unset): nothing to switch."""
-
-    def arm(self, why: str) -> bool:
-        return False
-
-    def disarm(self, why: str) -> bool:
-        return False
-
-    def reconcile(self) -> str | None:
-        return None
-
-
-class MemoryWakeSwitch:
-    """The wanted state in memory, and the mapping's ``Enabled`` it would set (tests, the
-    simulator). Starts armed, as the template deploys the trigger enabled."""
-
-    def __init__(self, armed: bool = True) -> None:
-        self.armed = armed
-        self.enabled = armed
-        self.calls: list[tuple[str, str]] = []
-        self._lock = threading.Lock()
-
-    def _set(self, armed: bool, why: str) -> bool:
-        with self._lock:
-            if self.armed == armed:
-                return False
-            self.armed = self.enabled = armed
-            self.calls.append(("arm" if armed else "disarm", why))
-            return True
-
-    def arm(self, why: str) -> bool:
-        return self._set(True, why)
-
-    def disarm(self, why: str) -> bool:
-        return self._set(False, why)
-
-    def reconcile(self) -> str | None:
-        with self._lock:
-            if self.enabled == self.armed:
-                return None
-            self.enabled = self.armed
-            return "enabled" if self.armed else "disabled"
-
-
-#: The wake trigger's batch size in the template: a batch this full says more records wait.
-WAKE_BATCH_SIZE = 10

@@ -79,7 +79,7 @@ class _MappingInTransition(TransientError):
 
 
 class DynamoWakeSwitch:
-    """A :class:`~spoolwatch.serverless.wake.WakeSwitch` whose flag lives in the state table.
+    """A :class:`~spoolwatch.scaling.wake.WakeSwitch` whose flag lives in the state table.
 
     Thread-safe (it keeps no state besides the clients). ``arm``/``disarm`` raise
     :class:`~spoolwatch.errors.TransientError` or :class:`~spoolwatch.errors.ConfigError`

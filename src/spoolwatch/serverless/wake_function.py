@@ -9,10 +9,13 @@ The trigger is armed only while the fleet is idle and the breaker is not open (s
 2. delivers the batch of at most ten records it was handed with the same agent as
    everywhere else (:class:`~spoolwatch.serverless.wake_batch.TriggerBatchSpool`):
    accepted → deleted, poison → quarantined, the rest → batch item failures;
-3. recruits at once, whether or not the delivery succeeded: ``decide`` on the data queue's
-   counts (at least the records it was handed: the counts lag), live leases and waiting
-   recruits, with ``saturated`` when the batch was full; the recruits carry ``seen`` so
-   they start while the counts still read empty.
+3. recruits at once, whether or not the delivery succeeded
+   (:func:`~spoolwatch.scaling.session.wake_decision` on the data queue's counts, live
+   leases and waiting recruits); the recruits carry ``seen`` so they start while the
+   counts still read empty.
+
+The rules are :func:`~spoolwatch.scaling.session.wake_refuses` and
+:func:`~spoolwatch.scaling.session.wake_decision`.
 
 It holds no lease and records no breaker failure: the agents it recruits check the
 destination, report to the breaker and disarm the trigger.
@@ -22,25 +25,41 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from spoolwatch.scaling import BreakerState, decide
-from spoolwatch.serverless.aws import RecruitMessage
+from spoolwatch.agent.config import AgentConfig
+from spoolwatch.agent.loop import Agent, AgentResult
+from spoolwatch.scaling import CircuitBreaker, LeaseTable
+from spoolwatch.scaling.session import wake_decision, wake_refuses
+from spoolwatch.serverless.aws import AgentQueues, RecruitMessage
+from spoolwatch.serverless.context import InvocationContext
 from spoolwatch.serverless.decision_log import log_decision
-from spoolwatch.serverless.wake import WAKE_BATCH_SIZE
+from spoolwatch.serverless.settings import ServerlessSettings
 from spoolwatch.serverless.wake_batch import TriggerBatchSpool
+from spoolwatch.spools.base import Spool
 from spoolwatch.spools.sqs_config import config_from_url
 
-if TYPE_CHECKING:
-    from spoolwatch.serverless.worker import InvocationContext, ServerlessAgent
-
-__all__ = ["deliver_and_recruit"]
+__all__ = ["WakeWorker", "deliver_and_recruit"]
 
 log = logging.getLogger("spoolwatch.serverless.worker")
 
 
+class WakeWorker(Protocol):
+    """What the wake function uses of :class:`~spoolwatch.serverless.worker.ServerlessAgent`."""
+
+    settings: ServerlessSettings
+    queues: AgentQueues
+    leases: LeaseTable
+    breaker: CircuitBreaker
+    agent_config: AgentConfig
+    wake_agent_factory: Callable[[AgentConfig, Callable[..., Spool]], Agent]
+
+    def run_until_deadline(self, agent: Agent, context: InvocationContext) -> AgentResult: ...
+
+
 def deliver_and_recruit(
-    worker: ServerlessAgent, records: list[Any], context: InvocationContext
+    worker: WakeWorker, records: list[Any], context: InvocationContext
 ) -> dict[str, Any]:
     """One wake invocation (the module docstring); returns Lambda's partial batch response."""
     holder = context.aws_request_id
@@ -48,7 +67,7 @@ def deliver_and_recruit(
         config_from_url(worker.settings.data_queue_url), records, client=worker.queues.sqs
     )
     state = worker.breaker.state()
-    if state is BreakerState.OPEN:
+    if wake_refuses(state):
         log_decision("wake_skipped", holder=holder, records=len(records), why="breaker_open")
         return {"batchItemFailures": [{"itemIdentifier": m} for m in spool.message_ids]}
     config = dataclasses.replace(worker.agent_config, agent_id=holder, heartbeat=False)
@@ -59,14 +78,14 @@ def deliver_and_recruit(
         visible, in_flight = worker.queues.data_backlog()
         running = worker.leases.count_running()
         pending = worker.queues.pending_recruits()
-        decision = decide(
-            max(visible, len(records)),
+        decision = wake_decision(
+            visible,
             in_flight,
             running,
             pending,
             state,
             worker.settings.scaling,
-            saturated=len(records) >= WAKE_BATCH_SIZE,
+            records=len(records),
         )
         recruited = 0
         if decision.recruits:

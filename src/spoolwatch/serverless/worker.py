@@ -1,5 +1,9 @@
 """What one Lambda invocation does: the schedule's look at the backlog, or one agent's run.
 
+The rules of a session (when to start, hand off, re-arm the wake trigger, stop as surplus,
+what a full read or an idle decision does) are :mod:`spoolwatch.scaling.session`'s pure
+functions; this module reads DynamoDB and SQS, calls them, and does what they decide.
+
 **Schedule** (EventBridge): read the data queue's backlog (visible + in flight), the agents
 running (live lease slots) and the recruits already waiting in the agent queue; ``decide``;
 post that many recruit messages; disarm the wake trigger while the breaker is open or agents
@@ -21,13 +25,12 @@ broken hand-off chain heals within one period.
    :mod:`spoolwatch.serverless.destination`);
 5. once the first records were accepted (the backlog is real; the queue's counts lag),
    ``decide`` with running = live leases and pending = waiting recruit messages and post
-   the recruits; decide again every heartbeat period while running (traffic rises). When
-   the agent's last read came back full, the decision at least doubles the fleet
-   (``saturated``; the counts may not show the backlog yet); when it had no records
-   accepted since its previous decision it recruits nobody (the counts may still show a
-   backlog that is gone). An
-   agent stops early when the breaker opened, or when fewer agents are wanted than run and
-   its slot is beyond the lowest ``wanted`` live slots (scale-in without a stampede);
+   the recruits; decide again every heartbeat period while running (traffic rises). A
+   full last read at least doubles the fleet, an idle decision recruits nobody, and the
+   agent stops early when the breaker opened or its slot is surplus
+   (:func:`~spoolwatch.scaling.session.watch_turn`,
+   :func:`~spoolwatch.scaling.session.stop_reason`; run by
+   :class:`~spoolwatch.serverless.watch.RunWatch`);
 6. run the agent in-process on the data queue until it is empty or the deadline
    (``context.get_remaining_time_in_millis()`` minus a margin) is near, renewing the lease
    by heartbeat (a lost lease stops the agent). The margin is
@@ -38,12 +41,10 @@ broken hand-off chain heals within one period.
 7. tell the breaker: destination failures (unreachable, 5xx, 429, auth) count, poison
    records do not (they are quarantined); a probe closes it as soon as its first records
    were accepted;
-8. release the lease; if the run stopped healthy (deadline, lost lease) with work left (by
-   the counts, or its last read returned records) and the breaker is not open, post one
-   hand-off message so a fresh invocation carries on; if
-   it handed nothing on (an empty queue, or a deadline that came while the queue read
-   empty), the breaker is closed and no agent runs or waits, arm the wake trigger again. A
-   failure that opened the breaker disarms it.
+8. release the lease; hand off (:func:`~spoolwatch.scaling.session.hand_off`: one message
+   when the run stopped healthy with work left and the breaker is not open), else arm the
+   wake trigger when the fleet is idle (:func:`~spoolwatch.scaling.session.wake_after_run`).
+   A failure that opened the breaker disarms it.
 
 **Wake** (the wake function, on the data queue's own trigger, armed only while the fleet is
 idle): see :mod:`spoolwatch.serverless.wake_function`.
@@ -58,7 +59,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from spoolwatch.agent.config import AgentConfig, TargetConfig
 from spoolwatch.agent.loop import Agent, AgentResult
@@ -75,11 +76,23 @@ from spoolwatch.scaling import (
     run_margin,
 )
 from spoolwatch.scaling.leases import LeaseHeartbeat
+from spoolwatch.scaling.session import (
+    DISARM_RUNNING,
+    WakeMove,
+    hand_off,
+    is_surplus,
+    recruits_to_post,
+    schedule_wake,
+    session_starts,
+    wake_after_failure,
+    wake_after_run,
+)
+from spoolwatch.scaling.wake import NoWakeSwitch, WakeSwitch
 from spoolwatch.serverless.aws import AgentQueues, RecruitMessage
+from spoolwatch.serverless.context import InvocationContext
 from spoolwatch.serverless.decision_log import log_decision
 from spoolwatch.serverless.destination import DestinationProblem, check_destination
 from spoolwatch.serverless.settings import ServerlessSettings
-from spoolwatch.serverless.wake import NoWakeSwitch, WakeSwitch
 from spoolwatch.serverless.wake_function import deliver_and_recruit
 from spoolwatch.serverless.watch import RunWatch
 from spoolwatch.spools.base import Spool
@@ -97,19 +110,6 @@ _FAILURE_KINDS = {
     "timeout": FailureKind.DESTINATION_UNREACHABLE,
     "unavailable": FailureKind.DESTINATION_UNREACHABLE,
 }
-
-
-#: Runs that stopped for these reasons are not handed on: the queue read empty, fewer
-#: agents are wanted, the breaker opened, or another agent holds the slot now.
-_NO_HAND_OFF = frozenset({"empty", "surplus", "breaker_open", "lease_lost"})
-
-
-class InvocationContext(Protocol):
-    """The parts of Lambda's context object the agent uses."""
-
-    aws_request_id: str
-
-    def get_remaining_time_in_millis(self) -> int: ...
 
 
 @dataclass
@@ -177,13 +177,7 @@ class ServerlessAgent:
         if decision.recruits:
             recruited = self.queues.recruit(decision.recruits, RecruitMessage("recruit"))
         log_decision("schedule", **decision.as_log(), recruited=recruited, why=decision.reason)
-        if state is BreakerState.OPEN:
-            self._switch(False, "breaker_open")
-        elif running > 0:
-            # An arm and a disarm that crossed can leave it armed while agents run.
-            self._switch(False, "agents_running")
-        elif state is BreakerState.CLOSED and visible + in_flight == 0:
-            self._switch(True, "fleet_idle")
+        self._switch(schedule_wake(state, running=running, backlog=visible + in_flight))
         try:
             fixed = self.wake.reconcile()
             if fixed:
@@ -194,36 +188,35 @@ class ServerlessAgent:
 
     # --- the wake trigger ------------------------------------------------------------------
 
-    def _switch(self, armed: bool, why: str) -> None:
+    def _switch(self, move: WakeMove | None) -> None:
         """Arm or disarm the wake trigger; a failure is logged (the schedule reconciles)."""
+        if move is None:
+            return
         try:
-            changed = self.wake.arm(why) if armed else self.wake.disarm(why)
+            changed = self.wake.arm(move.why) if move.armed else self.wake.disarm(move.why)
         except Exception:
-            action = "arm" if armed else "disarm"
+            action = "arm" if move.armed else "disarm"
             log.warning("could not %s the wake trigger", action, exc_info=True)
             return
         if changed:
-            log_decision("wake_armed" if armed else "wake_disarmed", why=why)
+            log_decision("wake_armed" if move.armed else "wake_disarmed", why=move.why)
 
     def _arm_if_idle(self, result: AgentResult | None, handed_off: bool) -> None:
-        """After a healthy run that handed nothing on (the queue read empty, or the deadline
-        came while it did): arm the wake trigger when no agent runs or waits and the
-        breaker is closed."""
-        if result is None or handed_off:
-            return
-        if result.failed_because is not None or result.channel_errors:
+        """After a run: :func:`~spoolwatch.scaling.session.wake_after_run`."""
+        if result is None:
             return
         try:
-            idle = (
-                self.breaker.state() is BreakerState.CLOSED
-                and self.leases.count_running() == 0
-                and self.queues.pending_recruits() == 0
+            move = wake_after_run(
+                failed=_failed(result),
+                handed_off=handed_off,
+                breaker=self.breaker.state,
+                running=self.leases.count_running,
+                pending=self.queues.pending_recruits,
             )
         except Exception:
             log.warning("could not tell whether the fleet is idle", exc_info=True)
             return
-        if idle:
-            self._switch(True, "fleet_idle")
+        self._switch(move)
 
     def on_wake(self, records: list[Any], context: InvocationContext) -> dict[str, Any]:
         """The wake function: deliver the trigger's batch, then recruit."""
@@ -244,7 +237,7 @@ class ServerlessAgent:
             )
             return SessionOutcome(why="breaker")
         visible, in_flight = self.queues.data_backlog()
-        if visible + in_flight == 0 and not message.seen:
+        if not session_starts(visible + in_flight, seen=message.seen):
             log_decision("agent_skipped", holder=holder, backlog=0, why="empty_backlog")
             return SessionOutcome(why="empty_backlog")
         lease = self.leases.acquire(holder)
@@ -256,15 +249,14 @@ class ServerlessAgent:
                 why="no_free_lease_slot",
             )
             return SessionOutcome(why="no_free_lease_slot")
-        self._switch(False, "agents_running")
+        self._switch(DISARM_RUNNING)
         outcome = SessionOutcome(ran=True, why=message.reason)
         try:
             problem = self.check_destination(self.agent_config.target)
             if problem is not None:
                 # Not one record is taken: receives would count towards the redrive limit.
                 state = self.breaker.record_failure(reason=problem.reason, kind=problem.kind)
-                if state is BreakerState.OPEN:
-                    self._switch(False, "breaker_open")
+                self._switch(wake_after_failure(state))
                 log_decision(
                     "agent_failed",
                     holder=holder,
@@ -301,7 +293,16 @@ class ServerlessAgent:
         config = dataclasses.replace(self.agent_config, agent_id=context.aws_request_id)
         agent = self.agent_factory(config)
         heartbeat = LeaseHeartbeat(self.leases, lease, self.settings.scaling.heartbeat_seconds)
-        watch = RunWatch(self, agent, heartbeat, gate, context.aws_request_id)
+        watch = RunWatch(
+            agent,
+            heartbeat,
+            gate,
+            context.aws_request_id,
+            interval=self.settings.scaling.heartbeat_seconds,
+            redecide=self.redecide,
+            record_success=self.breaker.record_success,
+            live_slots=self._live_slots,
+        )
         heartbeat.start()
         watch.start()
         try:
@@ -371,10 +372,10 @@ class ServerlessAgent:
                 saturated=saturated,
             )
             recruited = 0
-            if decision.recruits and recruit:
+            posting = recruits_to_post(decision, recruit=recruit)
+            if posting:
                 recruited = self.queues.recruit(
-                    decision.recruits,
-                    RecruitMessage("recruit", requested_by=holder, seen=saturated),
+                    posting, RecruitMessage("recruit", requested_by=holder, seen=saturated)
                 )
             log_decision(
                 "agent_decided",
@@ -394,14 +395,17 @@ class ServerlessAgent:
         """Whether the agent on ``slot`` is beyond the ``keep`` lowest live slots: when fewer
         agents are wanted than run, those stop, and agents deciding at the same moment agree
         on which (nobody stops twice, somebody always stays)."""
-        live = sorted(lease.slot for lease in self.leases.running())
-        return slot in live and live.index(slot) >= keep
+        return is_surplus(slot, keep, self._live_slots())
+
+    def _live_slots(self) -> list[int]:
+        """The slots of the live leases (one DynamoDB query)."""
+        return [lease.slot for lease in self.leases.running()]
 
     def _report(
         self, result: AgentResult, gate: BreakerDecision, *, probe_confirmed: bool = False
     ) -> None:
         failed = result.failed_because
-        if failed is None and not result.channel_errors:
+        if not _failed(result):
             state = self.breaker.record_success(probe=gate.probe and not probe_confirmed)
             log_decision(
                 "agent_finished",
@@ -418,8 +422,7 @@ class ServerlessAgent:
         else:
             kind, reason = FailureKind.SPOOL_UNAVAILABLE, "; ".join(result.channel_errors.values())
         state = self.breaker.record_failure(reason=reason, kind=kind)
-        if state is BreakerState.OPEN:
-            self._switch(False, "breaker_open")
+        self._switch(wake_after_failure(state))
         log_decision(
             "agent_failed",
             kind=kind.value,
@@ -431,31 +434,29 @@ class ServerlessAgent:
         )
 
     def _hand_off(self, result: AgentResult | None, message: RecruitMessage, holder: str) -> bool:
-        if result is None or result.stopped_by in _NO_HAND_OFF:
+        """:func:`~spoolwatch.scaling.session.hand_off`; posts the message it wants."""
+        if result is None:
             return False
-        if result.failed_because is not None or result.channel_errors:
-            # A failing run is not handed on: the breaker decides, and the schedule recruits
-            # again once it lets agents through.
-            log_decision("no_hand_off", holder=holder, why="run_failed")
-            return False
-        if self.breaker.state() is BreakerState.OPEN:
-            log_decision("no_hand_off", holder=holder, why="breaker_open")
-            return False
-        visible, in_flight = self.queues.data_backlog()
-        # Records were still coming when the deadline came: hand off even while the
-        # queue's lagging counts read empty, else thin traffic would wait for the schedule.
-        flowing = _last_read_had_records(result)
-        if visible + in_flight == 0 and not flowing:
+        decision = hand_off(
+            result.stopped_by,
+            failed=_failed(result),
+            flowing=_last_read_had_records(result),
+            breaker=self.breaker.state,
+            backlog=lambda: sum(self.queues.data_backlog()),
+        )
+        if not decision.send:
+            if decision.why in ("run_failed", "breaker_open"):
+                log_decision("no_hand_off", holder=holder, why=decision.why)
             return False
         sent = self.queues.recruit(
             1,
-            RecruitMessage("handoff", hop=message.hop + 1, requested_by=holder, seen=flowing),
+            RecruitMessage("handoff", hop=message.hop + 1, requested_by=holder, seen=decision.seen),
         )
         log_decision(
             "hand_off",
             holder=holder,
             hop=message.hop + 1,
-            backlog=visible + in_flight,
+            backlog=decision.backlog,
             stopped_by=result.stopped_by,
             sent=sent,
         )
@@ -489,6 +490,11 @@ class ServerlessAgent:
                 log.exception("agent invocation failed for message %s", message_id)
                 failures.append({"itemIdentifier": message_id})
         return {"batchItemFailures": failures}
+
+
+def _failed(result: AgentResult) -> bool:
+    """Whether the run failed (a destination failure, or a channel that could not read)."""
+    return result.failed_because is not None or bool(result.channel_errors)
 
 
 def _last_read_had_records(result: AgentResult) -> bool:

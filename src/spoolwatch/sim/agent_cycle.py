@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import simpy
 
 from spoolwatch.agent.config import BatchingConfig, RetryConfig
 from spoolwatch.sim.sqs import InFlight
+from spoolwatch.sim.world import AgentRun, KnownLookups, World
 from spoolwatch.spools.sqs_config import MAX_WAIT
-
-if TYPE_CHECKING:
-    from spoolwatch.sim.model import AgentRun, World
 
 __all__ = [
     "AGENT_RETRY",
@@ -60,22 +57,6 @@ LONG_POLL_LIMIT = MAX_WAIT
 RECHECK_SECONDS = 1.0
 #: ``SqsSpool.read``: a wait with less than this left ends the read.
 _READ_SLACK = 0.05
-
-
-@dataclass(slots=True)
-class KnownLookups:
-    """What the agents' look-ups of redelivered records did in one run."""
-
-    #: Reads with records received before: one HTTP call each.
-    calls: int = 0
-    #: Calls made while the destination was down: nothing skipped, the records are sent.
-    failed: int = 0
-    #: Records the destination said it had accepted: deleted without a send.
-    skipped: int = 0
-
-    def figures(self) -> dict[str, int]:
-        """The calls, as ``SimResult.extra`` reports them (the records are ``known_skipped``)."""
-        return {"known_lookups": self.calls, "known_lookups_failed": self.failed}
 
 
 def calls_seconds(world: World, calls: int) -> float:

@@ -1,97 +1,50 @@
 """``spoolwatch``: the Lambda handler as shipped, driving the real :mod:`spoolwatch.scaling`.
 
-Nothing of the scaling policy is re-implemented: :func:`decide`,
-:meth:`CircuitBreaker.allow`/``record_success``/``record_failure``,
-:meth:`LeaseTable.acquire`/``renew``/``release``/``count_running`` and the wake switch
-(:class:`~spoolwatch.serverless.wake.MemoryWakeSwitch`) run on in-memory stores
-(:mod:`~spoolwatch.sim.policies.counting`, which bill their DynamoDB requests), with a clock
-reading simpy's time plus an epoch. The flow around them follows
-:mod:`spoolwatch.serverless.worker` and :mod:`spoolwatch.serverless.wake_function` step for
-step:
+Nothing of the scaling policy or of a session's rules is re-implemented here. The rules
+are :mod:`spoolwatch.scaling.session`'s (when an agent starts, how the wake switch moves,
+each turn of the watch beside a running agent, when it stops as surplus, when it hands
+off, what the wake function recruits), :func:`~spoolwatch.scaling.decide` and
+:func:`~spoolwatch.scaling.run_margin`; they run with the real
+:class:`~spoolwatch.scaling.CircuitBreaker`, :class:`~spoolwatch.scaling.LeaseTable` and
+wake switch (:class:`~spoolwatch.scaling.wake.MemoryWakeSwitch`) over in-memory stores
+(:mod:`~spoolwatch.sim.policies.counting`, which bill their DynamoDB requests), with a
+clock reading simpy's time plus an epoch. The flow around them is that of
+:mod:`spoolwatch.serverless.worker` (the schedule; one agent's session) and
+:mod:`spoolwatch.serverless.wake_function` (:mod:`~spoolwatch.sim.policies.wake`), making
+the same readings in the same order, with the modelled world in place of AWS:
 
-* **Schedule** (EventBridge, every ``SimParams.schedule_seconds``; ``rate(5 minutes)`` in
-  the template): approximate counts of the data queue → breaker state → live leases → if
-  the backlog is not empty, waiting recruits, ``decide`` and post the recruits → the wake
-  switch: breaker open → ``disarm("breaker_open")``; else a live lease →
-  ``disarm("agents_running")`` (an agent's arm and a newcomer's disarm that crossed leave
-  the switch armed while agents run); else breaker closed and backlog 0 →
-  ``arm("fleet_idle")`` → ``reconcile()``. It never drains; it is billed as a short
-  invocation and is not counted as an agent.
-* **Agent** (one invocation per agent-queue message; the queue's trigger has
-  ``MaximumConcurrency`` = target concurrency; ``RecursiveLoop: Allow``):
-  ``breaker.allow`` (refused: exit) → approximate counts (empty: exit, unless the message
-  is ``seen``: its recruiter saw records itself) → ``leases.acquire`` (no slot: exit) →
-  ``wake.disarm("agents_running")`` → the destination check (a spoolwatch service's
-  known-records question, DataRobot's ``GET /api/v2/version/``):
-  while the destination is down it fails after ``destination_fail_seconds`` and the
-  invocation records the failure (``DESTINATION_UNREACHABLE``), releases its lease and
-  exits without receiving a single record → the agent runs until a read returns nothing or
-  60 s before the 900 s limit (``deadline_margin_seconds``, capped at half the time left
-  when the agent starts by the real :func:`~spoolwatch.scaling.run_margin`), reading batches of
-  ``LAMBDA_BATCH_RECORDS`` (100) in the shipped agent's serial cycle
-  (:func:`~spoolwatch.sim.model.drain` with ``read_batch``): ten receives of 10, one send,
-  ten deletes of 10, one call after another; a read that holds records received before
-  first asks the destination which of them it already accepted (one HTTP call,
-  :func:`~spoolwatch.sim.agent_cycle.skip_known`) and deletes those unsent. A read waits
-  up to ``idle_seconds`` (``SPOOLWATCH_IDLE_SECONDS``, 20 s) for its first record: one
-  long poll of 20 s, as ``SqsSpool.read(100, wait=20)`` does; a stop or the deadline that
-  comes meanwhile does not cut it short, and a read that returned nothing ends the run for
-  the stop's reason, the deadline, or else ``empty``. Beside it, a heartbeat renews the
-  lease every ``heartbeat_seconds`` (``lease_seconds / 3``; a lost lease stops the agent,
-  ``lease_lost``) and a watch confirms a half-open probe at the first accepted records (the
-  breaker closes then) and decides — at the first accepted records or after one heartbeat
-  period, whichever comes first, then every heartbeat period — with running = live leases,
-  pending = waiting recruits, the probe's own gate while it is unconfirmed, and
-  ``saturated`` when the agent's last read returned all 100 records it asked for (the
-  decision then at least doubles the fleet, rule 6 of :mod:`spoolwatch.scaling.policy`, and
-  its recruits are ``seen``). A decision when no records were accepted since the agent's
-  previous one (``recruit=sent > sent_then``) is made but posts no recruits: the agent has
-  seen the queue run dry, whatever the lagging counts say. Neither does one made while the
-  agent's read has waited longer than ``WAITING_SECONDS`` (1 s, imported from
-  :mod:`spoolwatch.serverless.watch`) for its first record (``waiting``: the read started
-  at ``ChannelStats.reading_since``); that decision is not ``saturated`` either, whatever
-  the last read returned (``saturated=full and not waiting``, ``recruit=sent > sent_then
-  and not waiting``). At each decision not made under
-  an unconfirmed probe's gate (``RunWatch._should_stop``) the agent stops when the
-  decision's breaker state is OPEN (``breaker_open``), or when ``running > max(1,
-  wanted)`` and its slot is not among the lowest ``max(1, wanted)`` live slots
-  (``is_surplus``; ``surplus``: agents deciding at the same moment agree on who stops, and
-  the lowest slot always stays). A stopped agent
-  reads nothing more and finishes its batch in hand: a send to a destination that is up
-  is acked; one to a destination that is down is retried until the 10 s shutdown grace
-  (``retry.shutdown_grace_seconds``) runs out, then given back. A send to a down
-  destination is retried with the agent's back-off until 20 s (``margin / 3``) before the
-  limit or the stop's grace, whichever is first, the batch's visibility extended
-  meanwhile; then it is given back with ``nack`` (visible again at once) and the run has
-  failed. At the end: ``record_success`` (closing the breaker if an unconfirmed probe) or
-  ``record_failure(DESTINATION_UNREACHABLE)``; release the lease; hand off (one
-  agent-queue message) only when the run stopped at the deadline (not ``empty``,
-  ``surplus``, ``breaker_open`` or ``lease_lost``: ``_NO_HAND_OFF``), did not fail, the
-  breaker is not open and work is left: the counts show a backlog, or the run's last read
-  returned records (``_last_read_had_records``; the message is then ``seen``); when the
-  run did not fail and handed nothing on (it read empty, was stopped, or its deadline
-  came while the queue read empty), the breaker is closed, no lease is live and no
-  recruit waits: ``wake.arm("fleet_idle")``. Every
-  ``record_failure`` that leaves the breaker open (the check's or the run's) is followed by
-  ``wake.disarm("breaker_open")``.
-* **Wake function** (:mod:`~spoolwatch.sim.policies.wake`; a second function with its own
-  trigger on the data queue: ``BatchSize`` 10, ``MaximumConcurrency`` 2, timeout 30 s,
-  deadline margin 10 s; the trigger polls only while the mapping is enabled, and the
-  switch starts armed): breaker state → open: the batch is not delivered, it stays in
-  flight until the data queue's visibility timeout (120 s) and is received again (the
-  receive counts towards ``maxReceiveCount``), and nothing is recruited → else the agent
-  looks up the batch's redelivered records as every agent does, deletes unsent those the
-  destination already accepted and delivers the rest with one send, retried as the agent
-  retries until ``margin / 3`` before the deadline; accepted: deleted; given up: left in
-  flight (``TriggerBatchSpool``) until its last extended visibility; no breaker failure is
-  recorded → delivered or not, counts, live leases and waiting recruits →
-  ``decide(max(visible, n), in_flight, running, pending, state, saturated=(n == 10))``
-  with ``n`` the records handed to it → post the recruits, ``seen``. It takes no lease.
-  Its invocations are not agents: "peak agents", agent-seconds and the timeline leave them
-  out, as they leave out the schedule's (they hold no lease slot, and
-  ``TargetConcurrency`` bounds the agents only: while the mapping is enabled up to two
-  wake invocations deliver beside the agents); they are billed (cost), their records count
-  as delivered, and ``figures()`` reports them (``wake_*``).
+* **Schedule**: every ``SimParams.schedule_seconds`` (``rate(5 minutes)`` in the
+  template). It never drains; it is billed as a short invocation and is not counted as an
+  agent.
+* **Agent**: one invocation per agent-queue message (the queue's trigger has
+  ``MaximumConcurrency`` = target concurrency; ``RecursiveLoop: Allow``). The destination
+  check (a spoolwatch service's known-records question, DataRobot's
+  ``GET /api/v2/version/``) takes ``CHECK_SECONDS``; while the destination is down it
+  fails after ``destination_fail_seconds`` (``DESTINATION_UNREACHABLE``). The run is
+  :func:`~spoolwatch.sim.model.drain` in the shipped agent's serial cycle with batches of
+  ``LAMBDA_BATCH_RECORDS`` (100): ten receives of 10, one send, ten deletes of 10, one
+  call after another; a read that holds records received before first asks the
+  destination which of them it already accepted
+  (:func:`~spoolwatch.sim.agent_cycle.skip_known`). A read waits up to ``IDLE_SECONDS``
+  (``SPOOLWATCH_IDLE_SECONDS``, 20 s) for its first record, one long poll as
+  ``SqsSpool.read(100, wait=20)`` makes; a stop that comes meanwhile does not cut it short.
+  Reading stops ``run_margin(DEADLINE_MARGIN, time left)`` before the 900 s limit. Beside
+  the run a heartbeat renews the lease every ``heartbeat_seconds`` (a lost lease stops the
+  agent) and the watch takes its turns (``watch_turn``) at the first accepted records and
+  at every heartbeat period. A stopped agent reads nothing more and finishes its batch in
+  hand: a send to a destination that is down is retried until the 10 s shutdown grace
+  (``retry.shutdown_grace_seconds``) runs out, then given back; without a stop, until 20 s
+  (``margin / 3``) before the limit, the batch's visibility extended meanwhile; then it is
+  given back with ``nack`` and the run has failed.
+* **Wake function** (:mod:`~spoolwatch.sim.policies.wake`): a second function with its
+  own trigger on the data queue (``BatchSize`` 10, ``MaximumConcurrency`` 2, timeout 30 s,
+  deadline margin 10 s); the trigger polls only while the mapping is enabled, and the
+  switch starts armed. A batch it does not deliver stays in flight until the data queue's
+  visibility timeout (120 s) and is received again (the receive counts towards
+  ``maxReceiveCount``). Its invocations are not agents: "peak agents", agent-seconds and
+  the timeline leave them out, as they leave out the schedule's (they hold no lease slot,
+  and ``TargetConcurrency`` bounds the agents only); they are billed (cost), their records
+  count as delivered, and ``figures()`` reports them (``wake_*``).
 * A crashed invocation reports nothing: its lease frees when it expires, and its
   agent-queue message comes back after that queue's visibility timeout (5,400 s).
 
@@ -102,7 +55,16 @@ general approximations):
   (``StopControl.read_wait``); the model's read waits its whole ``IDLE_SECONDS`` even when
   it started less than that before ``deadline - DEADLINE_MARGIN``. With the 60 s margin and
   the 20 s wait, such a read still ends at least 40 s before Lambda's deadline, and a run
-  that read nothing ends at the deadline either way (``deadline``, not ``empty``).
+  that read nothing ends at the deadline either way (``deadline``, not ``empty``). This is
+  more than a timing difference: it decides ``flowing`` (the run's last read returned
+  records) in :func:`~spoolwatch.scaling.session.hand_off`. Cut as the real agent cuts it,
+  the last read of a run that reaches its deadline under thin traffic is short and may
+  return nothing; with counts that read 0 the run then hands nothing on, and the records
+  wait for the wake trigger. Modelled with the cut (seed 1): on the diurnal day one of 102
+  runs at the deadline did so (record age max 1.4 s → 31.2 s, peak agents 3 → 6, wake
+  switch armed 1 → 3 times), and under a trickle of 5 records a second with counts that
+  never catch up no run hands off. The model shows the hand-off the handler means to
+  make; the shipped handler can miss it there.
 
 * The agent's cycle is the shipped one (receive, send, delete in one thread), timed by its
   calls: each SQS call a log-normal latency (median 20 ms, mean 23 ms), the send one HTTP
@@ -169,7 +131,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import simpy
 
@@ -185,9 +147,24 @@ from spoolwatch.scaling import (
     decide,
     run_margin,
 )
-from spoolwatch.serverless.settings import ServerlessSettings
-from spoolwatch.serverless.setup import LAMBDA_BATCH_RECORDS
-from spoolwatch.serverless.watch import WAITING_SECONDS
+from spoolwatch.scaling.session import (
+    DEADLINE_MARGIN_SECONDS,
+    DISARM_RUNNING,
+    IDLE_SECONDS,
+    LAMBDA_BATCH_RECORDS,
+    WakeMove,
+    WatchState,
+    hand_off,
+    is_surplus,
+    read_waiting,
+    recruits_to_post,
+    schedule_wake,
+    session_starts,
+    stop_reason,
+    wake_after_failure,
+    wake_after_run,
+    watch_turn,
+)
 from spoolwatch.sim.agent_cycle import AGENT_RETRY
 from spoolwatch.sim.lambda_ import AgentMessage, AgentQueueTrigger, LambdaFunction
 from spoolwatch.sim.model import AgentRun, World, drain
@@ -195,15 +172,10 @@ from spoolwatch.sim.policies.base import Policy
 from spoolwatch.sim.policies.counting import CountingBreakerStore, CountingLeaseStore
 from spoolwatch.sim.policies.wake import WakeFunction, WakeMapping
 
-__all__ = ["CountingBreakerStore", "CountingLeaseStore", "SpoolwatchPolicy"]
+__all__ = ["IDLE_SECONDS", "CountingBreakerStore", "CountingLeaseStore", "SpoolwatchPolicy"]
 
 #: ``SPOOLWATCH_DEADLINE_MARGIN_SECONDS``'s default: stop reading this long before the limit.
-DEADLINE_MARGIN = cast(
-    float, ServerlessSettings.__dataclass_fields__["deadline_margin_seconds"].default
-)
-#: ``SPOOLWATCH_IDLE_SECONDS``'s default: a read waits this long for its first record, and
-#: an agent whose read returned nothing stops.
-IDLE_SECONDS = cast(float, ServerlessSettings.__dataclass_fields__["idle_seconds"].default)
+DEADLINE_MARGIN = DEADLINE_MARGIN_SECONDS
 #: One SQS or DynamoDB call of the handler (within a region).
 AWS_CALL_SECONDS = 0.02
 #: The destination check answered by a destination that is up.
@@ -354,10 +326,9 @@ class SpoolwatchPolicy(Policy):
             self.settings,
             saturated=saturated,
         )
-        if recruit:
-            self.trigger.post(decision.recruits, hops, seen=saturated)
-        else:
-            self.recruits_withheld += decision.recruits
+        posting = recruits_to_post(decision, recruit=recruit)
+        self.trigger.post(posting, hops, seen=saturated)
+        self.recruits_withheld += decision.recruits - posting
         return decision
 
     # --- the schedule ---------------------------------------------------------------------
@@ -380,20 +351,12 @@ class SpoolwatchPolicy(Policy):
         state = self.breaker.state()
         running = self.leases.count_running()
         empty = sum(counts) == 0
-        switch = (
-            state is BreakerState.OPEN or running > 0 or (state is BreakerState.CLOSED and empty)
-        )
+        move = schedule_wake(state, running=running, backlog=sum(counts))
         # reads, the decision's calls, the switch's write, the reconcile's read
-        yield env.timeout((3 + 2 * (not empty) + switch + 1) * AWS_CALL_SECONDS)
+        yield env.timeout((3 + 2 * (not empty) + (move is not None) + 1) * AWS_CALL_SECONDS)
         if not empty:
             self._decide(state, 1, counts, running)
-        if state is BreakerState.OPEN:
-            self.wake.disarm("breaker_open")
-        elif running > 0:
-            # an arm and a disarm that crossed can leave it armed while agents run
-            self.wake.disarm("agents_running")
-        elif state is BreakerState.CLOSED and empty:
-            self.wake.arm("fleet_idle")
+        self._switch(move)
         self.wake.reconcile()
 
     # --- one agent ------------------------------------------------------------------------
@@ -418,13 +381,13 @@ class SpoolwatchPolicy(Policy):
         if gate.allowed:
             calls += 1
             # a recruiter that saw records itself is believed over the lagging counts
-            if self._backlog() > 0 or message.seen:
+            if session_starts(self._backlog(), seen=message.seen):
                 calls += 2  # read the slots, claim one
                 lease = self.leases.acquire(holder)
                 self.lease_refusals += lease is None
                 if lease is not None:
                     calls += 1
-                    self.wake.disarm("agents_running")
+                    self._switch(DISARM_RUNNING)
         yield env.timeout(calls * AWS_CALL_SECONDS)
         if lease is None:
             # a probe that exits here never reports: its claim holds until it times out
@@ -459,29 +422,36 @@ class SpoolwatchPolicy(Policy):
         else:
             self.breaker.record_success(probe=gate.probe and not session.probe_confirmed)
         self.leases.release(session.lease)
-        # ``_NO_HAND_OFF``: a run that read empty or was stopped (surplus, breaker open,
-        # lease lost) is not handed on, nor is a failed one
-        handed_off = False
-        if outcome == "deadline":
-            self.deadline_stops += 1
-            handed_off = self._hand_off(hops, flowing=session.agent.last_read > 0)
-        if not failed and not handed_off:
-            self._arm_if_idle()
+        self.deadline_stops += outcome == "deadline"
+        stopped_by = session.stopped_by if outcome == "stopped" else outcome
+        handed_off = self._hand_off(
+            stopped_by or outcome, hops, failed=failed, flowing=session.agent.last_read > 0
+        )
+        self._switch(
+            wake_after_run(
+                failed=failed,
+                handed_off=handed_off,
+                breaker=self.breaker.state,
+                running=self.leases.count_running,
+                pending=self._pending,
+            )
+        )
 
     def _record_failure(self, reason: str) -> None:
         """Tell the breaker; a failure that leaves it open disarms the wake switch."""
-        if self.breaker.record_failure(reason=reason, kind=UNREACHABLE) is BreakerState.OPEN:
-            self.wake.disarm("breaker_open")
+        self._switch(
+            wake_after_failure(self.breaker.record_failure(reason=reason, kind=UNREACHABLE))
+        )
 
-    def _arm_if_idle(self) -> None:
-        """``ServerlessAgent._arm_if_idle``: after a run without failures that handed
-        nothing on (it read empty, was stopped, or its deadline came while the queue read
-        empty), arm the wake switch when the breaker is closed and no agent runs or waits."""
-        if self.breaker.state() is not BreakerState.CLOSED or self.leases.count_running():
-            return
-        self.world.ledger.sqs_call()  # the agent queue's counts
-        if self.trigger.pending == 0:
-            self.wake.arm("fleet_idle")
+    def _switch(self, move: WakeMove | None) -> None:
+        """``ServerlessAgent._switch``: arm or disarm the wake switch as ``move`` says."""
+        if move is not None:
+            (self.wake.arm if move.armed else self.wake.disarm)(move.why)
+
+    def _pending(self) -> int:
+        """The waiting recruits (the agent queue's counts: one SQS call)."""
+        self.world.ledger.sqs_call()
+        return self.trigger.pending
 
     def _destination_ready(self) -> Generator[simpy.Event, Any, bool]:
         """The destination check: one HTTP call, before a single record is received."""
@@ -544,21 +514,20 @@ class SpoolwatchPolicy(Policy):
         session.agent.request_stop(self.world.env)
 
     def _should_stop(self, session: _Session, decision: Decision) -> bool:
-        """``RunWatch._should_stop``: the breaker opened, or this agent is surplus (fewer
-        wanted than run and its slot beyond the lowest ``max(1, wanted)`` live slots)."""
-        if decision.breaker is BreakerState.OPEN:
-            self._stop(session, "breaker_open")
-            return True
-        keep = max(1, decision.wanted)
-        if decision.running > keep and self._is_surplus(session.lease.slot, keep):
-            self._stop(session, "surplus")
-            return True
-        return False
+        """``RunWatch._should_stop``: :func:`~spoolwatch.scaling.session.stop_reason`."""
+        why = stop_reason(decision, session.lease.slot, self._live_slots)
+        if why is None:
+            return False
+        self._stop(session, why)
+        return True
+
+    def _live_slots(self) -> list[int]:
+        """The live leases' slots (read without a DynamoDB call being timed)."""
+        return [lease.slot for lease in self.leases.running()]
 
     def _is_surplus(self, slot: int, keep: int) -> bool:
-        """``ServerlessAgent.is_surplus``: ``slot`` is beyond the ``keep`` lowest live slots."""
-        live = sorted(lease.slot for lease in self.leases.running())
-        return slot in live and live.index(slot) >= keep
+        """``ServerlessAgent.is_surplus``."""
+        return is_surplus(slot, keep, self._live_slots())
 
     def _watch(self, session: _Session) -> Generator[simpy.Event, Any, None]:
         """``RunWatch``: confirm a probe at the first accepted records; decide then (or
@@ -568,58 +537,55 @@ class SpoolwatchPolicy(Policy):
         env = self.world.env
         interval = self.settings.heartbeat_seconds
         gate = session.gate
-        next_decision = env.now + interval
-        decided = False
-        sent_then = 0
+        state = WatchState.start(float(env.now), interval, probe=gate.probe)
         while True:
-            waits = [env.timeout(max(0.0, next_decision - env.now)), session.finished]
+            waits = [env.timeout(max(0.0, state.next_decision - env.now)), session.finished]
             if not session.started.triggered:
                 waits.append(session.started)
             yield env.any_of(waits)
             if session.finished.triggered:
                 return
-            sent = session.agent.processed
-            if gate.probe and not session.probe_confirmed and sent > 0:
+            full = session.agent.last_read >= LAMBDA_BATCH_RECORDS
+            state, turn = watch_turn(
+                state,
+                now=float(env.now),
+                interval=interval,
+                sent=session.agent.processed,
+                full=full,
+                waiting=read_waiting(session.agent.reading_since, float(env.now)),
+            )
+            if turn.confirm_probe:
                 self.breaker.record_success(probe=True)
                 session.probe_confirmed = True
-            if (not decided and sent > 0) or env.now >= next_decision - 1e-9:
-                decided = True
-                next_decision = env.now + interval
-                unconfirmed = gate.probe and not session.probe_confirmed
-                breaker = gate if unconfirmed else self.breaker.state()
-                full = session.agent.last_read >= LAMBDA_BATCH_RECORDS
-                waiting = self._waiting(session.agent)
-                self.decisions_waiting += waiting
-                self.full_reads_discounted += waiting and full
-                decision = self._decide(
-                    breaker,
-                    session.hops + 1,
-                    None,
-                    saturated=full and not waiting,
-                    recruit=sent > sent_then and not waiting,
-                )
-                sent_then = sent
-                if not unconfirmed and self._should_stop(session, decision):
-                    return
+            if not turn.decide:
+                continue
+            self.decisions_waiting += turn.waiting
+            self.full_reads_discounted += turn.waiting and full
+            decision = self._decide(
+                gate if turn.unconfirmed else self.breaker.state(),
+                session.hops + 1,
+                None,
+                saturated=turn.saturated,
+                recruit=turn.recruit,
+            )
+            if not turn.unconfirmed and self._should_stop(session, decision):
+                return
 
-    def _waiting(self, agent: AgentRun) -> bool:
-        """``RunWatch._waiting``: the agent's read has waited over ``WAITING_SECONDS``."""
-        since = agent.reading_since
-        return since is not None and self.world.env.now - since > WAITING_SECONDS
-
-    def _hand_off(self, hops: int, *, flowing: bool) -> bool:
-        """One agent-queue message when the breaker is not open and work is left: the
-        counts show a backlog, or the run's last read returned records (``flowing``: the
-        message is then ``seen``, its agent believes it over counts that read empty);
-        whether it was posted."""
-        if self.breaker.state() is BreakerState.OPEN:
-            return False
-        backlog = self._backlog()
-        if backlog == 0 and not flowing:
+    def _hand_off(self, stopped_by: str, hops: int, *, failed: bool, flowing: bool) -> bool:
+        """``ServerlessAgent._hand_off``: :func:`~spoolwatch.scaling.session.hand_off`, then
+        one agent-queue message (``seen`` when ``flowing``); whether it was posted."""
+        decision = hand_off(
+            stopped_by,
+            failed=failed,
+            flowing=flowing,
+            breaker=self.breaker.state,
+            backlog=self._backlog,
+        )
+        if not decision.send:
             return False
         self.hand_offs += 1
-        self.hand_offs_counts_empty += backlog == 0
-        self.trigger.post(1, hops + 1, seen=flowing)
+        self.hand_offs_counts_empty += decision.backlog == 0
+        self.trigger.post(1, hops + 1, seen=decision.seen)
         return True
 
     def _redeliver(self, message: AgentMessage) -> Generator[simpy.Event, Any, None]:

@@ -1,11 +1,11 @@
 """The ``spoolwatch`` policy's wake function: its switch, its trigger and one invocation.
 
-Mirrors :mod:`spoolwatch.serverless.wake` and
-:func:`spoolwatch.serverless.wake_function.deliver_and_recruit`; the differences are listed in
-the docstring of :mod:`~spoolwatch.sim.policies.spoolwatch`.
+The flow of :func:`spoolwatch.serverless.wake_function.deliver_and_recruit`, with its rules
+from :mod:`spoolwatch.scaling.session` (``wake_refuses``, ``wake_decision``); what the
+model leaves out is listed in the docstring of :mod:`~spoolwatch.sim.policies.spoolwatch`.
 
 * :class:`WakeMapping`: the wanted state is the real
-  :class:`~spoolwatch.serverless.wake.MemoryWakeSwitch` (starts armed); each ``arm`` or
+  :class:`~spoolwatch.scaling.wake.MemoryWakeSwitch` (starts armed); each ``arm`` or
   ``disarm`` is billed as one conditional DynamoDB write, each ``reconcile`` as one read.
   The mapping's *effective* state follows the state the switch set ``wake_switch_seconds``
   later (:class:`~spoolwatch.sim.model.SimParams`; 30 s, an assumption): an update made while
@@ -31,15 +31,9 @@ from typing import Any
 
 import simpy
 
-from spoolwatch.scaling import (
-    BreakerState,
-    CircuitBreaker,
-    LeaseTable,
-    ScalingSettings,
-    decide,
-    run_margin,
-)
-from spoolwatch.serverless.wake import WAKE_BATCH_SIZE, MemoryWakeSwitch
+from spoolwatch.scaling import CircuitBreaker, LeaseTable, ScalingSettings, run_margin
+from spoolwatch.scaling.session import WAKE_BATCH_SIZE, wake_decision, wake_refuses
+from spoolwatch.scaling.wake import MemoryWakeSwitch
 from spoolwatch.sim.agent_cycle import calls_seconds, send_seconds, send_until, skip_known
 from spoolwatch.sim.lambda_ import AgentQueueTrigger, LambdaFunction
 from spoolwatch.sim.model import AgentRun, World
@@ -60,7 +54,7 @@ RECHECK_SECONDS = 1.0
 
 
 class WakeMapping:
-    """The wake switch (a :class:`~spoolwatch.serverless.wake.WakeSwitch`) and the state
+    """The wake switch (a :class:`~spoolwatch.scaling.wake.WakeSwitch`) and the state
     the mapping is actually in, which follows the switch after ``wake_switch_seconds``."""
 
     def __init__(self, world: World, *, armed: bool = True) -> None:
@@ -229,7 +223,7 @@ class WakeFunction:
         records = batch.count
         state = self.breaker.state()
         yield env.timeout(self.call_seconds)
-        if state is BreakerState.OPEN:
+        if wake_refuses(state):
             # batch item failures: in flight until the visibility timeout, received again
             self.refused += records
             return
@@ -238,14 +232,8 @@ class WakeFunction:
         visible, in_flight = world.queue.approx()
         world.ledger.sqs_call(calls=2)  # the data queue's and the agent queue's counts
         running = self.leases.count_running()
-        decision = decide(
-            max(visible, records),
-            in_flight,
-            running,
-            self.trigger.pending,
-            state,
-            self.settings,
-            saturated=records >= WAKE_BATCH_SIZE,
+        decision = wake_decision(
+            visible, in_flight, running, self.trigger.pending, state, self.settings, records=records
         )
         self.trigger.post(decision.recruits, 1, seen=True)
         self.recruited += decision.recruits
