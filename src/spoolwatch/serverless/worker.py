@@ -60,7 +60,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from spoolwatch.agent.config import AgentConfig, TargetConfig
+from spoolwatch.agent.config import AgentConfig
 from spoolwatch.agent.loop import Agent, AgentResult
 from spoolwatch.scaling import (
     BreakerDecision,
@@ -82,6 +82,7 @@ from spoolwatch.serverless.settings import ServerlessSettings
 from spoolwatch.serverless.wake import NoWakeSwitch, WakeSwitch
 from spoolwatch.serverless.wake_function import deliver_and_recruit
 from spoolwatch.serverless.watch import RunWatch
+from spoolwatch.sinks.config import TargetConfig
 from spoolwatch.spools.base import Spool
 
 __all__ = ["InvocationContext", "ServerlessAgent", "SessionOutcome", "log_decision"]

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from spoolwatch.agent.config import BatchingConfig, RetryConfig
+from spoolwatch.agent.config import RetryConfig
 from spoolwatch.sim.sqs import InFlight
+from spoolwatch.sinks.config import BatchingConfig
 from spoolwatch.spools.sqs_config import MAX_WAIT
 
 if TYPE_CHECKING:
