@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from spoolwatch.agent.config import BatchingConfig, TargetConfig
 from spoolwatch.records import DataType, Record
 from spoolwatch.server.ingestion import IngestKind, Ingestor
+from spoolwatch.sinks.config import BatchingConfig, TargetConfig
 from spoolwatch.sinks.http import HttpSink
 from spoolwatch.store.base import open_store
 from spoolwatch.store.deployments import Deployment, create_deployment
@@ -157,7 +157,7 @@ def bench_http(url: str, records: list[Record], per_request: int) -> float:
     )
     try:
         _wait(port, process)
-        from spoolwatch.agent.secrets import Secret
+        from spoolwatch.sinks.secrets import Secret
 
         sink = HttpSink(
             TargetConfig(

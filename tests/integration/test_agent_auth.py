@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from spoolwatch.agent import Agent, AgentConfig, ChannelConfig, TargetConfig
-from spoolwatch.agent.config import BatchingConfig, RetryConfig
-from spoolwatch.agent.secrets import Secret
+from spoolwatch.agent.config import RetryConfig
 from spoolwatch.records import DataType, Record
+from spoolwatch.sinks.config import BatchingConfig
+from spoolwatch.sinks.secrets import Secret
 from spoolwatch.spools.filesystem import FilesystemSpool
 from tests.service_process import direct_token, running_service
 

@@ -10,8 +10,9 @@ import httpx
 import orjson
 
 from spoolwatch.agent import Agent, AgentConfig, ChannelConfig, TargetConfig
-from spoolwatch.agent.config import BatchingConfig, RetryConfig
+from spoolwatch.agent.config import RetryConfig
 from spoolwatch.records import DataType, Record
+from spoolwatch.sinks.config import BatchingConfig
 from spoolwatch.sinks.http import HttpSink
 from spoolwatch.sinks.testing import RecordingServer
 from spoolwatch.spools.filesystem import FilesystemSpool

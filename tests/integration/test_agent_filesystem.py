@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from spoolwatch.agent import Agent, AgentConfig, AgentResult, ChannelConfig, TargetConfig
-from spoolwatch.agent.config import BatchingConfig, RetryConfig
-from spoolwatch.agent.convert import convert_record, merge_pieces
+from spoolwatch.agent.config import RetryConfig
 from spoolwatch.records import DataType, Record
+from spoolwatch.sinks.config import BatchingConfig
+from spoolwatch.sinks.rest_requests import convert_record, merge_pieces
 from spoolwatch.sinks.testing import RecordedRequest, RecordingServer
 from spoolwatch.spools.filesystem import FilesystemSpool
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from spoolwatch.agent import Agent, AgentConfig, AgentResult, ChannelConfig, TargetConfig
-from spoolwatch.agent.config import BatchingConfig, RetryConfig
+from spoolwatch.agent.config import RetryConfig
 from spoolwatch.records import DataType, Record
+from spoolwatch.sinks.config import BatchingConfig
 from spoolwatch.sinks.http import HttpSink
 from spoolwatch.sinks.testing import RecordingServer
 from spoolwatch.spools.base import Delivery, Spool

@@ -9,8 +9,9 @@ from collections import Counter
 from pathlib import Path
 
 from spoolwatch.agent import Agent, AgentConfig, AgentResult, ChannelConfig, TargetConfig
-from spoolwatch.agent.config import BatchingConfig, RetryConfig
+from spoolwatch.agent.config import RetryConfig
 from spoolwatch.records import DataType, Record
+from spoolwatch.sinks.config import BatchingConfig
 from spoolwatch.sinks.testing import RecordingServer
 from spoolwatch.spools.filesystem import FilesystemSpool
 from tests.conftest import free_port

@@ -21,11 +21,12 @@ import numpy as np
 import pytest
 
 from spoolwatch.agent import Agent, AgentConfig, ChannelConfig, TargetConfig
-from spoolwatch.agent.config import BatchingConfig, RetryConfig
-from spoolwatch.agent.secrets import Secret
+from spoolwatch.agent.config import RetryConfig
 from spoolwatch.records import DataType, decode_json
 from spoolwatch.server.app import create_app
 from spoolwatch.server.settings import ServerSettings
+from spoolwatch.sinks.config import BatchingConfig
+from spoolwatch.sinks.secrets import Secret
 from spoolwatch.store.base import Store, open_store
 from spoolwatch.store.deployments import get_deployment
 from spoolwatch.store.tokens import create_token

@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from spoolwatch.agent.config import TargetConfig
-from spoolwatch.agent.secrets import Secret
 from spoolwatch.scaling import FailureKind
 from spoolwatch.serverless.aws import RecruitMessage
 from spoolwatch.serverless.destination import check_destination
+from spoolwatch.sinks.config import TargetConfig
+from spoolwatch.sinks.secrets import Secret
 from tests.integration.lambda_harness import FakeContext, monotonic_deadline
 from tests.integration.test_serverless_e2e import DEPLOYMENT, MODEL, Stack, stack  # noqa: F401
 from tests.service_process import direct_token, running_service

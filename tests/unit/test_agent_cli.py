@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from spoolwatch.agent.config import parse_config
+from spoolwatch.agent.config_file import parse_config
 from spoolwatch.cli import app
 from spoolwatch.records import DataType, Record
 from spoolwatch.spools.memory import MemorySpool

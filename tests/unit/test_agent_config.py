@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from spoolwatch.agent.config import EXAMPLE_CONFIG, load_config, parse_config
-from spoolwatch.agent.secrets import Secret
+from spoolwatch.agent.config_file import EXAMPLE_CONFIG, load_config, parse_config
 from spoolwatch.errors import ConfigError
+from spoolwatch.sinks.secrets import Secret
 
 MINIMAL = "target:\n  url: http://127.0.0.1:8080\nchannels:\n  - name: fs\n    spool: /tmp/x\n"
 

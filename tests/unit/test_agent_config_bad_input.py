@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from spoolwatch.agent.config import parse_config
+from spoolwatch.agent.config_file import parse_config
 from spoolwatch.errors import ConfigError
 
 CHANNEL = "channels: [{name: a, spool: /tmp/spool}]\n"

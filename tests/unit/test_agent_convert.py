@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from spoolwatch.agent.convert import convert_record, idempotency_key, merge_pieces
 from spoolwatch.errors import InvalidRecord
 from spoolwatch.records import DataType, Record, decode_json
+from spoolwatch.sinks.rest_requests import convert_record, idempotency_key, merge_pieces
 
 
 def _no_timestamps(value: Any) -> Any:

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from spoolwatch.agent import Agent, AgentConfig, ChannelConfig, TargetConfig
-from spoolwatch.agent.config import BatchingConfig, QuarantineConfig, RetryConfig
+from spoolwatch.agent.config import QuarantineConfig, RetryConfig
 from spoolwatch.errors import DestinationUnavailable, SpoolUnavailable
 from spoolwatch.records import DataType, Record
 from spoolwatch.sinks.base import Rejection, SendResult, Sink
+from spoolwatch.sinks.config import BatchingConfig
 from spoolwatch.spools.base import Spool
 from spoolwatch.spools.memory import MemorySpool
 from spoolwatch.spools.registry import open_spool

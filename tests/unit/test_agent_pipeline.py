@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from spoolwatch.agent import Agent
-from spoolwatch.agent.config import BatchingConfig
 from spoolwatch.errors import DestinationUnavailable
 from spoolwatch.records import Record
 from spoolwatch.sinks.base import SendResult, Sink
+from spoolwatch.sinks.config import BatchingConfig
 from spoolwatch.spools.base import Delivery
 from spoolwatch.spools.memory import MemorySpool
 from tests.unit.test_agent_loop import make_config, stats_record

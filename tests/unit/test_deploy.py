@@ -254,7 +254,7 @@ def test_each_scaled_object_targets_an_existing_deployment_with_backlog_metadata
 
 
 def test_deployments_mount_a_config_the_agent_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
-    from spoolwatch.agent.config import parse_config
+    from spoolwatch.agent.config_file import parse_config
 
     monkeypatch.setenv("SPOOLWATCH_API_TOKEN", "token-from-the-secret")
     sources = {

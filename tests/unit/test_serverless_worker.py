@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from spoolwatch.agent.config import AgentConfig, ChannelConfig, TargetConfig
+from spoolwatch.agent.config import AgentConfig, ChannelConfig
 from spoolwatch.agent.loop import AgentResult
 from spoolwatch.errors import ConfigError
 from spoolwatch.scaling import (
@@ -28,6 +28,7 @@ from spoolwatch.serverless.settings import ServerlessSettings
 from spoolwatch.serverless.setup import build_agent_config
 from spoolwatch.serverless.wake import MemoryWakeSwitch
 from spoolwatch.serverless.worker import ServerlessAgent
+from spoolwatch.sinks.config import TargetConfig
 
 BASE_ENV = {
     "SPOOLWATCH_DATA_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/data",

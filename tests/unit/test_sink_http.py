@@ -9,11 +9,11 @@ import httpx
 import orjson
 import pytest
 
-from spoolwatch.agent.config import BatchingConfig, TargetConfig
-from spoolwatch.agent.convert import idempotency_key
-from spoolwatch.agent.secrets import Secret
 from spoolwatch.records import DataType, Record
+from spoolwatch.sinks.config import BatchingConfig, TargetConfig
 from spoolwatch.sinks.http import DryRunSink, HttpSink, api_base
+from spoolwatch.sinks.rest_requests import idempotency_key
+from spoolwatch.sinks.secrets import Secret
 
 TOKEN = "very-secret-token-123"
 

@@ -8,10 +8,10 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from spoolwatch.agent.config import BatchingConfig, TargetConfig
-from spoolwatch.agent.secrets import Secret
 from spoolwatch.records import DataType, Record
+from spoolwatch.sinks.config import BatchingConfig, TargetConfig
 from spoolwatch.sinks.http import HttpSink, request_id_prefix
+from spoolwatch.sinks.secrets import Secret
 
 TOKEN = "very-secret-token-123"
 SENT = re.compile(r"agent-7-[0-9a-f]{12}")

@@ -7,8 +7,8 @@ import logging
 import httpx
 import pytest
 
-from spoolwatch.agent.config import BatchingConfig, TargetConfig
 from spoolwatch.records import DataType, Record
+from spoolwatch.sinks.config import BatchingConfig, TargetConfig
 from spoolwatch.sinks.http import HttpSink
 
 PASSWORD = "url-passw0rd-xyz"

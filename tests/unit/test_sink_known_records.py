@@ -10,12 +10,12 @@ import httpx
 import orjson
 import pytest
 
-from spoolwatch.agent.config import TargetConfig, TargetKind
-from spoolwatch.agent.secrets import Secret
 from spoolwatch.errors import DestinationUnavailable
 from spoolwatch.records import Record
 from spoolwatch.sinks.base import SendResult, Sink
+from spoolwatch.sinks.config import TargetConfig, TargetKind
 from spoolwatch.sinks.http import KNOWN_RECORDS_PATH, DryRunSink, HttpSink
+from spoolwatch.sinks.secrets import Secret
 from spoolwatch.sinks.store import StoreSink
 
 TOKEN = "known-records-token-1"

@@ -1,17 +1,29 @@
-"""The agent: reads spools, converts records to DataRobot REST calls, sends, acks.
+"""The agent: reads spools, hands the records to a sink (DataRobot REST calls, or a store),
+acks.
 
 Public API (see :mod:`spoolwatch.agent.loop` for the run semantics)::
 
     Agent, AgentResult, EXIT_CODES                       # spoolwatch.agent.loop
-    AgentConfig, TargetConfig, ChannelConfig, BatchingConfig, RetryConfig,
-    QuarantineConfig, DedupeConfig, load_config, parse_config   # spoolwatch.agent.config
-    Secret                                               # spoolwatch.agent.secrets
+    AgentConfig, ChannelConfig, RetryConfig, QuarantineConfig, DedupeConfig
+                                                         # spoolwatch.agent.config
+    load_config, parse_config                            # spoolwatch.agent.config_file
+    TargetConfig, BatchingConfig                         # spoolwatch.sinks.config
+    Secret                                               # spoolwatch.sinks.secrets
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from spoolwatch.agent.config import (
+    AgentConfig,
+    ChannelConfig,
+    DedupeConfig,
+    QuarantineConfig,
+    RetryConfig,
+)
+from spoolwatch.agent.config_file import load_config, parse_config
+from spoolwatch.agent.loop import EXIT_CODES, Agent, AgentResult
+from spoolwatch.sinks.config import BatchingConfig, TargetConfig
+from spoolwatch.sinks.secrets import Secret
 
 __all__ = [
     "EXIT_CODES",
@@ -28,18 +40,3 @@ __all__ = [
     "load_config",
     "parse_config",
 ]
-
-_WHERE = {
-    "Agent": "loop",
-    "AgentResult": "loop",
-    "EXIT_CODES": "loop",
-    "Secret": "secrets",
-}
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy, so that spoolwatch.sinks can import agent.config without an import cycle.
-    if name not in __all__:
-        raise AttributeError(f"module 'spoolwatch.agent' has no attribute {name!r}")
-    module = importlib.import_module(f"spoolwatch.agent.{_WHERE.get(name, 'config')}")
-    return getattr(module, name)

@@ -35,7 +35,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from spoolwatch.agent.config import AgentConfig, ChannelConfig, display_address
+from spoolwatch.agent.config import AgentConfig, ChannelConfig
 from spoolwatch.agent.control import StopControl, backoff_delay
 from spoolwatch.agent.dedupe import SeenIds
 from spoolwatch.agent.isolation import ServerErrorStreak, isolate
@@ -49,6 +49,7 @@ from spoolwatch.errors import (
 )
 from spoolwatch.records import ROUTABLE_TYPES, DataType, validate_record
 from spoolwatch.sinks.base import SendResult, Sink
+from spoolwatch.sinks.config import display_address
 from spoolwatch.spools.base import Delivery, Spool
 
 __all__ = ["ChannelReader"]

@@ -15,9 +15,10 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from spoolwatch.agent.config import AgentConfig, ChannelConfig, TargetConfig, display_address
-from spoolwatch.agent.secrets import Secret, token_from_env, warn_if_readable_by_others
+from spoolwatch.agent.config import AgentConfig, ChannelConfig
 from spoolwatch.agent.yaml_source import YamlSource
+from spoolwatch.sinks.config import TargetConfig, display_address
+from spoolwatch.sinks.secrets import Secret, token_from_env, warn_if_readable_by_others
 
 __all__ = ["parse_datarobot"]
 

@@ -52,7 +52,6 @@ from typing import Any
 
 import orjson
 
-from spoolwatch import __version__
 from spoolwatch.agent.channel import ChannelReader
 from spoolwatch.agent.config import AgentConfig
 from spoolwatch.agent.control import StopControl
@@ -61,6 +60,7 @@ from spoolwatch.agent.stats import ChannelStats, StatsSnapshot
 from spoolwatch.sinks.base import Sink
 from spoolwatch.spools.base import Spool
 from spoolwatch.spools.registry import open_spool as default_open_spool
+from spoolwatch.version import __version__
 
 __all__ = ["EXIT_CODES", "Agent", "AgentResult"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from spoolwatch import __version__
 from spoolwatch.cli import agent, db, demo, deploy, deployments, drift, fleet, serve, spool, tokens
 from spoolwatch.cli import simulate as simulate_cli
 from spoolwatch.cli.help import HelpGroup
+from spoolwatch.version import __version__
 
 app = typer.Typer(
     name="spoolwatch",

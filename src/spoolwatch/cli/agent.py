@@ -71,7 +71,7 @@ def run(
     token, 130 signal."""
     from dataclasses import replace
 
-    from spoolwatch.agent.config import load_config
+    from spoolwatch.agent.config_file import load_config
     from spoolwatch.agent.loop import Agent
     from spoolwatch.errors import ConfigError, MissingExtra
 
@@ -119,10 +119,17 @@ def run(
 app.command("run", help=f"Run the agent: read spools, send, ack. {EXIT_HELP}")(run)
 
 
+def run_alone() -> None:
+    """``python -m spoolwatch.agent``: the run command on its own."""
+    alone = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    alone.command(help=f"Run the spoolwatch agent. {EXIT_HELP}")(run)
+    alone(prog_name="python -m spoolwatch.agent")
+
+
 @config_app.command("example")
 def config_example() -> None:
     """Print a commented example configuration (our format)."""
-    from spoolwatch.agent.config import EXAMPLE_CONFIG
+    from spoolwatch.agent.config_file import EXAMPLE_CONFIG
 
     sys.stdout.write(EXAMPLE_CONFIG)
 

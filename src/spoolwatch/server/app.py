@@ -25,7 +25,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
-from spoolwatch import __version__
 from spoolwatch.runtime import tune_gc
 from spoolwatch.server import (
     api_docs,
@@ -51,6 +50,7 @@ from spoolwatch.server.request_ids import RequestIds
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.server.writer import IngestWriter
 from spoolwatch.store.base import Store, StoreUnavailable, open_store
+from spoolwatch.version import __version__
 
 __all__ = [
     "API_MINOR_VERSION",

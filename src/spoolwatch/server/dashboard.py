@@ -34,12 +34,12 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 
-from spoolwatch import __version__
 from spoolwatch.errors import MissingExtra
 from spoolwatch.server.auth import require_read
 from spoolwatch.server.periods import resolve_period, to_datetime
 from spoolwatch.server.query import require_deployment
 from spoolwatch.store import schema as tables
+from spoolwatch.version import __version__
 
 __all__ = ["PLOTLY_ROUTE", "plotly_js_path", "router"]
 

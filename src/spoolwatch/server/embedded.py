@@ -20,11 +20,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from spoolwatch.agent.convert import Piece, Request, convert_record, merge_pieces
 from spoolwatch.errors import DestinationUnavailable, RecordError
 from spoolwatch.records import Record
 from spoolwatch.server import schemas
 from spoolwatch.server.ingestion import IngestError, IngestKind, Ingestor
+from spoolwatch.sinks.rest_requests import Piece, Request, convert_record, merge_pieces
 from spoolwatch.store.base import Store, StoreUnavailable
 
 __all__ = ["EmbeddedIngest"]

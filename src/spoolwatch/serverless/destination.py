@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import httpx
 import orjson
 
-from spoolwatch.agent.config import TargetConfig
 from spoolwatch.scaling import FailureKind
+from spoolwatch.sinks.config import TargetConfig
 from spoolwatch.sinks.http import KNOWN_RECORDS_PATH, PROBE_RECORD_ID, api_base
 from spoolwatch.sinks.refusal import refusal_message
 

@@ -6,14 +6,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from spoolwatch.agent.config import (
-    AgentConfig,
-    BatchingConfig,
-    ChannelConfig,
-    TargetConfig,
-    parse_config,
-)
-from spoolwatch.agent.secrets import Secret
+from spoolwatch.agent.config import AgentConfig, ChannelConfig
+from spoolwatch.agent.config_file import parse_config
 from spoolwatch.scaling import CircuitBreaker, LeaseTable, SystemClock
 from spoolwatch.scaling.session import LAMBDA_BATCH_RECORDS
 from spoolwatch.serverless.aws import AgentQueues, client, fetch_api_token, read_config_text
@@ -22,6 +16,8 @@ from spoolwatch.serverless.settings import ServerlessSettings
 from spoolwatch.serverless.wake import NoWakeSwitch, WakeSwitch
 from spoolwatch.serverless.wake_dynamodb import DynamoWakeSwitch
 from spoolwatch.serverless.worker import ServerlessAgent
+from spoolwatch.sinks.config import BatchingConfig, TargetConfig
+from spoolwatch.sinks.secrets import Secret
 
 __all__ = ["LAMBDA_BATCH_RECORDS", "build_agent_config", "from_env"]
 

@@ -61,7 +61,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from spoolwatch.agent.config import AgentConfig, TargetConfig
+from spoolwatch.agent.config import AgentConfig
 from spoolwatch.agent.loop import Agent, AgentResult
 from spoolwatch.scaling import (
     BreakerDecision,
@@ -95,6 +95,7 @@ from spoolwatch.serverless.destination import DestinationProblem, check_destinat
 from spoolwatch.serverless.settings import ServerlessSettings
 from spoolwatch.serverless.wake_function import deliver_and_recruit
 from spoolwatch.serverless.watch import RunWatch
+from spoolwatch.sinks.config import TargetConfig
 from spoolwatch.spools.base import Spool
 
 __all__ = ["InvocationContext", "ServerlessAgent", "SessionOutcome", "log_decision"]

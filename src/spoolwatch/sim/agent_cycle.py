@@ -16,9 +16,10 @@ from typing import Any
 
 import simpy
 
-from spoolwatch.agent.config import BatchingConfig, RetryConfig
+from spoolwatch.agent.config import RetryConfig
 from spoolwatch.sim.sqs import InFlight
 from spoolwatch.sim.world import AgentRun, KnownLookups, World
+from spoolwatch.sinks.config import BatchingConfig
 from spoolwatch.spools.sqs_config import MAX_WAIT
 
 __all__ = [

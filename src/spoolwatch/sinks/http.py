@@ -2,11 +2,11 @@
 
 One pooled keep-alive ``httpx.Client`` shared by every channel reader (HTTP/2 where the
 target negotiates it over TLS and the ``h2`` package is installed). A batch's records are
-merged by destination (:func:`~spoolwatch.agent.convert.merge_pieces`) and its requests
+merged by destination (:func:`~spoolwatch.sinks.rest_requests.merge_pieces`) and its requests
 posted up to ``batching.max_in_flight`` at a time (a bound for the whole sink, shared by the
 channels). Each POST carries ``Authorization: Bearer <token>``,
 ``Content-Type: application/json``, ``Idempotency-Key`` (derived from the record ids, see
-:func:`spoolwatch.agent.convert.idempotency_key`), ``X-Spoolwatch-Record-Ids`` (the ids of
+:func:`spoolwatch.sinks.rest_requests.idempotency_key`), ``X-Spoolwatch-Record-Ids`` (the ids of
 the records in the request, comma-separated, in body order) and
 ``X-Spoolwatch-Record-Items`` (how many items of the body's list each record put there) and
 ``X-Request-ID``, new for every request and attempt (``<agent id>-<12 hex digits>``): a
@@ -61,13 +61,13 @@ from urllib.parse import urljoin
 import httpx
 import orjson
 
-from spoolwatch import __version__
-from spoolwatch.agent.config import BatchingConfig, TargetConfig
-from spoolwatch.agent.convert import Piece, Request, convert_record, merge_pieces
 from spoolwatch.errors import DestinationUnavailable, InvalidRecord
 from spoolwatch.records import Record
 from spoolwatch.sinks.base import Rejection, SendResult, Sink
+from spoolwatch.sinks.config import BatchingConfig, TargetConfig
 from spoolwatch.sinks.refusal import refusal_message
+from spoolwatch.sinks.rest_requests import Piece, Request, convert_record, merge_pieces
+from spoolwatch.version import __version__
 
 __all__ = [
     "HEARTBEAT_PATH",

@@ -34,9 +34,9 @@ from urllib.parse import quote
 
 import orjson
 
-from spoolwatch.agent.convert_stats import prediction_stats_item
 from spoolwatch.errors import InvalidRecord
 from spoolwatch.records import DataType, Record
+from spoolwatch.sinks.rest_stats import prediction_stats_item
 
 __all__ = [
     "Piece",
