@@ -37,7 +37,7 @@ from sqlalchemy import func, select
 from spoolwatch.errors import MissingExtra
 from spoolwatch.server.auth import require_read
 from spoolwatch.server.periods import resolve_period, to_datetime
-from spoolwatch.server.query import require_deployment
+from spoolwatch.server.query_params import require_deployment
 from spoolwatch.store import schema as tables
 from spoolwatch.version import __version__
 

@@ -17,7 +17,14 @@ from spoolwatch.server import schemas
 from spoolwatch.server.accuracy_status import judge_aggregates
 from spoolwatch.server.auth import require_read
 from spoolwatch.server.periods import QueryPeriod, load_rows, resolve_period, to_datetime
-from spoolwatch.server.query import _NOT_FOUND, Bucket, End, ModelId, Start, require_deployment
+from spoolwatch.server.query_params import (
+    NOT_FOUND,
+    Bucket,
+    End,
+    ModelId,
+    Start,
+    require_deployment,
+)
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import schema as tables
 from spoolwatch.store.accuracy import JoinedRows
@@ -245,7 +252,7 @@ def list_events(
 @router.get(
     "/deployments/{deployment_id}/accuracy/",
     response_model=schemas.AccuracyResponse,
-    responses=_NOT_FOUND,
+    responses=NOT_FOUND,
 )
 def get_accuracy(
     request: Request,
@@ -266,7 +273,7 @@ def get_accuracy(
 @router.get(
     "/deployments/{deployment_id}/customMetrics/{metric_id}/summary/",
     response_model=schemas.CustomMetricSummaryResponse,
-    responses=_NOT_FOUND,
+    responses=NOT_FOUND,
 )
 def get_custom_metric(
     request: Request,
@@ -287,7 +294,7 @@ def get_custom_metric(
 
 
 @router.get(
-    "/deployments/{deployment_id}/events/", response_model=schemas.EventList, responses=_NOT_FOUND
+    "/deployments/{deployment_id}/events/", response_model=schemas.EventList, responses=NOT_FOUND
 )
 def get_events(
     request: Request,

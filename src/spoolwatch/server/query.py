@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -25,37 +24,31 @@ from spoolwatch.monitoring.status import DriftStatus, worst_status
 from spoolwatch.monitoring.windows import WindowedDrift, drift_over_windows
 from spoolwatch.server import schemas
 from spoolwatch.server.auth import require_read
+from spoolwatch.server.outcomes import accuracy_report
 from spoolwatch.server.periods import QueryPeriod, load_rows, resolve_period
+from spoolwatch.server.query_params import (
+    NOT_FOUND,
+    Bucket,
+    End,
+    ModelId,
+    Start,
+    require_deployment,
+)
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import schema as tables
 from spoolwatch.store.aggregate_rows import StoredDrift, drift_row, service_health
 from spoolwatch.store.base import Store
-from spoolwatch.store.deployments import Deployment, get_deployment
+from spoolwatch.store.deployments import Deployment
 
 __all__ = [
     "deployment_health",
     "drift_report",
-    "require_deployment",
     "router",
     "service_stats",
     "service_status",
 ]
 
 router = APIRouter(prefix="/api/v2", dependencies=[Depends(require_read)], tags=["monitoring"])
-
-Start = Annotated[datetime | None, Query(description="period start (ISO 8601; naive = UTC)")]
-End = Annotated[datetime | None, Query(description="period end (exclusive)")]
-ModelId = Annotated[str | None, Query(alias="modelId", description="only this model")]
-Bucket = Annotated[str | None, Query(alias="bucketSize", description="PT1H, P1D or P7D")]
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "unknown deployment"}}
-
-
-def require_deployment(request: Request, deployment_id: str) -> Deployment:
-    """The deployment of the path, or 404."""
-    deployment = get_deployment(request.app.state.store, deployment_id)
-    if deployment is None:
-        raise HTTPException(status_code=404, detail=f"deployment {deployment_id} not found")
-    return deployment
 
 
 def service_status(summary: ServiceHealthSummary, settings: ServerSettings) -> DriftStatus:
@@ -281,8 +274,6 @@ def deployment_health(
     store: Store, deployment: Deployment, settings: ServerSettings, *, now: float | None = None
 ) -> dict[str, Any]:
     """``serviceHealth``/``modelHealth``/``accuracyHealth`` over the last day."""
-    from spoolwatch.server.outcomes import accuracy_report
-
     period = resolve_period(None, None, "P1D", default_span=24 * 3600, now=now)
     service = service_stats(store, deployment, period, None, settings)
     drift = drift_report(store, deployment, period, None, settings.drift_metric)
@@ -342,7 +333,7 @@ _WARNING = ("yellow", "red")
 @router.get(
     "/deployments/{deployment_id}/serviceStats/",
     response_model=schemas.ServiceStatsResponse,
-    responses=_NOT_FOUND,
+    responses=NOT_FOUND,
 )
 def get_service_stats(
     request: Request,
@@ -363,7 +354,7 @@ def get_service_stats(
 @router.get(
     "/deployments/{deployment_id}/featureDrift/",
     response_model=schemas.FeatureDriftResponse,
-    responses=_NOT_FOUND,
+    responses=NOT_FOUND,
 )
 def get_feature_drift(
     request: Request,
@@ -388,7 +379,7 @@ def get_feature_drift(
 @router.get(
     "/deployments/{deployment_id}/targetDrift/",
     response_model=schemas.TargetDriftResponse,
-    responses=_NOT_FOUND,
+    responses=NOT_FOUND,
 )
 def get_target_drift(
     request: Request,
