@@ -364,6 +364,8 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=1, help="rounds when comparing --workers")
     args = parser.parse_args()
+    if min(args.workers) < 1 or args.repeat < 1:
+        parser.error("--workers counts and --repeat must be at least 1")
     print(
         f"{args.clients} ingest clients (threads in {args.processes} processes, one keep-alive "
         f"{args.http} HTTP/1.1 connection each) post alternately a {ROWS}-row predictionInputs "

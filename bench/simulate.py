@@ -14,11 +14,11 @@ import dataclasses
 import time
 from pathlib import Path
 
-from spoolwatch.sim.model import SimParams
 from spoolwatch.sim.policies import POLICIES
 from spoolwatch.sim.report import COST_COLUMNS, TIME_COLUMNS, text_table
 from spoolwatch.sim.run import SimResult, simulate
 from spoolwatch.sim.scenarios import SCENARIOS
+from spoolwatch.sim.world import SimParams
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "docs" / "img"

@@ -27,9 +27,9 @@ from spoolwatch.scaling import (
     ManualClock,
     SystemClock,
 )
+from spoolwatch.scaling.wake import MemoryWakeSwitch
 from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore, create_table
 from spoolwatch.serverless.setup import from_env
-from spoolwatch.serverless.wake import MemoryWakeSwitch
 from spoolwatch.serverless.wake_dynamodb import DynamoWakeSwitch, WakeFlag, read_wake_flag
 from spoolwatch.serverless.worker import ServerlessAgent
 from spoolwatch.sinks.testing import RecordingServer

@@ -338,8 +338,8 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def test_the_agent_gets_a_dynamodb_switch_only_when_told_the_mapping(moto_server: str) -> None:
+    from spoolwatch.scaling.wake import NoWakeSwitch
     from spoolwatch.serverless.setup import from_env
-    from spoolwatch.serverless.wake import NoWakeSwitch
 
     mapping = str(uuid.uuid4())
     told = from_env(_env(SPOOLWATCH_WAKE_MAPPING=mapping))

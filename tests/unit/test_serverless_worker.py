@@ -22,11 +22,11 @@ from spoolwatch.scaling import (
     MemoryLeaseStore,
     ScalingSettings,
 )
+from spoolwatch.scaling.wake import MemoryWakeSwitch
 from spoolwatch.serverless.aws import RecruitMessage
 from spoolwatch.serverless.destination import DestinationProblem
 from spoolwatch.serverless.settings import ServerlessSettings
 from spoolwatch.serverless.setup import build_agent_config
-from spoolwatch.serverless.wake import MemoryWakeSwitch
 from spoolwatch.serverless.worker import ServerlessAgent
 from spoolwatch.sinks.config import TargetConfig
 

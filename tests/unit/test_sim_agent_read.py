@@ -10,9 +10,10 @@ import pytest
 
 from spoolwatch.serverless.settings import ServerlessSettings
 from spoolwatch.sim.agent_cycle import READ_WAIT_SECONDS, read_serially
-from spoolwatch.sim.model import AgentRun, SimParams, World, drain
+from spoolwatch.sim.model import drain
 from spoolwatch.sim.policies import SpoolwatchPolicy
 from spoolwatch.sim.policies.spoolwatch import IDLE_SECONDS
+from spoolwatch.sim.world import AgentRun, SimParams, World
 from spoolwatch.sinks.config import BatchingConfig
 from spoolwatch.spools import sqs as sqs_module
 from spoolwatch.spools.sqs import SqsConfig, SqsSpool

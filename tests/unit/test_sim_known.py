@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
-from spoolwatch.sim.model import AgentRun, SimParams, World, drain
+from spoolwatch.sim.model import drain
 from spoolwatch.sim.policies import SpoolwatchPolicy
 from spoolwatch.sim.run import simulate
 from spoolwatch.sim.sqs import InFlight
+from spoolwatch.sim.world import AgentRun, SimParams, World
 
 VISIBILITY = SimParams().visibility_seconds
 

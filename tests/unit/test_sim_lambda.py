@@ -8,7 +8,7 @@ from typing import Any
 import simpy
 
 from spoolwatch.sim.lambda_ import AgentMessage, AgentQueueTrigger, LambdaFunction
-from spoolwatch.sim.model import SimParams, World
+from spoolwatch.sim.world import SimParams, World
 
 
 def _sleeper(world: World, seconds: float, log: list[float]) -> Any:

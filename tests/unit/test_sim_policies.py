@@ -7,7 +7,6 @@ import itertools
 
 import pytest
 
-from spoolwatch.sim.model import SimParams, World
 from spoolwatch.sim.policies import (
     POLICIES,
     KedaPolicy,
@@ -16,6 +15,7 @@ from spoolwatch.sim.policies import (
     StaticPolicy,
 )
 from spoolwatch.sim.run import simulate
+from spoolwatch.sim.world import SimParams, World
 
 
 def _world(concurrency: int, backlog: int, **params: object) -> World:

@@ -7,11 +7,12 @@ from typing import Any
 import pytest
 
 from spoolwatch.scaling import BreakerState, CircuitBreaker, FailureKind, LeaseTable
-from spoolwatch.sim.model import AgentRun, SimParams, World, drain
+from spoolwatch.sim.model import drain
 from spoolwatch.sim.policies import SpoolwatchPolicy
 from spoolwatch.sim.policies.spoolwatch import _Session
 from spoolwatch.sim.policies.wake import WakeFunction, WakeMapping
 from spoolwatch.sim.run import simulate
+from spoolwatch.sim.world import AgentRun, SimParams, World
 
 FOREVER = 1e9
 

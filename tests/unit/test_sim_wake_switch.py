@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from spoolwatch.scaling import BreakerState
-from spoolwatch.sim.model import World
 from spoolwatch.sim.policies import SpoolwatchPolicy
+from spoolwatch.sim.world import World
 from tests.unit.test_sim_spoolwatch import _world
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from spoolwatch.agent.loop import AgentResult
+from spoolwatch.scaling.wake import MemoryWakeSwitch
 from spoolwatch.serverless.aws import RecruitMessage
-from spoolwatch.serverless.wake import MemoryWakeSwitch
 from tests.unit.test_serverless_worker import FakeContext, FakeQueues, make_worker
 
 

@@ -42,11 +42,11 @@ def simulate(
 ) -> None:
     """Compare scaling policies in the simulator."""
     try:
-        from spoolwatch.sim.model import SimParams
         from spoolwatch.sim.policies import POLICIES
         from spoolwatch.sim.report import COST_COLUMNS, HEADERS, TIME_COLUMNS, document, rows
         from spoolwatch.sim.run import simulate as run_one
         from spoolwatch.sim.scenarios import SCENARIOS
+        from spoolwatch.sim.world import SimParams
     except ImportError as exc:  # simpy is in the [sim] extra
         fail(str(MissingExtra(exc.name or "simpy", "sim")))
     if policy != "all" and policy not in POLICIES:

@@ -10,10 +10,10 @@ from spoolwatch.agent.config import AgentConfig, ChannelConfig
 from spoolwatch.agent.config_file import parse_config
 from spoolwatch.scaling import CircuitBreaker, LeaseTable, SystemClock
 from spoolwatch.scaling.session import LAMBDA_BATCH_RECORDS
+from spoolwatch.scaling.wake import NoWakeSwitch, WakeSwitch
 from spoolwatch.serverless.aws import AgentQueues, client, fetch_api_token, read_config_text
 from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore
 from spoolwatch.serverless.settings import ServerlessSettings
-from spoolwatch.serverless.wake import NoWakeSwitch, WakeSwitch
 from spoolwatch.serverless.wake_dynamodb import DynamoWakeSwitch
 from spoolwatch.serverless.worker import ServerlessAgent
 from spoolwatch.sinks.config import BatchingConfig, TargetConfig

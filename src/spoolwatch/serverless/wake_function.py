@@ -1,7 +1,7 @@
 """The wake function: what one invocation of the data queue's own trigger does.
 
 The trigger is armed only while the fleet is idle and the breaker is not open (see
-:mod:`spoolwatch.serverless.wake`). An invocation:
+:mod:`spoolwatch.scaling.wake`). An invocation:
 
 1. reads the breaker; open → delivers nothing: the batch stays in flight until the data
    queue's visibility timeout (reported as batch item failures), so it is not handed

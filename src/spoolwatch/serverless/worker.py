@@ -18,7 +18,7 @@ broken hand-off chain heals within one period.
 2. read the backlog; empty → stop here (unless the recruiter saw records itself,
    ``seen``: the queue's counts lag a burst by up to a minute);
 3. claim a lease slot (one conditional write); none free → stop here; else disarm the
-   wake trigger (:mod:`spoolwatch.serverless.wake`: agents watch the queue now);
+   wake trigger (:mod:`spoolwatch.scaling.wake`: agents watch the queue now);
 4. ask the destination (a spoolwatch service about one made-up record id, scope
    ``ingest``; DataRobot ``GET /api/v2/version/``); down or refusing the token → record
    the failure with the breaker and stop here, before taking a single record (see

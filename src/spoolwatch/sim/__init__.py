@@ -18,10 +18,10 @@ users pick (``recipe``, ``lambda-esm``, ``keda``, ``static``) through scenarios
 Every approximation is stated in the docstring of the module that makes it.
 """
 
-from spoolwatch.sim.model import AGENT_THROUGHPUT, SimParams
 from spoolwatch.sim.policies import POLICIES
 from spoolwatch.sim.run import SimResult, simulate, simulate_all
 from spoolwatch.sim.scenarios import SCENARIOS
+from spoolwatch.sim.world import AGENT_THROUGHPUT, SimParams
 
 __all__ = [
     "AGENT_THROUGHPUT",

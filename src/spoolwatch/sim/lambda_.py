@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 if TYPE_CHECKING:
-    from spoolwatch.sim.model import World
+    from spoolwatch.sim.world import World
 
 __all__ = ["AgentMessage", "AgentQueueTrigger", "LambdaFunction"]
 

@@ -69,16 +69,9 @@ from spoolwatch.sim.agent_cycle import (
     skip_known,
 )
 from spoolwatch.sim.sqs import InFlight
-from spoolwatch.sim.world import AGENT_THROUGHPUT, AgentRun, SimClock, SimParams, World
+from spoolwatch.sim.world import AgentRun, World
 
-__all__ = [
-    "AGENT_THROUGHPUT",
-    "AgentRun",
-    "SimClock",
-    "SimParams",
-    "World",
-    "drain",
-]
+__all__ = ["AGENT_READ_BATCH", "drain"]
 
 LONG_POLL_SECONDS = 20.0
 

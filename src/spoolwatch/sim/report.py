@@ -6,9 +6,9 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from spoolwatch.sim.model import SimParams
 from spoolwatch.sim.run import SimResult
 from spoolwatch.sim.scenarios import SCENARIOS
+from spoolwatch.sim.world import SimParams
 
 __all__ = ["COST_COLUMNS", "HEADERS", "TIME_COLUMNS", "document", "rows", "text_table"]
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spoolwatch.errors import ConfigError
-from spoolwatch.sim.model import SimParams, World
 from spoolwatch.sim.policies import POLICIES
 from spoolwatch.sim.scenarios import SCENARIOS
+from spoolwatch.sim.world import SimParams, World
 
 __all__ = ["SimResult", "simulate", "simulate_all"]
 

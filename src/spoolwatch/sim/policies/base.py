@@ -1,6 +1,6 @@
 """The contract of a scaling policy in the simulator.
 
-A policy decides when agents start and stop; the world (:class:`~spoolwatch.sim.model.World`)
+A policy decides when agents start and stop; the world (:class:`~spoolwatch.sim.world.World`)
 provides the data queue, the destination's faults, the cost ledger and the figures. A
 policy:
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import abc
 from typing import ClassVar
 
-from spoolwatch.sim.model import World
+from spoolwatch.sim.world import World
 
 __all__ = ["Policy"]
 

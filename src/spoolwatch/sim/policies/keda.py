@@ -29,9 +29,9 @@ from typing import Any
 
 import simpy
 
-from spoolwatch.sim.model import AgentRun, World
 from spoolwatch.sim.policies.base import Policy
 from spoolwatch.sim.policies.static import RESTART_SECONDS, run_pod
+from spoolwatch.sim.world import AgentRun, World
 
 __all__ = ["KedaPolicy"]
 

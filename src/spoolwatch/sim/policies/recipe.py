@@ -28,8 +28,9 @@ from typing import Any
 import simpy
 
 from spoolwatch.sim.lambda_ import AgentMessage, AgentQueueTrigger, LambdaFunction
-from spoolwatch.sim.model import AgentRun, drain
+from spoolwatch.sim.model import drain
 from spoolwatch.sim.policies.base import Policy
+from spoolwatch.sim.world import AgentRun
 
 __all__ = ["RecipePolicy"]
 

@@ -167,10 +167,11 @@ from spoolwatch.scaling.session import (
 )
 from spoolwatch.sim.agent_cycle import AGENT_RETRY
 from spoolwatch.sim.lambda_ import AgentMessage, AgentQueueTrigger, LambdaFunction
-from spoolwatch.sim.model import AgentRun, World, drain
+from spoolwatch.sim.model import drain
 from spoolwatch.sim.policies.base import Policy
 from spoolwatch.sim.policies.counting import CountingBreakerStore, CountingLeaseStore
 from spoolwatch.sim.policies.wake import WakeFunction, WakeMapping
+from spoolwatch.sim.world import AgentRun, World
 
 __all__ = ["IDLE_SECONDS", "CountingBreakerStore", "CountingLeaseStore", "SpoolwatchPolicy"]
 

@@ -15,8 +15,9 @@ from typing import Any
 
 import simpy
 
-from spoolwatch.sim.model import AGENT_READ_BATCH, AgentRun, drain
+from spoolwatch.sim.model import AGENT_READ_BATCH, drain
 from spoolwatch.sim.policies.base import Policy
+from spoolwatch.sim.world import AgentRun
 
 __all__ = ["StaticPolicy", "run_pod"]
 

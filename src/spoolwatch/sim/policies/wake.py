@@ -8,7 +8,7 @@ model leaves out is listed in the docstring of :mod:`~spoolwatch.sim.policies.sp
   :class:`~spoolwatch.scaling.wake.MemoryWakeSwitch` (starts armed); each ``arm`` or
   ``disarm`` is billed as one conditional DynamoDB write, each ``reconcile`` as one read.
   The mapping's *effective* state follows the state the switch set ``wake_switch_seconds``
-  later (:class:`~spoolwatch.sim.model.SimParams`; 30 s, an assumption): an update made while
+  later (:class:`~spoolwatch.sim.world.SimParams`; 30 s, an assumption): an update made while
   the previous one is still being applied is counted (``wake_updates_in_transition``: AWS
   may refuse it with ``ResourceInUseException``, which the model does not do).
 * :class:`WakeFunction`: the data queue's second trigger (``BatchSize`` 10,
@@ -36,8 +36,8 @@ from spoolwatch.scaling.session import WAKE_BATCH_SIZE, wake_decision, wake_refu
 from spoolwatch.scaling.wake import MemoryWakeSwitch
 from spoolwatch.sim.agent_cycle import calls_seconds, send_seconds, send_until, skip_known
 from spoolwatch.sim.lambda_ import AgentQueueTrigger, LambdaFunction
-from spoolwatch.sim.model import AgentRun, World
 from spoolwatch.sim.sqs import InFlight
+from spoolwatch.sim.world import AgentRun, World
 
 __all__ = ["WakeFunction", "WakeMapping"]
 
