@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from spoolwatch.agent import Agent, AgentConfig, ChannelConfig, TargetConfig
 from spoolwatch.demo.model import CATEGORICAL_FEATURES, CLASS_NAMES, ExampleModel
@@ -214,6 +215,31 @@ def test_choosing_a_feature_redraws_its_baseline_and_current_histogram(
     assert page.errors == []
 
 
+# One bar trace per drift status: find the drawn bar of a feature through plotly's own data on
+# the SVG nodes (the order of drawn traces need not be the order of the data).
+BAR_BOX = """(name) => {
+    for (const group of document.querySelectorAll('#chart-drift .trace.bars')) {
+        const trace = group.__data__ && group.__data__[0] && group.__data__[0].trace;
+        if (!trace || !trace.y) continue;
+        const index = trace.y.indexOf(name);
+        if (index < 0) continue;
+        for (const point of group.querySelectorAll('.point')) {
+            if (point.__data__ && point.__data__.i === index) {
+                const r = point.getBoundingClientRect();
+                return {x: r.x, y: r.y, width: r.width, height: r.height};
+            }
+        }
+    }
+    return null;
+}"""
+
+# Plotly's hover label for the point under the mouse names the feature ("age: 0.012 …").
+HOVER_NAMES = """(name) => {
+    const layer = document.querySelector('#chart-drift .hoverlayer');
+    return !!layer && layer.textContent.includes(name + ':');
+}"""
+
+
 def test_clicking_a_drift_bar_shows_that_feature_histogram(
     monitored: Monitored, visit: Any
 ) -> None:
@@ -221,29 +247,24 @@ def test_clicking_a_drift_bar_shows_that_feature_histogram(
     page.traces("chart-drift")
     target = "age" if page.page.input_value("#feature-select") != "age" else "region"
     page.page.locator("#chart-drift").scroll_into_view_if_needed()
-    # One bar trace per drift status: find the drawn bar of the target through plotly's own
-    # data on the SVG nodes (the order of drawn traces need not be the order of the data).
-    box = page.page.evaluate(
-        """(name) => {
-            for (const group of document.querySelectorAll('#chart-drift .trace.bars')) {
-                const trace = group.__data__ && group.__data__[0] && group.__data__[0].trace;
-                if (!trace || !trace.y) continue;
-                const index = trace.y.indexOf(name);
-                if (index < 0) continue;
-                for (const point of group.querySelectorAll('.point')) {
-                    if (point.__data__ && point.__data__.i === index) {
-                        const r = point.getBoundingClientRect();
-                        return {x: r.x, y: r.y, width: r.width, height: r.height};
-                    }
-                }
-            }
-            return null;
-        }""",
-        target,
-    )
-    assert box is not None
-    # Plotly listens on its drag layer above the bars: click where the bar is drawn.
-    page.page.mouse.click(box["x"] + min(max(box["width"] / 2, 1), 4), box["y"] + box["height"] / 2)
+    # The page may still be settling (later panels drawn, the chart redrawn): point at the
+    # target's bar until plotly's own hover label names it, then click there.
+    for _ in range(10):
+        box = page.page.evaluate(BAR_BOX, target)
+        assert box is not None
+        # Plotly listens on its drag layer above the bars: point where the bar is drawn.
+        x = box["x"] + min(max(box["width"] / 2, 1), 4)
+        y = box["y"] + box["height"] / 2
+        page.page.mouse.move(x, y)
+        try:
+            page.page.wait_for_function(HOVER_NAMES, arg=target, timeout=1500)
+        except PlaywrightTimeout:
+            page.page.mouse.move(0, 0)
+            continue
+        page.page.mouse.click(x, y)
+        break
+    else:
+        pytest.fail(f"plotly never named {target!r} under the mouse on the drift chart")
     assert page.page.input_value("#feature-select") == target
     labels = page.page.evaluate("() => document.getElementById('chart-histogram').data[0].x")
     assert labels[-1] == "(missing)"
