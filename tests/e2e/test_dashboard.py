@@ -27,6 +27,7 @@ from spoolwatch.demo.traffic import CUSTOM_METRICS, SimulatedDay, TrafficPlan
 from spoolwatch.report import Reporter
 from spoolwatch.server.app import create_app
 from spoolwatch.server.settings import ServerSettings
+from spoolwatch.service_app import build_app
 from spoolwatch.spools.memory import MemorySpool
 from tests.conftest import free_port
 
@@ -349,7 +350,7 @@ def test_agents_page_shows_the_serverless_fleet_read_from_aws(
         fleet_table=table,
         fleet_target_concurrency=4,
     )
-    service = LocalService(create_app(settings=settings), free_port())
+    service = LocalService(build_app(settings=settings), free_port())
     service.start()
     try:
         page = visit(f"{service.url}/agents")

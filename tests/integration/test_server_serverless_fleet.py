@@ -21,10 +21,10 @@ from spoolwatch.scaling import (
     ScalingSettings,
     SystemClock,
 )
-from spoolwatch.server.app import create_app
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore, create_table
 from spoolwatch.serverless.wake_dynamodb import DynamoWakeSwitch
+from spoolwatch.service_app import build_app
 from spoolwatch.store.base import Store, open_store
 from spoolwatch.store.tokens import create_token
 from tests.conftest import free_port
@@ -79,7 +79,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def _client(store: Store, **settings: Any) -> TestClient:
     token = create_token(store, "fleet-tests")[1]
-    client = TestClient(create_app(store, settings=ServerSettings(**settings)))
+    client = TestClient(build_app(store, settings=ServerSettings(**settings)))
     client.headers["Authorization"] = f"Bearer {token}"
     return client
 

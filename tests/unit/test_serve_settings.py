@@ -17,11 +17,12 @@ import typer
 from typer.testing import CliRunner
 
 from spoolwatch.cli import app
+from spoolwatch.errors import ConfigError
 from spoolwatch.cli import serve as serve_cli
-from spoolwatch.server.app import settings_to_env
 from spoolwatch.server.setting import Setting, SettingError
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.server.settings_table import SERVE_SETTINGS, SERVICE_SETTINGS, markdown_table
+from spoolwatch.service_app import settings_to_env
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SETTING_IDS = [s.name for s in SERVE_SETTINGS]
@@ -288,3 +289,16 @@ def test_the_readme_table_is_the_settings_table() -> None:
         "README.md's table under 'Configuring the service' differs from the settings table; "
         "print spoolwatch.server.settings_table.markdown_table() and paste it there"
     )
+
+
+def test_an_app_with_a_fleet_but_no_reader_for_it_is_refused(tmp_path: Path) -> None:
+    from spoolwatch.server.app import create_app
+
+    settings = ServerSettings(
+        db_url=f"sqlite:///{tmp_path / 'fleet.db'}",
+        fleet_data_queue_url="https://sqs.eu-west-1.amazonaws.com/1/data",
+        fleet_agent_queue_url="https://sqs.eu-west-1.amazonaws.com/1/agents",
+        fleet_table="fleet",
+    )
+    with pytest.raises(ConfigError, match="build_app"):
+        create_app(settings=settings)

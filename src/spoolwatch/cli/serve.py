@@ -101,12 +101,12 @@ def serve(**values: Any) -> None:
         if log_format is LogFormat.json:
             # Before the store opens: its migrations log as JSON too.
             logging.config.dictConfig(log_config)
-        from spoolwatch.server.app import SETTINGS_ENV, create_app, settings_to_env
+        from spoolwatch.service_app import SETTINGS_ENV, build_app, settings_to_env
 
         if workers > 1:
             store_url = _check_workers(settings, workers)
         else:
-            app = create_app(settings=settings)
+            app = build_app(settings=settings)
             store_url = app.state.store.url
     except ImportError as exc:
         fail(f"the service needs its extra: pip install 'spoolwatch[server]' ({exc.name})")
@@ -127,7 +127,7 @@ def serve(**values: Any) -> None:
     # Worker processes build their own app from the settings passed in the environment.
     os.environ[SETTINGS_ENV] = settings_to_env(settings)
     uvicorn.run(
-        "spoolwatch.server.app:app_from_environment",
+        "spoolwatch.service_app:app_from_environment",
         factory=True,
         workers=workers,
         host=host,

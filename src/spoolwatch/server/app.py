@@ -8,13 +8,10 @@ the dashboard pages. OpenAPI at ``/openapi.json``, shown by ``/docs`` and ``/red
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib
 import importlib.util
-import json
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
-from spoolwatch.runtime import tune_gc
+from spoolwatch.errors import ConfigError
 from spoolwatch.server import (
     api_docs,
     deployments_api,
@@ -47,6 +44,7 @@ from spoolwatch.server.ingest_lane import IngestLane
 from spoolwatch.server.ingestion import Ingestor, IngestResult
 from spoolwatch.server.limits import BodyLimit, NulGuard
 from spoolwatch.server.request_ids import RequestIds
+from spoolwatch.server.serverless_fleet import FleetRead
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.server.writer import IngestWriter
 from spoolwatch.store.base import Store, StoreUnavailable, open_store
@@ -54,9 +52,7 @@ from spoolwatch.version import __version__
 
 __all__ = [
     "API_MINOR_VERSION",
-    "SETTINGS_ENV",
     "ServiceApp",
-    "app_from_environment",
     "create_app",
 ]
 
@@ -64,26 +60,6 @@ logger = logging.getLogger(__name__)
 
 #: Reported by ``GET /api/v2/version/``; DataRobot's clients need at least 2.31.
 API_MINOR_VERSION = 33
-
-#: The environment variable ``spoolwatch serve --workers N`` hands its settings over in.
-SETTINGS_ENV = "SPOOLWATCH_SERVE_SETTINGS"
-
-
-def settings_to_env(settings: ServerSettings) -> str:
-    """``settings`` as the JSON text :func:`app_from_environment` reads."""
-    return json.dumps(dataclasses.asdict(settings))
-
-
-def app_from_environment() -> FastAPI:
-    """The app of one worker process of ``spoolwatch serve --workers N`` (a uvicorn factory).
-
-    The settings come from :data:`SETTINGS_ENV`; the store was migrated by the parent, so
-    workers starting together never race to migrate it.
-    """
-    settings = ServerSettings(**json.loads(os.environ[SETTINGS_ENV]))
-    app = create_app(open_store(settings.db_url, migrate_schema=False), settings=settings)
-    tune_gc()  # the worker process is the service's own
-    return app
 
 
 class ServiceApp(FastAPI):
@@ -102,7 +78,10 @@ class ServiceApp(FastAPI):
 
 
 def create_app(
-    store: Store | str | None = None, *, settings: ServerSettings | None = None
+    store: Store | str | None = None,
+    *,
+    settings: ServerSettings | None = None,
+    fleet_read: FleetRead | None = None,
 ) -> FastAPI:
     """The service over ``store`` (a :class:`Store`, a database URL, or ``settings.db_url``).
 
@@ -110,8 +89,16 @@ def create_app(
     ``ingestor`` (:class:`~spoolwatch.server.ingestion.Ingestor`), ``writer`` (its
     group-commit :class:`~spoolwatch.server.writer.IngestWriter`), ``alerts``, ``counters``
     and ``fleet_reader`` (``None`` without a serverless fleet) for routers mounted on top.
+
+    ``fleet_read`` reads the serverless fleet the settings name; the service itself knows no
+    AWS, so :func:`spoolwatch.service_app.build_app` passes the reader that does.
     """
     settings = settings or ServerSettings()
+    if settings.fleet_configured and fleet_read is None:
+        raise ConfigError(
+            "the settings name a serverless fleet but no reader for it was given: "
+            "build the app with spoolwatch.service_app.build_app"
+        )
     if not isinstance(store, Store):
         store = open_store(store or settings.db_url)
     alerts = AlertNotifier(store, settings)
@@ -149,7 +136,9 @@ def create_app(
     app.state.alerts = alerts
     app.state.counters = counters
     app.state.fleet_reader = (
-        serverless_fleet.FleetReader(settings) if settings.fleet_configured else None
+        serverless_fleet.FleetReader(settings, read=fleet_read)
+        if settings.fleet_configured and fleet_read is not None
+        else None
     )
     app.add_middleware(NulGuard)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -28,33 +28,12 @@ router = APIRouter(
     prefix="/api/v2/spoolwatch", dependencies=[Depends(require_read)], tags=["fleet"]
 )
 
-#: Bound on each AWS call made while a request waits.
-AWS_TIMEOUT_SECONDS = 3.0
+#: Reads the fleet the settings name; ``clients`` keeps its clients between readings.
+FleetRead = Callable[[ServerSettings, dict[str, Any]], dict[str, Any]]
 
 
 class FleetUnavailable(Exception):
     """The fleet could not be read; the message says why (never holds credentials)."""
-
-
-def _read_from_aws(settings: ServerSettings, clients: dict[str, Any]) -> dict[str, Any]:
-    try:
-        from spoolwatch.scaling import ScalingSettings
-        from spoolwatch.serverless.aws import client
-        from spoolwatch.serverless.fleet import read_fleet_status
-    except ImportError as exc:
-        raise MissingExtra(exc.name or "boto3", "serverless") from exc
-    for service in ("sqs", "dynamodb"):
-        if service not in clients:
-            clients[service] = client(service, timeout_seconds=AWS_TIMEOUT_SECONDS)
-    status = read_fleet_status(
-        data_queue_url=settings.fleet_data_queue_url or "",
-        agent_queue_url=settings.fleet_agent_queue_url or "",
-        table=settings.fleet_table or "",
-        settings=ScalingSettings.from_env(target_concurrency=settings.fleet_target_concurrency),
-        sqs=clients["sqs"],
-        dynamodb=clients["dynamodb"],
-    )
-    return status.as_dict()
 
 
 class FleetReader:
@@ -64,7 +43,7 @@ class FleetReader:
         self,
         settings: ServerSettings,
         *,
-        read: Callable[[ServerSettings, dict[str, Any]], dict[str, Any]] = _read_from_aws,
+        read: FleetRead,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
