@@ -152,3 +152,90 @@ def test_full_reads_double_the_fleet_each_round_until_the_target() -> None:
 def test_an_unsaturated_decision_on_zero_counts_stays_empty() -> None:
     decision = decide(0, 0, 1, 0, CLOSED, SETTINGS)
     assert (decision.recruits, decision.reason, decision.saturated) == (0, "empty_backlog", False)
+
+
+# --- rule 7: the destination's ceiling -------------------------------------------------------
+
+
+def test_a_throttled_caller_recruits_nobody_where_it_would_have_grown_the_fleet() -> None:
+    free = decide(1_000_000, 0, 3, 0, CLOSED, SETTINGS)
+    assert (free.recruits, free.reason, free.ceiling) == (7, "scale_up", None)
+    held = decide(1_000_000, 0, 3, 0, CLOSED, SETTINGS, throttled=True)
+    assert (held.recruits, held.reason, held.ceiling, held.wanted) == (
+        0,
+        "destination_full",
+        "throttled",
+        3,
+    )
+
+
+def test_a_throttled_caller_does_not_double_on_a_full_read() -> None:
+    held = decide(0, 0, 4, 0, CLOSED, SETTINGS, saturated=True, throttled=True)
+    assert (held.recruits, held.reason, held.wanted) == (0, "destination_full", 4)
+
+
+def test_throttling_leaves_enough_agents_and_the_breaker_rules_as_they_were() -> None:
+    assert decide(100, 0, 4, 0, CLOSED, SETTINGS, throttled=True).reason == "enough_agents"
+    assert decide(10**6, 0, 0, 0, OPEN, SETTINGS, throttled=True).reason == "breaker_open"
+    assert decide(10**6, 0, 0, 0, HALF, SETTINGS, throttled=True).reason == "probe"
+    assert decide(0, 0, 2, 0, CLOSED, SETTINGS, throttled=True).reason == "empty_backlog"
+
+
+def test_a_fleet_that_grew_without_its_rate_following_stops_growing() -> None:
+    from spoolwatch.scaling.ceiling import Throughput
+
+    # 2 agents took 400 records/s each; now 4 run and each takes 210: 840/s, not ~1,600.
+    flat = decide(
+        10**6,
+        0,
+        4,
+        0,
+        CLOSED,
+        SETTINGS,
+        saturated=True,
+        per_agent_rate=210.0,
+        before=Throughput(2, 400.0),
+    )
+    assert (flat.recruits, flat.reason, flat.ceiling) == (0, "destination_full", "flat")
+    assert flat.throughput == Throughput(4, 210.0)
+    # Each still takes 390: the fleet's rate nearly doubled, so it goes on growing.
+    rising = decide(
+        10**6,
+        0,
+        4,
+        0,
+        CLOSED,
+        SETTINGS,
+        saturated=True,
+        per_agent_rate=390.0,
+        before=Throughput(2, 400.0),
+    )
+    assert (rising.recruits, rising.ceiling) == (6, None)
+
+
+def test_a_flat_rate_counts_only_when_reads_came_back_full() -> None:
+    from spoolwatch.scaling.ceiling import Throughput
+
+    # Short reads: the agents wait for records, a lower rate says nothing of the destination.
+    thin = decide(
+        10**6, 0, 4, 0, CLOSED, SETTINGS, per_agent_rate=50.0, before=Throughput(2, 400.0)
+    )
+    assert (thin.ceiling, thin.reason) == (None, "scale_up")
+
+
+@pytest.mark.parametrize("rate", [-1.0, float("nan"), float("inf")])
+def test_an_impossible_rate_is_refused_by_name(rate: float) -> None:
+    with pytest.raises(ConfigError, match="per_agent_rate"):
+        decide(10, 0, 0, 0, CLOSED, SETTINGS, per_agent_rate=rate)
+
+
+def test_the_ceiling_is_in_the_decision_log_line() -> None:
+    line = decide(
+        10**6, 0, 3, 0, CLOSED, SETTINGS, throttled=True, per_agent_rate=12.34567
+    ).as_log()
+    assert (line["ceiling"], line["per_agent_rate"], line["reason"]) == (
+        "throttled",
+        12.346,
+        "destination_full",
+    )
+    json.dumps(line)

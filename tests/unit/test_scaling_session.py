@@ -260,3 +260,42 @@ def test_the_wake_function_counts_at_least_its_batch_and_a_full_one_saturates() 
     assert full.saturated and full.recruits == 2  # at least double of max(1, running)
     gate = BreakerDecision(allowed=True, probe=False, state=OPEN)
     assert wake_decision(0, 0, 0, 0, gate, SETTINGS, records=10).recruits == 0
+
+
+def test_each_decision_hears_new_429s_and_the_rate_accepted_since_the_previous_one() -> None:
+    from spoolwatch.scaling.session import remember
+
+    state = WatchState.start(0.0, 40.0, probe=False)
+    state, turn = watch_turn(
+        state, now=10.0, interval=40.0, sent=1000, full=True, waiting=False, throttled=0
+    )
+    assert turn.decide and not turn.throttled and turn.per_agent_rate == 100.0
+    assert turn.before is None
+    first = decide(10**6, 0, 2, 0, CLOSED, SETTINGS, saturated=True, per_agent_rate=100.0)
+    state = remember(state, first)
+    # Four agents now, the destination answered 429 twice: this agent took 50 records/s.
+    state, turn = watch_turn(
+        state, now=50.0, interval=40.0, sent=3000, full=True, waiting=False, throttled=2
+    )
+    assert turn.throttled and turn.per_agent_rate == 50.0
+    assert turn.before is not None and turn.before.running == 2
+    held = decide(
+        10**6,
+        0,
+        4,
+        0,
+        CLOSED,
+        SETTINGS,
+        saturated=turn.saturated,
+        throttled=turn.throttled,
+        per_agent_rate=turn.per_agent_rate,
+        before=turn.before,
+    )
+    assert (held.recruits, held.reason) == (0, "destination_full")
+    # No new 429 since: not throttled; but four agents take what two took: flat.
+    state = remember(state, held)
+    state, turn = watch_turn(
+        state, now=90.0, interval=40.0, sent=5000, full=True, waiting=False, throttled=2
+    )
+    assert not turn.throttled and turn.per_agent_rate == 50.0
+    assert remember(state, None) is state

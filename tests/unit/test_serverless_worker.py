@@ -678,3 +678,21 @@ def test_each_session_closes_its_agent_so_warm_environments_keep_no_connections(
     )
     worker.on_recruit(RecruitMessage("recruit"), FakeContext())
     assert closed == [True]
+
+
+def test_agent_throttled_by_the_destination_recruits_nobody_even_on_full_reads() -> None:
+    queues = FakeQueues(visible=0)  # the counts lag: they still read empty
+    worker, _ = make_worker(queues, target=8)
+
+    class ThrottledFullReads(FakeAgent):
+        def run(self, **kwargs: Any) -> AgentResult:
+            self.stats["sqs"].last_read_full = True
+            self.stats["sqs"].failures["http_429"] += 3
+            return super().run(**kwargs)
+
+    outcome_result = AgentResult(records_sent=100, stopped_by="empty")
+    worker.agent_factory = lambda config: ThrottledFullReads(outcome_result, queues, True)  # type: ignore[assignment,return-value]
+    outcome = worker.on_recruit(RecruitMessage("wake", seen=True), FakeContext())
+    assert outcome.ran
+    assert outcome.recruited == 0  # a full read alone would have doubled the fleet (above)
+    assert queues.posted == []

@@ -26,6 +26,12 @@ I/O and reads no clock, so the Lambda handler and the simulator run exactly the 
    one record and ``wanted`` as at least ``min(target, 2 * max(1, running))``, so the fleet
    doubles per round of new agents until the counts catch up or reads stop coming back full.
    It never overrides rules 1 and 3 (breaker open, half-open).
+7. **The destination's ceiling → no more.** A caller that sees the destination at its
+   ceiling (:mod:`~spoolwatch.scaling.ceiling`: ``throttled=True``, it answered 429 since
+   the caller's previous decision; or the fleet grew while reads came back full and the
+   accepted rate did not follow, from ``throughput`` and ``before``) recruits nobody
+   (``destination_full``); ``wanted`` is then at most ``max(1, running)``, so rule 6 does
+   not grow the fleet either. Rules 1-3 come first.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from typing import Any
 
 from spoolwatch.errors import ConfigError
 from spoolwatch.scaling.base import BreakerDecision, BreakerState
+from spoolwatch.scaling.ceiling import Throughput, is_flat
 from spoolwatch.scaling.settings import ScalingSettings
 
 __all__ = ["Decision", "decide"]
@@ -57,11 +64,19 @@ class Decision:
     target_concurrency: int
     records_per_agent: int
     saturated: bool = False
+    #: Why the destination is taken to be at its ceiling (``throttled``, ``flat``), or None.
+    ceiling: str | None = None
+    #: The caller's accepted rate and the agents running now, when the caller gave its rate:
+    #: the ``before`` of its next decision.
+    throughput: Throughput | None = None
 
     def as_log(self) -> dict[str, Any]:
         """A flat dict for one structured (JSON) log line."""
         fields = asdict(self)
         fields["breaker"] = self.breaker.value
+        throughput = fields.pop("throughput")
+        if throughput is not None:
+            fields["per_agent_rate"] = round(throughput["per_agent"], 3)
         return {"event": "scaling_decision", **fields}
 
 
@@ -74,8 +89,13 @@ def decide(
     settings: ScalingSettings,
     *,
     saturated: bool = False,
+    throttled: bool = False,
+    per_agent_rate: float | None = None,
+    before: Throughput | None = None,
 ) -> Decision:
-    """Apply the rules of this module's docstring; pure."""
+    """Apply the rules of this module's docstring; pure. ``per_agent_rate``: records a
+    second the caller accepted since its previous decision (None: not measured), whose
+    :attr:`Decision.throughput` was ``before``."""
     for name, value in (
         ("visible", visible),
         ("in_flight", in_flight),
@@ -84,6 +104,8 @@ def decide(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"decide: {name} must be an integer >= 0, got {value!r}")
+    if per_agent_rate is not None and not (0.0 <= per_agent_rate < math.inf):
+        raise ConfigError(f"decide: per_agent_rate must be finite and >= 0, got {per_agent_rate!r}")
     state = breaker.state if isinstance(breaker, BreakerDecision) else BreakerState(breaker)
     backlog = visible + in_flight
     target = settings.target_concurrency
@@ -92,7 +114,14 @@ def decide(
     wanted = min(math.ceil(backlog / settings.records_per_agent), target)
     if saturated:
         wanted = max(wanted, min(target, 2 * max(1, running)))
+    throughput = None if per_agent_rate is None else Throughput(running, per_agent_rate)
+    ceiling = "throttled" if throttled else None
+    if ceiling is None and saturated and throughput is not None and is_flat(before, throughput):
+        ceiling = "flat"
     have = running + pending
+    held_back = ceiling is not None and wanted > max(have, 1, running)
+    if ceiling is not None:
+        wanted = min(wanted, max(1, running))
 
     def result(recruits: int, reason: str) -> Decision:
         return Decision(
@@ -108,6 +137,8 @@ def decide(
             target_concurrency=target,
             records_per_agent=settings.records_per_agent,
             saturated=saturated,
+            ceiling=ceiling,
+            throughput=throughput,
         )
 
     if state is BreakerState.OPEN:
@@ -122,4 +153,6 @@ def decide(
             return result(0, "probe_running")
         return result(1, "probe")
     recruits = max(0, wanted - have)
+    if held_back and recruits == 0:
+        return result(0, "destination_full")
     return result(recruits, "scale_up" if recruits else "enough_agents")

@@ -22,7 +22,11 @@ the same functions with its modelled world. How many agents to recruit is
    previous decision is *idle*: it posts no recruits (:func:`recruits_to_post`). One made
    while the agent's read has waited over :data:`WAITING_SECONDS` for its first record
    (:func:`read_waiting`) is idle and not saturated, whatever the last read returned: the
-   agent has seen the queue run dry, whatever the lagging counts say.
+   agent has seen the queue run dry, whatever the lagging counts say. Each decision also
+   hears whether the destination answered 429 since the previous one (``throttled``) and
+   the records a second the agent accepted meanwhile (``per_agent_rate``), with what the
+   previous decision saw (:func:`remember`): at the destination's ceiling nobody is
+   recruited (rule 7 of :mod:`~spoolwatch.scaling.policy`).
 4. **Stop** (:func:`stop_reason`): at a decision not made under an unconfirmed probe's
    gate, the agent stops when the breaker is open, or when fewer agents are wanted than
    run and its slot is beyond the lowest ``max(1, wanted)`` live slots (:func:`is_surplus`:
@@ -48,6 +52,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from spoolwatch.scaling.base import BreakerDecision, BreakerState
+from spoolwatch.scaling.ceiling import Throughput
 from spoolwatch.scaling.policy import Decision, decide
 from spoolwatch.scaling.settings import ScalingSettings
 
@@ -70,6 +75,7 @@ __all__ = [
     "is_surplus",
     "read_waiting",
     "recruits_to_post",
+    "remember",
     "schedule_wake",
     "session_starts",
     "stop_reason",
@@ -182,11 +188,17 @@ class WatchState:
     #: Records accepted at the previous decision.
     sent_then: int = 0
     probe_confirmed: bool = False
+    #: When the previous decision was made (the start before the first).
+    decided_at: float = 0.0
+    #: The destination's 429 answers counted at the previous decision.
+    throttled_then: int = 0
+    #: What the previous decision saw of the accepted rate (:func:`remember`).
+    before: Throughput | None = None
 
     @classmethod
     def start(cls, now: float, interval: float, *, probe: bool) -> WatchState:
         """The watch of an agent starting at ``now``, deciding every ``interval``."""
-        return cls(next_decision=now + interval, probe=probe)
+        return cls(next_decision=now + interval, probe=probe, decided_at=now)
 
     @property
     def unconfirmed(self) -> bool:
@@ -211,6 +223,12 @@ class WatchTurn:
     recruit: bool = False
     #: The agent's read had waited over :data:`WAITING_SECONDS`.
     waiting: bool = False
+    #: The destination answered 429 since the previous decision.
+    throttled: bool = False
+    #: Records a second the agent accepted since the previous decision (None: no time passed).
+    per_agent_rate: float | None = None
+    #: What the previous decision saw (``before`` of ``decide``).
+    before: Throughput | None = None
 
 
 def read_waiting(reading_since: float | None, now: float) -> bool:
@@ -220,11 +238,19 @@ def read_waiting(reading_since: float | None, now: float) -> bool:
 
 
 def watch_turn(
-    state: WatchState, *, now: float, interval: float, sent: int, full: bool, waiting: bool
+    state: WatchState,
+    *,
+    now: float,
+    interval: float,
+    sent: int,
+    full: bool,
+    waiting: bool,
+    throttled: int = 0,
 ) -> tuple[WatchState, WatchTurn]:
     """One turn of the watch at ``now``: ``sent`` records accepted so far, ``full`` whether
     the last read came back full, ``waiting`` whether the read in progress has waited over
-    :data:`WAITING_SECONDS`. Returns the new state and what to do."""
+    :data:`WAITING_SECONDS`, ``throttled`` the destination's 429 answers so far. Returns the
+    new state and what to do."""
     confirm = state.unconfirmed and sent > 0
     if confirm:
         state = replace(state, probe_confirmed=True)
@@ -233,6 +259,7 @@ def watch_turn(
     due = (not state.decided and sent > 0) or now >= state.next_decision - _DUE_SLACK
     if not due:
         return state, WatchTurn(confirm_probe=confirm)
+    elapsed = now - state.decided_at
     turn = WatchTurn(
         confirm_probe=confirm,
         decide=True,
@@ -240,9 +267,27 @@ def watch_turn(
         saturated=full and not waiting,
         recruit=sent > state.sent_then and not waiting,
         waiting=waiting,
+        throttled=throttled > state.throttled_then,
+        per_agent_rate=(sent - state.sent_then) / elapsed if elapsed > 0 else None,
+        before=state.before,
     )
-    state = replace(state, decided=True, next_decision=now + interval, sent_then=sent)
+    state = replace(
+        state,
+        decided=True,
+        next_decision=now + interval,
+        sent_then=sent,
+        decided_at=now,
+        throttled_then=throttled,
+    )
     return state, turn
+
+
+def remember(state: WatchState, decision: Decision | None) -> WatchState:
+    """The state after ``decision`` (None: it failed): its throughput is the ``before`` of
+    the next one."""
+    if decision is None or decision.throughput is None:
+        return state
+    return replace(state, before=decision.throughput)
 
 
 def recruits_to_post(decision: Decision, *, recruit: bool) -> int:

@@ -15,11 +15,13 @@ from typing import Protocol
 
 from spoolwatch.agent.loop import Agent
 from spoolwatch.scaling import BreakerDecision, BreakerState, Decision
+from spoolwatch.scaling.ceiling import Throughput
 from spoolwatch.scaling.leases import LeaseHeartbeat
 from spoolwatch.scaling.session import (
     WAITING_SECONDS,
     WatchState,
     read_waiting,
+    remember,
     stop_reason,
     watch_turn,
 )
@@ -40,6 +42,9 @@ class Redecide(Protocol):
         *,
         saturated: bool = False,
         recruit: bool = True,
+        throttled: bool = False,
+        per_agent_rate: float | None = None,
+        before: Throughput | None = None,
     ) -> tuple[int, Decision | None]: ...
 
 
@@ -117,6 +122,13 @@ class RunWatch:
         stats = getattr(self.agent, "stats", {})
         return any(getattr(channel, "last_read_full", False) for channel in stats.values())
 
+    def _throttled(self) -> int:
+        """The destination's 429 answers to this agent so far."""
+        stats = getattr(self.agent, "stats", {})
+        return sum(
+            getattr(channel, "failures", {}).get("http_429", 0) for channel in stats.values()
+        )
+
     def _waiting(self) -> bool:
         """Whether a read has been waiting for its first record for a while."""
         now = time.monotonic()
@@ -139,6 +151,7 @@ class RunWatch:
                 sent=self._sent(),
                 full=self._saturated(),
                 waiting=self._waiting(),
+                throttled=self._throttled(),
             )
             if turn.confirm_probe:
                 breaker = self.record_success(probe=True)
@@ -151,7 +164,11 @@ class RunWatch:
                 self.gate if turn.unconfirmed else None,
                 saturated=turn.saturated,
                 recruit=turn.recruit,
+                throttled=turn.throttled,
+                per_agent_rate=turn.per_agent_rate,
+                before=turn.before,
             )
+            state = remember(state, decision)
             self.recruited += recruited
             if decision is not None and not turn.unconfirmed and self._should_stop(decision):
                 return

@@ -75,6 +75,7 @@ from spoolwatch.scaling import (
     decide,
     run_margin,
 )
+from spoolwatch.scaling.ceiling import Throughput
 from spoolwatch.scaling.leases import LeaseHeartbeat
 from spoolwatch.scaling.session import (
     DISARM_RUNNING,
@@ -353,11 +354,16 @@ class ServerlessAgent:
         *,
         saturated: bool = False,
         recruit: bool = True,
+        throttled: bool = False,
+        per_agent_rate: float | None = None,
+        before: Throughput | None = None,
     ) -> tuple[int, Decision | None]:
         """While running: read the backlog, the running agents and the waiting recruits,
         ``decide``, and post the recruits; returns (recruited, decision). ``gate`` is this
         agent's breaker decision while it matters (an unconfirmed probe recruits nobody);
-        else the breaker's current state. Errors are logged, never raised into the run."""
+        else the breaker's current state. ``throttled``, ``per_agent_rate`` and ``before``
+        tell ``decide`` whether the destination is at its ceiling (its rule 7). Errors are
+        logged, never raised into the run."""
         try:
             visible, in_flight = self.queues.data_backlog()
             running = self.leases.count_running()
@@ -371,6 +377,9 @@ class ServerlessAgent:
                 breaker,
                 self.settings.scaling,
                 saturated=saturated,
+                throttled=throttled,
+                per_agent_rate=per_agent_rate,
+                before=before,
             )
             recruited = 0
             posting = recruits_to_post(decision, recruit=recruit)
