@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
-from spoolwatch.server import ingest
+from spoolwatch.server import ingest_api as ingest
 from spoolwatch.server.app import create_app
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store.base import open_store

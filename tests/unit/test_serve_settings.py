@@ -17,8 +17,8 @@ import typer
 from typer.testing import CliRunner
 
 from spoolwatch.cli import app
-from spoolwatch.errors import ConfigError
 from spoolwatch.cli import serve as serve_cli
+from spoolwatch.errors import ConfigError
 from spoolwatch.server.setting import Setting, SettingError
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.server.settings_table import SERVE_SETTINGS, SERVICE_SETTINGS, markdown_table

@@ -27,7 +27,7 @@ from spoolwatch.server import (
     api_docs,
     deployments_api,
     fleet,
-    ingest,
+    ingest_api,
     known_records,
     metrics,
     outcomes,
@@ -164,7 +164,7 @@ def create_app(
     for module in (
         deployments_api,
         training_upload,
-        ingest,
+        ingest_api,
         known_records,
         query,
         outcomes,
@@ -183,7 +183,7 @@ def create_app(
 
 
 async def _store_unavailable(_request: Request, exc: StoreUnavailable) -> JSONResponse:
-    return ingest.store_unavailable(exc)
+    return ingest_api.store_unavailable(exc)
 
 
 async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -220,7 +220,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     components = spec.setdefault("components", {}).setdefault("schemas", {})
-    for model in ingest.BODY_SCHEMAS:
+    for model in ingest_api.BODY_SCHEMAS:
         body = model.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, definition in body.pop("$defs", {}).items():
             components.setdefault(name, definition)

@@ -4,12 +4,12 @@ An agent's requests are small and many (40 clients of 10-row bodies is an ordina
 for them FastAPI's middleware stack, route matching over every route, dependency solving
 and response wrapping cost more CPU than folding the body. This ASGI wrapper, in front of
 the whole FastAPI application (:class:`spoolwatch.server.app.ServiceApp`), answers the
-ingestion routes of :mod:`spoolwatch.server.ingest` itself when a request is plainly
+ingestion routes of :mod:`spoolwatch.server.ingest_api` itself when a request is plainly
 well-formed: ``POST`` to one of their paths exactly, a ``Content-Length`` within the body
 limit, no NUL character in the path, and a token the
 :class:`~spoolwatch.server.auth.TokenChecker` has cached with the ``ingest`` or ``admin``
 scope (or auth off); a ``read`` token goes to FastAPI, which answers 403. It reads
-the body and calls :func:`spoolwatch.server.ingest.answer`, the routes' own code, so a bad body
+the body and calls :func:`spoolwatch.server.ingest_api.answer`, the routes' own code, so a bad body
 gets the same 4xx naming the field. Its own limits are FastAPI's middlewares' (body size,
 NUL in the path) applied up front; an exception in it reaches the server (uvicorn answers
 500 and logs it), as one in FastAPI's error middleware would.
@@ -31,7 +31,7 @@ import orjson
 from starlette.requests import Request
 
 from spoolwatch.server.auth import TokenChecker, bearer_token
-from spoolwatch.server.ingest import absolute_location, answer, store_unavailable
+from spoolwatch.server.ingest_api import absolute_location, answer, store_unavailable
 from spoolwatch.server.ingest_request import IngestKind
 from spoolwatch.server.limits import log_disconnect
 from spoolwatch.server.writer import IngestWriter
