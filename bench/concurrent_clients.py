@@ -44,7 +44,15 @@ import orjson
 
 from keepalive import CLIENTS, HttpxClient, RawClient
 from real_stream import DEPLOYMENTS, MODEL, Traffic, create_deployments
-from served import api, fresh_database, make_token, postgres_answers, serve
+from served import (
+    api,
+    fresh_database,
+    machine_busy_seconds,
+    make_token,
+    postgres_answers,
+    postgres_cpu_seconds,
+    serve,
+)
 from spoolwatch.demo.model import CLASS_NAMES
 
 ROWS = 10
@@ -272,7 +280,18 @@ def _row(name: str, latencies: list[float], seconds: float) -> str:
     )
 
 
-def report(ingest: Tally, reads: Tally, seconds: float, service_cpu: float, check: str) -> None:
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds used during the load (``wall`` seconds from its start to its end): the
+    service, PostgreSQL, the whole machine."""
+
+    service: float
+    postgres: float
+    machine: float
+    wall: float = 0.0
+
+
+def report(ingest: Tally, reads: Tally, seconds: float, cpu: Cpu, check: str) -> None:
     """Print the table, CPU use and targets of one backend."""
     print(f"  {'what':<26} {'answered':>9} {'per s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     every = [x for values in ingest.latencies.values() for x in values]
@@ -283,7 +302,7 @@ def report(ingest: Tally, reads: Tally, seconds: float, service_cpu: float, chec
         print(_row(f"read {kind}", reads.latencies.get(kind, []), seconds))
     failures = {**ingest.failures, **reads.failures}
     print(f"  failures: {failures or 'none'}; totals by the query API: {check}")
-    load, served = ingest.cpu / ingest.wall, service_cpu / seconds
+    load, served = ingest.cpu / ingest.wall, cpu.service / seconds
     per_request = ingest.cpu / max(1, len(every) + sum(ingest.failures.values()))
     busy = "SATURATED: figures are a lower bound" if load > 0.9 * ingest.processes else "no"
     print(
@@ -291,6 +310,14 @@ def report(ingest: Tally, reads: Tally, seconds: float, service_cpu: float, chec
         f"{per_request * 1e6:,.0f} us CPU per request (allows ~"
         f"{ingest.processes / per_request:,.0f} requests/s); saturated: {busy}; "
         f"service process {served:.2f} cores; machine {os.cpu_count()} cores"
+    )
+    span = cpu.wall or seconds
+    database, busy_all = cpu.postgres / span, cpu.machine / span
+    service_share = cpu.service / span
+    others = max(0.0, busy_all - load - service_share - database)
+    print(
+        f"  machine: {busy_all:.2f} of {os.cpu_count()} cores busy (service {service_share:.2f}, "
+        f"PostgreSQL {database:.2f}, load generator {load:.2f}, everything else {others:.2f})"
     )
     rate = len(every) / seconds
     p99 = max(
@@ -311,12 +338,18 @@ def bench_backend(backend: str, args: argparse.Namespace, workers: int = 1) -> f
         create_deployments(url, DEPLOYMENTS)
         token = make_token(url)
         with serve(url, token, *extra) as service:
-            cpu = service.cpu_seconds()
+            start = Cpu(service.cpu_seconds(), postgres_cpu_seconds(), machine_busy_seconds())
+            began = time.monotonic()
             ingest, reads, seconds = run_load(service.base, token, args)
-            service_cpu = service.cpu_seconds() - cpu
+            cpu = Cpu(
+                service.cpu_seconds() - start.service,
+                postgres_cpu_seconds() - start.postgres,
+                machine_busy_seconds() - start.machine,
+                time.monotonic() - began,
+            )
             check = verify(service.base, token, ingest)
     print(f"\n{backend}" + (f", {workers} service processes:" if workers > 1 else ":"))
-    report(ingest, reads, seconds, service_cpu, check)
+    report(ingest, reads, seconds, cpu, check)
     return sum(len(v) for v in ingest.latencies.values()) / seconds
 
 

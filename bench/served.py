@@ -120,8 +120,37 @@ class Service:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:  # it ended meanwhile
                 continue
-            ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+            ticks += _process_seconds(fields)
         return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _process_seconds(fields: list[str]) -> int:
+    """utime + stime + cutime + cstime of a ``/proc/<pid>/stat`` line's fields after ``)``."""
+    return sum(int(f) for f in fields[11:15])
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time every ``postgres`` process on this machine has used so far (the server and
+    its backends, whoever started them; ended backends are counted in the server's
+    ``cutime``/``cstime``)."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            before, after = (entry / "stat").read_text().rsplit(")", 1)
+        except (OSError, ValueError):
+            continue
+        if before.split("(", 1)[-1] == "postgres":
+            ticks += _process_seconds(after.split())
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all cores of this machine spent working so far (``/proc/stat``: user, nice,
+    system, irq, softirq; not idle, iowait or steal)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:3]) + sum(fields[5:7])) / os.sysconf("SC_CLK_TCK")
 
 
 def _tree(root: int) -> list[int]:
