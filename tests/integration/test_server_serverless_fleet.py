@@ -24,7 +24,7 @@ from spoolwatch.scaling import (
 from spoolwatch.server.app import create_app
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore, create_table
-from spoolwatch.serverless.wake_dynamodb import DynamoWakeSwitch
+from spoolwatch.serverless.wake.dynamodb import DynamoWakeSwitch
 from spoolwatch.store.base import Store, open_store
 from spoolwatch.store.tokens import create_token
 from tests.conftest import free_port
