@@ -54,6 +54,7 @@ from spoolwatch.records import decode_json, encode_json
 from spoolwatch.records.envelope import Record
 from spoolwatch.spools.base import Backlog, Delivery, QuarantinedItem, Spool
 from spoolwatch.spools.rabbitmq_config import RabbitMQConfig, config_from_url, mask_url
+from spoolwatch.spools.retry import Backoff, attempts
 
 try:
     import pika
@@ -68,6 +69,8 @@ logger = logging.getLogger(__name__)
 
 _PERSISTENT = 2
 _PEEK_GENERATION = -1
+#: The longest pause between reconnects of one operation (they start at ``retry_delay``).
+_RECONNECT_CAP = 10.0
 
 
 def connection_parameters(config: RabbitMQConfig) -> Any:
@@ -234,15 +237,16 @@ class RabbitMQSpool(Spool):
 
     def _retrying(self, action: str, fn: Callable[[], Any]) -> Any:
         """Run ``fn``; after a lost connection reconnect and run it again (bounded)."""
-        for attempt in range(self.config.reconnect_attempts + 1):
+        limit = self.config.reconnect_attempts + 1
+        backoff = Backoff(initial=self.config.retry_delay, cap=_RECONNECT_CAP, jitter=0.25)
+        for attempt in attempts(limit, backoff):
             try:
                 return fn()
             except SpoolUnavailable as exc:
-                if attempt == self.config.reconnect_attempts:
+                if attempt == limit:
                     raise
-                logger.warning("%s (attempt %d); reconnecting", exc, attempt + 1)
+                logger.warning("%s (attempt %d); reconnecting", exc, attempt)
                 self._drop_connection()
-                time.sleep(self.config.retry_delay * attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- writing ---------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from spoolwatch.errors import (
 )
 from spoolwatch.records import Record, decode_json, encode_json
 from spoolwatch.spools.base import Backlog, Delivery, QuarantinedItem, Spool
+from spoolwatch.spools.retry import Backoff, attempts
 from spoolwatch.spools.sqs_config import (
     DEFAULT_GROUP,
     MAX_BATCH,
@@ -79,6 +80,8 @@ _ATTR_REASON = "spoolwatch-reason"
 _ATTR_POSITION = "spoolwatch-position"
 _ATTR_TIME = "spoolwatch-time"
 _REASON_CHARS = 2000
+#: Between sends of the entries SQS reported as failed.
+_REPEAT_BACKOFF = Backoff(initial=0.2, cap=2.0, jitter=0.25)
 _CONFIG_CODES = {
     "AWS.SimpleQueueService.NonExistentQueue": "the queue does not exist",
     "QueueDoesNotExist": "the queue does not exist",
@@ -272,7 +275,7 @@ class SqsSpool(Spool):
         Entries that failed through the caller's fault (``SenderFault``) cannot be fixed by
         repeating: with ``strict`` they raise, else they are returned for the caller to log."""
         pending = numbered
-        for attempt in range(self.config.attempts):
+        for attempt in attempts(self.config.attempts, _REPEAT_BACKOFF):
             entries = [{"Id": key, **value} for key, value in pending.items()]
             reply = self._call(action, fn, QueueUrl=url, Entries=entries)
             failed = reply.get("Failed", [])
@@ -293,9 +296,8 @@ class SqsSpool(Spool):
                 self.name,
                 len(pending),
                 action,
-                attempt + 1,
+                attempt,
             )
-            time.sleep(0.2 * (attempt + 1))
         raise SpoolUnavailable(
             f"SQS {self.name}: cannot {action}: {len(pending)} entries still failed after "
             f"{self.config.attempts} attempts"
