@@ -3,7 +3,8 @@
 The spools repeat a transport call a bounded number of times (SQS entries reported as
 failed, a RabbitMQ operation after a lost connection). :func:`attempts` numbers the
 attempts; the first starts at once and each later one waits :meth:`Backoff.delay` first, so
-nothing waits after the last attempt failed.
+nothing waits after the last attempt failed. The agent's back-off for a destination that is
+down (:func:`spoolwatch.agent.control.backoff_delay`) is the same :class:`Backoff`.
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ class Backoff:
     def delay(self, repeat: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before the ``repeat``-th repeat (1-based), never negative."""
         base = min(self.cap, self.initial * self.multiplier ** (repeat - 1))
-        if not self.jitter:
-            return max(0.0, base)
+        # Drawn even without jitter, so a seeded ``rng`` gives the same sequence either way.
         spread = (rng or random).uniform(-self.jitter, self.jitter)
         return max(0.0, base * (1.0 + spread))
 
