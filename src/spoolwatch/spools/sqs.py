@@ -29,6 +29,10 @@ Behaviour worth knowing:
   queue with a redrive policy, peeking often can push messages to the dead-letter queue).
   On FIFO queues a browse shows at most the first 10 messages of each message group,
   because SQS hands out nothing more of a group while some of it is in flight.
+
+The API calls and the translation of botocore's errors live in
+:mod:`spoolwatch.spools.sqs_requests`, the dead-letter entries in
+:mod:`spoolwatch.spools.sqs_dead_letters`.
 """
 
 from __future__ import annotations
