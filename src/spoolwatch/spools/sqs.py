@@ -48,7 +48,6 @@ from typing import Any
 from spoolwatch.errors import (
     ConfigError,
     InvalidRecord,
-    MissingExtra,
     RecordError,
     SpoolwatchError,
 )
@@ -58,7 +57,6 @@ from spoolwatch.spools.sqs_config import (
     DEFAULT_GROUP,
     MAX_BATCH,
     MAX_VISIBILITY,
-    MAX_WAIT,
     SQS_MAX_BYTES,
     SqsConfig,
     config_from_url,
@@ -75,18 +73,11 @@ from spoolwatch.spools.sqs_requests import (
     batch_call,
     browse,
     call,
+    make_client,
     numbered,
     pack,
     receive,
-    translate,
 )
-
-try:
-    import boto3
-    from botocore.config import Config as BotoConfig
-    from botocore.exceptions import BotoCoreError
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise MissingExtra("boto3", "sqs") from exc
 
 __all__ = ["SqsConfig", "SqsSpool", "from_url"]
 
@@ -122,20 +113,7 @@ class SqsSpool(Spool):
     def client(self) -> Any:
         """The boto3 SQS client (created on first use)."""
         if self._client is None:
-            options = BotoConfig(
-                retries={"mode": "standard", "max_attempts": 3},
-                connect_timeout=5,
-                read_timeout=MAX_WAIT + 10,
-            )
-            try:
-                self._client = boto3.client(
-                    "sqs",
-                    region_name=self.config.region,
-                    endpoint_url=self.config.endpoint_url,
-                    config=options,
-                )
-            except BotoCoreError as exc:
-                raise translate(exc, "create a client", self.name) from exc
+            self._client = make_client(self.config, self.name)
         return self._client
 
     def _call(self, action: str, fn: Callable[..., Any], **kwargs: Any) -> Any:

@@ -1,5 +1,6 @@
 """The SQS API calls of the SQS spool: botocore errors translated, batches packed and repeated.
 
+* :func:`make_client` creates the boto3 client when none was injected.
 * :func:`translate` is the one place where botocore's exceptions become spoolwatch's:
   credentials, permissions and missing queues are :class:`~spoolwatch.errors.ConfigError`,
   throttling, 5xx and network failures :class:`~spoolwatch.errors.SpoolUnavailable`.
@@ -23,9 +24,11 @@ from spoolwatch.errors import (
     SpoolwatchError,
 )
 from spoolwatch.spools.retry import Backoff, attempts
-from spoolwatch.spools.sqs_config import MAX_BATCH
+from spoolwatch.spools.sqs_config import MAX_BATCH, MAX_WAIT, SqsConfig
 
 try:
+    import boto3
+    from botocore.config import Config as BotoConfig
     from botocore.exceptions import BotoCoreError, ClientError
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise MissingExtra("boto3", "sqs") from exc
@@ -36,6 +39,7 @@ __all__ = [
     "browse",
     "call",
     "entry_size",
+    "make_client",
     "numbered",
     "pack",
     "receive",
@@ -90,6 +94,24 @@ def translate(exc: Exception, action: str, where: str) -> SpoolwatchError:
     if name in {"NoCredentialsError", "PartialCredentialsError", "NoRegionError"}:
         return ConfigError(f"{prefix}: {exc} (configure AWS credentials and region)")
     return SpoolUnavailable(f"{prefix}: {name}: {exc}")
+
+
+def make_client(config: SqsConfig, where: str) -> Any:
+    """A boto3 SQS client for ``config``: few repeats of its own, reads that outlast a long poll."""
+    options = BotoConfig(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=5,
+        read_timeout=MAX_WAIT + 10,
+    )
+    try:
+        return boto3.client(
+            "sqs",
+            region_name=config.region,
+            endpoint_url=config.endpoint_url,
+            config=options,
+        )
+    except BotoCoreError as exc:
+        raise translate(exc, "create a client", where) from exc
 
 
 def call(where: str, action: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
