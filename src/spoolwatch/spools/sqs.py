@@ -188,7 +188,8 @@ class SqsSpool(Spool):
 
     def _send(self, url: str, entries: list[Entry], action: str) -> None:
         for batch in pack(entries, self._max_batch_bytes()):
-            self._batch_call(action, self.client.send_message_batch, url, numbered(batch), True)
+            send = self.client.send_message_batch
+            self._batch_call(action, send, url, numbered(batch), strict=True)
 
     def _batch_call(
         self,
@@ -196,6 +197,7 @@ class SqsSpool(Spool):
         fn: Callable[..., Any],
         url: str,
         entries: dict[str, Entry],
+        *,
         strict: bool = False,
     ) -> list[Entry]:
         limit = self.config.attempts
