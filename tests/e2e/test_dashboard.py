@@ -318,7 +318,7 @@ def test_agents_page_shows_the_serverless_fleet_read_from_aws(
         SystemClock,
     )
     from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore, create_table
-    from spoolwatch.serverless.wake_dynamodb import DynamoWakeSwitch
+    from spoolwatch.serverless.wake.dynamodb import DynamoWakeSwitch
 
     class MappingClient:
         def update_event_source_mapping(self, **kwargs: Any) -> dict[str, Any]:

@@ -371,9 +371,9 @@ def test_open_spool_dispatches_amqp_urls_to_the_rabbitmq_spool(
 def test_pika_errors_are_translated_by_what_to_do_next(
     error: Exception, expected: type[Exception]
 ) -> None:
-    from spoolwatch.spools.rabbitmq import _translate
+    from spoolwatch.spools.rabbitmq_connection import translate
 
-    translated = _translate(error, "publish", "amqp://u:***@h/%2F?queue=q")
+    translated = translate(error, "publish", "amqp://u:***@h/%2F?queue=q")
     assert type(translated) is expected
     assert "publish" in str(translated)
 

@@ -23,7 +23,7 @@ from spoolwatch.scaling import (
 )
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore, create_table
-from spoolwatch.serverless.wake_dynamodb import DynamoWakeSwitch
+from spoolwatch.serverless.wake.dynamodb import DynamoWakeSwitch
 from spoolwatch.service_app import build_app
 from spoolwatch.store.base import Store, open_store
 from spoolwatch.store.tokens import create_token

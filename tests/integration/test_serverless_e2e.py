@@ -30,7 +30,7 @@ from spoolwatch.scaling import (
 from spoolwatch.scaling.wake import MemoryWakeSwitch
 from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore, create_table
 from spoolwatch.serverless.setup import from_env
-from spoolwatch.serverless.wake_dynamodb import DynamoWakeSwitch, WakeFlag, read_wake_flag
+from spoolwatch.serverless.wake.dynamodb import DynamoWakeSwitch, WakeFlag, read_wake_flag
 from spoolwatch.serverless.worker import ServerlessAgent
 from spoolwatch.sinks.testing import RecordingServer
 from spoolwatch.spools import open_spool

@@ -358,14 +358,14 @@ def test_botocore_errors_are_translated_by_what_to_do_next(
 ) -> None:
     from botocore.exceptions import ClientError, EndpointConnectionError
 
-    from spoolwatch.spools.sqs import _translate
+    from spoolwatch.spools.sqs_requests import translate
 
     error = ClientError(
         {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
         "ReceiveMessage",
     )
-    translated = _translate(error, "receive messages", "sqs://q")
+    translated = translate(error, "receive messages", "sqs://q")
     assert type(translated) is expected
     assert "sqs://q" in str(translated) and "receive messages" in str(translated)
-    unreachable = _translate(EndpointConnectionError(endpoint_url="http://x"), "send", "q")
+    unreachable = translate(EndpointConnectionError(endpoint_url="http://x"), "send", "q")
     assert isinstance(unreachable, SpoolUnavailable)

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from spoolwatch.errors import ConfigError, TransientError
 from spoolwatch.serverless.dynamodb import create_table
-from spoolwatch.serverless.wake_dynamodb import WAKE_KEY, DynamoWakeSwitch
+from spoolwatch.serverless.wake.dynamodb import WAKE_KEY, DynamoWakeSwitch
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.aws
@@ -254,7 +254,7 @@ def test_an_unreachable_lambda_still_flips_the_flag_and_reconcile_fixes_it_later
     wake: Wake, caplog: pytest.LogCaptureFixture
 ) -> None:
     broken = wake.switch(_unreachable_lambda())
-    with caplog.at_level(logging.WARNING, logger="spoolwatch.serverless.wake_dynamodb"):
+    with caplog.at_level(logging.WARNING, logger="spoolwatch.serverless.wake.dynamodb"):
         assert broken.disarm("an agent took a lease slot") is True
     assert wake.flag() is False
     assert wake.mapping_state() == "Enabled"
@@ -273,7 +273,7 @@ def test_a_refused_lambda_call_still_returns_true_and_logs(
     wake: Wake, code: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     refusing = ScriptedLambda(state="Enabled", refuse_with=code)
-    with caplog.at_level(logging.WARNING, logger="spoolwatch.serverless.wake_dynamodb"):
+    with caplog.at_level(logging.WARNING, logger="spoolwatch.serverless.wake.dynamodb"):
         assert wake.switch(refusing).disarm("busy") is True
     assert wake.flag() is False
     assert any(code in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)

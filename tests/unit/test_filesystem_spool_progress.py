@@ -17,7 +17,7 @@ from spoolwatch.errors import ConfigError, SpoolUnavailable
 from spoolwatch.records import encode_frame, encode_json
 from spoolwatch.spools.base import Backlog
 from spoolwatch.spools.filesystem import FilesystemSpool
-from spoolwatch.spools.filesystem_consumer import SpoolConsumer
+from spoolwatch.spools.filesystem.consumer import SpoolConsumer
 from tests.spool_contract import sample_records
 
 PROGRESS = ".spoolwatch-progress.json"

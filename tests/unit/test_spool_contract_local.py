@@ -15,7 +15,7 @@ import pytest
 from spoolwatch.records import MAGIC
 from spoolwatch.spools.base import Spool
 from spoolwatch.spools.filesystem import FilesystemSpool
-from spoolwatch.spools.filesystem_files import list_spool_files
+from spoolwatch.spools.filesystem.files import list_spool_files
 from spoolwatch.spools.memory import MemorySpool
 from tests.spool_contract import SpoolContract, sample_records
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 from spoolwatch.agent.config import RetryConfig
+from spoolwatch.spools.retry import Backoff
 
 __all__ = ["StopControl", "backoff_delay"]
 
@@ -26,9 +27,13 @@ def backoff_delay(
     ``initial * multiplier**(attempt-1)``, capped at ``max_seconds``, spread by ``±jitter``;
     a server's ``Retry-After`` is a floor (itself capped at 300 s).
     """
-    base = min(retry.max_seconds, retry.initial_seconds * retry.multiplier ** (attempt - 1))
-    spread = (rng or random).uniform(-retry.jitter, retry.jitter)
-    delay = max(0.0, base * (1.0 + spread))
+    backoff = Backoff(
+        initial=retry.initial_seconds,
+        multiplier=retry.multiplier,
+        cap=retry.max_seconds,
+        jitter=retry.jitter,
+    )
+    delay = backoff.delay(attempt, rng)
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
     return delay

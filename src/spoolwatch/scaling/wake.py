@@ -21,7 +21,7 @@ The moves are the rules of :mod:`spoolwatch.scaling.session` (``schedule_wake``,
 :class:`WakeSwitch`: :class:`MemoryWakeSwitch` holds it in memory (tests, the simulator).
 The wanted state is one flag, changed by conditional writes so that of many agents only the
 one that flipped it calls Lambda's ``UpdateEventSourceMapping``
-(:class:`~spoolwatch.serverless.wake_dynamodb.DynamoWakeSwitch`).
+(:class:`~spoolwatch.serverless.wake.dynamodb.DynamoWakeSwitch`).
 """
 
 from __future__ import annotations

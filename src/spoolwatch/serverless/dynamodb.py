@@ -16,7 +16,7 @@ seconds with fractions); the breaker state has ``state`` (S: closed/open), ``ver
 ``opened_at``, ``cooldown_seconds``, ``closed_at``, ``probe_expires_at`` (N),
 ``probe_holder`` and ``reason`` (S); a failure has ``at`` (N), ``kind`` and ``reason`` (S),
 ``expires_at`` (N); the wake switch has ``armed`` (BOOL; no item means armed),
-``changed_at`` (N) and ``why`` (S) (see :mod:`spoolwatch.serverless.wake_dynamodb`).
+``changed_at`` (N) and ``why`` (S) (see :mod:`spoolwatch.serverless.wake.dynamodb`).
 
 TTL: the table's TTL attribute is ``expires_at_ttl`` (N, integer epoch seconds). Failure
 records carry it (their ``expires_at``, rounded up) so DynamoDB deletes them after

@@ -9,7 +9,7 @@ from typing import Any
 from spoolwatch.scaling import CircuitBreaker, LeaseTable, ScalingSettings, SystemClock
 from spoolwatch.serverless.aws import AgentQueues, client
 from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore
-from spoolwatch.serverless.wake_dynamodb import read_wake_flag
+from spoolwatch.serverless.wake.dynamodb import read_wake_flag
 
 __all__ = ["FleetStatus", "read_fleet_status"]
 

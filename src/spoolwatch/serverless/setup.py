@@ -14,7 +14,7 @@ from spoolwatch.scaling.wake import NoWakeSwitch, WakeSwitch
 from spoolwatch.serverless.aws import AgentQueues, client, fetch_api_token, read_config_text
 from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore
 from spoolwatch.serverless.settings import ServerlessSettings
-from spoolwatch.serverless.wake_dynamodb import DynamoWakeSwitch
+from spoolwatch.serverless.wake.dynamodb import DynamoWakeSwitch
 from spoolwatch.serverless.worker import ServerlessAgent
 from spoolwatch.sinks.config import BatchingConfig, TargetConfig
 from spoolwatch.sinks.secrets import Secret

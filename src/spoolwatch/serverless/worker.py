@@ -47,7 +47,7 @@ broken hand-off chain heals within one period.
    A failure that opened the breaker disarms it.
 
 **Wake** (the wake function, on the data queue's own trigger, armed only while the fleet is
-idle): see :mod:`spoolwatch.serverless.wake_function`.
+idle): see :mod:`spoolwatch.serverless.wake.function`.
 
 Every decision is logged as one JSON line (``event``, backlog, running, pending, recruited,
 breaker state, why).
@@ -94,7 +94,7 @@ from spoolwatch.serverless.context import InvocationContext
 from spoolwatch.serverless.decision_log import log_decision
 from spoolwatch.serverless.destination import DestinationProblem, check_destination
 from spoolwatch.serverless.settings import ServerlessSettings
-from spoolwatch.serverless.wake_function import deliver_and_recruit
+from spoolwatch.serverless.wake.function import deliver_and_recruit
 from spoolwatch.serverless.watch import RunWatch
 from spoolwatch.sinks.config import TargetConfig
 from spoolwatch.spools.base import Spool

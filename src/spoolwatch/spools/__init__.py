@@ -1,4 +1,7 @@
-"""Spools: where records wait between the model and the agent. One module per transport."""
+"""Spools: where records wait between the model and the agent.
+
+One module per transport; the filesystem spool, which has several parts, is a package.
+"""
 
 from spoolwatch.spools.base import Backlog, Delivery, QuarantinedItem, Spool
 from spoolwatch.spools.memory import MemorySpool

@@ -30,6 +30,9 @@ Behaviour worth knowing:
   longer than about two heartbeat intervals elsewhere loses its connection; the spool
   reconnects on the next call and the broker redelivers what was in hand.
 * The password of the URL never appears in ``name``, logs or error messages.
+
+The connection, the translation of pika's errors, reconnecting and confirmed publishing
+live in :mod:`spoolwatch.spools.rabbitmq_connection`.
 """
 
 from __future__ import annotations
@@ -42,23 +45,15 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from spoolwatch.errors import (
-    ConfigError,
-    InvalidRecord,
-    MissingExtra,
-    RecordError,
-    SpoolUnavailable,
-    SpoolwatchError,
-)
+from spoolwatch.errors import ConfigError, InvalidRecord, MissingExtra, RecordError
 from spoolwatch.records import decode_json, encode_json
 from spoolwatch.records.envelope import Record
 from spoolwatch.spools.base import Backlog, Delivery, QuarantinedItem, Spool
 from spoolwatch.spools.rabbitmq_config import RabbitMQConfig, config_from_url, mask_url
+from spoolwatch.spools.rabbitmq_connection import BrokerConnection, connection_parameters
 
 try:
     import pika
-    import pika.exceptions as pika_errors
-    from pika.spec import Basic
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise MissingExtra("pika", "rabbitmq") from exc
 
@@ -70,58 +65,6 @@ _PERSISTENT = 2
 _PEEK_GENERATION = -1
 
 
-def connection_parameters(config: RabbitMQConfig) -> Any:
-    """pika connection parameters for ``config``."""
-    try:
-        params = pika.URLParameters(config.url)
-    except ValueError as exc:
-        raise ConfigError(f"bad RabbitMQ url {mask_url(config.url)}: {exc}") from None
-    params.connection_attempts = config.connection_attempts
-    params.retry_delay = config.retry_delay
-    params.blocked_connection_timeout = 60
-    if config.heartbeat is not None:
-        params.heartbeat = config.heartbeat
-    if config.connection_name:
-        params.client_properties = {"connection_name": config.connection_name}
-    if config.uses_tls:
-        params.ssl_options = pika.SSLOptions(config.ssl_context(), params.host)
-    return params
-
-
-def _translate(exc: BaseException, action: str, where: str) -> SpoolwatchError:
-    """The one place where pika's exceptions become spoolwatch's."""
-    prefix = f"RabbitMQ {where}: cannot {action}"
-    if isinstance(exc, pika_errors.ProbableAuthenticationError | pika_errors.AuthenticationError):
-        return ConfigError(f"{prefix}: the broker refused the login (check user and password)")
-    if isinstance(exc, pika_errors.ProbableAccessDeniedError):
-        return ConfigError(
-            f"{prefix}: access to the virtual host was refused (it may not exist, or the "
-            "user has no permission on it)"
-        )
-    code = getattr(exc, "reply_code", None)
-    text = mask_url(str(getattr(exc, "reply_text", "") or exc))
-    if isinstance(exc, pika_errors.ConnectionClosedByBroker) and code in {403, 530}:
-        return ConfigError(f"{prefix}: the broker refused access ({code} {text})")
-    if isinstance(exc, pika_errors.ChannelClosedByBroker):
-        if code == 403:
-            return ConfigError(f"{prefix}: access refused ({text})")
-        if code == 404:
-            return ConfigError(f"{prefix}: not found ({text})")
-        if code == 406:
-            return ConfigError(
-                f"{prefix}: precondition failed ({text}); a queue declared with other "
-                "arguments than durable=True cannot be used"
-            )
-    if isinstance(exc, pika_errors.UnroutableError):
-        return SpoolUnavailable(f"{prefix}: the broker returned records as unroutable ({text})")
-    if isinstance(exc, pika_errors.NackError):
-        return SpoolUnavailable(f"{prefix}: the broker refused (nacked) records")
-    return SpoolUnavailable(f"{prefix}: {type(exc).__name__}: {text}")
-
-
-_PIKA_ERRORS = (pika_errors.AMQPError, OSError)
-
-
 class RabbitMQSpool(Spool):
     """A durable RabbitMQ queue as a spool. One object per thread (pika is not thread-safe)."""
 
@@ -130,21 +73,13 @@ class RabbitMQSpool(Spool):
 
     def __init__(self, config: RabbitMQConfig) -> None:
         self.config = config
-        self._params = connection_parameters(config)
-        self._conn: Any = None
-        self._generation = 0
+        self._broker = BrokerConnection(config, self.name, self._forget_deliveries)
         self._consumer: Any = None
         self._window = 0
-        self._publisher: Any = None
         self._buffer: deque[tuple[int, bool, bytes]] = deque()
         self._outstanding: deque[int] = deque()  # consumer tags not yet settled, in order
         self._settled: set[int] = set()  # settled out of order, still in _outstanding
         self._handed: set[int] = set()  # returned by read() and not yet settled
-        self._pending: set[int] = set()  # published sequence numbers awaiting a confirm
-        self._confirmed_floor = 0
-        self._publish_seq = 0
-        self._nacked: set[int] = set()
-        self._returned = 0
 
     @property
     def name(self) -> str:
@@ -152,53 +87,9 @@ class RabbitMQSpool(Spool):
 
     # -- connection ------------------------------------------------------------------------
 
-    def _call(self, action: str, fn: Callable[[], Any], *, side_channel: bool = False) -> Any:
-        """Run one pika call; translate its errors. A broken connection is dropped, and so
-        is one whose main channels were closed by the broker; a side channel's is kept."""
-        try:
-            return fn()
-        except _PIKA_ERRORS as exc:
-            error = _translate(exc, action, self.name)
-            if not (side_channel and isinstance(exc, pika_errors.ChannelClosedByBroker)):
-                self._drop_connection()
-            raise error from exc
-
-    def _connection(self) -> Any:
-        if self._conn is not None and self._conn.is_open:
-            return self._conn
-        self._drop_connection()
-        conn = self._call("connect", lambda: pika.BlockingConnection(self._params))
-        self._conn = conn
-        self._generation += 1
-        channel = self._call("open a channel", conn.channel)
-        self._call(
-            f"declare queue {self.config.queue!r}",
-            lambda: channel.queue_declare(self.config.queue, durable=True),
-        )
-        self._publisher = channel
-        self._setup_confirms(channel)
-        return conn
-
-    def _setup_confirms(self, channel: Any) -> None:
-        # Confirms are tracked on the channel's underlying implementation so that a batch
-        # can be published without waiting for each confirm in turn.
-        ready: list[bool] = []
-        impl = channel._impl
-        impl.add_on_return_callback(self._on_return)
-        self._publish_seq = 0
-        self._confirmed_floor = 0
-        self._pending.clear()
-
-        def on_select_ok(_frame: Any) -> None:
-            ready.append(True)
-            self._wake()
-
-        impl.confirm_delivery(self._on_confirm, on_select_ok)
-        self._wait_for("enable publisher confirms", lambda: bool(ready), 10.0)
-
-    def _drop_connection(self) -> None:
-        conn, self._conn = self._conn, None
-        self._consumer = self._publisher = None
+    def _forget_deliveries(self) -> None:
+        """The connection is being given up: what it delivered is the broker's again."""
+        self._consumer = None
         self._buffer.clear()
         self._outstanding.clear()
         self._settled.clear()
@@ -209,110 +100,8 @@ class RabbitMQSpool(Spool):
                 len(self._handed),
             )
         self._handed.clear()
-        if conn is not None and conn.is_open:
-            try:
-                conn.close()
-            except _PIKA_ERRORS:
-                logger.debug("%s: error while closing a broken connection", self.name)
-
-    def _wait_for(self, action: str, done: Callable[[], bool], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not done():
-            if time.monotonic() > deadline:
-                self._drop_connection()
-                raise SpoolUnavailable(f"RabbitMQ {self.name}: timed out trying to {action}")
-            pause = min(0.5, max(0.0, deadline - time.monotonic()))
-            self._call(action, partial(self._conn.process_data_events, time_limit=pause))
-
-    def _wake(self) -> None:
-        """End the current ``process_data_events`` wait early.
-
-        Callbacks registered on the channel implementation (confirms) do not end that wait
-        by themselves; a scheduled no-op callback does."""
-        if self._conn is not None:
-            self._conn.add_callback_threadsafe(_nothing)
-
-    def _retrying(self, action: str, fn: Callable[[], Any]) -> Any:
-        """Run ``fn``; after a lost connection reconnect and run it again (bounded)."""
-        for attempt in range(self.config.reconnect_attempts + 1):
-            try:
-                return fn()
-            except SpoolUnavailable as exc:
-                if attempt == self.config.reconnect_attempts:
-                    raise
-                logger.warning("%s (attempt %d); reconnecting", exc, attempt + 1)
-                self._drop_connection()
-                time.sleep(self.config.retry_delay * attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- writing ---------------------------------------------------------------------------
-
-    def _on_confirm(self, frame: Any) -> None:
-        method = frame.method
-        tags = [method.delivery_tag]
-        if method.multiple:
-            tags = list(range(self._confirmed_floor + 1, method.delivery_tag + 1))
-            self._confirmed_floor = method.delivery_tag
-        for tag in tags:
-            self._pending.discard(tag)
-            if isinstance(method, Basic.Nack):
-                self._nacked.add(tag)
-        if not self._pending or self._nacked:
-            self._wake()
-
-    def _on_return(self, _channel: Any, _method: Any, _properties: Any, _body: bytes) -> None:
-        self._returned += 1
-        self._wake()
-
-    def _publish(
-        self,
-        queue: str,
-        messages: Sequence[tuple[bytes, Any]],
-        action: str,
-        *,
-        declare: bool = False,
-    ) -> None:
-        """Publish ``messages`` to ``queue``; return when the broker confirmed all of them.
-
-        ``declare`` declares ``queue`` (durable) first, on every connection attempt."""
-        remaining = list(range(len(messages)))
-
-        def attempt() -> None:
-            nonlocal remaining
-            self._connection()
-            channel = self._publisher
-            if declare:
-                self._call(
-                    f"declare {queue!r}", partial(channel.queue_declare, queue, durable=True)
-                )
-            impl = channel._impl
-            seq_to_index: dict[int, int] = {}
-            self._nacked.clear()
-            self._returned = 0
-            for index in remaining:
-                body, properties = messages[index]
-                publish = partial(impl.basic_publish, "", queue, body, properties, mandatory=True)
-                self._call(action, publish)
-                self._publish_seq += 1
-                self._pending.add(self._publish_seq)
-                seq_to_index[self._publish_seq] = index
-            try:
-                self._wait_for(action, lambda: not self._pending, self.config.confirm_timeout)
-            finally:
-                # Only what the broker did not confirm is published again.
-                unconfirmed = (self._pending | self._nacked) & seq_to_index.keys()
-                remaining = sorted(seq_to_index[seq] for seq in unconfirmed)
-            if self._returned:
-                raise ConfigError(
-                    f"RabbitMQ {self.name}: {self._returned} records were unroutable: "
-                    f"queue {queue!r} does not exist (was it deleted?)"
-                )
-            if remaining:
-                raise SpoolUnavailable(
-                    f"RabbitMQ {self.name}: the broker refused {len(remaining)} records"
-                )
-
-        self._retrying(action, attempt)
 
     def write(self, records: Sequence[Record]) -> None:
         properties = pika.BasicProperties(delivery_mode=_PERSISTENT)
@@ -327,13 +116,13 @@ class RabbitMQSpool(Spool):
                 )
             messages.append((body, properties))
         if messages:
-            self._publish(self.config.queue, messages, f"publish to {self.config.queue!r}")
+            self._broker.publish(self.config.queue, messages, f"publish to {self.config.queue!r}")
 
     def write_raw(self, bodies: Sequence[bytes]) -> None:
         """Publish bytes as they are, like another producer would (for tests and tools)."""
         properties = pika.BasicProperties(delivery_mode=_PERSISTENT)
         messages = [(body, properties) for body in bodies]
-        self._publish(self.config.queue, messages, f"publish to {self.config.queue!r}")
+        self._broker.publish(self.config.queue, messages, f"publish to {self.config.queue!r}")
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -344,7 +133,7 @@ class RabbitMQSpool(Spool):
         self._outstanding.append(method.delivery_tag)
 
     def _ensure_consumer(self, wanted: int) -> None:
-        conn = self._connection()
+        conn = self._broker.open()
         # A window of at least two reads keeps the broker sending while a batch is in hand.
         window = min(65535, max(self.config.prefetch, 2 * wanted))
         if self._consumer is not None:
@@ -353,14 +142,14 @@ class RabbitMQSpool(Spool):
             if window <= self._window or self._handed or self._buffer:
                 return
             closing, self._consumer = self._consumer, None
-            self._call("stop consuming", closing.close)
+            self._broker.call("stop consuming", closing.close)
             self._buffer.clear()
             self._outstanding.clear()
             self._settled.clear()
-        channel = self._call("open a channel", conn.channel)
-        self._call("set prefetch", partial(channel.basic_qos, prefetch_count=window))
+        channel = self._broker.call("open a channel", conn.channel)
+        self._broker.call("set prefetch", partial(channel.basic_qos, prefetch_count=window))
         self._window = window
-        self._call(
+        self._broker.call(
             f"consume from {self.config.queue!r}",
             lambda: channel.basic_consume(self.config.queue, self._on_delivery, auto_ack=False),
         )
@@ -368,28 +157,32 @@ class RabbitMQSpool(Spool):
 
     def _fill(self, wanted: int, deadline: float) -> None:
         self._ensure_consumer(wanted)
-        self._call("receive", lambda: self._conn.process_data_events(time_limit=0))
+        self._broker.call("receive", lambda: self._broker.conn.process_data_events(time_limit=0))
         while not self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            self._call("receive", partial(self._conn.process_data_events, time_limit=remaining))
+            self._broker.call(
+                "receive", partial(self._broker.conn.process_data_events, time_limit=remaining)
+            )
         # The broker streams a prefetch window in several socket reads: take what has
         # arrived by now, without waiting for more.
         while len(self._buffer) < wanted:
             before = len(self._buffer)
-            self._call("receive", lambda: self._conn.process_data_events(time_limit=0))
+            self._broker.call(
+                "receive", lambda: self._broker.conn.process_data_events(time_limit=0)
+            )
             if len(self._buffer) == before:
                 return
 
     def read(self, max_records: int, wait: float = 0.0) -> list[Delivery]:
         deadline = time.monotonic() + wait
-        self._retrying("receive", lambda: self._fill(max_records, deadline))
+        self._broker.retrying("receive", lambda: self._fill(max_records, deadline))
         deliveries: list[Delivery] = []
         while self._buffer and len(deliveries) < max_records:
             tag, redelivered, body = self._buffer.popleft()
             self._handed.add(tag)
-            deliveries.append(self._delivery(self._generation, tag, redelivered, body))
+            deliveries.append(self._delivery(self._broker.generation, tag, redelivered, body))
         return deliveries
 
     def _delivery(self, generation: int, tag: int, redelivered: bool, body: bytes) -> Delivery:
@@ -405,7 +198,7 @@ class RabbitMQSpool(Spool):
         tags = {
             tag
             for generation, tag in (d.token for d in deliveries)
-            if generation == self._generation and self._conn is not None
+            if generation == self._broker.generation and self._broker.conn is not None
         }
         stale = len(deliveries) - len(tags)
         if stale:
@@ -430,9 +223,9 @@ class RabbitMQSpool(Spool):
                 self._handed.discard(tag)
                 last = tag
         if last is not None:
-            self._call(action, lambda: send(last, True))
+            self._broker.call(action, lambda: send(last, True))
         for tag in sorted(tags):
-            self._call(action, partial(send, tag, False))
+            self._broker.call(action, partial(send, tag, False))
             self._settled.add(tag)
             self._handed.discard(tag)
 
@@ -458,7 +251,9 @@ class RabbitMQSpool(Spool):
 
     def quarantine(self, deliveries: Sequence[Delivery], reason: str) -> None:
         tags = self._current_tags(deliveries, "quarantine")
-        live = [d for d in deliveries if d.token[1] in tags and d.token[0] == self._generation]
+        live = [
+            d for d in deliveries if d.token[1] in tags and d.token[0] == self._broker.generation
+        ]
         if not live:
             return
         stamp = datetime.now(UTC).isoformat()
@@ -473,9 +268,9 @@ class RabbitMQSpool(Spool):
             for d in live
         ]
         queue = self.config.dead_letter_queue
-        generation = self._generation
-        self._publish(queue, messages, f"publish to {queue!r}", declare=True)
-        if generation == self._generation:
+        generation = self._broker.generation
+        self._broker.publish(queue, messages, f"publish to {queue!r}", declare=True)
+        if generation == self._broker.generation:
             self.ack(live)
 
     # -- inspection ------------------------------------------------------------------------
@@ -486,22 +281,22 @@ class RabbitMQSpool(Spool):
         consumers' unacked messages are not counted)."""
 
         def count() -> int:
-            self._connection()
-            ok = self._call(
+            self._broker.open()
+            ok = self._broker.call(
                 f"count {self.config.queue!r}",
-                lambda: self._publisher.queue_declare(self.config.queue, passive=True),
+                lambda: self._broker.publisher.queue_declare(self.config.queue, passive=True),
             )
             return int(ok.method.message_count)
 
-        waiting = self._retrying("count", count)
+        waiting = self._broker.retrying("count", count)
         return Backlog(visible=waiting + len(self._buffer), in_flight=len(self._handed))
 
     def _browse(self, queue: str, limit: int | None) -> Iterator[tuple[int, Any, bytes]]:
-        conn = self._retrying("connect", self._connection)
-        channel = self._call("open a channel", conn.channel)
+        conn = self._broker.retrying("connect", self._broker.open)
+        channel = self._broker.call("open a channel", conn.channel)
         try:
             try:
-                self._call(
+                self._broker.call(
                     f"find {queue!r}",
                     lambda: channel.queue_declare(queue, passive=True),
                     side_channel=True,
@@ -510,7 +305,7 @@ class RabbitMQSpool(Spool):
                 return  # the queue does not exist: nothing to show
             taken = 0
             while limit is None or taken < limit:
-                method, properties, body = self._call(
+                method, properties, body = self._broker.call(
                     f"look at {queue!r}", lambda: channel.basic_get(queue, auto_ack=False)
                 )
                 if method is None:
@@ -520,7 +315,7 @@ class RabbitMQSpool(Spool):
         finally:
             if channel.is_open:
                 # Closing the channel requeues everything looked at, in its original place.
-                self._call("close a channel", channel.close)
+                self._broker.call("close a channel", channel.close)
 
     def peek(self, limit: int | None = None) -> Iterator[Delivery]:
         """Waiting records, without consuming them. They come back marked redelivered.
@@ -542,19 +337,17 @@ class RabbitMQSpool(Spool):
 
     def delete_queues(self) -> None:
         """Delete the queue and its quarantine queue with everything in them (tests, benches)."""
-        self._connection()
+        self._broker.open()
         for queue in (self.config.queue, self.config.dead_letter_queue):
-            self._call(f"delete {queue!r}", partial(self._publisher.queue_delete, queue))
+            self._broker.call(
+                f"delete {queue!r}", partial(self._broker.publisher.queue_delete, queue)
+            )
         self.close()
 
     def close(self) -> None:
         """Close the connection; the broker requeues every unacked delivery."""
         self._handed.clear()
-        self._drop_connection()
-
-
-def _nothing() -> None:
-    return None
+        self._broker.drop()
 
 
 def _text(value: object, default: str) -> str:

@@ -29,12 +29,15 @@ Behaviour worth knowing:
   queue with a redrive policy, peeking often can push messages to the dead-letter queue).
   On FIFO queues a browse shows at most the first 10 messages of each message group,
   because SQS hands out nothing more of a group while some of it is in flight.
+
+The API calls and the translation of botocore's errors live in
+:mod:`spoolwatch.spools.sqs_requests`, the dead-letter entries in
+:mod:`spoolwatch.spools.sqs_dead_letters`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import time
@@ -45,9 +48,7 @@ from typing import Any
 from spoolwatch.errors import (
     ConfigError,
     InvalidRecord,
-    MissingExtra,
     RecordError,
-    SpoolUnavailable,
     SpoolwatchError,
 )
 from spoolwatch.records import Record, decode_json, encode_json
@@ -56,70 +57,33 @@ from spoolwatch.spools.sqs_config import (
     DEFAULT_GROUP,
     MAX_BATCH,
     MAX_VISIBILITY,
-    MAX_WAIT,
     SQS_MAX_BYTES,
     SqsConfig,
     config_from_url,
 )
-
-try:
-    import boto3
-    from botocore.config import Config as BotoConfig
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise MissingExtra("boto3", "sqs") from exc
+from spoolwatch.spools.sqs_dead_letters import REDRIVE_REASON as REDRIVE_REASON
+from spoolwatch.spools.sqs_dead_letters import (
+    dead_letter_entry,
+    quarantine_queue_name,
+    quarantined_item,
+    redrive_target,
+)
+from spoolwatch.spools.sqs_requests import (
+    Entry,
+    batch_call,
+    browse,
+    call,
+    make_client,
+    numbered,
+    pack,
+    receive,
+)
 
 __all__ = ["SqsConfig", "SqsSpool", "from_url"]
 
 logger = logging.getLogger(__name__)
 
 BROWSE_HIDE_SECONDS = 30
-REDRIVE_REASON = "moved by the queue's redrive policy"
-_ATTR_REASON = "spoolwatch-reason"
-_ATTR_POSITION = "spoolwatch-position"
-_ATTR_TIME = "spoolwatch-time"
-_REASON_CHARS = 2000
-_CONFIG_CODES = {
-    "AWS.SimpleQueueService.NonExistentQueue": "the queue does not exist",
-    "QueueDoesNotExist": "the queue does not exist",
-    "AccessDenied": "access denied",
-    "AccessDeniedException": "access denied",
-    "InvalidClientTokenId": "the AWS credentials are not valid",
-    "UnrecognizedClientException": "the AWS credentials are not valid",
-    "SignatureDoesNotMatch": "the AWS credentials are not valid",
-    "ExpiredToken": "the AWS credentials have expired",
-    "KMS.AccessDeniedException": "access to the queue's KMS key was denied",
-}
-_TRANSIENT_CODES = {
-    "Throttling",
-    "ThrottlingException",
-    "RequestThrottled",
-    "ServiceUnavailable",
-    "InternalError",
-    "InternalFailure",
-    "RequestTimeout",
-    "KmsThrottled",
-    "KMS.ThrottlingException",
-}
-
-
-def _translate(exc: Exception, action: str, where: str) -> SpoolwatchError:
-    """The one place where botocore's exceptions become spoolwatch's."""
-    prefix = f"SQS {where}: cannot {action}"
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        message = str(error.get("Message", ""))
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        if code in _CONFIG_CODES:
-            return ConfigError(f"{prefix}: {_CONFIG_CODES[code]} ({code})")
-        if code in _TRANSIENT_CODES or status >= 500 or status == 429:
-            return SpoolUnavailable(f"{prefix}: {code or status} {message}".rstrip())
-        return ConfigError(f"{prefix}: {code} {message}".rstrip())
-    name = type(exc).__name__
-    if name in {"NoCredentialsError", "PartialCredentialsError", "NoRegionError"}:
-        return ConfigError(f"{prefix}: {exc} (configure AWS credentials and region)")
-    return SpoolUnavailable(f"{prefix}: {name}: {exc}")
 
 
 class SqsSpool(Spool):
@@ -149,27 +113,11 @@ class SqsSpool(Spool):
     def client(self) -> Any:
         """The boto3 SQS client (created on first use)."""
         if self._client is None:
-            options = BotoConfig(
-                retries={"mode": "standard", "max_attempts": 3},
-                connect_timeout=5,
-                read_timeout=MAX_WAIT + 10,
-            )
-            try:
-                self._client = boto3.client(
-                    "sqs",
-                    region_name=self.config.region,
-                    endpoint_url=self.config.endpoint_url,
-                    config=options,
-                )
-            except BotoCoreError as exc:
-                raise _translate(exc, "create a client", self.name) from exc
+            self._client = make_client(self.config, self.name)
         return self._client
 
     def _call(self, action: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        try:
-            return fn(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise _translate(exc, action, self.name) from exc
+        return call(self.name, action, fn, **kwargs)
 
     @property
     def queue_url(self) -> str:
@@ -238,87 +186,27 @@ class SqsSpool(Spool):
             entries.append(entry)
         self._send(self.queue_url, entries, "send records")
 
-    def _batches(self, entries: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-        """Up to 10 entries whose bodies and attributes fit together in one request."""
-        limit = self._max_batch_bytes()
-        batch: list[dict[str, Any]] = []
-        size = 0
-        for entry in entries:
-            entry_size = _entry_size(entry)
-            if batch and (len(batch) == MAX_BATCH or size + entry_size > limit):
-                yield batch
-                batch, size = [], 0
-            batch.append(entry)
-            size += entry_size
-        if batch:
-            yield batch
-
-    def _send(self, url: str, entries: list[dict[str, Any]], action: str) -> None:
-        for batch in self._batches(entries):
-            numbered = {str(i): entry for i, entry in enumerate(batch)}
-            self._batch_call(action, self.client.send_message_batch, url, numbered, strict=True)
+    def _send(self, url: str, entries: list[Entry], action: str) -> None:
+        for batch in pack(entries, self._max_batch_bytes()):
+            send = self.client.send_message_batch
+            self._batch_call(action, send, url, numbered(batch), strict=True)
 
     def _batch_call(
         self,
         action: str,
         fn: Callable[..., Any],
         url: str,
-        numbered: dict[str, dict[str, Any]],
+        entries: dict[str, Entry],
         *,
         strict: bool = False,
-    ) -> list[dict[str, Any]]:
-        """Call a batch API; repeat the entries SQS reports as failed, then raise.
-
-        Entries that failed through the caller's fault (``SenderFault``) cannot be fixed by
-        repeating: with ``strict`` they raise, else they are returned for the caller to log."""
-        pending = numbered
-        for attempt in range(self.config.attempts):
-            entries = [{"Id": key, **value} for key, value in pending.items()]
-            reply = self._call(action, fn, QueueUrl=url, Entries=entries)
-            failed = reply.get("Failed", [])
-            if not failed:
-                return []
-            sender = [f for f in failed if f.get("SenderFault")]
-            if sender and strict:
-                first = sender[0]
-                raise InvalidRecord(
-                    f"SQS {self.name}: cannot {action}: SQS refused {len(sender)} records: "
-                    f"{first.get('Code')} {first.get('Message', '')}".rstrip()
-                )
-            pending = {f["Id"]: numbered[f["Id"]] for f in failed if not f.get("SenderFault")}
-            if not pending:
-                return sender
-            logger.warning(
-                "%s: %d entries failed to %s (attempt %d); repeating",
-                self.name,
-                len(pending),
-                action,
-                attempt + 1,
-            )
-            time.sleep(0.2 * (attempt + 1))
-        raise SpoolUnavailable(
-            f"SQS {self.name}: cannot {action}: {len(pending)} entries still failed after "
-            f"{self.config.attempts} attempts"
-        )
+    ) -> list[Entry]:
+        limit = self.config.attempts
+        return batch_call(self.name, action, fn, url, entries, limit=limit, strict=strict)
 
     # -- reading ---------------------------------------------------------------------------
 
     def _receive(self, url: str, count: int, wait: int, visibility: int | None) -> list[Any]:
-        kwargs: dict[str, Any] = {
-            "QueueUrl": url,
-            "MaxNumberOfMessages": max(1, min(count, MAX_BATCH)),
-            "WaitTimeSeconds": wait,
-            "MessageSystemAttributeNames": [
-                "ApproximateReceiveCount",
-                "SentTimestamp",
-                "MessageGroupId",
-            ],
-            "MessageAttributeNames": ["All"],
-        }
-        if visibility is not None:
-            kwargs["VisibilityTimeout"] = visibility
-        reply = self._call("receive messages", self.client.receive_message, **kwargs)
-        return list(reply.get("Messages", []))
+        return receive(self.name, self.client, url, count, wait, visibility)
 
     def read(self, max_records: int, wait: float = 0.0) -> list[Delivery]:
         if max_records <= 0:
@@ -365,8 +253,7 @@ class SqsSpool(Spool):
     def _settle(self, action: str, fn: Callable[..., Any], entries: list[dict[str, Any]]) -> None:
         for start in range(0, len(entries), MAX_BATCH):
             chunk = entries[start : start + MAX_BATCH]
-            numbered = {str(i): entry for i, entry in enumerate(chunk)}
-            refused = self._batch_call(action, fn, self.queue_url, numbered)
+            refused = self._batch_call(action, fn, self.queue_url, numbered(chunk))
             for failure in refused:
                 # Usually an expired receipt handle: the message became visible again and
                 # will be delivered (and deduplicated downstream) once more.
@@ -412,20 +299,17 @@ class SqsSpool(Spool):
         if self._dlq_url is not None:
             return self._dlq_url
         policy = self._attributes(self.queue_url, "RedrivePolicy").get("RedrivePolicy")
-        if policy:
-            arn = str(_loads(policy).get("deadLetterTargetArn", ""))
-            parts = arn.split(":")
-            if len(parts) == 6:
-                reply = self._call(
-                    "find the dead-letter queue",
-                    self.client.get_queue_url,
-                    QueueName=parts[5],
-                    QueueOwnerAWSAccountId=parts[4],
-                )
-                self._dlq_url = str(reply["QueueUrl"])
-                return self._dlq_url
-        base = self.config.short_name.removesuffix(".fifo")
-        name = f"{base}-quarantine" + (".fifo" if self.config.fifo else "")
+        target = redrive_target(policy) if policy else None
+        if target is not None:
+            reply = self._call(
+                "find the dead-letter queue",
+                self.client.get_queue_url,
+                QueueName=target[0],
+                QueueOwnerAWSAccountId=target[1],
+            )
+            self._dlq_url = str(reply["QueueUrl"])
+            return self._dlq_url
+        name = quarantine_queue_name(self.config.short_name, self.config.fifo)
         if create:
             attributes = {"FifoQueue": "true"} if self.config.fifo else {}
             reply = self._call(
@@ -452,22 +336,10 @@ class SqsSpool(Spool):
         assert url is not None
         stamp = datetime.now(UTC).isoformat()
         fifo = url.endswith(".fifo")
-        entries = []
-        for d in deliveries:
-            entry: dict[str, Any] = {
-                "MessageBody": d.raw.decode("utf-8"),
-                "MessageAttributes": {
-                    _ATTR_REASON: _text_attr(reason[:_REASON_CHARS] or "unknown"),
-                    _ATTR_POSITION: _text_attr(d.position),
-                    _ATTR_TIME: _text_attr(stamp),
-                },
-            }
-            if fifo:
-                entry["MessageGroupId"] = (
-                    d.token[2] or self.config.message_group_id or DEFAULT_GROUP
-                )
-                entry["MessageDeduplicationId"] = d.token[1]
-            entries.append(entry)
+        entries = [
+            dead_letter_entry(d, reason, stamp, self._dead_letter_group(d) if fifo else None)
+            for d in deliveries
+        ]
         self._send(url, entries, "send to the dead-letter queue")
         self.ack(deliveries)
 
@@ -476,49 +348,22 @@ class SqsSpool(Spool):
         if url is None:
             return
         for message in self._browse(url, limit):
-            attrs = message.get("MessageAttributes", {})
-            sent = message.get("Attributes", {}).get("SentTimestamp")
-            when = datetime.fromtimestamp(int(sent) / 1000, UTC).isoformat() if sent else ""
-            yield QuarantinedItem(
-                reason=_attr(attrs, _ATTR_REASON) or REDRIVE_REASON,
-                position=_attr(attrs, _ATTR_POSITION) or f"sqs:{message['MessageId']}",
-                raw=str(message.get("Body", "")).encode("utf-8"),
-                quarantined_at=_attr(attrs, _ATTR_TIME) or when,
-            )
+            yield quarantined_item(message)
+
+    def _dead_letter_group(self, delivery: Delivery) -> str:
+        return str(delivery.token[2] or self.config.message_group_id or DEFAULT_GROUP)
 
     # -- inspection ------------------------------------------------------------------------
 
     def _browse(self, url: str, limit: int | None) -> Iterator[dict[str, Any]]:
-        """Each waiting message once, without consuming any.
-
-        Messages looked at are hidden for a short while so that the next receive returns
-        others, and made visible again (visibility 0) when browsing ends."""
-        handles: list[str] = []
-        seen: set[str] = set()
-        try:
-            while limit is None or len(seen) < limit:
-                wanted = MAX_BATCH if limit is None else limit - len(seen)
-                received = self._receive(url, wanted, 0, BROWSE_HIDE_SECONDS)
-                handles.extend(m["ReceiptHandle"] for m in received)
-                fresh = [m for m in received if m["MessageId"] not in seen]
-                if not fresh:
-                    return
-                for message in fresh[:wanted]:
-                    seen.add(message["MessageId"])
-                    yield message
-        finally:
-            for start in range(0, len(handles), MAX_BATCH):
-                chunk = handles[start : start + MAX_BATCH]
-                numbered = {
-                    str(i): {"ReceiptHandle": h, "VisibilityTimeout": 0}
-                    for i, h in enumerate(chunk)
-                }
-                self._batch_call(
-                    "make browsed messages visible again",
-                    self.client.change_message_visibility_batch,
-                    url,
-                    numbered,
-                )
+        return browse(
+            self.name,
+            self.client,
+            url,
+            limit,
+            hide=BROWSE_HIDE_SECONDS,
+            attempts_limit=self.config.attempts,
+        )
 
     def peek(self, limit: int | None = None) -> Iterator[Delivery]:
         """Waiting records; nothing is consumed, but each look counts as a receive and hides
@@ -564,36 +409,8 @@ class SqsSpool(Spool):
             )
 
 
-def _entry_size(entry: dict[str, Any]) -> int:
-    size = len(str(entry["MessageBody"]).encode("utf-8"))
-    for name, value in entry.get("MessageAttributes", {}).items():
-        size += (
-            len(name.encode())
-            + len(value["DataType"])
-            + len(str(value.get("StringValue", "")).encode("utf-8"))
-        )
-    return size
-
-
-def _text_attr(value: str) -> dict[str, str]:
-    return {"DataType": "String", "StringValue": value}
-
-
-def _attr(attrs: dict[str, Any], name: str) -> str:
-    value = attrs.get(name, {})
-    return str(value.get("StringValue", "")) if isinstance(value, dict) else ""
-
-
 def _digest(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
-
-
-def _loads(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def from_url(address: str, **options: Any) -> SqsSpool:

@@ -10,7 +10,7 @@ wake switch (:class:`~spoolwatch.scaling.wake.MemoryWakeSwitch`) over in-memory 
 (:mod:`~spoolwatch.sim.policies.counting`, which bill their DynamoDB requests), with a
 clock reading simpy's time plus an epoch. The flow around them is that of
 :mod:`spoolwatch.serverless.worker` (the schedule; one agent's session) and
-:mod:`spoolwatch.serverless.wake_function` (:mod:`~spoolwatch.sim.policies.wake`), making
+:mod:`spoolwatch.serverless.wake.function` (:mod:`~spoolwatch.sim.policies.wake`), making
 the same readings in the same order, with the modelled world in place of AWS:
 
 * **Schedule**: every ``SimParams.schedule_seconds`` (``rate(5 minutes)`` in the

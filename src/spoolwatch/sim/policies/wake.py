@@ -1,6 +1,6 @@
 """The ``spoolwatch`` policy's wake function: its switch, its trigger and one invocation.
 
-The flow of :func:`spoolwatch.serverless.wake_function.deliver_and_recruit`, with its rules
+The flow of :func:`spoolwatch.serverless.wake.function.deliver_and_recruit`, with its rules
 from :mod:`spoolwatch.scaling.session` (``wake_refuses``, ``wake_decision``); what the
 model leaves out is listed in the docstring of :mod:`~spoolwatch.sim.policies.spoolwatch`.
 

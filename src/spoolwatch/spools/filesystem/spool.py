@@ -5,7 +5,7 @@ per file from its first 4 bytes, so files written by DataRobot's library are con
 files written here can be read by DataRobot's agent.
 
 Beside the spool files the consumer keeps its own progress file, lock file and
-``quarantine/`` directory (see :mod:`spoolwatch.spools.filesystem_state`); it never touches
+``quarantine/`` directory (see :mod:`spoolwatch.spools.filesystem.state`); it never touches
 DataRobot's ``spool_meta.consumer``. Only one consumer reads a directory at a time (the
 lock is taken on the first read and released by :meth:`FilesystemSpool.close`); writers take
 no lock. :meth:`FilesystemSpool.peek` and :meth:`FilesystemSpool.backlog` work without the
@@ -30,11 +30,11 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from spoolwatch.errors import ConfigError, SpoolUnavailable
 from spoolwatch.records import Record
 from spoolwatch.spools.base import Backlog, Delivery, QuarantinedItem, Spool
-from spoolwatch.spools.filesystem_consumer import SpoolConsumer, resolve_start
-from spoolwatch.spools.filesystem_files import RecordCounter, SpoolFile, list_spool_files
-from spoolwatch.spools.filesystem_scan import FileStream
-from spoolwatch.spools.filesystem_state import ConsumerLock, QuarantineLog
-from spoolwatch.spools.filesystem_writer import SpoolWriter
+from spoolwatch.spools.filesystem.consumer import SpoolConsumer, resolve_start
+from spoolwatch.spools.filesystem.files import RecordCounter, SpoolFile, list_spool_files
+from spoolwatch.spools.filesystem.scan import FileStream
+from spoolwatch.spools.filesystem.state import ConsumerLock, QuarantineLog
+from spoolwatch.spools.filesystem.writer import SpoolWriter
 
 __all__ = [
     "DEFAULT_MAX_FILES",

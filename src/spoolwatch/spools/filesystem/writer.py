@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 from spoolwatch.errors import InvalidRecord, SpoolUnavailable
 from spoolwatch.records import Record, encode_frame, encode_json
-from spoolwatch.spools.filesystem_files import (
+from spoolwatch.spools.filesystem.files import (
     END_BYTES,
     SpoolFile,
     detect_binary,

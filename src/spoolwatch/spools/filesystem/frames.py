@@ -12,7 +12,7 @@ import os
 import struct
 import zlib
 
-from spoolwatch.spools.filesystem_files import MAGIC_BYTES
+from spoolwatch.spools.filesystem.files import MAGIC_BYTES
 
 __all__ = ["READ_CHUNK", "crc_of", "next_valid_frame", "valid_frame_at"]
 

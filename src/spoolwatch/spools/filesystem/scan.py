@@ -34,8 +34,8 @@ import zlib
 from spoolwatch.errors import DecodeError, RecordError, RecordTooLarge
 from spoolwatch.records import decode_json, decode_record_bytes, frame_record_id
 from spoolwatch.spools.base import Delivery
-from spoolwatch.spools.filesystem_files import END_BYTES, MAGIC_BYTES, detect_binary
-from spoolwatch.spools.filesystem_frames import (
+from spoolwatch.spools.filesystem.files import END_BYTES, MAGIC_BYTES, detect_binary
+from spoolwatch.spools.filesystem.frames import (
     READ_CHUNK,
     crc_of,
     next_valid_frame,

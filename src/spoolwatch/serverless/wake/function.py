@@ -7,7 +7,7 @@ The trigger is armed only while the fleet is idle and the breaker is not open (s
    queue's visibility timeout (reported as batch item failures), so it is not handed
    straight back to the trigger while the destination is down;
 2. delivers the batch of at most ten records it was handed with the same agent as
-   everywhere else (:class:`~spoolwatch.serverless.wake_batch.TriggerBatchSpool`):
+   everywhere else (:class:`~spoolwatch.serverless.wake.batch.TriggerBatchSpool`):
    accepted → deleted, poison → quarantined, the rest → batch item failures;
 3. recruits at once, whether or not the delivery succeeded
    (:func:`~spoolwatch.scaling.session.wake_decision` on the data queue's counts, live
@@ -36,7 +36,7 @@ from spoolwatch.serverless.aws import AgentQueues, RecruitMessage
 from spoolwatch.serverless.context import InvocationContext
 from spoolwatch.serverless.decision_log import log_decision
 from spoolwatch.serverless.settings import ServerlessSettings
-from spoolwatch.serverless.wake_batch import TriggerBatchSpool
+from spoolwatch.serverless.wake.batch import TriggerBatchSpool
 from spoolwatch.spools.base import Spool
 from spoolwatch.spools.sqs_config import config_from_url
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from spoolwatch.spools.base import Delivery
-from spoolwatch.spools.filesystem_files import (
+from spoolwatch.spools.filesystem.files import (
     FINGERPRINT_BYTES,
     RecordCounter,
     SpoolFile,
@@ -29,8 +29,8 @@ from spoolwatch.spools.filesystem_files import (
     fingerprint_matches,
     list_spool_files,
 )
-from spoolwatch.spools.filesystem_scan import FileStream
-from spoolwatch.spools.filesystem_state import Progress, load_progress, save_progress
+from spoolwatch.spools.filesystem.scan import FileStream
+from spoolwatch.spools.filesystem.state import Progress, load_progress, save_progress
 
 __all__ = ["OpenFile", "SpoolConsumer", "resolve_start"]
 
