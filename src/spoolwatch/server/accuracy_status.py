@@ -31,7 +31,7 @@ from spoolwatch.monitoring.accuracy_health import (
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store.accuracy import JoinedRows, reference_rows
 from spoolwatch.store.base import Store
-from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.deployment import Deployment
 
 __all__ = ["accuracy_config", "judge_aggregates", "judge_rows"]
 

@@ -32,7 +32,8 @@ from spoolwatch.server.ingestion import IngestResult
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import schema as tables
 from spoolwatch.store.base import Store
-from spoolwatch.store.deployments import Deployment, get_deployment
+from spoolwatch.store.deployment import Deployment
+from spoolwatch.store.deployments import get_deployment
 from spoolwatch.store.folding import upsert
 
 __all__ = ["AlertNotifier"]

@@ -31,7 +31,7 @@ from spoolwatch.store.accuracy import JoinedRows
 from spoolwatch.store.accuracy_folding import load_accuracy, orphan_actuals
 from spoolwatch.store.aggregate_rows import custom_metric
 from spoolwatch.store.base import Store
-from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.deployment import Deployment
 
 __all__ = [
     "accuracy_report",

@@ -38,7 +38,7 @@ from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import schema as tables
 from spoolwatch.store.aggregate_rows import StoredDrift, drift_row, service_health
 from spoolwatch.store.base import Store
-from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.deployment import Deployment
 
 __all__ = [
     "deployment_health",

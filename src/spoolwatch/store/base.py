@@ -15,7 +15,7 @@ from sqlalchemy.pool import NullPool
 
 from spoolwatch.errors import ConfigError, TransientError
 from spoolwatch.store.engine import create_engine
-from spoolwatch.store.migrations import migrate
+from spoolwatch.store.migrations import MIGRATIONS, current_version, migrate
 
 __all__ = ["Store", "StoreUnavailable", "open_store"]
 
@@ -89,8 +89,6 @@ class Store:
         On a connection of its own, outside the pool: a probe never waits for the pool's
         connections behind ingestion, and gives up after about ``timeout`` seconds.
         """
-        from spoolwatch.store.migrations import MIGRATIONS, current_version
-
         try:
             with self._probe_engine(timeout).connect() as conn:
                 conn.exec_driver_sql("SELECT 1")
