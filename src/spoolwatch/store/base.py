@@ -50,7 +50,11 @@ class Store:
         try:
             return migrate(self.engine)
         except OperationalError as exc:
-            raise StoreUnavailable(f"database {self.url} is unavailable: {exc.orig}") from exc
+            raise self.unavailable(exc) from exc
+
+    def unavailable(self, exc: OperationalError) -> StoreUnavailable:
+        """The error to raise for a database fault: the database cannot serve right now."""
+        return StoreUnavailable(f"database {self.url} is unavailable: {exc.orig}")
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -66,7 +70,7 @@ class Store:
                     raise
                 conn.commit()
         except OperationalError as exc:
-            raise StoreUnavailable(f"database {self.url} is unavailable: {exc.orig}") from exc
+            raise self.unavailable(exc) from exc
         except PoolTimeout as exc:
             raise StoreUnavailable(f"database {self.url} is busy: no free connection") from exc
 
@@ -78,7 +82,7 @@ class Store:
                 yield conn
                 conn.rollback()
         except OperationalError as exc:
-            raise StoreUnavailable(f"database {self.url} is unavailable: {exc.orig}") from exc
+            raise self.unavailable(exc) from exc
         except PoolTimeout as exc:
             raise StoreUnavailable(f"database {self.url} is busy: no free connection") from exc
 
