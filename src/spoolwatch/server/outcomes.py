@@ -26,7 +26,7 @@ from spoolwatch.server.query_params import (
 )
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store.accuracy import JoinedRows
-from spoolwatch.store.accuracy_folding import load_accuracy, orphan_actuals
+from spoolwatch.store.accuracy_reads import accuracy_hours
 from spoolwatch.store.aggregate_rows import custom_metric
 from spoolwatch.store.base import Store
 from spoolwatch.store.deployment import Deployment
@@ -49,10 +49,7 @@ _DROP = {"count", "positives"}
 def _aggregates(
     store: Store, deployment: Deployment, period: QueryPeriod, model_id: str | None
 ) -> tuple[list[tuple[int, AccuracyAggregate]], int]:
-    with store.read() as conn:
-        hours = load_accuracy(conn, deployment, period.start, period.end, model_id)
-        orphans = orphan_actuals(conn, deployment)
-    return hours, orphans
+    return accuracy_hours(store, deployment, period.start, period.end, model_id)
 
 
 def compute_accuracy(deployment: Deployment, rows: JoinedRows) -> tuple[int, dict[str, Any]]:
