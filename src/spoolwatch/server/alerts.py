@@ -28,6 +28,9 @@ import httpx
 from spoolwatch.logs import deployment_id as logged_deployment
 from spoolwatch.monitoring.status import DriftStatus, worst_status
 from spoolwatch.server.ingestion import IngestResult
+from spoolwatch.server.outcomes import accuracy_report
+from spoolwatch.server.periods import resolve_period
+from spoolwatch.server.query import drift_report, service_stats, target_drift
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store.alert_state import last_alert_status, remember_alert
 from spoolwatch.store.base import Store
@@ -96,10 +99,6 @@ class AlertNotifier:
 
     def statuses(self, deployment: Deployment, now: float) -> dict[str, tuple[str, Any]]:
         """``{check: (status, summary)}`` for the window ending ``now``."""
-        from spoolwatch.server.outcomes import accuracy_report
-        from spoolwatch.server.periods import resolve_period
-        from spoolwatch.server.query import drift_report, service_stats, target_drift
-
         period = resolve_period(
             datetime.fromtimestamp(now - self.settings.alert_window_seconds, UTC),
             datetime.fromtimestamp(now, UTC),
