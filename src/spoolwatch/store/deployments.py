@@ -1,4 +1,9 @@
-"""The deployments table: create, look up, list and delete deployments."""
+"""The deployments table: create, look up, list and delete deployments.
+
+What a deployment is, and the checks its fields pass, live in
+:mod:`spoolwatch.store.deployment`; :class:`Deployment`, which these functions take and
+return, is exported here too.
+"""
 
 from __future__ import annotations
 
