@@ -44,7 +44,8 @@ from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import schema
 from spoolwatch.store.accuracy import joined_rows
 from spoolwatch.store.base import Store, open_store
-from spoolwatch.store.deployments import Deployment, create_deployment, list_deployments
+from spoolwatch.store.deployment import Deployment
+from spoolwatch.store.deployments import create_deployment, list_deployments
 
 CLASSES = ("no", "yes")
 MODEL = "650a1b2c3d4e5f6a7b8c9d0f"

@@ -36,7 +36,8 @@ from spoolwatch.server.ingestion import IngestKind, Ingestor
 from spoolwatch.sinks.config import BatchingConfig, TargetConfig
 from spoolwatch.sinks.http import HttpSink
 from spoolwatch.store.base import open_store
-from spoolwatch.store.deployments import Deployment, create_deployment
+from spoolwatch.store.deployment import Deployment
+from spoolwatch.store.deployments import create_deployment
 from spoolwatch.store.tokens import create_token
 from spoolwatch.store.training import baseline_from_frame
 

@@ -51,7 +51,8 @@ from spoolwatch.demo.model import CATEGORICAL_FEATURES, CLASS_NAMES, ExampleMode
 from spoolwatch.report import Reporter
 from spoolwatch.spools.filesystem import FilesystemSpool
 from spoolwatch.store.base import open_store
-from spoolwatch.store.deployments import Deployment, create_deployment
+from spoolwatch.store.deployment import Deployment
+from spoolwatch.store.deployments import create_deployment
 from spoolwatch.store.training import baseline_from_frame
 
 ROWS = 25

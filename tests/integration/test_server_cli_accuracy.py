@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from spoolwatch.store.base import open_store
-from spoolwatch.store.deployments import AccuracySettings, list_deployments
+from spoolwatch.store.deployment import AccuracySettings
+from spoolwatch.store.deployments import list_deployments
 from tests.integration.test_server_cli import db, run, training  # noqa: F401 - fixtures
 
 

@@ -13,7 +13,8 @@ from spoolwatch.server.query import service_stats
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.sinks.store import RecordIngest, StoreSink
 from spoolwatch.store.base import Store
-from spoolwatch.store.deployments import Deployment, create_deployment, get_deployment
+from spoolwatch.store.deployment import Deployment
+from spoolwatch.store.deployments import create_deployment, get_deployment
 from tests.integration.test_server_api import (  # noqa: F401 - fixtures
     DEP,
     DEP2,

@@ -15,7 +15,7 @@ from spoolwatch.server.ingestion import Ingestor
 from spoolwatch.sinks.store import StoreSink
 from spoolwatch.store import schema
 from spoolwatch.store.base import Store
-from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.deployment import Deployment
 from spoolwatch.store.deployments import create_deployment as store_deployment
 from tests.integration.test_server_api import (  # noqa: F401 - fixtures
     DEP,

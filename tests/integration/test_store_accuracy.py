@@ -17,7 +17,8 @@ from spoolwatch.server.outcomes import accuracy_report
 from spoolwatch.server.periods import QueryPeriod
 from spoolwatch.store import schema
 from spoolwatch.store.base import Store, open_store
-from spoolwatch.store.deployments import Deployment, create_deployment
+from spoolwatch.store.deployment import Deployment
+from spoolwatch.store.deployments import create_deployment
 from tests.accuracy_reports import assert_same_answer
 from tests.databases import empty_database
 

@@ -10,7 +10,8 @@ from spoolwatch.server.periods import resolve_period
 from spoolwatch.server.query import drift_report, service_stats
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store.base import Store
-from spoolwatch.store.deployments import Deployment, create_deployment, get_deployment
+from spoolwatch.store.deployment import Deployment
+from spoolwatch.store.deployments import create_deployment, get_deployment
 from spoolwatch.store.training import baseline_from_frame
 from tests.integration.test_server_api import (  # noqa: F401 - fixtures
     DEP,

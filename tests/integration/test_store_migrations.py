@@ -27,12 +27,8 @@ from spoolwatch.server.outcomes import accuracy_report
 from spoolwatch.server.periods import QueryPeriod
 from spoolwatch.store import schema
 from spoolwatch.store.base import open_store
-from spoolwatch.store.deployments import (
-    AccuracySettings,
-    Deployment,
-    create_deployment,
-    get_deployment,
-)
+from spoolwatch.store.deployment import AccuracySettings, Deployment
+from spoolwatch.store.deployments import create_deployment, get_deployment
 from spoolwatch.store.migrations import MIGRATIONS
 from spoolwatch.store.tokens import TokenScope, create_token, token_scope
 from tests.accuracy_reports import assert_same_answer

@@ -10,16 +10,18 @@ from sqlalchemy import select, text
 from spoolwatch.errors import ConfigError, InvalidRecord
 from spoolwatch.store import schema
 from spoolwatch.store.base import Store, open_store
-from spoolwatch.store.deployments import (
+from spoolwatch.store.deployment import (
     Deployment,
-    DeploymentExists,
     DeploymentFieldError,
+    new_object_id,
+    validate_object_id,
+)
+from spoolwatch.store.deployments import (
+    DeploymentExists,
     create_deployment,
     delete_deployment,
     get_deployment,
     list_deployments,
-    new_object_id,
-    validate_object_id,
 )
 from spoolwatch.store.engine import DEFAULT_DB_URL, create_engine, normalise_url
 from spoolwatch.store.migrations import MIGRATIONS

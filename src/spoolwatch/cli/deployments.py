@@ -85,13 +85,14 @@ def _create_directly(
     feature_type: list[str],
 ) -> dict[str, Any]:
     need_store()
+    from spoolwatch.store.deployment import AccuracySettings
     from spoolwatch.store.deployment_spec import (
         DeploymentSpec,
         build_deployment,
         parse_class_names,
         parse_feature_types,
     )
-    from spoolwatch.store.deployments import AccuracySettings, create_deployment
+    from spoolwatch.store.deployments import create_deployment
     from spoolwatch.store.training import read_training_data
 
     def percent(value: float | None) -> float | None:

@@ -29,9 +29,10 @@ from spoolwatch.monitoring.accuracy_health import (
     row_scores,
 )
 from spoolwatch.server.settings import ServerSettings
-from spoolwatch.store.accuracy import JoinedRows, reference_rows
+from spoolwatch.store.accuracy import JoinedRows
+from spoolwatch.store.accuracy_reads import reference_sample
 from spoolwatch.store.base import Store
-from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.deployment import Deployment
 
 __all__ = ["accuracy_config", "judge_aggregates", "judge_rows"]
 
@@ -76,8 +77,7 @@ def _summary(deployment: Deployment, metric: str, rows: JoinedRows) -> ScoreSumm
 def _reference(
     store: Store, deployment: Deployment, metric: str, limit: int
 ) -> ScoreSummary | None:
-    with store.read() as conn:
-        rows = reference_rows(conn, deployment, limit)
+    rows = reference_sample(store, deployment, limit)
     return _summary(deployment, metric, rows) if len(rows) else None
 
 

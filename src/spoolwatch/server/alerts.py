@@ -24,16 +24,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 
 from spoolwatch.logs import deployment_id as logged_deployment
 from spoolwatch.monitoring.status import DriftStatus, worst_status
 from spoolwatch.server.ingestion import IngestResult
+from spoolwatch.server.outcomes import accuracy_report
+from spoolwatch.server.periods import resolve_period
+from spoolwatch.server.query import drift_report, service_stats, target_drift
 from spoolwatch.server.settings import ServerSettings
-from spoolwatch.store import schema as tables
+from spoolwatch.store.alert_state import last_alert_status, remember_alert
 from spoolwatch.store.base import Store
-from spoolwatch.store.deployments import Deployment, get_deployment
-from spoolwatch.store.folding import upsert
+from spoolwatch.store.deployment import Deployment
+from spoolwatch.store.deployments import get_deployment
 
 __all__ = ["AlertNotifier"]
 
@@ -97,10 +99,6 @@ class AlertNotifier:
 
     def statuses(self, deployment: Deployment, now: float) -> dict[str, tuple[str, Any]]:
         """``{check: (status, summary)}`` for the window ending ``now``."""
-        from spoolwatch.server.outcomes import accuracy_report
-        from spoolwatch.server.periods import resolve_period
-        from spoolwatch.server.query import drift_report, service_stats, target_drift
-
         period = resolve_period(
             datetime.fromtimestamp(now - self.settings.alert_window_seconds, UTC),
             datetime.fromtimestamp(now, UTC),
@@ -140,40 +138,14 @@ class AlertNotifier:
         for check, (status, summary) in self.statuses(deployment, now).items():
             if status not in _ALERTING:
                 continue
-            previous = self._last_sent(deployment.id, check, period)
+            previous = last_alert_status(self.store, deployment.id, check, period)
             if previous == status:
                 continue
             payload = self._payload(deployment, check, status, previous, summary, period, now)
             if self._post(payload):
-                with self.store.write() as conn:
-                    upsert(
-                        conn,
-                        tables.alert_state,
-                        [
-                            {
-                                "deployment_id": deployment.id,
-                                "check_name": check,
-                                "period": period,
-                                "status": status,
-                                "sent_at": now,
-                            }
-                        ],
-                        replace=("status", "sent_at"),
-                    )
+                remember_alert(self.store, deployment.id, check, period, status, now)
                 sent.append(payload)
         return sent
-
-    def _last_sent(self, deployment_id: str, check: str, period: int) -> str | None:
-        t = tables.alert_state
-        with self.store.read() as conn:
-            row = conn.execute(
-                select(t.c.status).where(
-                    t.c.deployment_id == deployment_id,
-                    t.c.check_name == check,
-                    t.c.period == period,
-                )
-            ).first()
-        return row[0] if row else None
 
     def _payload(
         self,

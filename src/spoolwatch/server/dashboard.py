@@ -32,13 +32,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import func, select
 
 from spoolwatch.errors import MissingExtra
 from spoolwatch.server.auth import require_read
 from spoolwatch.server.periods import resolve_period, to_datetime
 from spoolwatch.server.query_params import require_deployment
-from spoolwatch.store import schema as tables
+from spoolwatch.store.hourly import custom_metric_totals
 from spoolwatch.version import __version__
 
 __all__ = ["PLOTLY_ROUTE", "plotly_js_path", "router"]
@@ -169,19 +168,7 @@ def list_custom_metrics(
     with their number of values and the time of the last one."""
     deployment = require_deployment(request, deployment_id)
     period = resolve_period(start, end)
-    t = tables.custom_metric_hourly
-    query = (
-        select(t.c.metric_id, func.sum(t.c.count), func.max(t.c.last_at))
-        .where(
-            t.c.deployment_id == deployment.id,
-            t.c.hour >= period.start,
-            t.c.hour < period.end,
-        )
-        .group_by(t.c.metric_id)
-        .order_by(t.c.metric_id)
-    )
-    with request.app.state.store.read() as conn:
-        rows = conn.execute(query).all()
+    rows = custom_metric_totals(request.app.state.store, deployment.id, period.start, period.end)
     data = [
         {"id": metric_id, "count": int(count), "lastAt": to_datetime(last_at)}
         for metric_id, count, last_at in rows

@@ -16,13 +16,15 @@ from spoolwatch.server import schemas
 from spoolwatch.server.auth import require_admin, require_read
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store.base import Store
-from spoolwatch.store.deployment_spec import DeploymentSpec, build_deployment
-from spoolwatch.store.deployments import (
+from spoolwatch.store.deployment import (
     AccuracySettings,
     AccuracySettingsError,
     Deployment,
-    DeploymentExists,
     DeploymentFieldError,
+)
+from spoolwatch.store.deployment_spec import DeploymentSpec, build_deployment
+from spoolwatch.store.deployments import (
+    DeploymentExists,
     create_deployment,
     delete_deployment,
     get_deployment,

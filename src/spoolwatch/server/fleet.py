@@ -11,20 +11,16 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import delete, select
 
 from spoolwatch.server import schemas
 from spoolwatch.server.auth import require_ingest, require_read
 from spoolwatch.server.periods import to_datetime
-from spoolwatch.store import schema as tables
 from spoolwatch.store.base import Store
-from spoolwatch.store.folding import upsert
+from spoolwatch.store.heartbeats import latest_heartbeats, store_heartbeat
 
 __all__ = ["fleet_state", "record_heartbeat", "router"]
 
 router = APIRouter(prefix="/api/v2/spoolwatch", tags=["fleet"])
-
-KEEP_SECONDS = 24 * 3600
 
 
 def record_heartbeat(
@@ -32,24 +28,7 @@ def record_heartbeat(
 ) -> None:
     """Keep ``heartbeat`` as its agent's latest state."""
     now = time.time() if now is None else now
-    with store.write() as conn:
-        upsert(
-            conn,
-            tables.agent_heartbeats,
-            [
-                {
-                    "agent_id": heartbeat.agentId,
-                    "received_at": now,
-                    "body": orjson.dumps(heartbeat.model_dump()).decode(),
-                }
-            ],
-            replace=("received_at", "body"),
-        )
-        conn.execute(
-            delete(tables.agent_heartbeats).where(
-                tables.agent_heartbeats.c.received_at < now - KEEP_SECONDS
-            )
-        )
+    store_heartbeat(store, heartbeat.agentId, orjson.dumps(heartbeat.model_dump()).decode(), now)
 
 
 def _total_backlog(backlog: dict[str, int | None]) -> int:
@@ -59,12 +38,8 @@ def _total_backlog(backlog: dict[str, int | None]) -> int:
 def fleet_state(store: Store, stale_seconds: float, *, now: float | None = None) -> dict[str, Any]:
     """Every agent's latest heartbeat, newest first (see :class:`schemas.FleetResponse`)."""
     now = time.time() if now is None else now
-    with store.read() as conn:
-        rows = conn.execute(
-            select(tables.agent_heartbeats).order_by(tables.agent_heartbeats.c.received_at.desc())
-        ).all()
     agents = []
-    for row in rows:
+    for row in latest_heartbeats(store):
         body = orjson.loads(row.body)
         known = {"agentId", "host", "runtime", "recordsPerSecond", "backlog", "errors", "state"}
         age = max(0.0, now - row.received_at)

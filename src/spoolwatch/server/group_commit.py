@@ -61,9 +61,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection
-from sqlalchemy.exc import OperationalError
-
 from spoolwatch.errors import InvalidRecord
 from spoolwatch.server import schemas
 from spoolwatch.server.group_plan import UNFINISHED, Outcome, Plan, plan_group
@@ -74,24 +71,8 @@ from spoolwatch.server.ingest_request import (
     PreparedRequest,
 )
 from spoolwatch.store.base import Store, StoreUnavailable
-from spoolwatch.store.folding import (
-    fold_actuals,
-    fold_custom_metric,
-    fold_prediction_inputs,
-    fold_service_stats,
-    insert_event,
-)
-from spoolwatch.store.ingest_log import (
-    IN_PROGRESS,
-    StoredAnswer,
-    add_status_job,
-    remember_answers,
-    remember_record_ids,
-    stored_answers,
-    update_answer,
-)
-from spoolwatch.store.record_ids import known_record_ids
-from spoolwatch.store.stats_folding import fold_prediction_stats
+from spoolwatch.store.ingest_log import IN_PROGRESS, StoredAnswer
+from spoolwatch.store.ingest_transaction import IngestTransaction, ingest_transaction
 
 __all__ = ["SLICE_ITEMS", "UNFINISHED", "Outcome", "fold_group"]
 
@@ -146,13 +127,13 @@ def fold_group(
 def _attempt(
     store: Store, requests: list[tuple[int, PreparedRequest]], alone: set[int], slice_items: int
 ) -> dict[int, Outcome]:
-    with store.write() as conn:
-        store.lock_deployments(conn, {r.lock_name for _, r in requests})
-        answers = stored_answers(conn, [r.answer_key for _, r in requests if r.answer_key])
-        known = known_record_ids(conn, [rid for _, r in requests for rid in r.record_ids])
+    with ingest_transaction(store) as tx:
+        tx.lock_deployments({r.lock_name for _, r in requests})
+        answers = tx.stored_answers([r.answer_key for _, r in requests if r.answer_key])
+        known = tx.known_record_ids([rid for _, r in requests for rid in r.record_ids])
         planned = plan_group(requests, answers, known, slice_items)
-        _fold_plans(conn, planned.plans, alone)
-        _remember(conn, planned.plans)
+        _fold_plans(tx, planned.plans, alone)
+        _remember(tx, planned.plans)
     outcomes = planned.decided
     for plan in planned.plans:
         assert plan.result is not None
@@ -182,14 +163,14 @@ def _merge_key(plan: Plan, alone: set[int]) -> tuple[Any, ...]:
     )
 
 
-def _fold_plans(conn: Connection, plans: list[Plan], alone: set[int]) -> None:
+def _fold_plans(tx: IngestTransaction, plans: list[Plan], alone: set[int]) -> None:
     sets: dict[tuple[Any, ...], list[Plan]] = {}
     for plan in plans:
         sets.setdefault(_merge_key(plan, alone), []).append(plan)
     for members in sets.values():
         try:
-            _fold_set(conn, members)
-        except (OperationalError, StoreUnavailable):
+            _fold_set(tx, members)
+        except StoreUnavailable:
             raise
         except Exception as exc:  # the request (or set) is singled out below
             if len(members) > 1:
@@ -214,43 +195,42 @@ def _as_answer(exc: Exception, plan: Plan) -> BaseException:
     return exc
 
 
-def _fold_set(conn: Connection, members: list[Plan]) -> None:
+def _fold_set(tx: IngestTransaction, members: list[Plan]) -> None:
     """Fold requests of one deployment, kind and options as one request."""
     first = members[0].request
     if len(members) == 1:
-        rows_each = [_fold(conn, first) if first.items else 0]
+        rows_each = [_fold(tx, first) if first.items else 0]
     else:
         joined = first.with_items([item for p in members for item in p.request.items])
-        _fold(conn, joined)
+        _fold(tx, joined)
         rows_each = [_rows_of(p.request) for p in members]
     for plan, rows in zip(members, rows_each, strict=True):
-        plan.result = _answer(conn, plan, rows)
+        plan.result = _answer(tx, plan, rows)
 
 
-def _fold(conn: Connection, r: PreparedRequest) -> int:
+def _fold(tx: IngestTransaction, r: PreparedRequest) -> int:
     """Fold one request's items; return its rows."""
     if r.kind is IngestKind.REMOTE_EVENTS:
-        insert_event(conn, r.raw)
+        tx.insert_event(r.raw)
         return 1
     deployment = r.deployment
     assert deployment is not None
     data = r.raw.get("data") or []
     if r.kind is IngestKind.PREDICTION_REQUESTS:
-        return fold_service_stats(conn, deployment, data)
+        return tx.fold_service_stats(deployment, data)
     if r.kind is IngestKind.PREDICTION_INPUTS:
-        return fold_prediction_inputs(
-            conn,
+        return tx.fold_prediction_inputs(
             deployment,
             data,
             skip_drift=bool(r.raw.get("skipDriftTracking")),
             skip_accuracy=bool(r.raw.get("skipAccuracyTracking")),
         )
     if r.kind is IngestKind.PREDICTION_STATS:
-        return fold_prediction_stats(conn, deployment, data)
+        return tx.fold_prediction_stats(deployment, data)
     if r.kind is IngestKind.ACTUALS:
-        return fold_actuals(conn, deployment, data)
+        return tx.fold_actuals(deployment, data)
     assert r.metric_id is not None
-    return fold_custom_metric(conn, deployment, r.metric_id, r.raw.get("modelId"), r.raw["buckets"])
+    return tx.fold_custom_metric(deployment, r.metric_id, r.raw.get("modelId"), r.raw["buckets"])
 
 
 def _rows_of(r: PreparedRequest) -> int:
@@ -264,12 +244,12 @@ def _rows_of(r: PreparedRequest) -> int:
     return rows
 
 
-def _answer(conn: Connection, plan: Plan, rows: int) -> IngestResult:
+def _answer(tx: IngestTransaction, plan: Plan, rows: int) -> IngestResult:
     request = plan.request
     location = None
     if request.kind is IngestKind.ACTUALS and plan.finished:
         assert request.deployment is not None
-        location = f"/api/v2/status/{add_status_job(conn, request.deployment.id)}/"
+        location = f"/api/v2/status/{tx.add_status_job(request.deployment.id)}/"
     rows += plan.rows_before
     return IngestResult(
         202,
@@ -281,7 +261,7 @@ def _answer(conn: Connection, plan: Plan, rows: int) -> IngestResult:
     )
 
 
-def _remember(conn: Connection, plans: list[Plan]) -> None:
+def _remember(tx: IngestTransaction, plans: list[Plan]) -> None:
     """Write the answers of keyed requests (the progress of sliced ones) and the ids of the
     records just folded."""
     answers: list[StoredAnswer] = []
@@ -296,10 +276,10 @@ def _remember(conn: Connection, plans: list[Plan]) -> None:
                 progress = {"done": plan.done, "rows": result.rows}
                 answer = StoredAnswer(key, r.path, IN_PROGRESS, progress, None)
             if plan.resumed:
-                update_answer(conn, answer)
+                tx.update_answer(answer)
             else:
                 answers.append(answer)
         if plan.new_ids:
             ids.setdefault(r.deployment_id, []).extend(plan.new_ids)
-    remember_answers(conn, answers)
-    remember_record_ids(conn, ids)
+    tx.remember_answers(answers)
+    tx.remember_record_ids(ids)

@@ -217,8 +217,7 @@ def upload_status(request: Request, status_id: str) -> Response:
     """303 to the deployment's accuracy once the upload is folded (always, here: uploads are
     folded before the 202 is sent)."""
     store: Store = request.app.state.store
-    with store.read() as conn:
-        deployment_id = status_job_deployment(conn, status_id)
+    deployment_id = status_job_deployment(store, status_id)
     if deployment_id is None:
         return JSONResponse({"detail": f"status {status_id} not found"}, status_code=404)
     return RedirectResponse(f"/api/v2/deployments/{deployment_id}/accuracy/", status_code=303)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from spoolwatch.server import schemas
 from spoolwatch.server.body_check import certainly_valid
-from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.deployment import Deployment
 
 __all__ = ["IngestError", "IngestKind", "IngestResult", "PreparedRequest", "parse_body"]
 

@@ -16,17 +16,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import select
 
 from spoolwatch.monitoring.health import ServiceHealth
 from spoolwatch.server.auth import require_read
 from spoolwatch.server.fleet import fleet_state
 from spoolwatch.server.ingestion import IngestResult
 from spoolwatch.server.writer import GroupStats
-from spoolwatch.store import schema as tables
-from spoolwatch.store.aggregate_rows import service_health
 from spoolwatch.store.base import Store
 from spoolwatch.store.deployments import list_deployments
+from spoolwatch.store.hourly import service_health_in_hour
 
 __all__ = ["Counters", "render", "router"]
 
@@ -81,22 +79,6 @@ class _Writer:
             self.lines.append(f"{name}{_labels(labels)} {float(value)!r}")
 
 
-def _hour_health(store: Store, hour: int) -> dict[str, ServiceHealth]:
-    t = tables.service_hourly
-    with store.read() as conn:
-        rows = conn.execute(
-            select(t.c.deployment_id, t.c.model_id, t.c.health).where(t.c.hour == hour)
-        ).all()
-    out: dict[str, ServiceHealth] = {}
-    for deployment_id, model_id, blob in rows:
-        where = f"deployment {deployment_id}, model {model_id}, hour {hour}"
-        health = service_health(blob, where)
-        if health is None:  # beyond repair (logged): the other rows answer
-            continue
-        out[deployment_id] = out[deployment_id].merge(health) if deployment_id in out else health
-    return out
-
-
 def _group_metrics(w: _Writer, groups: GroupStats) -> None:
     w.metric(
         "spoolwatch_ingest_groups_total",
@@ -144,7 +126,7 @@ def render(
     if groups is not None:
         _group_metrics(w, groups)
     hour = int(time.time()) // 3600 * 3600
-    health = _hour_health(store, hour)
+    health = service_health_in_hour(store, hour)
     deployments = list_deployments(store)
     samples: dict[str, list[tuple[dict[str, str], float]]] = {
         "predictions": [],

@@ -6,7 +6,6 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import func, select
 
 from spoolwatch.errors import ConfigError
 from spoolwatch.monitoring.accuracy import binary_metrics, multiclass_metrics, regression_metrics
@@ -16,7 +15,7 @@ from spoolwatch.monitoring.custom import CustomMetricAggregate
 from spoolwatch.server import schemas
 from spoolwatch.server.accuracy_status import judge_aggregates
 from spoolwatch.server.auth import require_read
-from spoolwatch.server.periods import QueryPeriod, load_rows, resolve_period, to_datetime
+from spoolwatch.server.periods import QueryPeriod, resolve_period, to_datetime
 from spoolwatch.server.query_params import (
     NOT_FOUND,
     Bucket,
@@ -26,12 +25,13 @@ from spoolwatch.server.query_params import (
     require_deployment,
 )
 from spoolwatch.server.settings import ServerSettings
-from spoolwatch.store import schema as tables
 from spoolwatch.store.accuracy import JoinedRows
-from spoolwatch.store.accuracy_folding import load_accuracy, orphan_actuals
+from spoolwatch.store.accuracy_reads import accuracy_hours
 from spoolwatch.store.aggregate_rows import custom_metric
 from spoolwatch.store.base import Store
-from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.deployment import Deployment
+from spoolwatch.store.events import events_page
+from spoolwatch.store.hourly import custom_metric_hours
 
 __all__ = [
     "accuracy_report",
@@ -49,10 +49,7 @@ _DROP = {"count", "positives"}
 def _aggregates(
     store: Store, deployment: Deployment, period: QueryPeriod, model_id: str | None
 ) -> tuple[list[tuple[int, AccuracyAggregate]], int]:
-    with store.read() as conn:
-        hours = load_accuracy(conn, deployment, period.start, period.end, model_id)
-        orphans = orphan_actuals(conn, deployment)
-    return hours, orphans
+    return accuracy_hours(store, deployment, period.start, period.end, model_id)
 
 
 def compute_accuracy(deployment: Deployment, rows: JoinedRows) -> tuple[int, dict[str, Any]]:
@@ -182,10 +179,7 @@ def custom_metric_summary(
     aggregation: Aggregation,
 ) -> dict[str, Any]:
     """The ``customMetrics/{id}/summary`` response."""
-    with store.read() as conn:
-        rows = load_rows(
-            conn, tables.custom_metric_hourly, deployment.id, period, model_id, metric_id=metric_id
-        )
+    rows = custom_metric_hours(store, deployment.id, metric_id, period.start, period.end, model_id)
     total = CustomMetricAggregate()
     buckets: dict[int, CustomMetricAggregate] = {}
     for row in rows:
@@ -220,19 +214,9 @@ def list_events(
     offset: int,
 ) -> dict[str, Any]:
     """Events of the deployment in the period, newest first."""
-    t = tables.events
-    where = [t.c.deployment_id == deployment.id, t.c.at >= period.start, t.c.at < period.end]
-    if event_type:
-        where.append(t.c.event_type == event_type)
-    with store.read() as conn:
-        count = conn.execute(select(func.count()).select_from(t).where(*where)).scalar_one()
-        rows = conn.execute(
-            select(t)
-            .where(*where)
-            .order_by(t.c.at.desc(), t.c.id.desc())
-            .limit(limit)
-            .offset(offset)
-        ).all()
+    count, rows = events_page(
+        store, deployment.id, period.start, period.end, event_type, limit, offset
+    )
     data = [
         {
             "id": r.id,

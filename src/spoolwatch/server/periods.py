@@ -6,12 +6,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import HTTPException
-from sqlalchemy import Connection, Table, select
 
-__all__ = ["HOUR", "QueryPeriod", "load_rows", "resolve_period"]
+__all__ = ["HOUR", "QueryPeriod", "resolve_period"]
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -100,24 +98,3 @@ def resolve_period(
     if (end_h - start_h) // bucket > 10_000:
         raise HTTPException(status_code=422, detail="too many buckets; use a larger bucketSize")
     return QueryPeriod(start_h, end_h, bucket)
-
-
-def load_rows(
-    conn: Connection,
-    table: Table,
-    deployment_id: str,
-    period: QueryPeriod,
-    model_id: str | None = None,
-    **equal: Any,
-) -> list[Any]:
-    """Hourly rows of ``table`` for a deployment (and model) within the period."""
-    query = select(table).where(
-        table.c.deployment_id == deployment_id,
-        table.c.hour >= period.start,
-        table.c.hour < period.end,
-    )
-    if model_id is not None:
-        query = query.where(table.c.model_id == model_id)
-    for column, value in equal.items():
-        query = query.where(table.c[column] == value)
-    return list(conn.execute(query.order_by(table.c.hour)).all())

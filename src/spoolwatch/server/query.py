@@ -25,7 +25,7 @@ from spoolwatch.monitoring.windows import WindowedDrift, drift_over_windows
 from spoolwatch.server import schemas
 from spoolwatch.server.auth import require_read
 from spoolwatch.server.outcomes import accuracy_report
-from spoolwatch.server.periods import QueryPeriod, load_rows, resolve_period
+from spoolwatch.server.periods import QueryPeriod, resolve_period
 from spoolwatch.server.query_params import (
     NOT_FOUND,
     Bucket,
@@ -35,10 +35,10 @@ from spoolwatch.server.query_params import (
     require_deployment,
 )
 from spoolwatch.server.settings import ServerSettings
-from spoolwatch.store import schema as tables
 from spoolwatch.store.aggregate_rows import StoredDrift, drift_row, service_health
 from spoolwatch.store.base import Store
-from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.deployment import Deployment
+from spoolwatch.store.hourly import drift_hours, service_hours
 
 __all__ = [
     "deployment_health",
@@ -82,8 +82,7 @@ def service_stats(
     settings: ServerSettings,
 ) -> dict[str, Any]:
     """The ``serviceStats`` response (see :class:`schemas.ServiceStatsResponse`)."""
-    with store.read() as conn:
-        rows = load_rows(conn, tables.service_hourly, deployment.id, period, model_id)
+    rows = service_hours(store, deployment.id, period.start, period.end, model_id)
     total = ServiceHealth()
     buckets: dict[int, ServiceHealth] = {}
     for row in rows:
@@ -118,8 +117,7 @@ def _drift_rows(
     store: Store, deployment: Deployment, period: QueryPeriod, model_id: str | None
 ) -> list[StoredDrift]:
     """The period's drift rows, parsed; rows beyond repair are left out (and logged)."""
-    with store.read() as conn:
-        rows = load_rows(conn, tables.drift_hourly, deployment.id, period, model_id)
+    rows = drift_hours(store, deployment.id, period.start, period.end, model_id)
     read = (drift_row(row, _where(deployment, row)) for row in rows)
     return [row for row in read if row is not None]
 

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import HTTPException, Query, Request
 
-from spoolwatch.store.deployments import Deployment, get_deployment
+from spoolwatch.store.deployment import Deployment
+from spoolwatch.store.deployments import get_deployment
 
 __all__ = ["NOT_FOUND", "Bucket", "End", "ModelId", "Start", "require_deployment"]
 

@@ -18,8 +18,8 @@ from spoolwatch.server import schemas
 from spoolwatch.server.auth import require_admin
 from spoolwatch.server.deployments_api import store_new_deployment, unprocessable
 from spoolwatch.server.settings import ServerSettings
+from spoolwatch.store.deployment import AccuracySettings, Deployment
 from spoolwatch.store.deployment_spec import DeploymentSpec, build_deployment, parse_class_names
-from spoolwatch.store.deployments import AccuracySettings, Deployment
 
 __all__ = ["UPLOAD_FIELDS", "router"]
 

@@ -7,7 +7,7 @@ extra (``pip install 'spoolwatch[server]'``).
 """
 
 from spoolwatch.store.base import Store, StoreUnavailable, open_store
-from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.deployment import Deployment
 from spoolwatch.store.engine import DEFAULT_DB_URL, create_engine
 
 __all__ = [

@@ -35,7 +35,7 @@ from sqlalchemy import ColumnElement, Connection, and_, case, func, select, text
 
 from spoolwatch.records.timestamps import parse_timestamp
 from spoolwatch.store import schema
-from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.deployment import Deployment
 from spoolwatch.store.sql import native
 
 __all__ = [

@@ -47,7 +47,7 @@ from spoolwatch.store.accuracy import (
     upsert_predictions,
 )
 from spoolwatch.store.aggregate_rows import Fault, warn_once
-from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.deployment import Deployment
 from spoolwatch.store.sql import hourly_rows, rows_in
 from spoolwatch.store.upsert import upsert
 

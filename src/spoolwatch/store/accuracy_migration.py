@@ -18,7 +18,7 @@ from sqlalchemy import Connection, inspect, select, text
 
 from spoolwatch.store import schema
 from spoolwatch.store.accuracy import actual_columns, create_indexes, prediction_columns
-from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.deployment import Deployment
 
 __all__ = ["compact_accuracy_rows", "stored_deployments"]
 

@@ -15,7 +15,7 @@ from sqlalchemy.pool import NullPool
 
 from spoolwatch.errors import ConfigError, TransientError
 from spoolwatch.store.engine import create_engine
-from spoolwatch.store.migrations import migrate
+from spoolwatch.store.migrations import MIGRATIONS, current_version, migrate
 
 __all__ = ["Store", "StoreUnavailable", "open_store"]
 
@@ -50,7 +50,11 @@ class Store:
         try:
             return migrate(self.engine)
         except OperationalError as exc:
-            raise StoreUnavailable(f"database {self.url} is unavailable: {exc.orig}") from exc
+            raise self.unavailable(exc) from exc
+
+    def unavailable(self, exc: OperationalError) -> StoreUnavailable:
+        """The error to raise for a database fault: the database cannot serve right now."""
+        return StoreUnavailable(f"database {self.url} is unavailable: {exc.orig}")
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -66,7 +70,7 @@ class Store:
                     raise
                 conn.commit()
         except OperationalError as exc:
-            raise StoreUnavailable(f"database {self.url} is unavailable: {exc.orig}") from exc
+            raise self.unavailable(exc) from exc
         except PoolTimeout as exc:
             raise StoreUnavailable(f"database {self.url} is busy: no free connection") from exc
 
@@ -78,7 +82,7 @@ class Store:
                 yield conn
                 conn.rollback()
         except OperationalError as exc:
-            raise StoreUnavailable(f"database {self.url} is unavailable: {exc.orig}") from exc
+            raise self.unavailable(exc) from exc
         except PoolTimeout as exc:
             raise StoreUnavailable(f"database {self.url} is busy: no free connection") from exc
 
@@ -89,8 +93,6 @@ class Store:
         On a connection of its own, outside the pool: a probe never waits for the pool's
         connections behind ingestion, and gives up after about ``timeout`` seconds.
         """
-        from spoolwatch.store.migrations import MIGRATIONS, current_version
-
         try:
             with self._probe_engine(timeout).connect() as conn:
                 conn.exec_driver_sql("SELECT 1")

@@ -3,8 +3,8 @@
 The CLI working on the database, ``POST /api/v2/deployments/`` (JSON columns) and
 ``POST /api/v2/deployments/fromTrainingData/`` (an uploaded file) all build deployments
 here, so they refuse the same input with the same reasons. A refusal is a
-:class:`~spoolwatch.store.deployments.DeploymentFieldError` (or
-:class:`~spoolwatch.store.deployments.AccuracySettingsError`) naming the setting; each front
+:class:`~spoolwatch.store.deployment.DeploymentFieldError` (or
+:class:`~spoolwatch.store.deployment.AccuracySettingsError`) naming the setting; each front
 end shows it under its own name.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from spoolwatch.store.deployments import (
+from spoolwatch.store.deployment import (
     AccuracySettings,
     Deployment,
     DeploymentFieldError,

@@ -27,7 +27,7 @@ from spoolwatch.monitoring.prediction import class_counts_from_mass, prediction_
 from spoolwatch.records.bounds import VALUE_MAX, aggregate_count_problem, value_problem
 from spoolwatch.store import schema
 from spoolwatch.store.aggregate_rows import StoredDrift, drift_row
-from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.deployment import Deployment
 from spoolwatch.store.sql import hourly_rows
 from spoolwatch.store.upsert import upsert
 

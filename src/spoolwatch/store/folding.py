@@ -25,7 +25,7 @@ from spoolwatch.store import schema
 from spoolwatch.store.accuracy import PredictionRow, prediction_rows
 from spoolwatch.store.accuracy_folding import write_actuals, write_predictions
 from spoolwatch.store.aggregate_rows import service_health
-from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.deployment import Deployment
 from spoolwatch.store.drift_folding import DriftFold
 from spoolwatch.store.sql import hourly_rows
 from spoolwatch.store.upsert import upsert

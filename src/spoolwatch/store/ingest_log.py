@@ -21,6 +21,7 @@ from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from spoolwatch.store import schema
+from spoolwatch.store.base import Store
 from spoolwatch.store.sql import rows_in
 
 __all__ = [
@@ -128,10 +129,11 @@ def add_status_job(conn: Connection, deployment_id: str) -> str:
     return job
 
 
-def status_job_deployment(conn: Connection, job_id: str) -> str | None:
+def status_job_deployment(store: Store, job_id: str) -> str | None:
     """The deployment of an actuals upload, or ``None`` when the id is unknown."""
     table = schema.status_jobs
-    row = conn.execute(select(table.c.deployment_id).where(table.c.id == job_id)).first()
+    with store.read() as conn:
+        row = conn.execute(select(table.c.deployment_id).where(table.c.id == job_id)).first()
     return None if row is None else str(row[0])
 
 

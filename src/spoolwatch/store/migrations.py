@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, inspect, select, text
 
 from spoolwatch.store import schema
+from spoolwatch.store.accuracy_folding import build_accuracy_hourly, count_orphan_actuals
+from spoolwatch.store.accuracy_migration import compact_accuracy_rows, stored_deployments
+from spoolwatch.store.values_migration import repair_values
 
 __all__ = ["MIGRATIONS", "Migration", "current_version", "migrate"]
 
@@ -67,24 +70,14 @@ def _token_scopes(conn: Connection) -> None:
 
 
 def _compact_accuracy(conn: Connection) -> None:
-    # Imported here: the conversion needs the deployments module, which imports the store.
-    from spoolwatch.store.accuracy_migration import compact_accuracy_rows
-
     compact_accuracy_rows(conn)
 
 
 def _repair_values(conn: Connection) -> None:
-    # Imported here, as for migration 4: the repair reads rows with the monitoring types.
-    from spoolwatch.store.values_migration import repair_values
-
     repair_values(conn)
 
 
 def _accuracy_hourly(conn: Connection) -> None:
-    # Imported here, as for migration 4: building the aggregates needs the deployments.
-    from spoolwatch.store.accuracy_folding import build_accuracy_hourly
-    from spoolwatch.store.accuracy_migration import stored_deployments
-
     written = build_accuracy_hourly(conn, stored_deployments(conn))
     logger.info("built %d hourly accuracy aggregates from the stored rows", written)
 
@@ -100,9 +93,6 @@ def _accuracy_predicted(conn: Connection) -> None:
 
 
 def _accuracy_orphans(conn: Connection) -> None:
-    # Imported here, as for migration 7.
-    from spoolwatch.store.accuracy_folding import count_orphan_actuals
-
     counted = count_orphan_actuals(conn)
     logger.info("counted the actuals without predictions of %d deployments", counted)
 

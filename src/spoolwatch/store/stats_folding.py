@@ -28,7 +28,7 @@ from spoolwatch.monitoring.baseline import FeatureBaseline
 from spoolwatch.monitoring.histogram import merge_counts
 from spoolwatch.monitoring.prediction import class_counts_from_mass
 from spoolwatch.records.bounds import AGGREGATE_COUNT_MAX, count_problem, sum_problem
-from spoolwatch.store.deployments import Deployment
+from spoolwatch.store.deployment import Deployment
 from spoolwatch.store.drift_folding import DriftGroup, store_drift
 from spoolwatch.store.folding import hour_of
 

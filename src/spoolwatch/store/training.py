@@ -18,7 +18,7 @@ from spoolwatch.errors import require
 from spoolwatch.monitoring.baseline import Baseline, FeatureBaseline
 from spoolwatch.monitoring.binning import FeatureKind, category_key, infer_kind
 from spoolwatch.monitoring.prediction import TargetType
-from spoolwatch.store.deployments import DeploymentFieldError
+from spoolwatch.store.deployment import DeploymentFieldError
 
 if TYPE_CHECKING:
     import pandas as pd
