@@ -29,7 +29,8 @@ from spoolwatch.server.ingest_request import (
     validate_body,
 )
 from spoolwatch.store.base import Store
-from spoolwatch.store.deployments import Deployment, get_deployment
+from spoolwatch.store.deployment import Deployment
+from spoolwatch.store.deployments import get_deployment
 from spoolwatch.store.ingest_log import prune_ingest_log
 from spoolwatch.store.record_ids import known_record_ids
 

@@ -1,8 +1,7 @@
 """The deployments table: create, look up, list and delete deployments.
 
 What a deployment is, and the checks its fields pass, live in
-:mod:`spoolwatch.store.deployment`; :class:`Deployment`, which these functions take and
-return, is exported here too.
+:mod:`spoolwatch.store.deployment`.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from spoolwatch.store.deployment import (
 )
 
 __all__ = [
-    "Deployment",
     "DeploymentExists",
     "create_deployment",
     "delete_deployment",
