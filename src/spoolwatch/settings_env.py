@@ -43,9 +43,12 @@ _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("spoolwatch_environ"
 
 class EnvSettings(BaseSettings):
     """Base of a component's environment variables: one field per variable, named by its
-    ``alias``; names are case-sensitive and variables no field names are ignored."""
+    ``alias``; names are case-sensitive, variables no field names are ignored, and defaults
+    are not validated (a field may ask for it with ``validate_default=True``)."""
 
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        case_sensitive=True, extra="ignore", frozen=True, validate_default=False
+    )
 
     #: Strip every value and treat a blank one as unset (the ``SPOOLWATCH_*`` convention).
     blank_is_unset: ClassVar[bool] = True
