@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextvars import ContextVar
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -32,13 +33,20 @@ from pydantic_settings import (
 
 from spoolwatch.errors import ConfigError
 
-__all__ = ["EnvSettings", "load_env"]
+__all__ = ["EnvSettings", "Variable", "load_env"]
 
 _E = TypeVar("_E", bound="EnvSettings")
 
 #: The mapping :func:`load_env` reads, for the settings source it sets up (``None``: the
 #: process environment).
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("spoolwatch_environ", default=None)
+
+
+class Variable(NamedTuple):
+    """A variable as the validators of a ``tag_variables`` class receive it."""
+
+    name: str
+    text: str
 
 
 class EnvSettings(BaseSettings):
@@ -52,6 +60,8 @@ class EnvSettings(BaseSettings):
 
     #: Strip every value and treat a blank one as unset (the ``SPOOLWATCH_*`` convention).
     blank_is_unset: ClassVar[bool] = True
+    #: Hand validators each value as a :class:`Variable` (name and text), not the bare text.
+    tag_variables: ClassVar[bool] = False
 
     @classmethod
     def settings_customise_sources(
@@ -79,6 +89,14 @@ class _MappingEnvSource(EnvSettingsSource):
             return loaded
         stripped = {name: (value or "").strip() for name, value in loaded.items()}
         return {name: value for name, value in stripped.items() if value}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """The field's value, its variable and whether it is complex; a :class:`Variable` for
+        a ``tag_variables`` class (the key pydantic-settings keeps is the first alias)."""
+        value, name, complex_value = super().get_field_value(field, field_name)
+        if isinstance(value, str) and getattr(self.settings_cls, "tag_variables", False):
+            return Variable(name=name, text=value), name, complex_value
+        return value, name, complex_value
 
 
 def load_env(cls: type[_E], environ: Mapping[str, str] | None = None) -> _E:
