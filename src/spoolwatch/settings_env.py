@@ -55,7 +55,11 @@ class EnvSettings(BaseSettings):
     are not validated (a field may ask for it with ``validate_default=True``)."""
 
     model_config = SettingsConfigDict(
-        case_sensitive=True, extra="ignore", frozen=True, validate_default=False
+        case_sensitive=True,
+        extra="ignore",
+        frozen=True,
+        validate_default=False,
+        protected_namespaces=(),
     )
 
     #: Strip every value and treat a blank one as unset (the ``SPOOLWATCH_*`` convention).
@@ -80,15 +84,12 @@ class _MappingEnvSource(EnvSettingsSource):
     """pydantic-settings' environment source reading a given mapping instead of ``os.environ``."""
 
     def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str] | None) -> None:
-        self._environ = environ
         super().__init__(settings_cls)
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        loaded = super()._load_env_vars() if self._environ is None else dict(self._environ)
-        if not getattr(self.settings_cls, "blank_is_unset", True):
-            return loaded
-        stripped = {name: (value or "").strip() for name, value in loaded.items()}
-        return {name: value for name, value in stripped.items() if value}
+        loaded: Mapping[str, str | None] = self.env_vars if environ is None else dict(environ)
+        if getattr(settings_cls, "blank_is_unset", True):
+            stripped = {name: (value or "").strip() for name, value in loaded.items()}
+            loaded = {name: value for name, value in stripped.items() if value}
+        self.env_vars = loaded
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         """The field's value, its variable and whether it is complex; a :class:`Variable` for
