@@ -22,7 +22,13 @@ from spoolwatch.errors import ConfigError
 __all__ = ["LAMBDA_REQUIREMENTS", "PackageResult", "build_lambda_zip"]
 
 #: What the handler imports at run time (no CLI, no server, no numpy).
-LAMBDA_REQUIREMENTS = ("orjson>=3.9", "pydantic>=2.6", "pyyaml>=6", "httpx>=0.27")
+LAMBDA_REQUIREMENTS = (
+    "orjson>=3.9",
+    "pydantic>=2.6",
+    "pydantic-settings>=2.3",
+    "pyyaml>=6",
+    "httpx>=0.27",
+)
 
 _PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 _SKIP_DIRS = {"__pycache__", "static", "templates"}

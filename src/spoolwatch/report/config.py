@@ -4,7 +4,9 @@ Every field can come from an argument, a ``SPOOLWATCH_<SUFFIX>`` variable or Dat
 ``MLOPS_<SUFFIX>`` variable (and DataRobot's legacy names), in that order of precedence:
 **explicit argument > SPOOLWATCH_* > MLOPS_* > legacy MLOPS_* > default**. A model already
 configured for DataRobot's library therefore works unchanged, and a ``SPOOLWATCH_*`` variable
-can override one setting without touching the rest.
+can override one setting without touching the rest. The variables are read with
+pydantic-settings (:mod:`spoolwatch.settings_env`); a value that cannot be read is a
+:class:`~spoolwatch.errors.ConfigError` naming the variable that was set.
 
 Settings that contradict each other (an SQS queue URL and a different queue name, a RabbitMQ
 client certificate without its key, ``BYTE_ARRAY`` on a queue, a spool address naming another
@@ -22,7 +24,10 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from pydantic import AliasChoices, Field, ValidationInfo, create_model, field_validator
+
 from spoolwatch.errors import ConfigError
+from spoolwatch.settings_env import EnvSettings, Variable, load_env
 from spoolwatch.spools.base import Spool
 
 __all__ = ["ENV_SUFFIXES", "SPOOLER_TYPES", "ReporterConfig"]
@@ -165,12 +170,8 @@ class ReporterConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ReporterConfig:
         """Read ``SPOOLWATCH_*`` and ``MLOPS_*`` variables; ``overrides`` (not None) win."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw, source = _lookup(env, field.name)
-            if raw is not None:
-                values[field.name] = _parse(field.name, raw, source)
+        _log_overridden(os.environ if environ is None else environ)
+        values = load_env(_ReporterEnv, environ).model_dump(exclude_unset=True)
         unknown = set(overrides) - {field.name for field in fields(cls)}
         if unknown:
             raise ConfigError(f"unknown reporter settings: {', '.join(sorted(unknown))}")
@@ -265,19 +266,30 @@ class ReporterConfig:
         return open_spool(address, **options)
 
 
-def _lookup(env: Mapping[str, str], field: str) -> tuple[str | None, str]:
+def _names(field: str) -> tuple[str, ...]:
+    """The variables of ``field``, the winner first: ``SPOOLWATCH_*``, ``MLOPS_*``, legacy."""
     suffix, legacy, in_mlops = ENV_SUFFIXES[field]
     names = [f"SPOOLWATCH_{suffix}"]
     if in_mlops:
         names.append(f"MLOPS_{suffix}")
     if legacy:
         names.append(f"MLOPS_{legacy}")
-    found = [(name, env[name]) for name in names if env.get(name, "").strip()]
-    if not found:
-        return None, names[0]
-    if len(found) > 1 and len({value for _, value in found}) > 1:
-        log.info("%s is set; it overrides %s", found[0][0], ", ".join(n for n, _ in found[1:]))
-    return found[0][1].strip(), found[0][0]
+    return tuple(names)
+
+
+def _log_overridden(env: Mapping[str, str]) -> None:
+    """Say which variable wins where several of a field's are set to different values."""
+    for field in ENV_SUFFIXES:
+        found = [(name, env[name]) for name in _names(field) if env.get(name, "").strip()]
+        if len(found) > 1 and len({value for _, value in found}) > 1:
+            log.info("%s is set; it overrides %s", found[0][0], ", ".join(n for n, _ in found[1:]))
+
+
+def _parse_variable(cls: type[EnvSettings], found: object, info: ValidationInfo) -> Any:
+    """The text of the variable that won for a field, parsed as the field's type."""
+    if not isinstance(found, Variable):
+        return found
+    return _parse(str(info.field_name), found.text, found.name)
 
 
 def _parse(field: str, raw: str, source: str) -> Any:
@@ -295,3 +307,24 @@ def _parse(field: str, raw: str, source: str) -> Any:
     except ValueError as exc:
         raise ConfigError(f"{source}: cannot read {raw!r} ({exc})") from None
     return raw
+
+
+class _ReporterVariables(EnvSettings):
+    """Base of :data:`_ReporterEnv`: its validators see which variable filled a field."""
+
+    tag_variables = True
+
+
+_ENV_FIELDS: dict[str, Any] = {
+    field: (Any, Field(default=None, validation_alias=AliasChoices(*_names(field))))
+    for field in ENV_SUFFIXES
+}
+
+#: The reporter's variables: a field per entry of :data:`ENV_SUFFIXES`, read from the first of
+#: its ``SPOOLWATCH_*``, ``MLOPS_*`` and legacy variables that is set.
+_ReporterEnv = create_model(
+    "_ReporterEnv",
+    __base__=_ReporterVariables,
+    __validators__={"parse": field_validator("*", mode="before")(_parse_variable)},
+    **_ENV_FIELDS,
+)

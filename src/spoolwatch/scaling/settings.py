@@ -2,7 +2,8 @@
 
 :class:`ScalingSettings` is built with keyword arguments and checks itself; a wrong value
 raises :class:`~spoolwatch.errors.ConfigError` naming the field. :meth:`ScalingSettings.from_env`
-fills it from ``SPOOLWATCH_SCALING_<FIELD>`` environment variables (explicit arguments win).
+fills it from ``SPOOLWATCH_SCALING_<FIELD>`` environment variables (explicit arguments win),
+read with pydantic-settings (:mod:`spoolwatch.settings_env`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import Field, ValidationInfo, create_model, field_validator
+
 from spoolwatch.errors import ConfigError
+from spoolwatch.settings_env import EnvSettings, load_env
 
 __all__ = ["ENV_PREFIX", "ScalingSettings"]
 
@@ -86,12 +90,9 @@ class ScalingSettings:
     ) -> ScalingSettings:
         """Build settings from ``SPOOLWATCH_SCALING_<FIELD>`` variables; ``overrides`` win."""
         env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for field in dataclasses.fields(cls):
-            var = ENV_PREFIX + field.name.upper()
-            if field.name in overrides or var not in env:
-                continue
-            values[field.name] = _parse(var, env[var], field.type)
+        overridden = {_variable(name) for name in overrides}
+        readable = {name: value for name, value in env.items() if name not in overridden}
+        values = load_env(_ScalingEnv, readable).model_dump(exclude_unset=True)
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ConfigError(f"ScalingSettings: unknown setting(s) {sorted(unknown)}")
@@ -102,6 +103,39 @@ class ScalingSettings:
                 "TARGET_CONCURRENCY or pass target_concurrency=...)"
             )
         return cls(**values)
+
+
+def _variable(field: str) -> str:
+    """The variable of a field: ``SPOOLWATCH_SCALING_LEASE_SECONDS`` for ``lease_seconds``."""
+    return ENV_PREFIX + field.upper()
+
+
+def _parse_variable(cls: type[EnvSettings], raw: object, info: ValidationInfo) -> object:
+    """A variable's text as its field's number; ConfigError naming the variable otherwise."""
+    if not isinstance(raw, str):
+        return raw
+    name = str(info.field_name)
+    return _parse(_variable(name), raw, ScalingSettings.__dataclass_fields__[name].type)
+
+
+class _ScalingVariables(EnvSettings):
+    """Base of :data:`_ScalingEnv`: a blank variable is read (and refused), not skipped."""
+
+    blank_is_unset = False
+
+
+_ENV_FIELDS: dict[str, Any] = {
+    field.name: (Any, Field(default=None, alias=_variable(field.name)))
+    for field in dataclasses.fields(ScalingSettings)
+}
+
+#: The ``SPOOLWATCH_SCALING_<FIELD>`` variables, one per field of :class:`ScalingSettings`.
+_ScalingEnv = create_model(
+    "_ScalingEnv",
+    __base__=_ScalingVariables,
+    __validators__={"parse": field_validator("*", mode="before")(_parse_variable)},
+    **_ENV_FIELDS,
+)
 
 
 def _parse(var: str, raw: str, kind: object) -> int | float:

@@ -1,14 +1,16 @@
 """The service's typed configuration; ``spoolwatch serve``'s flags and ``SPOOLWATCH_*``
 environment variables fill it (both from the table
-:data:`~spoolwatch.server.settings_table.SERVE_SETTINGS`)."""
+:data:`~spoolwatch.server.settings_table.SERVE_SETTINGS`); the variables are read with
+pydantic-settings (:mod:`spoolwatch.settings_env`), each parsed by its row of the table."""
 
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import Field, ValidationInfo, create_model, field_validator
 
 from spoolwatch.errors import ConfigError
 from spoolwatch.server.settings_table import (
@@ -16,6 +18,7 @@ from spoolwatch.server.settings_table import (
     SERVICE_SETTINGS,
     setting,
 )
+from spoolwatch.settings_env import EnvSettings, load_env
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "ServerSettings", "is_loopback"]
 
@@ -120,14 +123,28 @@ class ServerSettings:
         ``environ`` is given; empty ones are not set); explicit non-``None`` arguments win.
         A bad value is a :class:`~spoolwatch.server.setting.SettingError` naming the
         variable and the flag."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for entry in SERVICE_SETTINGS:
-            text = environ.get(entry.env, "").strip()
-            if text:
-                values[entry.name] = entry.parse(text, "env")
+        values = load_env(_ServerEnv, environ).model_dump(exclude_unset=True)
         values.update({k: v for k, v in explicit.items() if v is not None})
         return cls(**values)
+
+
+def _parse_variable(cls: type[EnvSettings], text: object, info: ValidationInfo) -> Any:
+    """A variable's text parsed and checked by its row of the table (a ``SettingError``)."""
+    return setting(str(info.field_name)).parse(text, "env")
+
+
+_ENV_FIELDS: dict[str, Any] = {
+    entry.name: (Any, Field(default=None, alias=entry.env)) for entry in SERVICE_SETTINGS
+}
+
+#: The service's ``SPOOLWATCH_*`` variables: a field per row of the table, named by its
+#: variable and read as the row reads it.
+_ServerEnv = create_model(
+    "_ServerEnv",
+    __base__=EnvSettings,
+    __validators__={"parse": field_validator("*", mode="before")(_parse_variable)},
+    **_ENV_FIELDS,
+)
 
 
 def _names(name: str) -> str:

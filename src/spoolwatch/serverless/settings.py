@@ -1,4 +1,5 @@
-"""Settings of the Lambda agents, read from the function's environment.
+"""Settings of the Lambda agents, read from the function's environment with pydantic-settings
+(:mod:`spoolwatch.settings_env`); a missing or malformed variable is a ConfigError naming it.
 
 =================================  ==========================================================
 variable                           meaning
@@ -30,47 +31,105 @@ variable                           meaning
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from spoolwatch.errors import ConfigError
 from spoolwatch.scaling import ScalingSettings
 from spoolwatch.scaling.session import DEADLINE_MARGIN_SECONDS, IDLE_SECONDS
+from spoolwatch.settings_env import EnvSettings, load_env
 
 __all__ = ["ServerlessSettings"]
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise ConfigError(f"environment variable {name} is required and is not set")
-    return value
+class _ServerlessEnv(EnvSettings):
+    """The handler's variables (see the module table), in the order they are checked."""
+
+    target_concurrency: int = Field(10, alias="SPOOLWATCH_TARGET_CONCURRENCY")
+    records_per_agent: int = Field(500, alias="SPOOLWATCH_RECORDS_PER_AGENT")
+    destination_kind: str = Field("spoolwatch", alias="SPOOLWATCH_DESTINATION_KIND")
+    destination_url: str = Field("", alias="SPOOLWATCH_DESTINATION_URL")
+    data_queue_url: str = Field("", alias="SPOOLWATCH_DATA_QUEUE_URL", validate_default=True)
+    agent_queue_url: str = Field("", alias="SPOOLWATCH_AGENT_QUEUE_URL", validate_default=True)
+    state_table: str = Field("", alias="SPOOLWATCH_STATE_TABLE", validate_default=True)
+    agent_config: str = Field("", alias="SPOOLWATCH_AGENT_CONFIG")
+    api_token_secret: str = Field("", alias="SPOOLWATCH_API_TOKEN_SECRET")
+    api_token: SecretStr = Field(SecretStr(""), alias="SPOOLWATCH_API_TOKEN")
+    deadline_margin_seconds: float = Field(
+        DEADLINE_MARGIN_SECONDS, alias="SPOOLWATCH_DEADLINE_MARGIN_SECONDS"
+    )
+    idle_seconds: float = Field(IDLE_SECONDS, alias="SPOOLWATCH_IDLE_SECONDS")
+    wake_mapping: str = Field("", alias="SPOOLWATCH_WAKE_MAPPING")
+
+    @field_validator("target_concurrency", "records_per_agent", mode="before")
+    @classmethod
+    def _whole_number(cls, raw: object, info: ValidationInfo) -> object:
+        return _positive(_variable(info), raw, integer=True)
+
+    @field_validator("deadline_margin_seconds", "idle_seconds", mode="before")
+    @classmethod
+    def _number(cls, raw: object, info: ValidationInfo) -> object:
+        return _positive(_variable(info), raw, integer=False)
+
+    @field_validator("data_queue_url", "agent_queue_url", "state_table", mode="before")
+    @classmethod
+    def _required(cls, value: object, info: ValidationInfo) -> object:
+        if not value:
+            raise ConfigError(f"environment variable {_variable(info)} is required and is not set")
+        return value
+
+    @field_validator("destination_kind")
+    @classmethod
+    def _kind(cls, kind: str) -> str:
+        if kind not in {"spoolwatch", "datarobot"}:
+            raise ConfigError(
+                f"SPOOLWATCH_DESTINATION_KIND must be spoolwatch or datarobot, got {kind!r}"
+            )
+        return kind
+
+    @field_validator("destination_url")
+    @classmethod
+    def _destination(cls, destination: str) -> str:
+        if not destination.startswith(("http://", "https://")):
+            raise ConfigError(
+                "SPOOLWATCH_DESTINATION_URL must start with http:// or https://, "
+                f"got {destination!r}"
+            )
+        return destination
+
+    @field_validator("wake_mapping")
+    @classmethod
+    def _mapping_uuid(cls, value: str) -> str:
+        if not _UUID.fullmatch(value):
+            raise ConfigError(
+                "SPOOLWATCH_WAKE_MAPPING must be an event source mapping's UUID (its id, not "
+                f"its ARN), got {value!r}"
+            )
+        return value
 
 
-def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool = False) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
+def _variable(info: ValidationInfo) -> str:
+    """The variable a field of :class:`_ServerlessEnv` is read from."""
+    return str(_ServerlessEnv.model_fields[str(info.field_name)].alias)
+
+
+def _positive(name: str, raw: object, *, integer: bool) -> object:
+    """``raw`` as a finite number above 0 (a whole one when ``integer``), or ConfigError."""
+    if not isinstance(raw, str):
+        return raw
     try:
-        value = int(raw) if integer else float(raw)
+        value: float = int(raw) if integer else float(raw)
     except ValueError:
         kind = "an integer" if integer else "a number"
         raise ConfigError(f"{name} must be {kind}, got {raw!r}") from None
     if not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{name} must be a finite number > 0, got {raw!r}")
-    return value
-
-
-def _mapping_uuid(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if value and not _UUID.fullmatch(value):
-        raise ConfigError(
-            f"{name} must be an event source mapping's UUID (its id, not its ARN), got {value!r}"
-        )
     return value
 
 
@@ -102,39 +161,15 @@ class ServerlessSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerlessSettings:
         """Read the settings; a missing or malformed variable raises ConfigError naming it."""
-        env = os.environ if environ is None else environ
+        env = load_env(_ServerlessEnv, environ)
         scaling = ScalingSettings.from_env(
-            env,
-            target_concurrency=int(_number(env, "SPOOLWATCH_TARGET_CONCURRENCY", 10, integer=True)),
-            records_per_agent=int(_number(env, "SPOOLWATCH_RECORDS_PER_AGENT", 500, integer=True)),
+            environ,
+            target_concurrency=env.target_concurrency,
+            records_per_agent=env.records_per_agent,
         )
-        kind = env.get("SPOOLWATCH_DESTINATION_KIND", "spoolwatch").strip() or "spoolwatch"
-        if kind not in {"spoolwatch", "datarobot"}:
-            raise ConfigError(
-                f"SPOOLWATCH_DESTINATION_KIND must be spoolwatch or datarobot, got {kind!r}"
-            )
-        destination = env.get("SPOOLWATCH_DESTINATION_URL", "").strip()
-        if destination and not destination.startswith(("http://", "https://")):
-            raise ConfigError(
-                "SPOOLWATCH_DESTINATION_URL must start with http:// or https://, "
-                f"got {destination!r}"
-            )
-        settings = cls(
-            data_queue_url=_required(env, "SPOOLWATCH_DATA_QUEUE_URL"),
-            agent_queue_url=_required(env, "SPOOLWATCH_AGENT_QUEUE_URL"),
-            state_table=_required(env, "SPOOLWATCH_STATE_TABLE"),
-            scaling=scaling,
-            agent_config=env.get("SPOOLWATCH_AGENT_CONFIG", "").strip(),
-            destination_url=destination,
-            destination_kind=kind,
-            api_token_secret=env.get("SPOOLWATCH_API_TOKEN_SECRET", "").strip(),
-            api_token=env.get("SPOOLWATCH_API_TOKEN", "").strip(),
-            deadline_margin_seconds=_number(
-                env, "SPOOLWATCH_DEADLINE_MARGIN_SECONDS", DEADLINE_MARGIN_SECONDS
-            ),
-            idle_seconds=_number(env, "SPOOLWATCH_IDLE_SECONDS", IDLE_SECONDS),
-            wake_mapping=_mapping_uuid(env, "SPOOLWATCH_WAKE_MAPPING"),
-        )
+        values: dict[str, Any] = env.model_dump(exclude={"target_concurrency", "records_per_agent"})
+        values["api_token"] = env.api_token.get_secret_value()
+        settings = cls(scaling=scaling, **values)
         if not settings.destination_url and not settings.agent_config:
             raise ConfigError(
                 "set SPOOLWATCH_DESTINATION_URL (or a target in SPOOLWATCH_AGENT_CONFIG): the "
