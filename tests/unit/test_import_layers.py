@@ -144,6 +144,8 @@ def test_imports_point_only_down_the_layers() -> None:
         own = package_of(module)
         for target, line in edges.items():
             theirs = package_of(target)
+            if own not in layers or theirs not in layers:
+                continue  # the test above names packages missing from the table
             if theirs != own and layers[theirs] >= layers[own]:
                 upward.append(
                     f"{module}:{line} imports {target} "
