@@ -907,7 +907,7 @@ def test_metrics_need_the_token_too(store: Store, token: str) -> None:
 def test_agent_without_recent_heartbeat_is_stale(client: TestClient, store: Store) -> None:
     import time
 
-    from spoolwatch.server.fleet import fleet_state
+    from spoolwatch.server.heartbeats_api import fleet_state
 
     client.post(
         "/api/v2/spoolwatch/agents/heartbeat/",
@@ -923,7 +923,7 @@ def test_agent_without_recent_heartbeat_is_stale(client: TestClient, store: Stor
 def test_agent_that_said_it_stopped_is_stopped_not_silent(client: TestClient, store: Store) -> None:
     import time
 
-    from spoolwatch.server.fleet import fleet_state
+    from spoolwatch.server.heartbeats_api import fleet_state
 
     beat = {"agentId": "a", "backlog": {"q": 4}, "recordsPerSecond": 2.0, "sent": 31}
     client.post("/api/v2/spoolwatch/agents/heartbeat/", json={**beat, "state": "stopped"})

@@ -81,7 +81,7 @@ def test_record_for_an_unknown_deployment_is_refused_with_the_reason(
 
 
 def test_heartbeat_reaches_the_fleet(store: Store) -> None:
-    from spoolwatch.server.fleet import fleet_state
+    from spoolwatch.server.heartbeats_api import fleet_state
 
     sink = StoreSink(EmbeddedIngest(store))
     assert sink.heartbeat({"agentId": "a-1", "backlog": {"fs": 3}, "recordsPerSecond": 1.0})

@@ -1,9 +1,10 @@
 """The monitoring service: ``create_app()`` builds the FastAPI application.
 
 Routers: deployments, DataRobot ingestion, the record ids already ingested, queries, the
-agent fleet, Prometheus ``/metrics`` and, when ``spoolwatch.server.dashboard`` is installed,
-the dashboard pages. OpenAPI at ``/openapi.json``, shown by ``/docs`` and ``/redoc``
-(:mod:`~spoolwatch.server.api_docs`, no CDN).
+agents' heartbeats, the serverless fleet, Prometheus ``/metrics`` and, when
+``spoolwatch.server.dashboard`` is installed, the dashboard pages. OpenAPI at
+``/openapi.json``, shown by ``/docs`` and ``/redoc`` (:mod:`~spoolwatch.server.api_docs`, no
+CDN).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from spoolwatch.errors import ConfigError
 from spoolwatch.server import (
     api_docs,
     deployments_api,
-    fleet,
+    fleet_api,
+    heartbeats_api,
     ingest_api,
     known_records,
     metrics,
@@ -34,17 +36,16 @@ from spoolwatch.server import (
     probes,
     query,
     schemas,
-    serverless_fleet,
     tokens_api,
     training_upload,
 )
 from spoolwatch.server.alerts import AlertNotifier
 from spoolwatch.server.auth import TokenChecker, require_token
+from spoolwatch.server.fleet_api import FleetRead
 from spoolwatch.server.ingest_lane import IngestLane
 from spoolwatch.server.ingestion import Ingestor, IngestResult
 from spoolwatch.server.limits import BodyLimit, NulGuard
 from spoolwatch.server.request_ids import RequestIds
-from spoolwatch.server.serverless_fleet import FleetRead
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.server.writer import IngestWriter
 from spoolwatch.store.base import Store, StoreUnavailable, open_store
@@ -136,7 +137,7 @@ def create_app(
     app.state.alerts = alerts
     app.state.counters = counters
     app.state.fleet_reader = (
-        serverless_fleet.FleetReader(settings, read=fleet_read)
+        fleet_api.FleetReader(settings, read=fleet_read)
         if settings.fleet_configured and fleet_read is not None
         else None
     )
@@ -168,8 +169,8 @@ def create_app(
         known_records,
         query,
         outcomes,
-        fleet,
-        serverless_fleet,
+        heartbeats_api,
+        fleet_api,
         tokens_api,
         metrics,
         api_docs,

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from spoolwatch.errors import ConfigError
 from spoolwatch.server import schemas
 from spoolwatch.server.auth import require_admin, require_read
+from spoolwatch.server.query import deployment_health
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store.base import Store
 from spoolwatch.store.deployment import (
@@ -141,8 +142,6 @@ def create(request: Request, body: schemas.DeploymentCreate) -> dict[str, Any]:
 def _response(request: Request, deployment: Deployment, with_health: bool) -> dict[str, Any]:
     data = deployment.to_json()
     if with_health:
-        from spoolwatch.server.query import deployment_health
-
         data.update(
             deployment_health(request.app.state.store, deployment, request.app.state.settings)
         )

@@ -23,6 +23,7 @@ from typing import Any
 from spoolwatch.errors import DestinationUnavailable, RecordError
 from spoolwatch.records import Record
 from spoolwatch.server import schemas
+from spoolwatch.server.heartbeats_api import record_heartbeat
 from spoolwatch.server.ingestion import IngestError, IngestKind, Ingestor
 from spoolwatch.sinks.rest_requests import Piece, Request, convert_record, merge_pieces
 from spoolwatch.store.base import Store, StoreUnavailable
@@ -124,8 +125,6 @@ class EmbeddedIngest:
 
     def heartbeat(self, status: dict[str, Any]) -> None:
         """Keep the agent's heartbeat in the fleet table."""
-        from spoolwatch.server.fleet import record_heartbeat
-
         try:
             record_heartbeat(self.ingestor.store, schemas.AgentHeartbeat.model_validate(status))
         except StoreUnavailable as exc:

@@ -19,7 +19,7 @@ from fastapi.responses import PlainTextResponse
 
 from spoolwatch.monitoring.health import ServiceHealth
 from spoolwatch.server.auth import require_read
-from spoolwatch.server.fleet import fleet_state
+from spoolwatch.server.heartbeats_api import fleet_state
 from spoolwatch.server.ingestion import IngestResult
 from spoolwatch.server.writer import GroupStats
 from spoolwatch.store.base import Store

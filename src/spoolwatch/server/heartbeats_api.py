@@ -1,4 +1,4 @@
-"""The agent fleet: agents post heartbeats; the service keeps each agent's latest state.
+"""Agents post heartbeats; the service keeps each agent's latest state (the Agents page).
 
 Heartbeats older than a day are dropped when new ones arrive, so the table stays small.
 """
