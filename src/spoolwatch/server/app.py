@@ -31,9 +31,9 @@ from spoolwatch.server import (
     heartbeats_api,
     ingest_api,
     known_records,
-    metrics,
     outcomes,
     probes,
+    prometheus,
     query,
     schemas,
     tokens_api,
@@ -103,7 +103,7 @@ def create_app(
     if not isinstance(store, Store):
         store = open_store(store or settings.db_url)
     alerts = AlertNotifier(store, settings)
-    counters = metrics.Counters()
+    counters = prometheus.Counters()
 
     def after_ingest(result: IngestResult) -> None:
         counters.ingested(result)
@@ -172,7 +172,7 @@ def create_app(
         heartbeats_api,
         fleet_api,
         tokens_api,
-        metrics,
+        prometheus,
         api_docs,
         probes,
     ):
