@@ -31,8 +31,7 @@ from spoolwatch.server.ingest_request import (
 from spoolwatch.store.base import Store
 from spoolwatch.store.deployment import Deployment
 from spoolwatch.store.deployments import get_deployment
-from spoolwatch.store.ingest_log import prune_ingest_log
-from spoolwatch.store.record_ids import known_record_ids
+from spoolwatch.store.ingest_log import ingested_record_ids, prune_ingest_log
 
 __all__ = ["IngestError", "IngestKind", "IngestResult", "Ingestor", "PreparedRequest"]
 
@@ -78,8 +77,7 @@ class Ingestor:
         so older dedupe state only costs space.
         """
         cutoff = (time.time() if now is None else now) - self.retention_seconds
-        with self.store.write() as conn:
-            return prune_ingest_log(conn, cutoff)
+        return prune_ingest_log(self.store, cutoff)
 
     def _maybe_prune(self) -> None:
         now = time.monotonic()
@@ -100,8 +98,7 @@ class Ingestor:
         store outages raise ``StoreUnavailable``."""
         if not record_ids:
             return set()
-        with self.store.read() as conn:
-            return known_record_ids(conn, record_ids)
+        return ingested_record_ids(self.store, record_ids)
 
     def forget(self, deployment_id: str | None = None) -> None:
         """Drop cached deployments (after a create or delete)."""

@@ -22,12 +22,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from spoolwatch.store import schema
 from spoolwatch.store.base import Store
+from spoolwatch.store.record_ids import known_record_ids
 from spoolwatch.store.sql import rows_in
 
 __all__ = [
     "IN_PROGRESS",
     "StoredAnswer",
     "add_status_job",
+    "ingested_record_ids",
     "prune_ingest_log",
     "remember_answers",
     "remember_record_ids",
@@ -137,10 +139,18 @@ def status_job_deployment(store: Store, job_id: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def prune_ingest_log(conn: Connection, cutoff: float) -> int:
-    """Delete idempotency keys and record ids created before ``cutoff``; return how many."""
+def prune_ingest_log(store: Store, cutoff: float) -> int:
+    """Delete idempotency keys and record ids created before ``cutoff`` (one transaction);
+    return how many."""
     removed = 0
-    for table in (schema.idempotency_keys, schema.ingested_records):
-        result = conn.execute(delete(table).where(table.c.created_at < cutoff))
-        removed += int(result.rowcount or 0)
+    with store.write() as conn:
+        for table in (schema.idempotency_keys, schema.ingested_records):
+            result = conn.execute(delete(table).where(table.c.created_at < cutoff))
+            removed += int(result.rowcount or 0)
     return removed
+
+
+def ingested_record_ids(store: Store, record_ids: Iterable[str]) -> set[str]:
+    """The ids among ``record_ids`` already ingested, in any deployment (read-only)."""
+    with store.read() as conn:
+        return known_record_ids(conn, record_ids)
