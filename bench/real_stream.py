@@ -25,6 +25,9 @@ ids, stats or actuals. Targets: real ≥ 5,000 records/s and ≥ 0.5x easy::
 
     .venv/bin/python bench/real_stream.py                       # SQLite, and PostgreSQL
     .venv/bin/python bench/real_stream.py --only sqlite --requests 8600 --repeat 3  # ~20k records
+
+``--sim-params FILE`` also writes the simulator's agent figures (see
+:mod:`spoolwatch.sim.measured`) from the median real-stream SQLite run.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import random
 import resource
 import statistics
@@ -381,7 +385,51 @@ def _summary(backend: str, drains: list[Drain]) -> None:
     print(f"  ratio real/easy (medians) {ratio:.2f}x; target >= {TARGET_RATIO}x: {met_ratio}")
 
 
-def bench_backend(backend: str, requests: int, repeat: int) -> None:
+def _cpu() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else the platform's machine."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def sim_params(drains: list[Drain], argv: list[str]) -> dict[str, Any]:
+    """The simulator's agent figures from the median real run (by records/s) of ``drains``:
+    the agent's own work is the drain less the service's CPU time, scaled to a 512 MB
+    Lambda function's 0.289 vCPU (:mod:`spoolwatch.sim.measured`)."""
+    real = sorted((d for d in drains if d.stream == "real"), key=lambda d: d.rate)
+    median = real[len(real) // 2]
+    own = max(median.drain_seconds - median.service_cpu, 1e-6)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {
+        "agent_records_per_second": round(median.records / own * 512 / 1769, 1),
+        "records_per_request": round(median.records / median.requests, 2),
+        "request_seconds": round(median.service_cpu / median.requests, 5),
+        "rows_per_record": round(median.rows / median.records, 2),
+        "source": {
+            "benchmark": "bench/real_stream.py " + " ".join(argv),
+            "backend": median.backend,
+            "runs": len(real),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "commit": commit or "unknown",
+            "machine": f"{_cpu()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+            "bench_host": {
+                "records": median.records,
+                "requests": median.requests,
+                "drain_seconds": round(median.drain_seconds, 4),
+                "service_cpu_seconds": round(median.service_cpu, 4),
+                "agent_records_per_second_full_core": round(median.records / own, 1),
+            },
+        },
+    }
+
+
+def bench_backend(backend: str, requests: int, repeat: int) -> list[Drain]:
     """Alternate real and easy runs ``repeat`` times on ``backend``; print each and a summary."""
     drains: list[Drain] = []
     records = 0
@@ -393,6 +441,7 @@ def bench_backend(backend: str, requests: int, repeat: int) -> None:
             drains.append(drain)
             print(_line(run, drain), flush=True)
     _summary(backend, drains)
+    return drains
 
 
 def main() -> None:
@@ -401,6 +450,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1_000, help="scoring requests (real)")
     parser.add_argument("--repeat", type=int, default=2, help="real/easy pairs per backend")
     parser.add_argument("--only", choices=["sqlite", "postgresql"], action="append")
+    parser.add_argument(
+        "--sim-params", type=Path, help="write the simulator's agent figures to this JSON file"
+    )
     args = parser.parse_args()
     print(
         f"real stream: {args.requests:,} scoring requests over {len(DEPLOYMENTS)} deployments "
@@ -416,11 +468,23 @@ def main() -> None:
         f"(user + system) while the agent ran, per record; agent us/rec = the agent "
         f"process's, start-up included."
     )
+    measured: list[Drain] = []
     for backend in args.only or ["sqlite", "postgresql"]:
         if backend == "postgresql" and (why := postgres_answers()) is not None:
             print(f"\npostgresql: skipped ({why})")
             continue
-        bench_backend(backend, args.requests, args.repeat)
+        drains = bench_backend(backend, args.requests, args.repeat)
+        measured = measured or drains
+    if args.sim_params is not None and measured:
+        figures = sim_params(measured, sys.argv[1:])
+        args.sim_params.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        print(
+            f"\nsimulator's agent figures ({measured[0].backend}, median real run) written to "
+            f"{args.sim_params}: {figures['agent_records_per_second']:,.0f} records/s per "
+            f"512 MB Lambda agent, {figures['records_per_request']:.1f} records and "
+            f"{figures['request_seconds'] * 1000:.1f} ms a request, "
+            f"{figures['rows_per_record']:.1f} rows a record"
+        )
 
 
 if __name__ == "__main__":
