@@ -417,7 +417,8 @@ def sim_params(drains: list[Drain], argv: list[str]) -> dict[str, Any]:
             "runs": len(real),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "commit": commit or "unknown",
-            "machine": f"{_cpu()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+            "machine": f"{_cpu()}, {os.cpu_count()} cores, "
+            f"{platform.system()} {platform.release()}",
             "bench_host": {
                 "records": median.records,
                 "requests": median.requests,
