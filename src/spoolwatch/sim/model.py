@@ -13,8 +13,8 @@ How an agent drains (:func:`drain`), the approximations stated:
   per ``request_records`` records plus its own work at ``agent_throughput`` records/s
   (the measured figures, :mod:`~spoolwatch.sim.measured`: about 12 ms a request of 73
   records, 2,600 records/s; the easy set: 50 ms, 100, 3,000), then deletes of 10 one after
-  another; each SQS call takes a log-normal latency (median 20 ms). That is about 0.47 s
-  per 100 records, 210 records/s per agent (easy: 0.54 s, 186/s), whatever the read
+  another; each SQS call takes a log-normal latency (median 20 ms). That is about 0.5 s
+  per 100 records, about 200 records/s per agent (easy: 0.54 s, 186/s), whatever the read
   batch: the SQS calls dominate. A read that finds
   nothing waits (:func:`~spoolwatch.sim.agent_cycle.read_serially`): a pod's
   ``batching.wait_seconds``, 0.5 s (no long poll: two receives 0.5 s apart); a Lambda
