@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import resource
 import statistics
@@ -51,6 +50,7 @@ from typing import Any
 import pandas as pd
 
 from served import api, fresh_database, make_token, postgres_answers, serve
+from sim_params import write_sim_params
 from spoolwatch.demo.model import CATEGORICAL_FEATURES, CLASS_NAMES, ExampleModel
 from spoolwatch.report import Reporter
 from spoolwatch.spools.filesystem import FilesystemSpool
@@ -385,51 +385,6 @@ def _summary(backend: str, drains: list[Drain]) -> None:
     print(f"  ratio real/easy (medians) {ratio:.2f}x; target >= {TARGET_RATIO}x: {met_ratio}")
 
 
-def _cpu() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else the platform's machine."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def sim_params(drains: list[Drain], argv: list[str]) -> dict[str, Any]:
-    """The simulator's agent figures from the median real run (by records/s) of ``drains``:
-    the agent's own work is the drain less the service's CPU time, scaled to a 512 MB
-    Lambda function's 0.289 vCPU (:mod:`spoolwatch.sim.measured`)."""
-    real = sorted((d for d in drains if d.stream == "real"), key=lambda d: d.rate)
-    median = real[len(real) // 2]
-    own = max(median.drain_seconds - median.service_cpu, 1e-6)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    return {
-        "agent_records_per_second": round(median.records / own * 512 / 1769, 1),
-        "records_per_request": round(median.records / median.requests, 2),
-        "request_seconds": round(median.service_cpu / median.requests, 5),
-        "rows_per_record": round(median.rows / median.records, 2),
-        "source": {
-            "benchmark": "bench/real_stream.py " + " ".join(argv),
-            "backend": median.backend,
-            "runs": len(real),
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "commit": commit or "unknown",
-            "machine": f"{_cpu()}, {os.cpu_count()} cores, "
-            f"{platform.system()} {platform.release()}",
-            "bench_host": {
-                "records": median.records,
-                "requests": median.requests,
-                "drain_seconds": round(median.drain_seconds, 4),
-                "service_cpu_seconds": round(median.service_cpu, 4),
-                "agent_records_per_second_full_core": round(median.records / own, 1),
-            },
-        },
-    }
-
-
 def bench_backend(backend: str, requests: int, repeat: int) -> list[Drain]:
     """Alternate real and easy runs ``repeat`` times on ``backend``; print each and a summary."""
     drains: list[Drain] = []
@@ -477,15 +432,7 @@ def main() -> None:
         drains = bench_backend(backend, args.requests, args.repeat)
         measured = measured or drains
     if args.sim_params is not None and measured:
-        figures = sim_params(measured, sys.argv[1:])
-        args.sim_params.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-        print(
-            f"\nsimulator's agent figures ({measured[0].backend}, median real run) written to "
-            f"{args.sim_params}: {figures['agent_records_per_second']:,.0f} records/s per "
-            f"512 MB Lambda agent, {figures['records_per_request']:.1f} records and "
-            f"{figures['request_seconds'] * 1000:.1f} ms a request, "
-            f"{figures['rows_per_record']:.1f} rows a record"
-        )
+        write_sim_params(args.sim_params, measured, sys.argv[1:])
 
 
 if __name__ == "__main__":
