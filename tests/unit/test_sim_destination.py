@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from spoolwatch.errors import ConfigError
+from spoolwatch.scaling import FailureKind
 from spoolwatch.sim.destination import DESTINATIONS, Capacity, Destination
 from spoolwatch.sim.measured import EASY, MEASURED_FILE, load_figures, measured
 from spoolwatch.sim.model import drain
+from spoolwatch.sim.policies import SpoolwatchPolicy
 from spoolwatch.sim.run import simulate
 from spoolwatch.sim.world import AgentRun, SimParams, World, params_named
 
@@ -176,3 +178,22 @@ def test_unknown_parameter_sets_and_destinations_are_refused() -> None:
         params_named("fast")
     with pytest.raises(ConfigError, match="unknown destination 'datarobot'"):
         params_named(destination="datarobot")
+
+
+def test_the_destination_check_at_a_full_destination_is_a_throttled_failure() -> None:
+    capacity = Capacity(name="one", summary="1 request/s", requests_per_second=1.0)
+    world = World(SimParams(destination=capacity), seed=0)
+    policy = SpoolwatchPolicy(world)
+    policy.start()  # nothing arrives: no agent starts, the first schedule tick is at 150 s
+    assert world.destination.admit(0.0, 1, 25.0) is None  # the window of second 0 is full
+    answers: list[Any] = []
+
+    def check() -> Generator[Any, Any, None]:
+        answers.append((yield from policy._destination_ready()))
+        yield world.env.timeout(1.0)
+        answers.append((yield from policy._destination_ready()))
+
+    world.env.process(check())
+    world.env.run(until=5)
+    assert answers == [("destination check: HTTP 429", FailureKind.THROTTLED), None]
+    assert (policy.destination_checks, policy.checks_failed) == (2, 1)

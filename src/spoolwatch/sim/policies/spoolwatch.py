@@ -398,8 +398,9 @@ class SpoolwatchPolicy(Policy):
             self.probes_unreported += gate.probe
             world.over_recruited += 1
             return
-        if not (yield from self._destination_ready()):
-            self._record_failure("destination check: timed out")
+        problem = yield from self._destination_ready()
+        if problem is not None:
+            self._record_failure(*problem)
             self.leases.release(lease)
             world.over_recruited += 1
             return
@@ -441,11 +442,9 @@ class SpoolwatchPolicy(Policy):
             )
         )
 
-    def _record_failure(self, reason: str) -> None:
+    def _record_failure(self, reason: str, kind: FailureKind = UNREACHABLE) -> None:
         """Tell the breaker; a failure that leaves it open disarms the wake switch."""
-        self._switch(
-            wake_after_failure(self.breaker.record_failure(reason=reason, kind=UNREACHABLE))
-        )
+        self._switch(wake_after_failure(self.breaker.record_failure(reason=reason, kind=kind)))
 
     def _switch(self, move: WakeMove | None) -> None:
         """``ServerlessAgent._switch``: arm or disarm the wake switch as ``move`` says."""
@@ -457,16 +456,23 @@ class SpoolwatchPolicy(Policy):
         self.world.ledger.sqs_call()
         return self.trigger.pending
 
-    def _destination_ready(self) -> Generator[simpy.Event, Any, bool]:
-        """The destination check: one HTTP call, before a single record is received."""
+    def _destination_ready(
+        self,
+    ) -> Generator[simpy.Event, Any, tuple[str, FailureKind] | None]:
+        """The destination check (``check_destination``): one HTTP call, before a single
+        record is received; ``None`` when it answers, else the failure the breaker is told
+        (timed out, or 429 from a destination at its capacity: one request of it)."""
         world = self.world
         self.destination_checks += 1
         if world.destination_up():
             yield world.env.timeout(CHECK_SECONDS)
-            return True
+            if world.destination.admit(float(world.env.now), 1, 0.0) is None:
+                return None
+            self.checks_failed += 1
+            return "destination check: HTTP 429", FailureKind.THROTTLED
         yield world.env.timeout(world.params.destination_fail_seconds)
         self.checks_failed += 1
-        return False
+        return "destination check: timed out", UNREACHABLE
 
     def _run(self, session: _Session, deadline: float) -> Generator[simpy.Event, Any, str]:
         """The agent with its lease heartbeat and its watch beside it."""
