@@ -121,9 +121,12 @@ general approximations):
   (``SeenIds``) is not modelled: the duplicates here come from crashes, after which that
   memory is empty anyway.
 * The destination is up, down (unreachable after ``destination_fail_seconds``) or at its
-  capacity (429 with ``Retry-After``: :mod:`~spoolwatch.sim.destination`); 5xx, auth
-  errors and poison records are not modelled. A failing send that ends after
-  the destination came back counts as the retry that succeeded. The give-up point is
+  capacity (429 with ``Retry-After``: :mod:`~spoolwatch.sim.destination`; the destination
+  check is one request of it and, refused, a throttled failure for the breaker; the 429s
+  of an agent's sends are retried, and not told to the breaker unless the run gives its
+  batch back, then as unreachable); 5xx, auth errors and poison records are not
+  modelled. A failing send that ends after the destination came back counts as the retry
+  that succeeded. The give-up point is
   re-checked when a stop arrives during a back-off wait (the real reader polls it every
   50 ms), but not during a send attempt that is failing (neither does the real one).
 * Lambda's retry of an agent-queue message after a function error is modelled only for a
