@@ -25,6 +25,9 @@ ids, stats or actuals. Targets: real ≥ 5,000 records/s and ≥ 0.5x easy::
 
     .venv/bin/python bench/real_stream.py                       # SQLite, and PostgreSQL
     .venv/bin/python bench/real_stream.py --only sqlite --requests 8600 --repeat 3  # ~20k records
+
+``--sim-params FILE`` also writes the simulator's agent figures (see
+:mod:`spoolwatch.sim.measured`) from the median real-stream SQLite run.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from typing import Any
 import pandas as pd
 
 from served import api, fresh_database, make_token, postgres_answers, serve
+from sim_params import write_sim_params
 from spoolwatch.demo.model import CATEGORICAL_FEATURES, CLASS_NAMES, ExampleModel
 from spoolwatch.report import Reporter
 from spoolwatch.spools.filesystem import FilesystemSpool
@@ -382,7 +386,7 @@ def _summary(backend: str, drains: list[Drain]) -> None:
     print(f"  ratio real/easy (medians) {ratio:.2f}x; target >= {TARGET_RATIO}x: {met_ratio}")
 
 
-def bench_backend(backend: str, requests: int, repeat: int) -> None:
+def bench_backend(backend: str, requests: int, repeat: int) -> list[Drain]:
     """Alternate real and easy runs ``repeat`` times on ``backend``; print each and a summary."""
     drains: list[Drain] = []
     records = 0
@@ -394,6 +398,7 @@ def bench_backend(backend: str, requests: int, repeat: int) -> None:
             drains.append(drain)
             print(_line(run, drain), flush=True)
     _summary(backend, drains)
+    return drains
 
 
 def main() -> None:
@@ -402,6 +407,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1_000, help="scoring requests (real)")
     parser.add_argument("--repeat", type=int, default=2, help="real/easy pairs per backend")
     parser.add_argument("--only", choices=["sqlite", "postgresql"], action="append")
+    parser.add_argument(
+        "--sim-params", type=Path, help="write the simulator's agent figures to this JSON file"
+    )
     args = parser.parse_args()
     print(
         f"real stream: {args.requests:,} scoring requests over {len(DEPLOYMENTS)} deployments "
@@ -417,11 +425,15 @@ def main() -> None:
         f"(user + system) while the agent ran, per record; agent us/rec = the agent "
         f"process's, start-up included."
     )
+    measured: list[Drain] = []
     for backend in args.only or ["sqlite", "postgresql"]:
         if backend == "postgresql" and (why := postgres_answers()) is not None:
             print(f"\npostgresql: skipped ({why})")
             continue
-        bench_backend(backend, args.requests, args.repeat)
+        drains = bench_backend(backend, args.requests, args.repeat)
+        measured = measured or drains
+    if args.sim_params is not None and measured:
+        write_sim_params(args.sim_params, measured, sys.argv[1:])
 
 
 if __name__ == "__main__":

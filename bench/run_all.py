@@ -30,7 +30,7 @@ BENCHMARKS: list[tuple[str, str, list[str], str]] = [
     (
         "real-stream",
         "real_stream.py",
-        [],
+        ["--sim-params", "src/spoolwatch/sim/measured.json"],
         "the tour's traffic (stats, predictions with association ids, actuals, 4 deployments) "
         "through the agent into spoolwatch serve, next to the easy path, records/s",
     ),

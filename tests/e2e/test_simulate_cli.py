@@ -73,6 +73,8 @@ def test_all_policies_table_and_plot(tmp_path: Path) -> None:
         (["--scenario", "burst-1m", "--concurrency", "0"], "--concurrency must be between"),
         (["--scenario", "burst-1m", "--agent-throughput", "0"], "--agent-throughput must be"),
         (["--scenario", "burst-1m", "--schedule", "10"], "--schedule must be between"),
+        (["--scenario", "burst-1m", "--params", "fast"], "unknown parameter set 'fast'"),
+        (["--scenario", "burst-1m", "--destination", "nope"], "unknown destination 'nope'"),
         (["--scenario", "burst-1m", "--plot", "/no/such/dir/x.png"], "--plot"),
         (["--scenario", "burst-1m", "--plot", "{tmp}/out.jpg"], "must be a .png"),
     ],
@@ -85,10 +87,9 @@ def test_bad_input_is_refused_with_exit_2(args: list[str], message: str, tmp_pat
 
 
 def test_a_slower_agent_drains_the_burst_later() -> None:
-    fast = _simulate("--policy", "static", "--scenario", "burst-1m", "--json")
-    slow = _simulate(
-        "--policy", "static", "--scenario", "burst-1m", "--agent-throughput", "500", "--json"
-    )
+    easy = ("--policy", "static", "--scenario", "burst-1m", "--params", "easy", "--json")
+    fast = _simulate(*easy)
+    slow = _simulate(*easy, "--agent-throughput", "500")
     assert fast.returncode == slow.returncode == 0, slow.stderr
     fast_drain = orjson.loads(fast.stdout)["results"][0]["drained_at"]
     slow_document = orjson.loads(slow.stdout)
@@ -97,6 +98,19 @@ def test_a_slower_agent_drains_the_burst_later() -> None:
     # 1/3000 s, on top of the SQS calls and requests that take as long either way
     extra = 1_000_000 / 4 * (1 / 500 - 1 / 3000)
     assert slow_document["results"][0]["drained_at"] > fast_drain + 0.9 * extra
+
+
+def test_a_destination_with_a_capacity_answers_429s_and_loses_nothing() -> None:
+    done = _simulate(
+        *("--policy", "spoolwatch", "--scenario", "burst-1m", "--seed", "1", "--json"),
+        *("--destination", "sqlite", "--concurrency", "100"),
+    )
+    assert done.returncode == 0, done.stderr
+    document = orjson.loads(done.stdout)
+    assert document["params"]["destination"]["name"] == "sqlite"
+    (result,) = document["results"]
+    assert result["extra"]["destination_429s"] > 0
+    assert (result["delivered"], result["lost"], result["duplicates"]) == (1_000_000, 0, 0)
 
 
 def test_the_outage_through_the_cli_reports_the_crashed_read_deleted_unsent() -> None:

@@ -16,7 +16,9 @@ HELP = (
     "Lambda, DynamoDB and their prices) and print, per policy: time to drain, record age "
     "p50/p95/p99, peak agents, agent-seconds, cost in dollars, duplicate deliveries, records "
     "lost and over-recruitment. The same seed gives the same figures. Policies: spoolwatch, "
-    "recipe, lambda-esm, keda, static, or all. Scenarios: burst-1m, diurnal, spiky, outage."
+    "recipe, lambda-esm, keda, static, or all. Scenarios: burst-1m, diurnal, spiky, outage. "
+    "The agents run on the real stream's measured figures (--params easy: the easy path's) "
+    "against a destination with no capacity limit, or one of --destination's presets."
 )
 
 
@@ -27,10 +29,20 @@ def simulate(
     concurrency: int = typer.Option(
         10, "--concurrency", help="Most agents at once, the same cap for every policy."
     ),
+    parameters: str = typer.Option(
+        "measured",
+        "--params",
+        help="The agent's figures: measured (the real-stream benchmark's) or easy.",
+    ),
+    destination: str = typer.Option(
+        "unlimited",
+        "--destination",
+        help="What the destination accepts: unlimited, sqlite, postgresql-1, postgresql-2.",
+    ),
     agent_throughput: float | None = typer.Option(
         None,
         "--agent-throughput",
-        help="Records/s one agent sends to the destination (default 3000, see the docs).",
+        help="Records/s of one agent's own work (default: from --params, see the docs).",
     ),
     schedule: float = typer.Option(
         300.0, "--schedule", help="Seconds between spoolwatch's scheduled invocations."
@@ -46,7 +58,7 @@ def simulate(
         from spoolwatch.sim.report import COST_COLUMNS, HEADERS, TIME_COLUMNS, document, rows
         from spoolwatch.sim.run import simulate as run_one
         from spoolwatch.sim.scenarios import SCENARIOS
-        from spoolwatch.sim.world import SimParams
+        from spoolwatch.sim.world import params_named
     except ImportError as exc:  # simpy is in the [sim] extra
         fail(str(MissingExtra(exc.name or "simpy", "sim")))
     if policy != "all" and policy not in POLICIES:
@@ -63,7 +75,12 @@ def simulate(
         fail(f"--agent-throughput must be a number > 0, got {agent_throughput}")
     if not 60 <= schedule <= 86_400:
         fail(f"--schedule must be between 60 and 86400 seconds (EventBridge rates), got {schedule}")
-    params = SimParams(concurrency=concurrency, schedule_seconds=schedule)
+    try:
+        params = params_named(
+            parameters, destination=destination, concurrency=concurrency, schedule_seconds=schedule
+        )
+    except ConfigError as exc:
+        fail(f"--params/--destination: {exc}")
     if agent_throughput is not None:
         params = dataclasses.replace(params, agent_throughput=agent_throughput)
     names = list(POLICIES) if policy == "all" else [policy]

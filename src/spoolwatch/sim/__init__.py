@@ -10,6 +10,9 @@ users pick (``recipe``, ``lambda-esm``, ``keda``, ``static``) through scenarios
 * :mod:`~spoolwatch.sim.lambda_`: environments, cold starts, the scaling limit, the 900 s
   limit, the recursive-loop stop, the agent queue's trigger.
 * :mod:`~spoolwatch.sim.costs`: list prices and the ledger.
+* :mod:`~spoolwatch.sim.measured`: the agent's figures measured on the real stream (the
+  default) and the easy path's; :mod:`~spoolwatch.sim.destination`: what the destination
+  accepts per second (presets), 429 with ``Retry-After`` beyond it.
 * :mod:`~spoolwatch.sim.model`: parameters, the clock, the world and how an agent drains.
 * :mod:`~spoolwatch.sim.policies`: one module per policy, contract in ``base``.
 * :mod:`~spoolwatch.sim.scenarios`, :mod:`~spoolwatch.sim.run` (:func:`simulate`),

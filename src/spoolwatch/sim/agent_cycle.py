@@ -1,5 +1,6 @@
 """spoolwatch's agent in the simulation, call by call: its serial read, its look-up of
-redelivered records, its send, its retries.
+redelivered records, its send, its retries (a destination down, or one answering 429 with
+``Retry-After`` when its capacity is used: :mod:`~spoolwatch.sim.destination`).
 
 What :func:`~spoolwatch.sim.model.drain` runs for an agent with a ``read_batch`` (the
 ``spoolwatch`` policy's Lambda agents, ``static``'s and ``keda``'s pods) and for one with a
@@ -17,6 +18,7 @@ from typing import Any
 import simpy
 
 from spoolwatch.agent.config import RetryConfig
+from spoolwatch.agent.control import MAX_RETRY_AFTER
 from spoolwatch.sim.sqs import InFlight
 from spoolwatch.sim.world import AgentRun, KnownLookups, World
 from spoolwatch.sinks.config import BatchingConfig
@@ -24,15 +26,14 @@ from spoolwatch.spools.sqs_config import MAX_WAIT
 
 __all__ = [
     "AGENT_RETRY",
-    "KNOWN_SECONDS",
     "LONG_POLL_LIMIT",
     "READ_WAIT_SECONDS",
     "RECHECK_SECONDS",
-    "REQUEST_RECORDS",
-    "SEND_SECONDS",
     "KnownLookups",
+    "admit",
     "calls_seconds",
     "read_serially",
+    "requests_of",
     "send_seconds",
     "send_until",
     "skip_known",
@@ -40,14 +41,6 @@ __all__ = [
 
 #: The real agent's back-off (``retry`` in its config), used by ``drain(give_up_at=...)``.
 AGENT_RETRY = RetryConfig()
-
-#: One HTTP request to the destination (up to ``REQUEST_RECORDS`` records), within a region.
-SEND_SECONDS = 0.050
-#: ``POST /api/v2/spoolwatch/records/known/`` answered by a destination that is up: one
-#: HTTP round trip like a send's, with no work per record.
-KNOWN_SECONDS = SEND_SECONDS
-#: Records per request (``batching.max_records_per_request`` of the agent config).
-REQUEST_RECORDS = 100
 #: ``batching.wait_seconds``'s default (the pods' agents): how long a read that finds
 #: nothing waits before it is empty. Lambda agents read with ``SPOOLWATCH_IDLE_SECONDS``.
 READ_WAIT_SECONDS = BatchingConfig().wait_seconds
@@ -66,12 +59,24 @@ def calls_seconds(world: World, calls: int) -> float:
     return float(world.rng.lognormal(math.log(median), sigma, size=calls).sum())
 
 
+def requests_of(world: World, count: int) -> int:
+    """The HTTP requests that carry ``count`` records (``request_records`` a request)."""
+    return math.ceil(count / world.params.request_records)
+
+
 def send_seconds(world: World, count: int) -> float:
     """One accepted send of ``count`` records: the agent's own work (validate, encode:
-    ``agent_throughput``) and one HTTP request per ``REQUEST_RECORDS``."""
-    return count / world.params.agent_throughput + math.ceil(count / REQUEST_RECORDS) * (
-        SEND_SECONDS
-    )
+    ``agent_throughput``) and one HTTP request (``request_seconds``) per
+    ``request_records``."""
+    p = world.params
+    return count / p.agent_throughput + requests_of(world, count) * p.request_seconds
+
+
+def admit(world: World, count: int) -> float | None:
+    """Offer ``count`` records to the destination now: ``None`` when accepted, else the
+    429's ``Retry-After`` seconds."""
+    rows = count * world.params.rows_per_record
+    return world.destination.admit(float(world.env.now), requests_of(world, count), rows)
 
 
 def read_serially(
@@ -133,7 +138,7 @@ def skip_known(world: World, batch: InFlight) -> Generator[simpy.Event, Any, InF
         yield env.timeout(world.params.destination_fail_seconds)
         known.failed += 1
         return batch
-    yield env.timeout(KNOWN_SECONDS)
+    yield env.timeout(world.params.request_seconds)
     accepted = world.queue.split_known(batch)
     if accepted is None:
         return batch
@@ -171,18 +176,30 @@ def send_until(
     release: bool = True,
 ) -> Generator[simpy.Event, Any, bool]:
     """Send ``batch`` as the real agent does (see the module docstring); ``False`` when it
-    was given back. ``release=False``: given back as the wake function's spool does, left
-    in flight until its (last extended) visibility timeout."""
+    was given back. ``True`` once the destination is up and accepted the batch (the caller
+    then spends :func:`send_seconds`). A 429 costs one request's round trip and its
+    ``Retry-After`` is a floor under the back-off (``backoff_delay``). ``release=False``:
+    given back as the wake function's spool does, left in flight until its (last
+    extended) visibility timeout."""
     p, env, retry = world.params, world.env, AGENT_RETRY
     attempt = 0
     calls = math.ceil(batch.count / 10)
-    while not world.destination_up():
-        yield env.timeout(p.destination_fail_seconds)
+    while True:
+        retry_after: float | None = None
         if world.destination_up():
-            return True
+            retry_after = admit(world, batch.count)
+            if retry_after is None:
+                return True
+            yield env.timeout(p.request_seconds)
+        else:
+            yield env.timeout(p.destination_fail_seconds)
+            if world.destination_up() and (retry_after := admit(world, batch.count)) is None:
+                return True
         attempt += 1
         base = min(retry.max_seconds, retry.initial_seconds * retry.multiplier ** (attempt - 1))
         delay = base * (1.0 + float(world.rng.uniform(-retry.jitter, retry.jitter)))
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
         if env.now + delay >= give_up_at():
             break
         world.queue.extend(batch, delay + 30.0)
@@ -197,8 +214,6 @@ def send_until(
             yield env.any_of(waits)
         if env.now >= give_up_at():
             break
-    else:
-        return True
     if release:
         world.queue.release(batch)  # nack(pending): visible again at once
         world.ledger.sqs_call(calls=calls)

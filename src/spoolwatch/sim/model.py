@@ -9,10 +9,13 @@ How an agent drains (:func:`drain`), the approximations stated:
 * spoolwatch's agent (``read_batch``: the ``spoolwatch`` policy's Lambda agents with 100,
   ``static``'s and ``keda``'s pods with the agent config's default 500) works its serial
   cycle (:mod:`~spoolwatch.sim.agent_cycle`): receives of 10 messages one after another
-  until ``read_batch`` (or one returns nothing), one HTTP request of 50 ms per 100 records
-  plus its own work at ``agent_throughput`` records/s, then deletes of 10 one after
-  another; each SQS call takes a log-normal latency (median 20 ms). That is about 0.54 s
-  per 100 records, 186 records/s per agent, whatever the read batch. A read that finds
+  until ``read_batch`` (or one returns nothing), one HTTP request of ``request_seconds``
+  per ``request_records`` records plus its own work at ``agent_throughput`` records/s
+  (the measured figures, :mod:`~spoolwatch.sim.measured`: about 12 ms a request of 73
+  records, 2,600 records/s; the easy set: 50 ms, 100, 3,000), then deletes of 10 one after
+  another; each SQS call takes a log-normal latency (median 20 ms). That is about 0.5 s
+  per 100 records, about 200 records/s per agent (easy: 0.54 s, 186/s), whatever the read
+  batch: the SQS calls dominate. A read that finds
   nothing waits (:func:`~spoolwatch.sim.agent_cycle.read_serially`): a pod's
   ``batching.wait_seconds``, 0.5 s (no long poll: two receives 0.5 s apart); a Lambda
   agent's ``read_wait``, ``SPOOLWATCH_IDLE_SECONDS`` (20 s: a long poll that returns at
@@ -21,8 +24,8 @@ How an agent drains (:func:`drain`), the approximations stated:
   meanwhile), a pod reads again.
 * Before its send, spoolwatch's agent looks up the records of the read that were received
   before (:func:`~spoolwatch.sim.agent_cycle.skip_known`; a cohort's receive count above
-  1 is SQS's ``ApproximateReceiveCount`` > 1): when there are any, one HTTP call of 50 ms
-  (``KNOWN_SECONDS``, a send's round trip without its work per record) asks the
+  1 is SQS's ``ApproximateReceiveCount`` > 1): when there are any, one HTTP call of
+  ``request_seconds`` (a send's round trip without its work per record) asks the
   destination — the spoolwatch service, which answers it; a DataRobot destination cannot
   be asked — which of them it already accepted. The answer is exact (the cohorts the
   destination accepted, ``SENT``): those are deleted (10 a call, one call after another)
@@ -46,6 +49,9 @@ How an agent drains (:func:`drain`), the approximations stated:
   wait would pass its give-up point, or that point passes during a wait (a stop, signalled
   by :meth:`AgentRun.request_stop`, moves it to the stop's grace); then the records are
   given back (visible again at once) and the run ends ``failed``.
+* A destination with a capacity (:mod:`~spoolwatch.sim.destination`) answers a send
+  beyond it with 429 after one request's round trip: every agent retries it as it retries
+  a destination that is down, ``Retry-After`` a floor under its back-off, its records kept.
 * A crash (fault) hits the next agent to send after the crash time, right after a
   successful send of one read batch and before its delete: those records come back after
   the visibility timeout; agents that do not look up send them again (duplicates),
@@ -62,6 +68,7 @@ import simpy
 
 from spoolwatch.sim.agent_cycle import (
     READ_WAIT_SECONDS,
+    admit,
     calls_seconds,
     read_serially,
     send_seconds,
@@ -199,17 +206,24 @@ def _receive(
 
 
 def _send(world: World, batch: InFlight, retry_forever: bool) -> Generator[simpy.Event, Any, bool]:
-    """Send ``batch``; retry with back-off while the destination is down."""
+    """Send ``batch``; retry with back-off while the destination is down or answers 429
+    (its ``Retry-After`` a floor under the back-off)."""
     p, env = world.params, world.env
     attempts = 0
-    while not world.destination_up():
-        yield env.timeout(p.destination_fail_seconds)
-        attempts += 1
+    while True:
+        retry_after: float | None = None
         if world.destination_up():
-            break
+            retry_after = admit(world, batch.count)
+            if retry_after is None:
+                return True
+            yield env.timeout(p.request_seconds)
+        else:
+            yield env.timeout(p.destination_fail_seconds)
+            if world.destination_up() and (retry_after := admit(world, batch.count)) is None:
+                return True
+        attempts += 1
         if not retry_forever and attempts >= p.send_attempts:
             return False
         world.queue.extend(batch, p.visibility_seconds)
         world.ledger.sqs_call()
-        yield env.timeout(min(30.0, 2.0**attempts))
-    return True
+        yield env.timeout(max(min(30.0, 2.0**attempts), retry_after or 0.0))

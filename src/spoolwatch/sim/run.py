@@ -129,6 +129,7 @@ def simulate(
             "crashes": world.crashes,
             **(world.known.figures() if chosen.looks_up_known else {}),
             **chosen.figures(),
+            **(world.destination.figures() if params.destination.limited else {}),
         },
         timeline=world.timeline,
     )

@@ -1,9 +1,12 @@
 """The simulated world of one run: its parameters, clock, queue, ledger, faults and figures.
 
 :class:`World` holds the simpy environment, the data queue
-(:class:`~spoolwatch.sim.sqs.SimQueue`), the cost ledger, the destination's faults and the
-figures every policy is measured by (agents over time, agent-seconds); :class:`AgentRun` is
-one draining agent. How an agent drains: :mod:`spoolwatch.sim.model`.
+(:class:`~spoolwatch.sim.sqs.SimQueue`), the cost ledger, the destination (its capacity:
+:mod:`~spoolwatch.sim.destination`) and its faults, and the figures every policy is
+measured by (agents over time, agent-seconds); :class:`AgentRun` is one draining agent.
+How an agent drains: :mod:`spoolwatch.sim.model`. :class:`SimParams`' agent figures
+default to the measured ones (:mod:`~spoolwatch.sim.measured`); :func:`params_named`
+gives the ``easy`` set.
 """
 
 from __future__ import annotations
@@ -16,17 +19,30 @@ from typing import Any
 import numpy as np
 import simpy
 
+from spoolwatch.errors import ConfigError
 from spoolwatch.sim.costs import CostLedger, Prices
+from spoolwatch.sim.destination import DESTINATIONS, UNLIMITED, Capacity, Destination
+from spoolwatch.sim.measured import EASY, PARAMETER_SETS, AgentFigures, measured
 from spoolwatch.sim.sqs import SimQueue
 
-__all__ = ["AGENT_THROUGHPUT", "AgentRun", "KnownLookups", "SimClock", "SimParams", "World"]
+__all__ = [
+    "AGENT_THROUGHPUT",
+    "AgentRun",
+    "KnownLookups",
+    "SimClock",
+    "SimParams",
+    "World",
+    "params_named",
+]
 
-#: Records per second one agent sends to its destination. ``bench/agent_throughput.py``
-#: measured 9,600-19,700 records/s for one agent process on a full core of the development
-#: machine; a 512 MB Lambda function gets about 0.29 vCPU (1,769 MB = one vCPU), hence 3,000.
-#: The recipe's agents: the SQS receive bound (``receivers x 10 / 20 ms`` = 2,000/s by
-#: default) binds first; spoolwatch's serial agent adds this to its calls' latencies.
-AGENT_THROUGHPUT = 3000.0
+#: The easy path's records per second of one agent. ``bench/agent_throughput.py`` measured
+#: 9,600-19,700 records/s for one agent process on a full core of the development machine
+#: (25-row prediction records of one deployment); a 512 MB Lambda function gets about
+#: 0.29 vCPU (1,769 MB = one vCPU), hence 3,000. The default is the real stream's
+#: (:mod:`~spoolwatch.sim.measured`). The recipe's agents: the SQS receive bound
+#: (``receivers x 10 / 20 ms`` = 2,000/s by default) binds first; spoolwatch's serial agent
+#: adds this to its calls' latencies.
+AGENT_THROUGHPUT = EASY.agent_records_per_second
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,7 +50,16 @@ class SimParams:
     """Everything a run depends on besides the policy, the scenario and the seed."""
 
     concurrency: int = 10
-    agent_throughput: float = AGENT_THROUGHPUT
+    #: Records per second of one agent's own work (validate, encode, send).
+    agent_throughput: float = field(default_factory=lambda: measured().agent_records_per_second)
+    #: Records per HTTP request to the destination (``batching.max_records_per_request``).
+    request_records: float = field(default_factory=lambda: measured().records_per_request)
+    #: One request's round trip to a destination that is up.
+    request_seconds: float = field(default_factory=lambda: measured().request_seconds)
+    #: Prediction rows per record (what a destination's rows/s counts).
+    rows_per_record: float = field(default_factory=lambda: measured().rows_per_record)
+    #: What the destination accepts per second (:data:`~spoolwatch.sim.destination.DESTINATIONS`).
+    destination: Capacity = UNLIMITED
     receivers: int = 4
     receive_latency_median: float = 0.020
     receive_latency_sigma: float = 0.5
@@ -59,6 +84,30 @@ class SimParams:
     epoch: float = 1_767_225_600.0  # 2026-01-01T00:00:00Z
     sample_seconds: float = 10.0
     prices: Prices = field(default_factory=Prices)
+
+
+def params_named(
+    name: str = "measured", *, destination: str = "unlimited", **changes: Any
+) -> SimParams:
+    """The parameter set ``name`` (``measured`` or ``easy``) against the destination preset
+    ``destination``, with ``changes`` applied; :class:`ConfigError` for an unknown name."""
+    if name not in PARAMETER_SETS:
+        raise ConfigError(
+            f"unknown parameter set {name!r}; choose from {', '.join(PARAMETER_SETS)}"
+        )
+    if destination not in DESTINATIONS:
+        raise ConfigError(
+            f"unknown destination {destination!r}; choose from {', '.join(DESTINATIONS)}"
+        )
+    figures: AgentFigures = measured() if name == "measured" else EASY
+    return SimParams(
+        agent_throughput=figures.agent_records_per_second,
+        request_records=figures.records_per_request,
+        request_seconds=figures.request_seconds,
+        rows_per_record=figures.rows_per_record,
+        destination=DESTINATIONS[destination],
+        **changes,
+    )
 
 
 class SimClock:
@@ -124,6 +173,7 @@ class World:
             params.prices, record_bytes=params.record_bytes, architecture=params.architecture
         )
         self.outages = tuple(outages)
+        self.destination = Destination(params.destination)
         self.drain_from = drain_from
         self.drain_threshold = drain_threshold
         self.active = 0

@@ -15,6 +15,9 @@ Modelled as a fluid process in 1 s ticks, not per invocation:
 * a tick runs ``allowance x 1 s / invocation time`` invocations at most, each on one batch;
   the concurrency used is what those invocations occupy; environments beyond the warm ones
   (kept ten minutes) are cold starts, billed;
+* a destination with a capacity (:mod:`~spoolwatch.sim.destination`) accepts a tick's
+  invocations one batch after another until one is answered 429; those refused fail (their
+  records stay in flight until the visibility timeout, as a failed batch's do);
 * on a tick with failures the allowance shrinks by a quarter (not below two);
 * the function timeout is 30 s and the queue's visibility timeout 180 s (AWS asks for six
   times the function timeout); the pollers' receives and deletes are billed, and five idle
@@ -30,6 +33,7 @@ from typing import Any
 
 import simpy
 
+from spoolwatch.sim.agent_cycle import admit
 from spoolwatch.sim.policies.base import Policy
 
 __all__ = ["LambdaEsmPolicy"]
@@ -104,10 +108,26 @@ class LambdaEsmPolicy(Policy):
         )
         # at any instant the trigger holds concurrency x batch_size <= 10,000 records, far
         # below the in-flight limit, though a tick receives many batches one after another
-        batch = world.queue.receive(
-            invocations * self.batch_size, self.visibility_seconds, check_limit=False
+        want = invocations * self.batch_size
+        accepted = want if up else 0
+        if up and world.destination.capacity.limited:
+            want = min(want, world.queue.visible_count)
+            accepted = 0
+            while accepted < want and admit(world, min(self.batch_size, want - accepted)) is None:
+                accepted += self.batch_size
+            accepted = min(accepted, want)
+        take = accepted if up else want
+        batch = (
+            world.queue.receive(take, self.visibility_seconds, check_limit=False) if take else None
         )
-        received = batch.count if batch is not None else 0
+        refused = (
+            world.queue.receive(want - accepted, self.visibility_seconds, check_limit=False)
+            if up and want > accepted
+            else None
+        )
+        received = (batch.count if batch is not None else 0) + (
+            refused.count if refused is not None else 0
+        )
         invocations = math.ceil(received / self.batch_size) + (crashed is not None)
         used = min(math.ceil(limit), max(1, math.ceil(invocations * seconds / TICK)))
         self._use(used)
@@ -116,13 +136,15 @@ class LambdaEsmPolicy(Policy):
         yield world.env.timeout(TICK)
         if crashed is not None and world.take_crash():
             world.queue.mark_sent(crashed)
-        if batch is None:
+        if batch is None and refused is None:
             return
-        if up:
+        if up and batch is not None:
             world.queue.mark_sent(batch)
             world.queue.delete(batch)
-            world.ledger.sqs_call(calls=invocations)
+            deletes = invocations if refused is None else math.ceil(batch.count / self.batch_size)
+            world.ledger.sqs_call(calls=deletes)
             world.check_drained()
+        if up and refused is None:
             self.allowance = min(float(p.concurrency), self.allowance + STEP_PER_SECOND)
         else:
             self.backoffs += 1

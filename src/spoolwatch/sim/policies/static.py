@@ -1,7 +1,7 @@
 """``static``: N always-on agents (pods), started before the run, never scaled.
 
 Each agent is spoolwatch's agent in its serial cycle with the config's default read batch of
-500 (about 186 records/s; :func:`~spoolwatch.sim.model.drain`), looks up the redelivered
+500 (about 200 records/s; :func:`~spoolwatch.sim.model.drain`), looks up the redelivered
 records of a read before sending them as that agent does (those the destination already
 accepted are deleted unsent), polls an empty queue every 0.5 s, retries a failing
 destination forever while extending the visibility of what it holds, and is billed per
