@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable
 
 from spoolwatch.agent.config import RetryConfig
-from spoolwatch.spools.retry import Backoff
+from spoolwatch.spools.retry import Backoff, Uniform
 
 __all__ = ["StopControl", "backoff_delay"]
 
@@ -20,7 +19,7 @@ def backoff_delay(
     attempt: int,
     retry: RetryConfig,
     retry_after: float | None = None,
-    rng: random.Random | None = None,
+    rng: Uniform | None = None,
 ) -> float:
     """Exponential back-off with jitter for the ``attempt``-th retry (1-based).
 

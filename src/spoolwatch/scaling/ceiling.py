@@ -18,8 +18,22 @@ rule still stops agents once the backlog wants fewer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-__all__ = ["MIN_GAIN_SHARE", "Throughput", "is_flat"]
+__all__ = [
+    "CEILING_SECONDS",
+    "MIN_GAIN_SHARE",
+    "CeilingStore",
+    "LearnedCeiling",
+    "MemoryCeilingStore",
+    "Throughput",
+    "ceiling_cap",
+    "is_flat",
+    "learn",
+]
+
+#: How long a learned ceiling holds: one schedule period of the template (rate(5 minutes)).
+CEILING_SECONDS = 300.0
 
 #: Growing the fleet by a share ``g`` must raise the accepted rate by at least this share of
 #: ``g`` (an 11th agent of 10 by 5 %), else the growth has stopped paying.
@@ -52,3 +66,68 @@ def is_flat(
         return False
     growth = now.running / before.running - 1.0
     return now.fleet < before.fleet * (1.0 + min_gain_share * growth)
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedCeiling:
+    """At most ``agents`` are wanted until ``until`` (clock seconds)."""
+
+    agents: int
+    until: float
+
+
+class CeilingStore(Protocol):
+    """Where the fleet keeps its learned ceiling."""
+
+    def read(self) -> LearnedCeiling | None:
+        """The ceiling last written, fresh or not; None when none was."""
+        ...
+
+    def write(self, ceiling: LearnedCeiling) -> None:
+        """Keep ``ceiling`` (the last write wins)."""
+        ...
+
+
+class MemoryCeilingStore:
+    """A :class:`CeilingStore` in memory (tests, the simulator)."""
+
+    def __init__(self) -> None:
+        self.ceiling: LearnedCeiling | None = None
+        self.writes = 0
+
+    def read(self) -> LearnedCeiling | None:
+        """The ceiling last written."""
+        return self.ceiling
+
+    def write(self, ceiling: LearnedCeiling) -> None:
+        """Keep ``ceiling``."""
+        self.ceiling = ceiling
+        self.writes += 1
+
+
+def ceiling_cap(ceiling: LearnedCeiling | None, now: float) -> int | None:
+    """The agents a fresh ``ceiling`` allows, or None (none learned, or it ran out)."""
+    if ceiling is None or now >= ceiling.until:
+        return None
+    return ceiling.agents
+
+
+def learn(
+    why: str | None,
+    *,
+    running: int,
+    before: Throughput | None,
+    known: LearnedCeiling | None,
+    now: float,
+) -> LearnedCeiling | None:
+    """The ceiling a decision teaches that reached the destination's (``why``: ``throttled``
+    or ``flat``; None or ``learned``: it saw none itself), with ``running`` agents and
+    ``before`` the previous decision's throughput; None when there is nothing new to keep
+    (no ceiling reached, or a fresh ``known`` one is as low already)."""
+    if why not in ("throttled", "flat"):
+        return None  # none reached, or held by the learned one itself: nothing new
+    agents = max(1, before.running if why == "flat" and before is not None else running - 1)
+    fresh = ceiling_cap(known, now)
+    if fresh is not None and fresh <= agents:
+        return None
+    return LearnedCeiling(agents, now + CEILING_SECONDS)

@@ -31,7 +31,10 @@ I/O and reads no clock, so the Lambda handler and the simulator run exactly the 
    the caller's previous decision; or the fleet grew while reads came back full and the
    accepted rate did not follow, from ``throughput`` and ``before``) recruits nobody
    (``destination_full``); ``wanted`` is then at most ``max(1, running)``, so rule 6 does
-   not grow the fleet either. Rules 1-3 come first.
+   not grow the fleet either. What the fleet learned of the ceiling (``ceiling``: at most so
+   many agents, :func:`~spoolwatch.scaling.ceiling.ceiling_cap`) caps ``wanted`` for every
+   caller (``ceiling="learned"`` when it held the decision back), so the surplus rule stops
+   the agents beyond it. Rules 1-3 come first.
 """
 
 from __future__ import annotations
@@ -92,10 +95,12 @@ def decide(
     throttled: bool = False,
     per_agent_rate: float | None = None,
     before: Throughput | None = None,
+    ceiling: int | None = None,
 ) -> Decision:
     """Apply the rules of this module's docstring; pure. ``per_agent_rate``: records a
     second the caller accepted since its previous decision (None: not measured), whose
-    :attr:`Decision.throughput` was ``before``."""
+    :attr:`Decision.throughput` was ``before``; ``ceiling``: the agents the fleet learned
+    the destination takes (None: none learned)."""
     for name, value in (
         ("visible", visible),
         ("in_flight", in_flight),
@@ -104,6 +109,10 @@ def decide(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"decide: {name} must be an integer >= 0, got {value!r}")
+    if ceiling is not None and (
+        isinstance(ceiling, bool) or not isinstance(ceiling, int) or ceiling < 1
+    ):
+        raise ConfigError(f"decide: ceiling must be an integer >= 1, got {ceiling!r}")
     if per_agent_rate is not None and not (0.0 <= per_agent_rate < math.inf):
         raise ConfigError(f"decide: per_agent_rate must be finite and >= 0, got {per_agent_rate!r}")
     state = breaker.state if isinstance(breaker, BreakerDecision) else BreakerState(breaker)
@@ -115,13 +124,19 @@ def decide(
     if saturated:
         wanted = max(wanted, min(target, 2 * max(1, running)))
     throughput = None if per_agent_rate is None else Throughput(running, per_agent_rate)
-    ceiling = "throttled" if throttled else None
-    if ceiling is None and saturated and throughput is not None and is_flat(before, throughput):
-        ceiling = "flat"
     have = running + pending
-    held_back = ceiling is not None and wanted > max(have, 1, running)
-    if ceiling is not None:
-        wanted = min(wanted, max(1, running))
+    reached = "throttled" if throttled else None
+    if reached is None and saturated and throughput is not None and is_flat(before, throughput):
+        reached = "flat"
+    limit = max(1, running) if reached is not None else None
+    if ceiling is not None and (limit is None or ceiling < limit):
+        limit = ceiling
+        if wanted > ceiling:
+            reached = reached or "learned"
+    held_back = limit is not None and wanted > max(have, limit)
+    if limit is not None:
+        wanted = min(wanted, limit)
+    ceiling_seen = reached
 
     def result(recruits: int, reason: str) -> Decision:
         return Decision(
@@ -137,7 +152,7 @@ def decide(
             target_concurrency=target,
             records_per_agent=settings.records_per_agent,
             saturated=saturated,
-            ceiling=ceiling,
+            ceiling=ceiling_seen,
             throughput=throughput,
         )
 

@@ -18,7 +18,7 @@ from typing import Any
 import simpy
 
 from spoolwatch.agent.config import RetryConfig
-from spoolwatch.agent.control import MAX_RETRY_AFTER
+from spoolwatch.agent.control import backoff_delay
 from spoolwatch.sim.sqs import InFlight
 from spoolwatch.sim.world import AgentRun, KnownLookups, World
 from spoolwatch.sinks.config import BatchingConfig
@@ -196,10 +196,9 @@ def send_until(
             if world.destination_up() and (retry_after := admit(world, batch.count)) is None:
                 return True
         attempt += 1
-        base = min(retry.max_seconds, retry.initial_seconds * retry.multiplier ** (attempt - 1))
-        delay = base * (1.0 + float(world.rng.uniform(-retry.jitter, retry.jitter)))
         if retry_after is not None:
-            delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+            agent.throttled += 1
+        delay = backoff_delay(attempt, retry, retry_after, world.rng)
         if env.now + delay >= give_up_at():
             break
         world.queue.extend(batch, delay + 30.0)

@@ -135,6 +135,8 @@ class AgentRun:
     reading_since: float | None = None
     stop: bool = False
     crash: bool = False
+    #: Sends the destination answered 429 (``ChannelStats.failures["http_429"]``).
+    throttled: int = 0
     #: Triggered by :meth:`request_stop`: wakes a retry wait so it can give up in time.
     stopping: simpy.Event | None = None
 

@@ -13,8 +13,16 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
-__all__ = ["Backoff", "attempts"]
+__all__ = ["Backoff", "Uniform", "attempts"]
+
+
+class Uniform(Protocol):
+    """Where the jitter is drawn from: :class:`random.Random`, or numpy's ``Generator`` (the
+    simulator's)."""
+
+    def uniform(self, low: float, high: float, /) -> float: ...
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -28,11 +36,11 @@ class Backoff:
     cap: float = 30.0
     jitter: float = 0.0
 
-    def delay(self, repeat: int, rng: random.Random | None = None) -> float:
+    def delay(self, repeat: int, rng: Uniform | None = None) -> float:
         """Seconds to wait before the ``repeat``-th repeat (1-based), never negative."""
         base = min(self.cap, self.initial * self.multiplier ** (repeat - 1))
         # Drawn even without jitter, so a seeded ``rng`` gives the same sequence either way.
-        spread = (rng or random).uniform(-self.jitter, self.jitter)
+        spread = float((rng or random).uniform(-self.jitter, self.jitter))
         return max(0.0, base * (1.0 + spread))
 
 
@@ -41,7 +49,7 @@ def attempts(
     backoff: Backoff,
     *,
     sleep: Callable[[float], None] = time.sleep,
-    rng: random.Random | None = None,
+    rng: Uniform | None = None,
 ) -> Iterator[int]:
     """Attempt numbers ``1..limit``; each but the first is preceded by ``backoff``'s delay."""
     for attempt in range(1, limit + 1):

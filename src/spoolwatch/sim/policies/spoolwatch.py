@@ -153,6 +153,7 @@ from spoolwatch.scaling import (
     decide,
     run_margin,
 )
+from spoolwatch.scaling.ceiling import Throughput
 from spoolwatch.scaling.session import (
     DEADLINE_MARGIN_SECONDS,
     DISARM_RUNNING,
@@ -164,6 +165,7 @@ from spoolwatch.scaling.session import (
     is_surplus,
     read_waiting,
     recruits_to_post,
+    remember,
     schedule_wake,
     session_starts,
     stop_reason,
@@ -263,6 +265,8 @@ class SpoolwatchPolicy(Policy):
         self.hand_offs = 0
         self.hand_offs_counts_empty = 0
         self.recruits_withheld = 0
+        #: Decisions that recruited nobody because the destination was at its ceiling.
+        self.held_at_ceiling = 0
         self.decisions_waiting = 0
         self.full_reads_discounted = 0
         self.probes_unreported = 0
@@ -274,7 +278,8 @@ class SpoolwatchPolicy(Policy):
         and hand-offs (those made while the counts read empty: ``hand_offs_counts_empty``),
         recruits idle agents did not post (``recruits_withheld``), decisions made while the
         agent's read had waited over ``WAITING_SECONDS`` (``decisions_waiting``; those
-        after a full read, not counted as saturated: ``full_reads_discounted``), and more."""
+        after a full read, not counted as saturated: ``full_reads_discounted``), decisions
+        held back at the destination's ceiling (``held_at_ceiling``), and more."""
         return {
             "breaker_opened": self.breaker_store.openings,
             "lease_refusals": self.lease_refusals,
@@ -285,6 +290,7 @@ class SpoolwatchPolicy(Policy):
             "hand_offs": self.hand_offs,
             "hand_offs_counts_empty": self.hand_offs_counts_empty,
             "recruits_withheld": self.recruits_withheld,
+            "held_at_ceiling": self.held_at_ceiling,
             "decisions_waiting": self.decisions_waiting,
             "full_reads_discounted": self.full_reads_discounted,
             "probes_unreported": self.probes_unreported,
@@ -312,10 +318,14 @@ class SpoolwatchPolicy(Policy):
         *,
         saturated: bool = False,
         recruit: bool = True,
+        throttled: bool = False,
+        per_agent_rate: float | None = None,
+        before: Throughput | None = None,
     ) -> Decision:
         """Counts and live leases (read now unless given), waiting recruits →
         :func:`decide` → post the recruits (``seen`` when ``saturated``; none unless
-        ``recruit``); the decision."""
+        ``recruit``); the decision. ``throttled``, ``per_agent_rate`` and ``before``: what
+        the agent saw of the destination's ceiling (rule 7 of ``decide``)."""
         if counts is None:
             counts = self.world.queue.approx()
             self.world.ledger.sqs_call()
@@ -332,7 +342,11 @@ class SpoolwatchPolicy(Policy):
             breaker,
             self.settings,
             saturated=saturated,
+            throttled=throttled,
+            per_agent_rate=per_agent_rate,
+            before=before,
         )
+        self.held_at_ceiling += decision.reason == "destination_full"
         posting = recruits_to_post(decision, recruit=recruit)
         self.trigger.post(posting, hops, seen=saturated)
         self.recruits_withheld += decision.recruits - posting
@@ -566,6 +580,7 @@ class SpoolwatchPolicy(Policy):
                 sent=session.agent.processed,
                 full=full,
                 waiting=read_waiting(session.agent.reading_since, float(env.now)),
+                throttled=session.agent.throttled,
             )
             if turn.confirm_probe:
                 self.breaker.record_success(probe=True)
@@ -580,7 +595,11 @@ class SpoolwatchPolicy(Policy):
                 None,
                 saturated=turn.saturated,
                 recruit=turn.recruit,
+                throttled=turn.throttled,
+                per_agent_rate=turn.per_agent_rate,
+                before=turn.before,
             )
+            state = remember(state, decision)
             if not turn.unconfirmed and self._should_stop(session, decision):
                 return
 
