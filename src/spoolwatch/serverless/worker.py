@@ -42,6 +42,8 @@ functions; this module reads DynamoDB and SQS, calls them, and does what they de
    A failure that opened the breaker disarms it
    (:func:`~spoolwatch.serverless.outcome.post_hand_off`).
 
+Which of these an event is: :mod:`spoolwatch.serverless.lambda_event`.
+
 **Wake** (the wake function, on the data queue's own trigger, armed only while the fleet is
 idle): see :mod:`spoolwatch.serverless.wake.function`.
 
@@ -85,6 +87,7 @@ from spoolwatch.serverless.aws import AgentQueues, RecruitMessage
 from spoolwatch.serverless.context import InvocationContext
 from spoolwatch.serverless.decision_log import log_decision
 from spoolwatch.serverless.destination import DestinationProblem, check_destination
+from spoolwatch.serverless.lambda_event import dispatch
 from spoolwatch.serverless.outcome import (
     SessionOutcome,
     post_hand_off,
@@ -378,27 +381,4 @@ class ServerlessAgent:
 
     def handle(self, event: Mapping[str, Any], context: InvocationContext) -> dict[str, Any]:
         """Dispatch a Lambda event: SQS records (agent queue) or the schedule."""
-        records = event.get("Records")
-        if isinstance(records, list):
-            if records and self._from_data_queue(records[0]):
-                return self.on_wake(records, context)
-            return self._handle_sqs(records, context)
-        return self.on_schedule()
-
-    def _from_data_queue(self, item: Any) -> bool:
-        """Whether an SQS event record came from the data queue (the wake trigger)."""
-        arn = str(item.get("eventSourceARN", "")) if isinstance(item, Mapping) else ""
-        queue = self.settings.data_queue_url.rstrip("/").rsplit("/", 1)[-1]
-        return bool(arn) and arn.rsplit(":", 1)[-1] == queue
-
-    def _handle_sqs(self, records: list[Any], context: InvocationContext) -> dict[str, Any]:
-        failures = []
-        for item in records:
-            message_id = str(item.get("messageId", ""))
-            try:
-                self.on_recruit(RecruitMessage.decode(str(item.get("body", ""))), context)
-            except Exception:
-                # Reported as a partial batch failure: SQS makes the message visible again.
-                log.exception("agent invocation failed for message %s", message_id)
-                failures.append({"itemIdentifier": message_id})
-        return {"batchItemFailures": failures}
+        return dispatch(self, event, context)
