@@ -36,16 +36,14 @@ from sqlalchemy import Connection, delete, select, text
 from spoolwatch.monitoring.accuracy_aggregate import AccuracyAggregate
 from spoolwatch.store import schema
 from spoolwatch.store.accuracy import (
-    PROBABILITY_DTYPE,
     SQLITE_RETURNING,
     STATE_COLUMNS,
-    PredictionRow,
-    actual_rows,
     fill_actuals,
     insert_new_predictions,
     upsert_actuals,
     upsert_predictions,
 )
+from spoolwatch.store.accuracy_columns import PROBABILITY_DTYPE, PredictionRow, actual_rows
 from spoolwatch.store.aggregate_rows import Fault, warn_once
 from spoolwatch.store.deployment import Deployment
 from spoolwatch.store.sql import hourly_rows, rows_in

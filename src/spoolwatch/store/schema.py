@@ -132,7 +132,7 @@ drift_hourly = Table(
 )
 
 #: Predictions and actuals joined by association id, whichever arrives first, in compact
-#: form (see :mod:`spoolwatch.store.accuracy`; migration 4 converted the JSON columns).
+#: form (see :mod:`spoolwatch.store.accuracy_columns`; migration 4 converted the JSON columns).
 accuracy_rows = Table(
     "accuracy_rows",
     metadata,
