@@ -42,7 +42,7 @@ from spoolwatch.server.periods import resolve_period
 from spoolwatch.server.query import deployment_health
 from spoolwatch.server.settings import ServerSettings
 from spoolwatch.store import schema
-from spoolwatch.store.accuracy import joined_rows
+from spoolwatch.store.accuracy_joined import joined_rows
 from spoolwatch.store.base import Store, open_store
 from spoolwatch.store.deployment import Deployment
 from spoolwatch.store.deployments import create_deployment, list_deployments

@@ -82,7 +82,7 @@ def sqlite_floor(url: str, payloads: list[bytes]) -> float:
     the clock starts. No fold of any kind can store a row per association id for less."""
     import sqlite3
 
-    from spoolwatch.store.accuracy import prediction_columns
+    from spoolwatch.store.accuracy_columns import prediction_columns
     from spoolwatch.store.deployments import get_deployment
 
     store = open_store(url)

@@ -4,12 +4,7 @@ The rules of a session (when to start, hand off, re-arm the wake trigger, stop a
 what a full read or an idle decision does) are :mod:`spoolwatch.scaling.session`'s pure
 functions; this module reads DynamoDB and SQS, calls them, and does what they decide.
 
-**Schedule** (EventBridge): read the data queue's backlog (visible + in flight), the agents
-running (live lease slots) and the recruits already waiting in the agent queue; ``decide``;
-post that many recruit messages; disarm the wake trigger while the breaker is open or agents
-run, arm it when the fleet is idle, and reconcile its mapping with the flag. It never runs
-an agent itself, so an empty queue costs one short invocation and no recruits — and a
-broken hand-off chain heals within one period.
+**Schedule** (EventBridge): see :mod:`spoolwatch.serverless.schedule`.
 
 **Recruit / hand-off** (a message of the agent queue, batch size 1):
 
@@ -40,11 +35,14 @@ broken hand-off chain heals within one period.
    the margin still reads;
 7. tell the breaker: destination failures (unreachable, 5xx, 429, auth) count, poison
    records do not (they are quarantined); a probe closes it as soon as its first records
-   were accepted;
+   were accepted (:func:`~spoolwatch.serverless.outcome.report_run`);
 8. release the lease; hand off (:func:`~spoolwatch.scaling.session.hand_off`: one message
    when the run stopped healthy with work left and the breaker is not open), else arm the
    wake trigger when the fleet is idle (:func:`~spoolwatch.scaling.session.wake_after_run`).
-   A failure that opened the breaker disarms it.
+   A failure that opened the breaker disarms it
+   (:func:`~spoolwatch.serverless.outcome.post_hand_off`).
+
+Which of these an event is: :mod:`spoolwatch.serverless.lambda_event`.
 
 **Wake** (the wake function, on the data queue's own trigger, armed only while the fleet is
 idle): see :mod:`spoolwatch.serverless.wake.function`.
@@ -58,7 +56,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from spoolwatch.agent.config import AgentConfig
@@ -69,7 +66,6 @@ from spoolwatch.scaling import (
     CircuitBreaker,
     Clock,
     Decision,
-    FailureKind,
     LeaseTable,
     SystemClock,
     decide,
@@ -80,10 +76,8 @@ from spoolwatch.scaling.leases import LeaseHeartbeat
 from spoolwatch.scaling.session import (
     DISARM_RUNNING,
     WakeMove,
-    hand_off,
     is_surplus,
     recruits_to_post,
-    schedule_wake,
     session_starts,
     wake_after_failure,
     wake_after_run,
@@ -93,8 +87,17 @@ from spoolwatch.serverless.aws import AgentQueues, RecruitMessage
 from spoolwatch.serverless.context import InvocationContext
 from spoolwatch.serverless.decision_log import log_decision
 from spoolwatch.serverless.destination import DestinationProblem, check_destination
+from spoolwatch.serverless.lambda_event import dispatch
+from spoolwatch.serverless.outcome import (
+    SessionOutcome,
+    post_hand_off,
+    report_run,
+    run_failed,
+)
+from spoolwatch.serverless.schedule import look_and_recruit
 from spoolwatch.serverless.settings import ServerlessSettings
 from spoolwatch.serverless.wake.function import deliver_and_recruit
+from spoolwatch.serverless.wake.moves import switch_wake
 from spoolwatch.serverless.watch import RunWatch
 from spoolwatch.sinks.config import TargetConfig
 from spoolwatch.spools.base import Spool
@@ -102,27 +105,6 @@ from spoolwatch.spools.base import Spool
 __all__ = ["InvocationContext", "ServerlessAgent", "SessionOutcome", "log_decision"]
 
 log = logging.getLogger(__name__)
-
-#: ``AgentResult.failed_because`` → the breaker's failure kind.
-_FAILURE_KINDS = {
-    "auth": FailureKind.AUTH_ERROR,
-    "http_5xx": FailureKind.SERVER_ERROR,
-    "http_429": FailureKind.THROTTLED,
-    "connection": FailureKind.DESTINATION_UNREACHABLE,
-    "timeout": FailureKind.DESTINATION_UNREACHABLE,
-    "unavailable": FailureKind.DESTINATION_UNREACHABLE,
-}
-
-
-@dataclass
-class SessionOutcome:
-    """What one recruit / hand-off invocation did."""
-
-    ran: bool = False
-    why: str = ""
-    recruited: int = 0
-    handed_off: bool = False
-    result: AgentResult | None = None
 
 
 class ServerlessAgent:
@@ -170,38 +152,13 @@ class ServerlessAgent:
 
     def on_schedule(self) -> dict[str, Any]:
         """Look at the backlog and recruit; never runs an agent."""
-        visible, in_flight = self.queues.data_backlog()
-        state = self.breaker.state()
-        running = self.leases.count_running()
-        pending = self.queues.pending_recruits() if visible + in_flight else 0
-        decision = decide(visible, in_flight, running, pending, state, self.settings.scaling)
-        recruited = 0
-        if decision.recruits:
-            recruited = self.queues.recruit(decision.recruits, RecruitMessage("recruit"))
-        log_decision("schedule", **decision.as_log(), recruited=recruited, why=decision.reason)
-        self._switch(schedule_wake(state, running=running, backlog=visible + in_flight))
-        try:
-            fixed = self.wake.reconcile()
-            if fixed:
-                log_decision("wake_reconciled", mapping=fixed)
-        except Exception:
-            log.warning("could not reconcile the wake trigger", exc_info=True)
-        return {"recruited": recruited, "reason": decision.reason, "backlog": decision.backlog}
+        return look_and_recruit(self)
 
     # --- the wake trigger ------------------------------------------------------------------
 
     def _switch(self, move: WakeMove | None) -> None:
         """Arm or disarm the wake trigger; a failure is logged (the schedule reconciles)."""
-        if move is None:
-            return
-        try:
-            changed = self.wake.arm(move.why) if move.armed else self.wake.disarm(move.why)
-        except Exception:
-            action = "arm" if move.armed else "disarm"
-            log.warning("could not %s the wake trigger", action, exc_info=True)
-            return
-        if changed:
-            log_decision("wake_armed" if move.armed else "wake_disarmed", why=move.why)
+        switch_wake(self.wake, move)
 
     def _arm_if_idle(self, result: AgentResult | None, handed_off: bool) -> None:
         """After a run: :func:`~spoolwatch.scaling.session.wake_after_run`."""
@@ -209,7 +166,7 @@ class ServerlessAgent:
             return
         try:
             move = wake_after_run(
-                failed=_failed(result),
+                failed=run_failed(result),
                 handed_off=handed_off,
                 breaker=self.breaker.state,
                 running=self.leases.count_running,
@@ -414,102 +371,14 @@ class ServerlessAgent:
     def _report(
         self, result: AgentResult, gate: BreakerDecision, *, probe_confirmed: bool = False
     ) -> None:
-        failed = result.failed_because
-        if not _failed(result):
-            state = self.breaker.record_success(probe=gate.probe and not probe_confirmed)
-            log_decision(
-                "agent_finished",
-                records=result.records_sent,
-                quarantined=result.quarantined,
-                stopped_by=result.stopped_by,
-                breaker=state.value,
-                probe=gate.probe,
-            )
-            return
-        if failed is not None:
-            kind = _FAILURE_KINDS.get(failed, FailureKind.DESTINATION_UNREACHABLE)
-            reason = result.last_error or failed
-        else:
-            kind, reason = FailureKind.SPOOL_UNAVAILABLE, "; ".join(result.channel_errors.values())
-        state = self.breaker.record_failure(reason=reason, kind=kind)
-        self._switch(wake_after_failure(state))
-        log_decision(
-            "agent_failed",
-            kind=kind.value,
-            reason=reason,
-            unacked=result.unacked,
-            records=result.records_sent,
-            breaker=state.value,
-            probe=gate.probe,
-        )
+        report_run(self.breaker, self.wake, result, gate, probe_confirmed=probe_confirmed)
 
     def _hand_off(self, result: AgentResult | None, message: RecruitMessage, holder: str) -> bool:
         """:func:`~spoolwatch.scaling.session.hand_off`; posts the message it wants."""
-        if result is None:
-            return False
-        decision = hand_off(
-            result.stopped_by,
-            failed=_failed(result),
-            flowing=_last_read_had_records(result),
-            breaker=self.breaker.state,
-            backlog=lambda: sum(self.queues.data_backlog()),
-        )
-        if not decision.send:
-            if decision.why in ("run_failed", "breaker_open"):
-                log_decision("no_hand_off", holder=holder, why=decision.why)
-            return False
-        sent = self.queues.recruit(
-            1,
-            RecruitMessage("handoff", hop=message.hop + 1, requested_by=holder, seen=decision.seen),
-        )
-        log_decision(
-            "hand_off",
-            holder=holder,
-            hop=message.hop + 1,
-            backlog=decision.backlog,
-            stopped_by=result.stopped_by,
-            sent=sent,
-        )
-        return sent == 1
+        return post_hand_off(self.queues, self.breaker, result, message, holder)
 
     # --- the Lambda event ------------------------------------------------------------------
 
     def handle(self, event: Mapping[str, Any], context: InvocationContext) -> dict[str, Any]:
         """Dispatch a Lambda event: SQS records (agent queue) or the schedule."""
-        records = event.get("Records")
-        if isinstance(records, list):
-            if records and self._from_data_queue(records[0]):
-                return self.on_wake(records, context)
-            return self._handle_sqs(records, context)
-        return self.on_schedule()
-
-    def _from_data_queue(self, item: Any) -> bool:
-        """Whether an SQS event record came from the data queue (the wake trigger)."""
-        arn = str(item.get("eventSourceARN", "")) if isinstance(item, Mapping) else ""
-        queue = self.settings.data_queue_url.rstrip("/").rsplit("/", 1)[-1]
-        return bool(arn) and arn.rsplit(":", 1)[-1] == queue
-
-    def _handle_sqs(self, records: list[Any], context: InvocationContext) -> dict[str, Any]:
-        failures = []
-        for item in records:
-            message_id = str(item.get("messageId", ""))
-            try:
-                self.on_recruit(RecruitMessage.decode(str(item.get("body", ""))), context)
-            except Exception:
-                # Reported as a partial batch failure: SQS makes the message visible again.
-                log.exception("agent invocation failed for message %s", message_id)
-                failures.append({"itemIdentifier": message_id})
-        return {"batchItemFailures": failures}
-
-
-def _failed(result: AgentResult) -> bool:
-    """Whether the run failed (a destination failure, or a channel that could not read)."""
-    return result.failed_because is not None or bool(result.channel_errors)
-
-
-def _last_read_had_records(result: AgentResult) -> bool:
-    """Whether the run's last read (of any channel) returned records."""
-    return any(
-        int(stats.get("read") or 0) > 0 and not stats.get("drained", True)
-        for stats in result.channels.values()
-    )
+        return dispatch(self, event, context)

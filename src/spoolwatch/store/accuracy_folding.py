@@ -10,15 +10,19 @@ what a write replaces (an actual that came before its prediction, a re-sent pred
 corrected actual) are read by primary key first. So a late actual, an actual before its
 prediction, a corrected actual (the later value wins) and a re-sent prediction (perhaps in
 another hour) all leave each hour's aggregate equal to the aggregate of its rows, and the
-accuracy reads (:func:`load_accuracy`) read only ``accuracy_hourly``. The count of actuals
-still waiting for their prediction is kept the same way (``accuracy_orphans``).
+accuracy reads (:func:`~spoolwatch.store.accuracy_stored.load_accuracy`) read only
+``accuracy_hourly``. The count of actuals still waiting for their prediction is kept the same
+way (``accuracy_orphans``).
 
 A stored aggregate that cannot be read, or that a change would take below zero (a row
 written by an older version without its aggregate), is rebuilt from that hour's rows by the
 next change that reads it (an actual, or a prediction whose row existed); new predictions
 only add to the hour's ``predicted`` column.
-Migration 7 builds the aggregates of the rows stored before (:func:`build_accuracy_hourly`),
-migration 9 their count of actuals without a prediction (:func:`count_orphan_actuals`).
+Migration 7 builds the aggregates of the rows stored before, migration 9 their count of
+actuals without a prediction (:mod:`spoolwatch.store.accuracy_rebuild`). What a row adds to
+its hour is :mod:`spoolwatch.store.accuracy_contributions`; the stored form and the reads of
+the aggregates are :mod:`spoolwatch.store.accuracy_stored`. The names of both and of the
+migrations' builds are re-exported here.
 """
 
 from __future__ import annotations
@@ -29,24 +33,33 @@ from collections.abc import Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-import numpy as np
-import orjson
-from sqlalchemy import Connection, delete, select, text
+from sqlalchemy import Connection, text
 
 from spoolwatch.monitoring.accuracy_aggregate import AccuracyAggregate
 from spoolwatch.store import schema
 from spoolwatch.store.accuracy import (
-    PROBABILITY_DTYPE,
     SQLITE_RETURNING,
     STATE_COLUMNS,
-    PredictionRow,
-    actual_rows,
     fill_actuals,
     insert_new_predictions,
     upsert_actuals,
     upsert_predictions,
 )
-from spoolwatch.store.aggregate_rows import Fault, warn_once
+from spoolwatch.store.accuracy_columns import PredictionRow, actual_rows
+from spoolwatch.store.accuracy_contributions import (
+    HOUR,
+    Key,
+    State,
+    contributions,
+    empty_aggregate,
+)
+from spoolwatch.store.accuracy_rebuild import build_accuracy_hourly, count_orphan_actuals
+from spoolwatch.store.accuracy_stored import (
+    load_accuracy,
+    orphan_actuals,
+    read_accuracy,
+    stored_form,
+)
 from spoolwatch.store.deployment import Deployment
 from spoolwatch.store.sql import hourly_rows, rows_in
 from spoolwatch.store.upsert import upsert
@@ -62,59 +75,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-HOUR = 3600
-#: A row's state: association id, model id, predicted at, predicted value, probabilities,
-#: actual label, actual value (the columns the aggregates read).
-State = tuple[str, str | None, int | None, float | None, bytes | None, str | None, float | None]
-Key = tuple[str, int]
-
-
-# --------------------------------------------------------------------------- contributions
-
-
-def _empty(deployment: Deployment) -> AccuracyAggregate:
-    return AccuracyAggregate(deployment.target_type, len(deployment.class_names))
-
-
-def contributions(deployment: Deployment, states: Iterable[Sequence[Any]]) -> dict[Key, Any]:
-    """What rows in ``states`` add to the aggregate of their (model, prediction hour)."""
-    groups: dict[Key, tuple[list[int], list[Any], list[Any]]] = {}
-    regression = deployment.target_type == "regression"
-    multiclass = deployment.target_type == "multiclass"
-    names = set(deployment.class_names)
-    for _, model_id, at, value, packed, label, actual in states:
-        if at is None or model_id is None:  # an actual still waiting for its prediction
-            continue
-        counts, predictions, actuals = groups.setdefault(
-            (model_id, at // HOUR * HOUR), ([0, 0], [], [])
-        )
-        counts[0] += 1
-        if label is None:
-            continue
-        counts[1] += 1
-        if regression:
-            usable, prediction, truth = value is not None and actual is not None, value, actual
-        else:
-            prediction = packed if multiclass else value
-            usable, truth = prediction is not None and label in names, label
-        if usable:
-            predictions.append(prediction)
-            actuals.append(truth)
-    out = {}
-    for key, (counts, predictions, actuals) in groups.items():
-        if multiclass:
-            width = len(deployment.class_names)
-            joined = b"".join(bytes(p) for p in predictions)
-            array: Any = np.frombuffer(joined, dtype=PROBABILITY_DTYPE).reshape(-1, width)
-        else:
-            array = np.asarray(predictions, dtype=np.float64)
-        agg = AccuracyAggregate.of_pairs(
-            deployment.target_type, deployment.class_names, array, actuals
-        )
-        agg.predicted, agg.actualized = counts
-        out[key] = agg
-    return out
 
 
 def _states(conn: Connection, deployment_id: str, ids: Sequence[str]) -> dict[str, State]:
@@ -211,7 +171,7 @@ def _add(
     sign: int = 1,
 ) -> None:
     base = change.get(key)
-    change[key] = (base or _empty(deployment)).merged(part, sign)
+    change[key] = (base or empty_aggregate(deployment)).merged(part, sign)
 
 
 def _hour_counts(rows: Sequence[PredictionRow]) -> Counter[Key]:
@@ -228,7 +188,7 @@ def _count_predictions(conn: Connection, deployment: Deployment, counts: Mapping
     (an hour not stored yet starts with an empty aggregate)."""
     if not counts:
         return
-    empty = _stored_form(_empty(deployment))
+    empty = stored_form(empty_aggregate(deployment))
     rows = [
         {
             "deployment_id": deployment.id,
@@ -247,14 +207,6 @@ def _count_orphans(conn: Connection, deployment: Deployment, delta: int) -> None
     if delta:
         row = {"deployment_id": deployment.id, "actuals": delta}
         upsert(conn, schema.accuracy_orphans, [row], add=("actuals",))
-
-
-def _stored_form(agg: AccuracyAggregate) -> str:
-    """The JSON stored for ``agg``, without its prediction count (the ``predicted`` column
-    holds that)."""
-    data = agg.to_dict()
-    data["predicted"] = 0
-    return orjson.dumps(data).decode()
 
 
 def _add_changes(
@@ -277,7 +229,7 @@ def _merge_into_stored(
     rows = []
     for (model_id, hour), delta in change.items():
         found = existing.get((model_id, hour))
-        stored = _empty(deployment) if found is None else None
+        stored = empty_aggregate(deployment) if found is None else None
         if found is not None:
             where = f"deployment {deployment.id}, model {model_id}, hour {hour}"
             stored = read_accuracy(found[3], deployment, where, predicted=found[2])
@@ -286,7 +238,7 @@ def _merge_into_stored(
             # The rows are written already: their aggregate now includes this change.
             merged = _rebuilt(conn, deployment, model_id, hour)
         row = {"deployment_id": deployment.id, "model_id": model_id, "hour": hour}
-        rows.append(row | {"predicted": merged.predicted, "aggregate": _stored_form(merged)})
+        rows.append(row | {"predicted": merged.predicted, "aggregate": stored_form(merged)})
     upsert(conn, schema.accuracy_hourly, rows, replace=("predicted", "aggregate"))
 
 
@@ -309,118 +261,4 @@ def _rebuilt(conn: Connection, deployment: Deployment, model_id: str, hour: int)
     )
     found = conn.execute(sql, {"d": deployment.id, "m": model_id, "s": hour, "e": hour + HOUR})
     parts = contributions(deployment, found.all())
-    return parts.get((model_id, hour)) or _empty(deployment)
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def read_accuracy(
-    blob: str, deployment: Deployment, where: str, *, predicted: int = 0
-) -> AccuracyAggregate | None:
-    """A stored aggregate with the hour's ``predicted`` column added to its own count
-    (``None`` when it cannot be read: logged once, it counts for nothing in reads and is
-    rebuilt from its rows by the next change)."""
-    try:
-        data = orjson.loads(blob)
-        agg = AccuracyAggregate.from_dict(deployment.target_type, len(deployment.class_names), data)
-        if type(predicted) is not int or predicted < 0:
-            raise ValueError(f"predicted must be a count, got {predicted!r}")
-        agg.predicted += predicted
-        return agg
-    except (ValueError, TypeError, KeyError) as exc:
-        warn_once("accuracy_hourly", Fault("unreadable accuracy aggregate", str(exc), False), where)
-        return None
-
-
-def load_accuracy(
-    conn: Connection, deployment: Deployment, start: int, end: int, model_id: str | None
-) -> list[tuple[int, AccuracyAggregate]]:
-    """The (hour, aggregate) of every stored hour in [start, end), of one model when given."""
-    t = schema.accuracy_hourly
-    query = select(t.c.model_id, t.c.hour, t.c.predicted, t.c.aggregate).where(
-        t.c.deployment_id == deployment.id, t.c.hour >= start, t.c.hour < end
-    )
-    if model_id is not None:
-        query = query.where(t.c.model_id == model_id)
-    out = []
-    for row in conn.execute(query):
-        where = f"deployment {deployment.id}, model {row.model_id}, hour {row.hour}"
-        agg = read_accuracy(row.aggregate, deployment, where, predicted=row.predicted)
-        if agg is not None:
-            out.append((int(row.hour), agg))
-    return out
-
-
-def orphan_actuals(conn: Connection, deployment: Deployment) -> int:
-    """How many of the deployment's actuals have no prediction yet (one stored count)."""
-    t = schema.accuracy_orphans
-    found = conn.execute(select(t.c.actuals).where(t.c.deployment_id == deployment.id))
-    return int(found.scalar_one_or_none() or 0)
-
-
-# --------------------------------------------------------------------------- migrations 7, 9
-
-_CHUNK = 20_000
-
-
-def build_accuracy_hourly(conn: Connection, deployments: Mapping[str, Deployment]) -> int:
-    """Replace every deployment's aggregates with those of its stored rows; return how
-    many hourly rows were written."""
-    schema.accuracy_hourly.create(conn, checkfirst=True)
-    conn.execute(delete(schema.accuracy_hourly))
-    written = 0
-    for deployment in deployments.values():
-        totals: dict[Key, AccuracyAggregate] = {}
-        for chunk in _chunks(conn, deployment.id):
-            for key, part in contributions(deployment, chunk).items():
-                totals[key] = totals[key].merged(part) if key in totals else part
-        rows = [
-            {
-                "deployment_id": deployment.id,
-                "model_id": model_id,
-                "hour": hour,
-                "predicted": agg.predicted,
-                "aggregate": _stored_form(agg),
-            }
-            for (model_id, hour), agg in totals.items()
-        ]
-        if rows:
-            conn.execute(schema.accuracy_hourly.insert(), rows)
-        written += len(rows)
-    return written
-
-
-def _chunks(conn: Connection, deployment_id: str) -> Iterable[list[Any]]:
-    """The deployment's rows with a prediction, in primary-key order, a chunk at a time."""
-    after = ""
-    while True:
-        rows = conn.execute(
-            text(
-                f"SELECT {STATE_COLUMNS} FROM accuracy_rows WHERE deployment_id = :d "
-                "AND association_id > :a AND predicted_at IS NOT NULL "
-                f"ORDER BY association_id LIMIT {_CHUNK}"
-            ),
-            {"d": deployment_id, "a": after},
-        ).all()
-        if not rows:
-            return
-        yield list(rows)
-        after = rows[-1][0]
-
-
-def count_orphan_actuals(conn: Connection) -> int:
-    """Replace every deployment's count of actuals without a prediction with that of its
-    stored rows; return how many deployments have such actuals."""
-    schema.accuracy_orphans.create(conn, checkfirst=True)
-    conn.execute(delete(schema.accuracy_orphans))
-    counted = conn.execute(
-        text(
-            "SELECT deployment_id, count(*) FROM accuracy_rows "
-            "WHERE predicted_at IS NULL GROUP BY deployment_id"
-        )
-    ).all()
-    rows = [{"deployment_id": d, "actuals": int(n)} for d, n in counted]
-    if rows:
-        conn.execute(schema.accuracy_orphans.insert(), rows)
-    return len(rows)
+    return parts.get((model_id, hour)) or empty_aggregate(deployment)

@@ -17,7 +17,8 @@ import orjson
 from sqlalchemy import Connection, inspect, select, text
 
 from spoolwatch.store import schema
-from spoolwatch.store.accuracy import actual_columns, create_indexes, prediction_columns
+from spoolwatch.store.accuracy import create_indexes
+from spoolwatch.store.accuracy_columns import actual_columns, prediction_columns
 from spoolwatch.store.deployment import Deployment
 
 __all__ = ["compact_accuracy_rows", "stored_deployments"]

@@ -1,15 +1,15 @@
 """Reading a deployment's accuracy from the Store: the hourly aggregates of a period with
 the count of actuals still waiting for their predictions, and the reference rows.
 
-The reads themselves live with what they read (:mod:`spoolwatch.store.accuracy_folding`,
-:mod:`spoolwatch.store.accuracy`), which the migrations use without a Store.
+The reads themselves live with what they read (:mod:`spoolwatch.store.accuracy_stored`,
+:mod:`spoolwatch.store.accuracy_joined`), which the migrations use without a Store.
 """
 
 from __future__ import annotations
 
 from spoolwatch.monitoring.accuracy_aggregate import AccuracyAggregate
-from spoolwatch.store.accuracy import JoinedRows, reference_rows
-from spoolwatch.store.accuracy_folding import load_accuracy, orphan_actuals
+from spoolwatch.store.accuracy_joined import JoinedRows, reference_rows
+from spoolwatch.store.accuracy_stored import load_accuracy, orphan_actuals
 from spoolwatch.store.base import Store
 from spoolwatch.store.deployment import Deployment
 

@@ -22,7 +22,7 @@ from spoolwatch.monitoring.health import ServiceHealth
 from spoolwatch.records.bounds import aggregate_count_problem
 from spoolwatch.records.timestamps import parse_timestamp
 from spoolwatch.store import schema
-from spoolwatch.store.accuracy import PredictionRow, prediction_rows
+from spoolwatch.store.accuracy_columns import PredictionRow, prediction_rows
 from spoolwatch.store.accuracy_folding import write_actuals, write_predictions
 from spoolwatch.store.aggregate_rows import service_health
 from spoolwatch.store.deployment import Deployment

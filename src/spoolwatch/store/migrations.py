@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, inspect, select, text
 
 from spoolwatch.store import schema
-from spoolwatch.store.accuracy_folding import build_accuracy_hourly, count_orphan_actuals
 from spoolwatch.store.accuracy_migration import compact_accuracy_rows, stored_deployments
+from spoolwatch.store.accuracy_rebuild import build_accuracy_hourly, count_orphan_actuals
 from spoolwatch.store.values_migration import repair_values
 
 __all__ = ["MIGRATIONS", "Migration", "current_version", "migrate"]

@@ -132,7 +132,7 @@ drift_hourly = Table(
 )
 
 #: Predictions and actuals joined by association id, whichever arrives first, in compact
-#: form (see :mod:`spoolwatch.store.accuracy`; migration 4 converted the JSON columns).
+#: form (see :mod:`spoolwatch.store.accuracy_columns`; migration 4 converted the JSON columns).
 accuracy_rows = Table(
     "accuracy_rows",
     metadata,
@@ -151,7 +151,7 @@ accuracy_rows = Table(
 )
 
 #: Accuracy aggregates of the joined pairs by the hour of their prediction (JSON of
-#: ``AccuracyAggregate.to_dict()``; see :mod:`spoolwatch.store.accuracy_folding`, migration 7
+#: ``AccuracyAggregate.to_dict()``; see :mod:`spoolwatch.store.accuracy_stored`, migration 7
 #: built them for the rows stored before). An hour's prediction count is ``predicted`` plus
 #: the JSON's own ``predicted`` (0 since migration 8): new predictions are added to the
 #: column without reading the JSON.

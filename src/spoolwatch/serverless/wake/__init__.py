@@ -4,6 +4,7 @@
 * :mod:`~spoolwatch.serverless.wake.batch`: the trigger's batch as a spool the agent reads.
 * :mod:`~spoolwatch.serverless.wake.dynamodb`: the switch's wanted state in DynamoDB, applied
   to the trigger through Lambda's API.
+* :mod:`~spoolwatch.serverless.wake.moves`: a session rule's move applied to the switch.
 
 The switch's design and rules live in :mod:`spoolwatch.scaling.wake`.
 """
