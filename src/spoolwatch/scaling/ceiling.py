@@ -126,7 +126,7 @@ def learn(
     (no ceiling reached, or a fresh ``known`` one is as low already)."""
     if why not in ("throttled", "flat"):
         return None  # none reached, or held by the learned one itself: nothing new
-    agents = max(1, before.running if why == "flat" and before is not None else running - 1)
+    agents = max(1, before.running if why == "flat" and before is not None else running)
     fresh = ceiling_cap(known, now)
     if fresh is not None and fresh <= agents:
         return None

@@ -375,9 +375,11 @@ def wake_decision(
     settings: ScalingSettings,
     *,
     records: int,
+    ceiling: int | None = None,
 ) -> Decision:
     """The wake function's recruiting, delivered or not: the counts lag, so the visible
-    backlog is at least the ``records`` it was handed; a full batch is saturated."""
+    backlog is at least the ``records`` it was handed; a full batch is saturated; at most
+    ``ceiling`` agents when the fleet learned one."""
     return decide(
         max(visible, records),
         in_flight,
@@ -386,4 +388,5 @@ def wake_decision(
         breaker,
         settings,
         saturated=records >= WAKE_BATCH_SIZE,
+        ceiling=ceiling,
     )

@@ -49,6 +49,7 @@ from spoolwatch.scaling.base import (
     Lease,
     LeaseStore,
 )
+from spoolwatch.scaling.ceiling import LearnedCeiling
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
@@ -60,7 +61,13 @@ if TYPE_CHECKING:
 else:
     DynamoDBClient = Any
 
-__all__ = ["TTL_ATTRIBUTE", "DynamoBreakerStore", "DynamoLeaseStore", "create_table"]
+__all__ = [
+    "TTL_ATTRIBUTE",
+    "DynamoBreakerStore",
+    "DynamoCeilingStore",
+    "DynamoLeaseStore",
+    "create_table",
+]
 
 log = logging.getLogger(__name__)
 
@@ -378,3 +385,42 @@ def create_table(client: DynamoDBClient, name: str, *, wait: bool = True) -> Non
         TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
     )
     log.info("created DynamoDB table %s with TTL on %s", name, TTL_ATTRIBUTE)
+
+
+# --- the learned ceiling -------------------------------------------------------------------
+
+
+class DynamoCeilingStore:
+    """The fleet's learned ceiling (:class:`~spoolwatch.scaling.ceiling.CeilingStore`) as one
+    item ``pk=ceiling#<name>``, ``sk=state``: ``agents`` and ``until``; DynamoDB's TTL
+    removes it a day after it ran out."""
+
+    def __init__(self, client: DynamoDBClient, table: str, *, name: str = "default") -> None:
+        if not name:
+            raise ConfigError("DynamoCeilingStore: name must not be empty")
+        self._table = _DynamoTable(client, table)
+        self.pk = f"ceiling#{name}"
+
+    def read(self) -> LearnedCeiling | None:
+        """The ceiling last written (one strongly consistent Query), or None."""
+        items = self._table.query_all(
+            KeyConditionExpression="pk = :pk AND sk = :sk",
+            ExpressionAttributeValues={":pk": _s(self.pk), ":sk": _s("state")},
+        )
+        if not items or "agents" not in items[0] or "until" not in items[0]:
+            return None
+        item = items[0]
+        return LearnedCeiling(agents=max(1, int(_num(item, "agents"))), until=_num(item, "until"))
+
+    def write(self, ceiling: LearnedCeiling) -> None:
+        """Keep ``ceiling`` (the last write wins)."""
+        self._table.call(
+            "put_item",
+            Item={
+                "pk": _s(self.pk),
+                "sk": _s("state"),
+                "agents": _int(ceiling.agents),
+                "until": _n(ceiling.until),
+                TTL_ATTRIBUTE: _ttl(ceiling.until, grace=86_400),
+            },
+        )

@@ -35,6 +35,10 @@ class ScheduleWorker(Protocol):
     breaker: CircuitBreaker
     wake: WakeSwitch
 
+    def ceiling_cap(self) -> int | None:
+        """The agents the fleet's learned ceiling allows now (None: none)."""
+        ...
+
 
 def look_and_recruit(worker: ScheduleWorker) -> dict[str, Any]:
     """Look at the backlog and recruit; never runs an agent."""
@@ -42,7 +46,15 @@ def look_and_recruit(worker: ScheduleWorker) -> dict[str, Any]:
     state = worker.breaker.state()
     running = worker.leases.count_running()
     pending = worker.queues.pending_recruits() if visible + in_flight else 0
-    decision = decide(visible, in_flight, running, pending, state, worker.settings.scaling)
+    decision = decide(
+        visible,
+        in_flight,
+        running,
+        pending,
+        state,
+        worker.settings.scaling,
+        ceiling=worker.ceiling_cap(),
+    )
     recruited = 0
     if decision.recruits:
         recruited = worker.queues.recruit(decision.recruits, RecruitMessage("recruit"))

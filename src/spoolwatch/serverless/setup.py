@@ -12,7 +12,7 @@ from spoolwatch.scaling import CircuitBreaker, LeaseTable, SystemClock
 from spoolwatch.scaling.session import LAMBDA_BATCH_RECORDS
 from spoolwatch.scaling.wake import NoWakeSwitch, WakeSwitch
 from spoolwatch.serverless.aws import AgentQueues, client, fetch_api_token, read_config_text
-from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoLeaseStore
+from spoolwatch.serverless.dynamodb import DynamoBreakerStore, DynamoCeilingStore, DynamoLeaseStore
 from spoolwatch.serverless.settings import ServerlessSettings
 from spoolwatch.serverless.wake.dynamodb import DynamoWakeSwitch
 from spoolwatch.serverless.worker import ServerlessAgent
@@ -56,6 +56,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> ServerlessAgent:
         clock=clock,
         wake=wake,
         clients=clients,
+        ceiling=DynamoCeilingStore(dynamodb, settings.state_table),
     )
 
 

@@ -71,7 +71,14 @@ from spoolwatch.scaling import (
     decide,
     run_margin,
 )
-from spoolwatch.scaling.ceiling import Throughput
+from spoolwatch.scaling.ceiling import (
+    CeilingStore,
+    LearnedCeiling,
+    MemoryCeilingStore,
+    Throughput,
+    ceiling_cap,
+    learn,
+)
 from spoolwatch.scaling.leases import LeaseHeartbeat
 from spoolwatch.scaling.session import (
     DISARM_RUNNING,
@@ -126,6 +133,7 @@ class ServerlessAgent:
         clients: Sequence[Any] = (),
         wake: WakeSwitch | None = None,
         wake_agent_factory: Callable[[AgentConfig, Callable[..., Spool]], Agent] | None = None,
+        ceiling: CeilingStore | None = None,
     ) -> None:
         self.settings = settings
         self.queues = queues
@@ -141,6 +149,8 @@ class ServerlessAgent:
             lambda config, open_spool: Agent(config, open_spool=open_spool)
         )
         self._margin_capped = False
+        #: The fleet's learned ceiling (DynamoDB beside the leases; memory in tests).
+        self.ceiling: CeilingStore = ceiling if ceiling is not None else MemoryCeilingStore()
 
     def close(self) -> None:
         """Close the AWS clients this worker was built with (their connection pools)."""
@@ -304,6 +314,19 @@ class ServerlessAgent:
             )
         return margin
 
+    def known_ceiling(self) -> LearnedCeiling | None:
+        """The fleet's learned ceiling; None when none was learned or it cannot be read
+        (logged: a decision goes on without it)."""
+        try:
+            return self.ceiling.read()
+        except Exception:
+            log.warning("could not read the learned ceiling", exc_info=True)
+            return None
+
+    def ceiling_cap(self) -> int | None:
+        """The agents a fresh learned ceiling allows now (None: none)."""
+        return ceiling_cap(self.known_ceiling(), self.clock.now())
+
     def redecide(
         self,
         holder: str,
@@ -326,6 +349,8 @@ class ServerlessAgent:
             running = self.leases.count_running()
             pending = self.queues.pending_recruits()
             breaker = gate if gate is not None else self.breaker.state()
+            known = self.known_ceiling()
+            now = self.clock.now()
             decision = decide(
                 visible,
                 in_flight,
@@ -337,7 +362,14 @@ class ServerlessAgent:
                 throttled=throttled,
                 per_agent_rate=per_agent_rate,
                 before=before,
+                ceiling=ceiling_cap(known, now),
             )
+            learned = learn(decision.ceiling, running=running, before=before, known=known, now=now)
+            if learned is not None:
+                self.ceiling.write(learned)
+                log_decision(
+                    "ceiling_learned", holder=holder, agents=learned.agents, why=decision.ceiling
+                )
             recruited = 0
             posting = recruits_to_post(decision, recruit=recruit)
             if posting:

@@ -57,6 +57,8 @@ class WakeWorker(Protocol):
 
     def run_until_deadline(self, agent: Agent, context: InvocationContext) -> AgentResult: ...
 
+    def ceiling_cap(self) -> int | None: ...
+
 
 def deliver_and_recruit(
     worker: WakeWorker, records: list[Any], context: InvocationContext
@@ -86,6 +88,7 @@ def deliver_and_recruit(
             state,
             worker.settings.scaling,
             records=len(records),
+            ceiling=worker.ceiling_cap(),
         )
         recruited = 0
         if decision.recruits:

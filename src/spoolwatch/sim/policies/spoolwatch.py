@@ -153,7 +153,7 @@ from spoolwatch.scaling import (
     decide,
     run_margin,
 )
-from spoolwatch.scaling.ceiling import Throughput
+from spoolwatch.scaling.ceiling import MemoryCeilingStore, Throughput, ceiling_cap, learn
 from spoolwatch.scaling.session import (
     DEADLINE_MARGIN_SECONDS,
     DISARM_RUNNING,
@@ -239,6 +239,8 @@ class SpoolwatchPolicy(Policy):
         )
         self.breaker_store = CountingBreakerStore(world.ledger)
         self.breaker = CircuitBreaker(self.breaker_store, self.settings, world.clock)
+        #: The fleet's learned ceiling (DynamoDB beside the leases on AWS).
+        self.ceiling = MemoryCeilingStore()
         self.function = LambdaFunction(world)
         self.trigger = AgentQueueTrigger(
             world,
@@ -256,6 +258,7 @@ class SpoolwatchPolicy(Policy):
             trigger=self.trigger,
             settings=self.settings,
             call_seconds=AWS_CALL_SECONDS,
+            ceiling=self.ceiling,
         )
         self.running_peak = 0
         self.lease_refusals = 0
@@ -291,6 +294,7 @@ class SpoolwatchPolicy(Policy):
             "hand_offs_counts_empty": self.hand_offs_counts_empty,
             "recruits_withheld": self.recruits_withheld,
             "held_at_ceiling": self.held_at_ceiling,
+            "ceilings_learned": self.ceiling.writes,
             "decisions_waiting": self.decisions_waiting,
             "full_reads_discounted": self.full_reads_discounted,
             "probes_unreported": self.probes_unreported,
@@ -334,6 +338,8 @@ class SpoolwatchPolicy(Policy):
         if running is None:
             running = self.leases.count_running()
         self.running_peak = max(self.running_peak, running)
+        now = self.world.clock.now()
+        known = self.ceiling.read()
         decision = decide(
             visible,
             in_flight,
@@ -345,8 +351,12 @@ class SpoolwatchPolicy(Policy):
             throttled=throttled,
             per_agent_rate=per_agent_rate,
             before=before,
+            ceiling=ceiling_cap(known, now),
         )
         self.held_at_ceiling += decision.reason == "destination_full"
+        learned = learn(decision.ceiling, running=running, before=before, known=known, now=now)
+        if learned is not None:
+            self.ceiling.write(learned)
         posting = recruits_to_post(decision, recruit=recruit)
         self.trigger.post(posting, hops, seen=saturated)
         self.recruits_withheld += decision.recruits - posting

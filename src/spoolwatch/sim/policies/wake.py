@@ -32,6 +32,7 @@ from typing import Any
 import simpy
 
 from spoolwatch.scaling import CircuitBreaker, LeaseTable, ScalingSettings, run_margin
+from spoolwatch.scaling.ceiling import CeilingStore, ceiling_cap
 from spoolwatch.scaling.session import WAKE_BATCH_SIZE, wake_decision, wake_refuses
 from spoolwatch.scaling.wake import MemoryWakeSwitch
 from spoolwatch.sim.agent_cycle import calls_seconds, send_seconds, send_until, skip_known
@@ -135,9 +136,11 @@ class WakeFunction:
         trigger: AgentQueueTrigger,
         settings: ScalingSettings,
         call_seconds: float,
+        ceiling: CeilingStore,
     ) -> None:
         self.world = world
         self.mapping = mapping
+        self.ceiling = ceiling
         self.breaker = breaker
         self.leases = leases
         self.trigger = trigger
@@ -233,7 +236,14 @@ class WakeFunction:
         world.ledger.sqs_call(calls=2)  # the data queue's and the agent queue's counts
         running = self.leases.count_running()
         decision = wake_decision(
-            visible, in_flight, running, self.trigger.pending, state, self.settings, records=records
+            visible,
+            in_flight,
+            running,
+            self.trigger.pending,
+            state,
+            self.settings,
+            records=records,
+            ceiling=ceiling_cap(self.ceiling.read(), world.clock.now()),
         )
         self.trigger.post(decision.recruits, 1, seen=True)
         self.recruited += decision.recruits
