@@ -3,7 +3,8 @@ acks.
 
 Public API (see :mod:`spoolwatch.agent.loop` for the run semantics)::
 
-    Agent, AgentResult, EXIT_CODES                       # spoolwatch.agent.loop
+    Agent                                                # spoolwatch.agent.loop
+    AgentResult, EXIT_CODES                              # spoolwatch.agent.result
     AgentConfig, ChannelConfig, RetryConfig, QuarantineConfig, DedupeConfig
                                                          # spoolwatch.agent.config
     load_config, parse_config                            # spoolwatch.agent.config_file
@@ -21,7 +22,8 @@ from spoolwatch.agent.config import (
     RetryConfig,
 )
 from spoolwatch.agent.config_file import load_config, parse_config
-from spoolwatch.agent.loop import EXIT_CODES, Agent, AgentResult
+from spoolwatch.agent.loop import Agent
+from spoolwatch.agent.result import EXIT_CODES, AgentResult
 from spoolwatch.sinks.config import BatchingConfig, TargetConfig
 from spoolwatch.sinks.secrets import Secret
 

@@ -10,7 +10,8 @@ and on a transient failure the remainder stays in hand and is offered again afte
 back-off (visibility extended meanwhile) — never acked early. A server error that repeats
 ``retry.server_error_attempts`` times while the destination answers otherwise is narrowed
 down to the records that fail alone, which are quarantined with the destination's answer
-(:mod:`spoolwatch.agent.isolation`); the rest flow on. An auth failure (401/403) stops the
+(:mod:`spoolwatch.agent.isolation`); the rest flow on (the sending side is
+:mod:`spoolwatch.agent.sending`). An auth failure (401/403) stops the
 agent: the channel's error says what to check, the records in hand are given back, none is
 quarantined. The reader survives spool failures: it logs, backs off, closes and reopens the
 spool.
@@ -33,20 +34,13 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from spoolwatch.agent.config import AgentConfig, ChannelConfig
-from spoolwatch.agent.control import StopControl, backoff_delay
+from spoolwatch.agent.control import StopControl
 from spoolwatch.agent.dedupe import SeenIds
-from spoolwatch.agent.isolation import ServerErrorStreak, isolate
+from spoolwatch.agent.sending import BatchSender
 from spoolwatch.agent.stats import ChannelStats
-from spoolwatch.errors import (
-    ConfigError,
-    DestinationUnavailable,
-    InvalidRecord,
-    MissingExtra,
-    SpoolUnavailable,
-)
+from spoolwatch.errors import ConfigError, InvalidRecord, MissingExtra, SpoolUnavailable
 from spoolwatch.records import ROUTABLE_TYPES, DataType, validate_record
 from spoolwatch.sinks.base import SendResult, Sink
 from spoolwatch.sinks.config import display_address
@@ -57,8 +51,6 @@ __all__ = ["ChannelReader"]
 logger = logging.getLogger(__name__)
 
 _SPOOL_RETRY_CAP = 30.0
-#: How long records stay in flight while their repeating server error is narrowed down.
-_ISOLATION_SECONDS = 120.0
 
 
 @dataclass
@@ -97,14 +89,26 @@ class ChannelReader:
         self.stats = stats
         self._until_empty = until_empty
         self._open = open_spool
-        self._rng = rng or random.Random()
         self._clock = clock
         self._spool: Spool | None = None
-        self._held: list[Delivery] = []
         self._sending: _Sending | None = None
-        self._sender: ThreadPoolExecutor | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._sender = BatchSender(
+            channel.name,
+            config=config,
+            sink=sink,
+            seen=seen,
+            control=control,
+            stats=stats,
+            rng=rng or random.Random(),
+            clock=clock,
+        )
         self._last_backlog = 0.0
-        self.fatal: str | None = None
+
+    @property
+    def fatal(self) -> str | None:
+        """Why the channel stopped for good (misconfigured, credentials refused), else None."""
+        return self._sender.fatal
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -118,7 +122,7 @@ class ChannelReader:
                         break
                     failures = 0
                 except (ConfigError, MissingExtra) as exc:
-                    self.fatal = str(exc)
+                    self._sender.fatal = str(exc)
                     logger.error("channel %s cannot run: %s", self.channel.name, exc)
                     break
                 except Exception as exc:  # the reader never dies from a spool failure
@@ -181,7 +185,7 @@ class ChannelReader:
     def _close_spool(self) -> None:
         # Deliveries of a closed spool go back by themselves (redelivery, restart).
         self._drop_sending()
-        self._held.clear()
+        self._sender.held.clear()
         spool, self._spool = self._spool, None
         if spool is None:
             return
@@ -199,18 +203,18 @@ class ChannelReader:
                     "channel %s: settling the last batch failed: %s", self.channel.name, exc
                 )
         self._drop_sending()
-        if self._sender is not None:
-            self._sender.shutdown(wait=True)
-            self._sender = None
-        if self._held and self._spool is not None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._sender.held and self._spool is not None:
             # Dry run: give back everything that was read so nothing is lost.
             try:
-                self._spool.nack(self._held)
+                self._spool.nack(self._sender.held)
             except Exception as exc:
                 logger.warning(
                     "channel %s: giving back dry-run records failed: %s", self.channel.name, exc
                 )
-        self._held.clear()
+        self._sender.held.clear()
         if self._spool is not None:
             self._refresh_backlog(self._spool, force=True)
         self._close_spool()
@@ -246,18 +250,18 @@ class ChannelReader:
             elif verdict == "repeat":
                 repeats.append(delivery)
             else:
-                self._quarantine(spool, [delivery], verdict)
+                self._sender.quarantine(spool, [delivery], verdict)
         known = self._already_delivered(to_send)
         if known:
             to_ack.extend(d for d in to_send if d.record_id in known)
             to_send = [d for d in to_send if d.record_id not in known]
         if to_ack:
-            self._ack(spool, to_ack)
+            self._sender.ack(spool, to_ack)
         # The batch before this one first: its acks, its retries (holding this one's records).
         self._settle(spool, holding=to_send)
         if self.fatal is not None:
             if to_send or repeats:
-                self._give_back(spool, to_send + repeats, "the channel stopped")
+                self._sender.give_back(spool, to_send + repeats, "the channel stopped")
             return
         if to_send or repeats:
             sending = _Sending(to_send, repeats)
@@ -268,9 +272,9 @@ class ChannelReader:
             self._sending = sending
 
     def _sender_pool(self) -> ThreadPoolExecutor:
-        if self._sender is None:
-            self._sender = ThreadPoolExecutor(1, thread_name_prefix=f"send-{self.channel.name}")
-        return self._sender
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"send-{self.channel.name}")
+        return self._pool
 
     def _settle(self, spool: Spool, holding: list[Delivery] | None = None) -> None:
         """Wait for the batch being sent, ack what was accepted, quarantine what was refused,
@@ -279,7 +283,7 @@ class ChannelReader:
         if sending is None:
             return
         if sending.attempt is not None:
-            self._send(spool, sending.pending, sending.attempt.result(), holding or [])
+            self._sender.send(spool, sending.pending, sending.attempt.result(), holding or [])
         if sending.repeats:
             self._settle_repeats(spool, sending.repeats)
 
@@ -303,10 +307,10 @@ class ChannelReader:
         accepted = [d for d in repeats if d.record_id in self._seen]
         if accepted:
             self.stats.add(duplicates=len(accepted))
-            self._ack(spool, accepted)
+            self._sender.ack(spool, accepted)
         rest = [d for d in repeats if d.record_id not in self._seen]
         if rest:
-            self._safely(spool.nack, rest)
+            self._sender.safely(spool.nack, rest)
 
     def _already_delivered(self, to_send: Sequence[Delivery]) -> set[str]:
         """Ids of redelivered records the destination already has (one question per read,
@@ -364,172 +368,3 @@ class ChannelReader:
         if record.id is not None and record.id in batch_ids:
             return "repeat"
         return "send"
-
-    def _quarantine(
-        self,
-        spool: Spool,
-        deliveries: list[Delivery],
-        reason: str,
-        request_id: str | None = None,
-    ) -> None:
-        logger.warning(
-            "channel %s: quarantining %d record(s): %s",
-            self.channel.name,
-            len(deliveries),
-            reason,
-            extra=_naming(request_id),
-        )
-        self.stats.add(quarantined=len(deliveries))
-        if self._config.dry_run:
-            self._held.extend(deliveries)
-            return
-        spool.quarantine(deliveries, reason)
-
-    def _ack(self, spool: Spool, deliveries: list[Delivery]) -> None:
-        if self._config.dry_run:
-            self._held.extend(deliveries)
-            return
-        spool.ack(deliveries)
-
-    def _send(
-        self, spool: Spool, pending: list[Delivery], result: SendResult, holding: list[Delivery]
-    ) -> None:
-        """Settle ``result``, then retry the records not done until they are (see the
-        module docstring: back-off, isolation of a repeating server error, auth stop)."""
-        attempt = 0
-        streak = ServerErrorStreak(self._config.retry.server_error_attempts)
-        while True:
-            pending = self._settle_result(spool, pending, result)
-            failure, kind = result.failure, result.failure_kind or "unavailable"
-            if failure is None:
-                return
-            attempt += 1
-            self.stats.fail(kind, str(failure))
-            if kind == "auth":
-                self._stop_refused(spool, pending, failure)
-                return
-            if pending and streak.repeats(result) and (streak.answered or self._sink.answers()):
-                streak.reset()
-                result = self._isolate(spool, pending, (failure, kind), holding)
-                continue
-            if not pending or not self._wait_to_retry(spool, pending, attempt, failure, holding):
-                return
-            result = self._sink.send([d.record for d in pending if d.record is not None])
-
-    def _settle_result(
-        self, spool: Spool, pending: list[Delivery], result: SendResult
-    ) -> list[Delivery]:
-        """Ack what ``result`` accepted, quarantine what it rejected; the rest of
-        ``pending``."""
-        accepted = [pending[i] for i in sorted(result.accepted)]
-        self._seen.add_all(d.record_id for d in accepted)
-        self.stats.add(sent=len(accepted), rows=result.rows, requests=result.requests)
-        if accepted:
-            self._ack(spool, accepted)
-        for index in sorted(result.rejected):
-            why = result.rejected[index]
-            self._quarantine(spool, [pending[index]], why.reason, why.request_id)
-        done = result.done()
-        return [d for i, d in enumerate(pending) if i not in done]
-
-    def _isolate(
-        self,
-        spool: Spool,
-        pending: list[Delivery],
-        failure: tuple[DestinationUnavailable, str],
-        holding: list[Delivery],
-    ) -> SendResult:
-        """Find the records of ``pending`` that fail alone (:mod:`spoolwatch.agent.isolation`)."""
-        logger.warning(
-            "channel %s: %d record(s) failed %d times (%s) while the destination answers; "
-            "looking for the records that fail alone",
-            self.channel.name,
-            len(pending),
-            self._config.retry.server_error_attempts,
-            failure[0],
-            extra=_naming(failure[0].request_id),
-        )
-        self._safely(spool.extend, pending + holding, _ISOLATION_SECONDS)
-        return isolate(
-            self._sink,
-            [d.record for d in pending if d.record is not None],
-            failure,
-            stop=lambda: self._control.give_up_by(self._clock()),
-        )
-
-    def _stop_refused(
-        self, spool: Spool, pending: list[Delivery], failure: DestinationUnavailable
-    ) -> None:
-        """The destination refused the credentials: stop (every channel shares them) and
-        give the records back; they are not the records' fault."""
-        if self.fatal is None:
-            self.fatal = str(failure)
-            logger.error(
-                "channel %s: stopping: %s",
-                self.channel.name,
-                failure,
-                extra=_naming(failure.request_id),
-            )
-        self._control.request_stop("auth")
-        if pending:
-            self._give_back(spool, pending, "the destination refused the API token")
-
-    def _wait_to_retry(
-        self,
-        spool: Spool,
-        pending: list[Delivery],
-        attempt: int,
-        failure: DestinationUnavailable,
-        holding: list[Delivery],
-    ) -> bool:
-        """Back off before the next attempt; False (records given back) when giving up.
-        ``holding`` (records read while these were sent) stay in hand: extended, not sent."""
-        reason = str(failure)
-        delay = backoff_delay(attempt, self._config.retry, failure.retry_after, self._rng)
-        end = self._clock() + delay
-        if self._control.give_up_by(end) or self._control.give_up_by(self._clock()):
-            self._give_back(spool, pending, reason)
-            return False
-        logger.warning(
-            "channel %s: destination unavailable (%s); %d record(s) kept, retry %d in %.2f s",
-            self.channel.name,
-            reason,
-            len(pending),
-            attempt,
-            delay,
-            extra=_naming(failure.request_id),
-        )
-        self.stats.add(retries=1)
-        self._safely(spool.extend, pending + holding, delay + 30.0)
-        while (remaining := end - self._clock()) > 0:
-            if self._control.give_up_by(self._clock()):
-                self._give_back(spool, pending, reason)
-                return False
-            time.sleep(min(0.05, remaining))
-        return True
-
-    def _give_back(self, spool: Spool, pending: list[Delivery], reason: str) -> None:
-        logger.warning(
-            "channel %s: stopping with %d record(s) un-acked (%s); they stay in the spool",
-            self.channel.name,
-            len(pending),
-            reason,
-        )
-        self.stats.add(unacked=len(pending))
-        self._safely(spool.nack, pending)
-
-    def _safely(self, method: Callable[..., Any], *args: Any) -> None:
-        try:
-            method(*args)
-        except Exception as exc:  # un-acked records come back anyway
-            logger.warning(
-                "channel %s: %s failed: %s",
-                self.channel.name,
-                getattr(method, "__name__", "call"),
-                exc,
-            )
-
-
-def _naming(request_id: str | None) -> dict[str, str]:
-    """The ``extra`` of a log line about one request: its id, for ``--log-format json``."""
-    return {} if request_id is None else {"request_id": request_id}

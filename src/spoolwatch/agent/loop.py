@@ -1,5 +1,10 @@
 """The agent: drains one or more spools into a sink, and its result.
 
+:class:`Agent` is here; its result (:class:`~spoolwatch.agent.result.AgentResult`,
+:data:`~spoolwatch.agent.result.EXIT_CODES`, both importable from here too) is in
+:mod:`spoolwatch.agent.result`, the stats file and heartbeat bodies in
+:mod:`spoolwatch.agent.reporting`, one channel's reader in :mod:`spoolwatch.agent.channel`.
+
 Python API (what ``spoolwatch agent run`` and the serverless handler call)::
 
     from spoolwatch.agent import Agent, AgentConfig, ChannelConfig, TargetConfig
@@ -46,21 +51,18 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import orjson
 
 from spoolwatch.agent.channel import ChannelReader
 from spoolwatch.agent.config import AgentConfig
 from spoolwatch.agent.control import StopControl
 from spoolwatch.agent.dedupe import SeenIds
+from spoolwatch.agent.reporting import heartbeat_status, write_stats_file
+from spoolwatch.agent.result import EXIT_CODES, AgentResult
 from spoolwatch.agent.stats import ChannelStats, StatsSnapshot
 from spoolwatch.sinks.base import Sink
 from spoolwatch.spools.base import Spool
 from spoolwatch.spools.registry import open_spool as default_open_spool
-from spoolwatch.version import __version__
 
 __all__ = ["EXIT_CODES", "Agent", "AgentResult"]
 
@@ -93,67 +95,6 @@ def _fewer_gc_passes() -> Iterator[None]:
             _gc_users -= 1
             if _gc_users == 0 and _gc_saved is not None:
                 gc.set_threshold(*_gc_saved)
-
-
-#: Exit codes of ``spoolwatch agent run``.
-EXIT_CODES = {
-    0: "done: everything read was delivered, quarantined or skipped",
-    1: "stopped with records left un-acked because the destination kept failing",
-    2: "bad configuration or arguments (or a channel could not be opened for that reason), "
-    "or the destination refused the API token",
-    130: "interrupted by SIGINT/SIGTERM (after a graceful stop)",
-}
-
-
-@dataclass
-class AgentResult:
-    """What one :meth:`Agent.run` did. Counts are over all channels."""
-
-    records_read: int = 0
-    records_sent: int = 0
-    rows_sent: int = 0
-    requests: int = 0
-    quarantined: int = 0
-    skipped: int = 0
-    duplicates: int = 0
-    retries: int = 0
-    unacked: int = 0
-    failures: dict[str, int] = field(default_factory=dict)
-    last_error: str | None = None
-    channel_errors: dict[str, str] = field(default_factory=dict)
-    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
-    stopped_by: str = "empty"
-    elapsed: float = 0.0
-    #: Why the agent did not run at all (the destination refused its credentials).
-    error: str | None = None
-
-    @property
-    def failed_because(self) -> str | None:
-        """The main destination failure kind (``auth``, ``http_5xx``, ``http_429``,
-        ``connection``, ``timeout``) when records were left un-acked or the agent could not
-        run, else ``None``."""
-        if not self.unacked and not self.error:
-            return None
-        kinds = {k: v for k, v in self.failures.items() if not k.startswith("spool")}
-        return max(kinds, key=lambda k: kinds[k]) if kinds else "unavailable"
-
-    @property
-    def exit_code(self) -> int:
-        """See :data:`EXIT_CODES`."""
-        if self.channel_errors or self.error:
-            return 2
-        if self.unacked:
-            return 1
-        if self.stopped_by == "signal":
-            return 130
-        return 0
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-friendly copy."""
-        data = dict(self.__dict__)
-        data["exit_code"] = self.exit_code
-        data["failed_because"] = self.failed_because
-        return data
 
 
 class Agent:
@@ -359,50 +300,19 @@ class Agent:
         if self._on_stats is not None:
             self._on_stats(snapshot)
         if self.config.stats_path:
-            self._write_stats(
-                {
-                    "agentId": self.agent_id,
-                    "elapsed": snapshot.elapsed,
-                    "recordsPerSecond": snapshot.records_per_second,
-                    "rowsPerSecond": snapshot.rows_per_second,
-                    "channels": snapshot.channels,
-                }
-            )
-
-    def _write_stats(self, data: dict[str, Any]) -> None:
-        path = Path(str(self.config.stats_path))
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(path.suffix + ".tmp")
-            tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
-            tmp.replace(path)
-        except OSError as exc:
-            logger.warning("cannot write agent stats to %s: %s", path, exc)
+            write_stats_file(Path(str(self.config.stats_path)), self.agent_id, snapshot)
 
     def _heartbeat(
         self, elapsed: float, *, state: str = "running", stopped_by: str | None = None
     ) -> bool:
         """Post the agent's state; False when the destination takes no heartbeats."""
-        snapshot = self.snapshot(elapsed)
-        errors: Counter[str] = Counter()
-        for channel in snapshot.channels.values():
-            errors.update(channel["failures"])
-        status = {
-            "agentId": self.agent_id,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "version": __version__,
-            "uptimeSeconds": round(elapsed, 3),
-            "recordsPerSecond": round(snapshot.records_per_second, 3),
-            "rowsPerSecond": round(snapshot.rows_per_second, 3),
-            "sent": snapshot.total("sent"),
-            "quarantined": snapshot.total("quarantined"),
-            "backlog": {name: c["backlog"] for name, c in snapshot.channels.items()},
-            "errors": dict(errors),
-            "state": state,
-        }
-        if stopped_by is not None:
-            status["stoppedBy"] = stopped_by
+        status = heartbeat_status(
+            self.snapshot(elapsed),
+            agent_id=self.agent_id,
+            elapsed=elapsed,
+            state=state,
+            stopped_by=stopped_by,
+        )
         try:
             return self._sink.heartbeat(status)
         except Exception as exc:  # health reports must never stop the agent
