@@ -261,3 +261,23 @@ def test_missing_table_is_a_config_error(dynamodb: Any) -> None:
     store = DynamoLeaseStore(dynamodb, "no-such-table")
     with pytest.raises(ConfigError, match="no-such-table"):
         store.read_all(3)
+
+
+def test_the_learned_ceiling_round_trips_and_expires_by_ttl(dynamodb: Any, table: str) -> None:
+    from spoolwatch.scaling.ceiling import LearnedCeiling
+    from spoolwatch.serverless.dynamodb import DynamoCeilingStore
+
+    store = DynamoCeilingStore(dynamodb, table)
+    assert store.read() is None
+    store.write(LearnedCeiling(12, 1_800_000_000.5))
+    assert store.read() == LearnedCeiling(12, 1_800_000_000.5)
+    store.write(LearnedCeiling(5, 1_800_000_300.0))  # the last write wins
+    assert store.read() == LearnedCeiling(5, 1_800_000_300.0)
+    item = dynamodb.get_item(
+        TableName=table, Key={"pk": {"S": "ceiling#default"}, "sk": {"S": "state"}}
+    )
+    assert int(item["Item"][TTL_ATTRIBUTE]["N"]) == 1_800_000_300 + 86_400
+    # Leases and the breaker share the table and do not see it.
+    assert DynamoCeilingStore(dynamodb, table, name="other").read() is None
+    with pytest.raises(ConfigError, match="name"):
+        DynamoCeilingStore(dynamodb, table, name="")

@@ -11,7 +11,7 @@ import pytest
 
 from spoolwatch.agent.config import AgentConfig, ChannelConfig
 from spoolwatch.agent.loop import AgentResult
-from spoolwatch.errors import ConfigError
+from spoolwatch.errors import ConfigError, TransientError
 from spoolwatch.scaling import (
     BreakerState,
     CircuitBreaker,
@@ -22,6 +22,7 @@ from spoolwatch.scaling import (
     MemoryLeaseStore,
     ScalingSettings,
 )
+from spoolwatch.scaling.ceiling import CEILING_SECONDS, LearnedCeiling, MemoryCeilingStore
 from spoolwatch.scaling.wake import MemoryWakeSwitch
 from spoolwatch.serverless.aws import RecruitMessage
 from spoolwatch.serverless.destination import DestinationProblem
@@ -696,3 +697,28 @@ def test_agent_throttled_by_the_destination_recruits_nobody_even_on_full_reads()
     assert outcome.ran
     assert outcome.recruited == 0  # a full read alone would have doubled the fleet (above)
     assert queues.posted == []
+    # What it saw, the fleet learned: at most the one agent that ran, for a while.
+    learned = worker.ceiling.read()
+    assert learned is not None and learned.agents == 1
+    assert learned.until == pytest.approx(worker.clock.now() + CEILING_SECONDS)
+
+
+def test_the_schedule_recruits_no_more_than_a_fresh_learned_ceiling_allows() -> None:
+    queues = FakeQueues(visible=1000)  # wants the target, 8
+    worker, clock = make_worker(queues, target=8)
+    worker.ceiling.write(LearnedCeiling(3, clock.now() + 60))
+    assert worker.on_schedule()["recruited"] == 3
+    clock.advance(60)  # it ran out: the fleet may grow again
+    queues.posted.clear()
+    assert worker.on_schedule()["recruited"] == 5  # 8 wanted, 3 still waiting to start
+
+
+def test_an_unreadable_ceiling_never_fails_a_decision() -> None:
+    class Broken(MemoryCeilingStore):
+        def read(self) -> LearnedCeiling | None:
+            raise TransientError("DynamoDB unreachable")
+
+    queues = FakeQueues(visible=1000)
+    worker, _ = make_worker(queues, target=8)
+    worker.ceiling = Broken()
+    assert worker.on_schedule()["recruited"] == 8

@@ -197,3 +197,19 @@ def test_the_destination_check_at_a_full_destination_is_a_throttled_failure() ->
     world.env.run(until=5)
     assert answers == [("destination check: HTTP 429", FailureKind.THROTTLED), None]
     assert (policy.destination_checks, policy.checks_failed) == (2, 1)
+
+
+def test_against_50_requests_a_second_the_fleet_stops_growing_where_the_rate_does() -> None:
+    unlimited = simulate("spoolwatch", "burst-1m", seed=1, params=SimParams(concurrency=100))
+    capped = simulate(
+        "spoolwatch",
+        "burst-1m",
+        seed=1,
+        params=SimParams(concurrency=100, destination=FIFTY),
+    )
+    assert unlimited.extra["ceilings_learned"] == 0 and unlimited.peak_agents == 100
+    # Two agents fill 50 requests a second: the fleet learns it and stops well short of 100.
+    assert capped.extra["ceilings_learned"] >= 1
+    assert capped.extra["held_at_ceiling"] > 0
+    assert capped.peak_agents < 60
+    assert capped.lost == 0 and capped.duplicates == 0 and capped.remaining == 0

@@ -10,9 +10,19 @@ Two signs say the fleet has reached it, both seen by one agent alone, without sh
   times the agents running, as every agent sends the same way — rose by less than half of
   what the growth would give: :func:`is_flat`.
 
-At the ceiling a decision recruits nobody (rule 7 of :mod:`~spoolwatch.scaling.policy`):
-the fleet stops growing where the rate stops growing. It does not shrink for it; the surplus
-rule still stops agents once the backlog wants fewer.
+At the ceiling a decision recruits nobody (rule 7 of :mod:`~spoolwatch.scaling.policy`).
+What one agent saw, the whole fleet learns: a decision the destination throttled leaves a
+:class:`LearnedCeiling` (:func:`learn`) in a :class:`CeilingStore` — DynamoDB beside the
+leases on AWS, memory in the simulator — and every decision, the schedule's and the wake
+function's too, wants at most that many agents while it is fresh (:func:`ceiling_cap`). So
+the fleet stops growing where the rate stops growing, and the surplus rule stops the agents
+beyond it. The ceiling learned is the fleet that ran when the destination answered 429: it
+takes what it can and asks the rest to wait, so fewer agents would leave capacity unused.
+A flat rate holds the deciding agent's recruits but teaches the fleet nothing (one agent's
+rate between two decisions also falls while it waits out a back-off). A fresh ceiling holds
+until it runs out, :data:`CEILING_SECONDS` after it was learned — a fleet shrinking for
+other reasons does not ratchet it down — then the fleet may grow again and find the
+destination's capacity anew (it may have been scaled up).
 """
 
 from __future__ import annotations
@@ -113,21 +123,11 @@ def ceiling_cap(ceiling: LearnedCeiling | None, now: float) -> int | None:
 
 
 def learn(
-    why: str | None,
-    *,
-    running: int,
-    before: Throughput | None,
-    known: LearnedCeiling | None,
-    now: float,
+    why: str | None, *, running: int, known: LearnedCeiling | None, now: float
 ) -> LearnedCeiling | None:
-    """The ceiling a decision teaches that reached the destination's (``why``: ``throttled``
-    or ``flat``; None or ``learned``: it saw none itself), with ``running`` agents and
-    ``before`` the previous decision's throughput; None when there is nothing new to keep
-    (no ceiling reached, or a fresh ``known`` one is as low already)."""
-    if why not in ("throttled", "flat"):
-        return None  # none reached, or held by the learned one itself: nothing new
-    agents = max(1, before.running if why == "flat" and before is not None else running)
-    fresh = ceiling_cap(known, now)
-    if fresh is not None and fresh <= agents:
+    """The ceiling a decision teaches (``why``: its :attr:`Decision.ceiling`): the
+    ``running`` agents when it was ``throttled``; None for any other (``flat``, ``learned``,
+    None), and while a ``known`` one is fresh."""
+    if why != "throttled" or ceiling_cap(known, now) is not None:
         return None
-    return LearnedCeiling(agents, now + CEILING_SECONDS)
+    return LearnedCeiling(max(1, running), now + CEILING_SECONDS)

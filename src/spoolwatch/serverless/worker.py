@@ -364,7 +364,7 @@ class ServerlessAgent:
                 before=before,
                 ceiling=ceiling_cap(known, now),
             )
-            learned = learn(decision.ceiling, running=running, before=before, known=known, now=now)
+            learned = learn(decision.ceiling, running=running, known=known, now=now)
             if learned is not None:
                 self.ceiling.write(learned)
                 log_decision(

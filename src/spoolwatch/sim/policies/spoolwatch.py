@@ -354,7 +354,7 @@ class SpoolwatchPolicy(Policy):
             ceiling=ceiling_cap(known, now),
         )
         self.held_at_ceiling += decision.reason == "destination_full"
-        learned = learn(decision.ceiling, running=running, before=before, known=known, now=now)
+        learned = learn(decision.ceiling, running=running, known=known, now=now)
         if learned is not None:
             self.ceiling.write(learned)
         posting = recruits_to_post(decision, recruit=recruit)
