@@ -32,6 +32,7 @@ __all__ = [
     "KnownLookups",
     "admit",
     "calls_seconds",
+    "offer",
     "read_serially",
     "requests_of",
     "send_seconds",
@@ -77,6 +78,25 @@ def admit(world: World, count: int) -> float | None:
     429's ``Retry-After`` seconds."""
     rows = count * world.params.rows_per_record
     return world.destination.admit(float(world.env.now), requests_of(world, count), rows)
+
+
+def offer(world: World, count: int) -> Generator[simpy.Event, Any, tuple[bool, float | None]]:
+    """One attempt to send ``count`` records: ``(accepted, Retry-After)``. A destination that
+    is up accepts at once or answers 429 after a request's round trip (its ``Retry-After``
+    returned); one that is down fails after ``destination_fail_seconds``, then the records
+    are offered once more if it came back meanwhile."""
+    p, env = world.params, world.env
+    if world.destination_up():
+        retry_after = admit(world, count)
+        if retry_after is None:
+            return True, None
+        yield env.timeout(p.request_seconds)
+        return False, retry_after
+    yield env.timeout(p.destination_fail_seconds)
+    if not world.destination_up():
+        return False, None
+    retry_after = admit(world, count)
+    return retry_after is None, retry_after
 
 
 def read_serially(
@@ -181,20 +201,13 @@ def send_until(
     ``Retry-After`` is a floor under the back-off (``backoff_delay``). ``release=False``:
     given back as the wake function's spool does, left in flight until its (last
     extended) visibility timeout."""
-    p, env, retry = world.params, world.env, AGENT_RETRY
+    env, retry = world.env, AGENT_RETRY
     attempt = 0
     calls = math.ceil(batch.count / 10)
     while True:
-        retry_after: float | None = None
-        if world.destination_up():
-            retry_after = admit(world, batch.count)
-            if retry_after is None:
-                return True
-            yield env.timeout(p.request_seconds)
-        else:
-            yield env.timeout(p.destination_fail_seconds)
-            if world.destination_up() and (retry_after := admit(world, batch.count)) is None:
-                return True
+        accepted, retry_after = yield from offer(world, batch.count)
+        if accepted:
+            return True
         attempt += 1
         if retry_after is not None:
             agent.throttled += 1

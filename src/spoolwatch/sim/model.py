@@ -68,8 +68,8 @@ import simpy
 
 from spoolwatch.sim.agent_cycle import (
     READ_WAIT_SECONDS,
-    admit,
     calls_seconds,
+    offer,
     read_serially,
     send_seconds,
     send_until,
@@ -211,16 +211,9 @@ def _send(world: World, batch: InFlight, retry_forever: bool) -> Generator[simpy
     p, env = world.params, world.env
     attempts = 0
     while True:
-        retry_after: float | None = None
-        if world.destination_up():
-            retry_after = admit(world, batch.count)
-            if retry_after is None:
-                return True
-            yield env.timeout(p.request_seconds)
-        else:
-            yield env.timeout(p.destination_fail_seconds)
-            if world.destination_up() and (retry_after := admit(world, batch.count)) is None:
-                return True
+        accepted, retry_after = yield from offer(world, batch.count)
+        if accepted:
+            return True
         attempts += 1
         if not retry_forever and attempts >= p.send_attempts:
             return False
