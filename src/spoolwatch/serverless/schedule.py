@@ -21,23 +21,29 @@ from spoolwatch.serverless.decision_log import log_decision
 from spoolwatch.serverless.settings import ServerlessSettings
 from spoolwatch.serverless.wake.moves import switch_wake
 
-__all__ = ["ScheduleWorker", "look_and_recruit"]
+__all__ = ["Recruiter", "ScheduleWorker", "look_and_recruit"]
 
 log = logging.getLogger("spoolwatch.serverless.worker")
 
 
-class ScheduleWorker(Protocol):
-    """What the schedule uses of :class:`~spoolwatch.serverless.worker.ServerlessAgent`."""
+class Recruiter(Protocol):
+    """What every recruiting invocation (the schedule's, the wake function's) uses of
+    :class:`~spoolwatch.serverless.worker.ServerlessAgent`."""
 
     settings: ServerlessSettings
     queues: AgentQueues
     leases: LeaseTable
     breaker: CircuitBreaker
-    wake: WakeSwitch
 
     def ceiling_cap(self) -> int | None:
         """The agents the fleet's learned ceiling allows now (None: none)."""
         ...
+
+
+class ScheduleWorker(Recruiter, Protocol):
+    """What the schedule uses besides: the wake switch it arms and disarms."""
+
+    wake: WakeSwitch
 
 
 def look_and_recruit(worker: ScheduleWorker) -> dict[str, Any]:

@@ -30,12 +30,11 @@ from typing import Any, Protocol
 
 from spoolwatch.agent.config import AgentConfig
 from spoolwatch.agent.loop import Agent, AgentResult
-from spoolwatch.scaling import CircuitBreaker, LeaseTable
 from spoolwatch.scaling.session import wake_decision, wake_refuses
-from spoolwatch.serverless.aws import AgentQueues, RecruitMessage
+from spoolwatch.serverless.aws import RecruitMessage
 from spoolwatch.serverless.context import InvocationContext
 from spoolwatch.serverless.decision_log import log_decision
-from spoolwatch.serverless.settings import ServerlessSettings
+from spoolwatch.serverless.schedule import Recruiter
 from spoolwatch.serverless.wake.batch import TriggerBatchSpool
 from spoolwatch.spools.base import Spool
 from spoolwatch.spools.sqs_config import config_from_url
@@ -45,19 +44,13 @@ __all__ = ["WakeWorker", "deliver_and_recruit"]
 log = logging.getLogger("spoolwatch.serverless.worker")
 
 
-class WakeWorker(Protocol):
-    """What the wake function uses of :class:`~spoolwatch.serverless.worker.ServerlessAgent`."""
+class WakeWorker(Recruiter, Protocol):
+    """What the wake function uses besides: the agent it runs on the trigger's batch."""
 
-    settings: ServerlessSettings
-    queues: AgentQueues
-    leases: LeaseTable
-    breaker: CircuitBreaker
     agent_config: AgentConfig
     wake_agent_factory: Callable[[AgentConfig, Callable[..., Spool]], Agent]
 
     def run_until_deadline(self, agent: Agent, context: InvocationContext) -> AgentResult: ...
-
-    def ceiling_cap(self) -> int | None: ...
 
 
 def deliver_and_recruit(
